@@ -1,0 +1,623 @@
+//! `config.toml`: the schema (serde) and the checks that serde cannot make.
+//!
+//! Every error names the file and the field (`config.toml: check[0].interval:
+//! ...`), so an operator knows what to fix without reading code.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::name::Name;
+
+/// A configuration problem, already phrased for the operator.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default, rename = "check")]
+    pub checks: Vec<CheckConfig>,
+    #[serde(default, rename = "failover")]
+    pub failovers: Vec<FailoverConfig>,
+    /// Directory that relative zone paths are resolved against (the config
+    /// file's directory); not part of the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the config was read from; not part of the file.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Every address serves both UDP and TCP.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    /// Worker threads, each with its own UDP socket (SO_REUSEPORT); 0 = one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// The EDNS UDP payload size vigia advertises and caps its answers at.
+    #[serde(default = "default_edns_size")]
+    pub edns_udp_size: u16,
+    /// How long an idle TCP connection is kept (RFC 7766 6.2.3).
+    #[serde(default = "default_tcp_idle", with = "duration_str")]
+    pub tcp_idle_timeout: Duration,
+    /// Most TCP connections served at once; more are closed on accept.
+    #[serde(default = "default_tcp_max")]
+    pub tcp_max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            workers: 0,
+            edns_udp_size: default_edns_size(),
+            tcp_idle_timeout: default_tcp_idle(),
+            tcp_max_connections: default_tcp_max(),
+        }
+    }
+}
+
+fn default_listen() -> Vec<String> {
+    vec!["127.0.0.1:5353".into()]
+}
+fn default_edns_size() -> u16 {
+    1232
+}
+fn default_tcp_idle() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_tcp_max() -> usize {
+    1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    pub name: String,
+    pub file: PathBuf,
+    /// CIDRs allowed to AXFR; empty = refuse everyone.
+    #[serde(default)]
+    pub allow_transfer: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default = "default_level")]
+    pub level: String,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the HTTP listener for /metrics, /status and the drain API.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9153".into()
+}
+
+/// One health check (`[[check]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    pub name: String,
+    /// `http://host:port/path` (or `https://`).
+    pub http: Option<String>,
+    /// `host:port` for a plain TCP connect check.
+    pub tcp: Option<String>,
+    #[serde(default = "default_interval", with = "duration_str")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", with = "duration_str")]
+    pub timeout: Duration,
+    /// Consecutive failures before a check goes down.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Consecutive successes before a check comes back up.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+    /// Accepted HTTP statuses, `"200-399"` or `"200,204"`.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: String,
+    /// Substring the HTTP body must contain.
+    pub expect_body: Option<String>,
+    /// Host header to send.
+    pub host: Option<String>,
+    /// State before the first probe: "up" (default) or "down".
+    #[serde(default)]
+    pub initial: InitialState,
+    /// Accept any TLS certificate (https checks only).
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_timeout() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_fall() -> u32 {
+    3
+}
+fn default_rise() -> u32 {
+    2
+}
+fn default_expect_status() -> String {
+    "200-399".into()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    #[default]
+    Up,
+    Down,
+}
+
+/// One failover rule (`[[failover]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// Owner name the rule rewrites.
+    pub name: String,
+    /// `A`, `AAAA` or `CNAME`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub mode: FailoverMode,
+    pub pool: Vec<PoolMember>,
+    #[serde(default)]
+    pub when_all_down: WhenAllDown,
+    /// TTL of the rewritten records (all the time, so resolvers can follow).
+    #[serde(default, with = "opt_duration_str")]
+    pub ttl: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailoverMode {
+    /// Answer every member whose check is up.
+    AllHealthy,
+    /// Answer the first member (in pool order) whose check is up.
+    FirstHealthy,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenAllDown {
+    /// Fail open: answer the whole pool.
+    #[default]
+    ServeAll,
+    /// Answer the first member.
+    ServeFirst,
+    /// Answer no records (NODATA).
+    Nodata,
+    /// Answer SERVFAIL.
+    Servfail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolMember {
+    /// An address, for A/AAAA rules.
+    pub address: Option<IpAddr>,
+    /// A name, for CNAME rules.
+    pub target: Option<String>,
+    /// The check that decides whether this member is served.
+    pub check: String,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is used in messages and to
+    /// resolve relative zone file names.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        cfg.path = path.to_path_buf();
+        cfg.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn err(&self, field: String, msg: impl std::fmt::Display) -> ConfigError {
+        ConfigError(format!("{}: {field}: {msg}", self.path.display()))
+    }
+
+    /// Zone file path, resolved against the config's directory.
+    pub fn zone_path(&self, z: &ZoneConfig) -> PathBuf {
+        if z.file.is_absolute() {
+            z.file.clone()
+        } else {
+            self.base_dir.join(&z.file)
+        }
+    }
+
+    /// Listen addresses, parsed (validated at load).
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        self.server
+            .listen
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_zones()?;
+        self.validate_checks()?;
+        self.validate_failovers()?;
+        Ok(())
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        if self.server.listen.is_empty() {
+            return Err(self.err("server.listen".into(), "needs at least one address"));
+        }
+        for (i, l) in self.server.listen.iter().enumerate() {
+            l.parse::<SocketAddr>().map_err(|_| {
+                self.err(
+                    format!("server.listen[{i}]"),
+                    format!("'{l}' is not an address:port (e.g. \"127.0.0.1:53\" or \"[::1]:53\")"),
+                )
+            })?;
+        }
+        if self.server.edns_udp_size < 512 {
+            return Err(self.err("server.edns_udp_size".into(), "must be at least 512"));
+        }
+        self.metrics.listen.parse::<SocketAddr>().map_err(|_| {
+            self.err(
+                "metrics.listen".into(),
+                format!("'{}' is not an address:port", self.metrics.listen),
+            )
+        })?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(self.err(
+                "log.level".into(),
+                format!("'{}' is not a level (error, warn, info, debug, trace)", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_zones(&self) -> Result<(), ConfigError> {
+        if self.zones.is_empty() {
+            return Err(self.err("zone".into(), "no [[zone]] configured: nothing to serve"));
+        }
+        let mut seen = Vec::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            let name = Name::parse(&absolute(&z.name), None)
+                .map_err(|e| self.err(format!("zone[{i}].name"), format!("'{}': {e}", z.name)))?
+                .to_lowercase();
+            if seen.contains(&name) {
+                return Err(self.err(format!("zone[{i}].name"), format!("zone '{name}' is configured twice")));
+            }
+            seen.push(name);
+            for (j, c) in z.allow_transfer.iter().enumerate() {
+                parse_cidr(c).ok_or_else(|| {
+                    self.err(
+                        format!("zone[{i}].allow_transfer[{j}]"),
+                        format!("'{c}' is not an address or CIDR (e.g. \"192.0.2.0/24\")"),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_checks(&self) -> Result<(), ConfigError> {
+        let mut names: Vec<&str> = Vec::new();
+        for (i, c) in self.checks.iter().enumerate() {
+            let f = |field: &str| format!("check[{i}].{field}");
+            if c.name.is_empty() {
+                return Err(self.err(f("name"), "must not be empty"));
+            }
+            if names.contains(&c.name.as_str()) {
+                return Err(self.err(f("name"), format!("check '{}' is defined twice", c.name)));
+            }
+            names.push(&c.name);
+            match (&c.http, &c.tcp) {
+                (Some(_), Some(_)) => return Err(self.err(f("http"), "give either http or tcp, not both")),
+                (None, None) => return Err(self.err(f("http"), "give http = \"http://host:port/\" or tcp = \"host:port\"")),
+                (Some(u), None) => validate_url(u).map_err(|m| self.err(f("http"), m))?,
+                (None, Some(t)) => {
+                    t.parse::<SocketAddr>()
+                        .map_err(|_| self.err(f("tcp"), format!("'{t}' is not an address:port")))?;
+                }
+            }
+            if c.interval.is_zero() {
+                return Err(self.err(f("interval"), "must be greater than zero"));
+            }
+            if c.timeout.is_zero() {
+                return Err(self.err(f("timeout"), "must be greater than zero"));
+            }
+            if c.fall == 0 || c.rise == 0 {
+                return Err(self.err(f(if c.fall == 0 { "fall" } else { "rise" }), "must be at least 1"));
+            }
+            parse_status_ranges(&c.expect_status).map_err(|m| self.err(f("expect_status"), m))?;
+        }
+        Ok(())
+    }
+
+    fn validate_failovers(&self) -> Result<(), ConfigError> {
+        for (i, r) in self.failovers.iter().enumerate() {
+            let f = |field: &str| format!("failover[{i}].{field}");
+            Name::parse(&absolute(&r.name), None).map_err(|e| self.err(f("name"), format!("'{}': {e}", r.name)))?;
+            let rtype = r.rtype.to_ascii_uppercase();
+            if !matches!(rtype.as_str(), "A" | "AAAA" | "CNAME") {
+                return Err(self.err(f("type"), format!("'{}' cannot fail over; use A, AAAA or CNAME", r.rtype)));
+            }
+            if rtype == "CNAME" && r.mode == FailoverMode::AllHealthy {
+                return Err(self.err(f("mode"), "a CNAME has one target: use mode = \"first-healthy\""));
+            }
+            if r.pool.is_empty() {
+                return Err(self.err(f("pool"), "needs at least one member"));
+            }
+            for (j, m) in r.pool.iter().enumerate() {
+                let mf = |field: &str| format!("failover[{i}].pool[{j}].{field}");
+                if !self.checks.iter().any(|c| c.name == m.check) {
+                    return Err(self.err(mf("check"), format!("no [[check]] is named '{}'", m.check)));
+                }
+                match (rtype.as_str(), &m.address, &m.target) {
+                    ("A", Some(IpAddr::V4(_)), None) | ("AAAA", Some(IpAddr::V6(_)), None) => {}
+                    ("CNAME", None, Some(t)) => {
+                        Name::parse(&absolute(t), None)
+                            .map_err(|e| self.err(mf("target"), format!("'{t}': {e}")))?;
+                    }
+                    ("CNAME", _, _) => return Err(self.err(mf("target"), "a CNAME pool member needs target = \"name.\" (and no address)")),
+                    ("A", _, _) => return Err(self.err(mf("address"), "an A pool member needs an IPv4 address (and no target)")),
+                    _ => return Err(self.err(mf("address"), "an AAAA pool member needs an IPv6 address (and no target)")),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes a configured name absolute (operators often omit the final dot).
+pub fn absolute(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// Phrases a TOML/serde error with the file, line and field.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let msg = e.message().trim().to_string();
+    match line {
+        Some(l) => ConfigError(format!("{}:{l}: {msg}", path.display())),
+        None => ConfigError(format!("{}: {msg}", path.display())),
+    }
+}
+
+fn validate_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{u}' must start with http:// or https://"))?;
+    let hostport = rest.split('/').next().unwrap_or("");
+    if hostport.is_empty() {
+        return Err(format!("'{u}' has no host"));
+    }
+    Ok(())
+}
+
+/// Parses `"200-399"`, `"200,204"`, `"200-299,301"` into inclusive ranges.
+pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let bad = || format!("'{s}' is not a status list like \"200-399\" or \"200,204\"");
+        let lo: u16 = lo.parse().map_err(|_| bad())?;
+        let hi: u16 = hi.parse().map_err(|_| bad())?;
+        if !(100..=599).contains(&lo) || !(100..=599).contains(&hi) || lo > hi {
+            return Err(bad());
+        }
+        out.push((lo, hi));
+    }
+    Ok(out)
+}
+
+/// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address.
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a.parse::<IpAddr>().ok()?, l.parse::<u8>().ok()?),
+        None => {
+            let a = s.parse::<IpAddr>().ok()?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((addr, len))
+}
+
+/// True if `ip` falls within `net/len`.
+pub fn cidr_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    match (net.0, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = if net.1 == 0 { 0 } else { u32::MAX << (32 - net.1) };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = if net.1 == 0 { 0 } else { u128::MAX << (128 - net.1) };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Parses `"1s"`, `"500ms"`, `"2m"`, `"1h"`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("'{s}' is not a duration like \"500ms\", \"1s\" or \"2m\"");
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+mod duration_str {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Secs(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(s) => super::parse_duration(&s).map_err(serde::de::Error::custom),
+            Raw::Secs(n) => Ok(Duration::from_secs(n)),
+        }
+    }
+}
+
+mod opt_duration_str {
+    use serde::Deserializer;
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration_str::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    const MIN: &str = "[[zone]]\nname = \"example.com\"\nfile = \"db.example\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.server.listen, vec!["127.0.0.1:5353".to_string()]);
+        assert_eq!(c.server.edns_udp_size, 1232);
+        assert_eq!(c.metrics.listen, "127.0.0.1:9153");
+        assert_eq!(c.zone_path(&c.zones[0]), PathBuf::from(".").join("db.example"));
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let e = parse(&format!("{MIN}colour = \"blue\"\n")).unwrap_err().0;
+        assert!(e.starts_with("test.toml:4:"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let e = parse(&format!("[server]\nlisten = [\"nope\"]\n{MIN}")).unwrap_err().0;
+        assert!(e.contains("server.listen[0]"), "{e}");
+        let e = parse(&format!("{MIN}allow_transfer = [\"10.0.0.0/40\"]\n")).unwrap_err().0;
+        assert!(e.contains("zone[0].allow_transfer[0]"), "{e}");
+        let e = parse(&format!("{MIN}[[check]]\nname=\"a\"\nhttp=\"http://127.0.0.1:1/\"\ninterval=\"1x\"\n"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("test.toml:7") && e.contains("1x"), "{e}");
+    }
+
+    #[test]
+    fn failover_must_name_existing_check() {
+        let text = format!(
+            "{MIN}[[failover]]\nname=\"www.example.com.\"\ntype=\"CNAME\"\nmode=\"first-healthy\"\npool=[{{target=\"a.example.com.\", check=\"nope\"}}]\n"
+        );
+        let e = parse(&text).unwrap_err().0;
+        assert!(e.contains("failover[0].pool[0].check") && e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_cidrs() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("fast").is_err());
+        let net = parse_cidr("10.1.0.0/16").unwrap();
+        assert!(cidr_contains(net, "10.1.2.3".parse().unwrap()));
+        assert!(!cidr_contains(net, "10.2.0.1".parse().unwrap()));
+        assert!(cidr_contains(parse_cidr("::/0").unwrap(), "::1".parse().unwrap()));
+        assert_eq!(parse_status_ranges("200-299,301").unwrap(), vec![(200, 299), (301, 301)]);
+    }
+}

@@ -1,0 +1,27 @@
+//! vigia: an authoritative DNS server with health-driven failover.
+//!
+//! The query path only reads an immutable [`snapshot::Snapshot`]; zone loading,
+//! health checks and failover rules build new snapshots beside it.
+//!
+//! Modules, in the order a query meets them:
+//! - [`config`]: `config.toml` schema and validation;
+//! - [`name`], [`zone`]: names, zone-file parsing and zone checks;
+//! - [`health`], [`failover`]: probes and the rules that rewrite answers;
+//! - [`snapshot`]: the immutable lookup structure built from all of the above;
+//! - [`wire`], [`answer`]: query parsing, the authoritative algorithm, encoding;
+//! - [`server`]: UDP/TCP sockets and workers;
+//! - [`metrics`], [`admin`]: Prometheus registry and the HTTP API;
+//! - [`app`]: wiring it all together at start-up and on reload.
+
+pub mod admin;
+pub mod answer;
+pub mod app;
+pub mod config;
+pub mod failover;
+pub mod health;
+pub mod metrics;
+pub mod name;
+pub mod server;
+pub mod snapshot;
+pub mod wire;
+pub mod zone;

@@ -1,0 +1,344 @@
+//! Domain names in uncompressed wire format.
+//!
+//! Every name vigia keeps is stored the way it travels on the wire
+//! (`3www7example3com0`), so a lookup key is just the lower-cased bytes of the
+//! name and no conversion happens on the query path.
+
+use std::fmt;
+
+/// Longest name on the wire, RFC 1035 3.1.
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest label, RFC 1035 3.1.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// An absolute domain name in uncompressed wire format (case as written).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(Box<[u8]>);
+
+/// Why a name could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("label longer than 63 octets")]
+    LabelTooLong,
+    #[error("name longer than 255 octets")]
+    NameTooLong,
+    #[error("empty label in '{0}'")]
+    EmptyLabel(String),
+    #[error("bad escape in '{0}'")]
+    BadEscape(String),
+    #[error("relative name '{0}' with no origin")]
+    NoOrigin(String),
+}
+
+impl Name {
+    /// The root name `.`.
+    pub fn root() -> Name {
+        Name(Box::new([0u8]))
+    }
+
+    /// Builds a name from wire bytes that are already known to be valid
+    /// (uncompressed, terminated by the root label).
+    pub fn from_wire_unchecked(wire: &[u8]) -> Name {
+        Name(wire.into())
+    }
+
+    /// Validates and copies uncompressed wire bytes.
+    pub fn from_wire(wire: &[u8]) -> Option<Name> {
+        let len = wire_name_len(wire)?;
+        (len == wire.len()).then(|| Name(wire.into()))
+    }
+
+    /// The wire bytes, including the final root label.
+    pub fn wire(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length on the wire.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.len() == 1
+    }
+
+    /// A lower-cased copy (ASCII only, as DNS compares names, RFC 4343).
+    pub fn to_lowercase(&self) -> Name {
+        Name(self.0.iter().map(|b| b.to_ascii_lowercase()).collect())
+    }
+
+    /// Number of labels, not counting the root.
+    pub fn label_count(&self) -> usize {
+        label_starts(&self.0).count()
+    }
+
+    /// Iterates over the labels (without length octets), root excluded.
+    pub fn labels(&self) -> impl Iterator<Item = &[u8]> {
+        label_starts(&self.0).map(move |i| {
+            let len = self.0[i] as usize;
+            &self.0[i + 1..i + 1 + len]
+        })
+    }
+
+    /// The name with its first label removed; the root has no parent.
+    pub fn parent(&self) -> Option<Name> {
+        if self.is_root() {
+            return None;
+        }
+        let skip = self.0[0] as usize + 1;
+        Some(Name(self.0[skip..].into()))
+    }
+
+    /// True if `self` is `other` or below it (case-insensitive).
+    pub fn is_subdomain_of(&self, other: &Name) -> bool {
+        is_subdomain_wire(&self.0, &other.0)
+    }
+
+    /// Case-insensitive equality.
+    pub fn eq_ignore_case(&self, other: &Name) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+
+    /// `label.self`
+    pub fn prepend_label(&self, label: &[u8]) -> Result<Name, NameError> {
+        if label.len() > MAX_LABEL_LEN {
+            return Err(NameError::LabelTooLong);
+        }
+        if label.is_empty() {
+            return Err(NameError::EmptyLabel(String::new()));
+        }
+        let mut v = Vec::with_capacity(self.0.len() + label.len() + 1);
+        v.push(label.len() as u8);
+        v.extend_from_slice(label);
+        v.extend_from_slice(&self.0);
+        if v.len() > MAX_NAME_LEN {
+            return Err(NameError::NameTooLong);
+        }
+        Ok(Name(v.into()))
+    }
+
+    /// Replaces the suffix `old` of `self` by `new` (DNAME substitution).
+    pub fn replace_suffix(&self, old: &Name, new: &Name) -> Result<Name, NameError> {
+        let keep = self.0.len() - old.0.len();
+        let mut v = Vec::with_capacity(keep + new.0.len());
+        v.extend_from_slice(&self.0[..keep]);
+        v.extend_from_slice(&new.0);
+        if v.len() > MAX_NAME_LEN {
+            return Err(NameError::NameTooLong);
+        }
+        Ok(Name(v.into()))
+    }
+
+    /// The wildcard name `*.self`.
+    pub fn wildcard_of(&self) -> Result<Name, NameError> {
+        self.prepend_label(b"*")
+    }
+
+    /// True if the first label is `*`.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.len() >= 2 && self.0[0] == 1 && self.0[1] == b'*'
+    }
+
+    /// Parses presentation format (`www`, `www.example.com.`, `@`, with
+    /// `\X` and `\DDD` escapes). Relative names are completed with `origin`.
+    pub fn parse(text: &str, origin: Option<&Name>) -> Result<Name, NameError> {
+        if text == "@" {
+            return origin
+                .cloned()
+                .ok_or_else(|| NameError::NoOrigin(text.into()));
+        }
+        if text == "." {
+            return Ok(Name::root());
+        }
+        let bytes = text.as_bytes();
+        let mut wire = Vec::with_capacity(bytes.len() + 2);
+        let mut label = Vec::with_capacity(63);
+        let mut absolute = false;
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            match c {
+                b'.' => {
+                    if label.is_empty() {
+                        return Err(NameError::EmptyLabel(text.into()));
+                    }
+                    push_label(&mut wire, &label)?;
+                    label.clear();
+                    if i + 1 == bytes.len() {
+                        absolute = true;
+                    }
+                    i += 1;
+                }
+                b'\\' => {
+                    let (b, used) =
+                        unescape(&bytes[i + 1..]).ok_or_else(|| NameError::BadEscape(text.into()))?;
+                    label.push(b);
+                    i += 1 + used;
+                }
+                _ => {
+                    label.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !label.is_empty() {
+            push_label(&mut wire, &label)?;
+        }
+        if absolute {
+            wire.push(0);
+        } else {
+            let origin = origin.ok_or_else(|| NameError::NoOrigin(text.into()))?;
+            wire.extend_from_slice(&origin.0);
+        }
+        if wire.len() > MAX_NAME_LEN {
+            return Err(NameError::NameTooLong);
+        }
+        Ok(Name(wire.into()))
+    }
+}
+
+/// Decodes the escape after a backslash: `\DDD` or `\X`. Returns the byte and
+/// how many input bytes it used.
+pub fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
+    let first = *rest.first()?;
+    if first.is_ascii_digit() {
+        if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let v = (rest[0] - b'0') as u32 * 100 + (rest[1] - b'0') as u32 * 10 + (rest[2] - b'0') as u32;
+        (v <= 255).then_some((v as u8, 3))
+    } else {
+        Some((first, 1))
+    }
+}
+
+fn push_label(wire: &mut Vec<u8>, label: &[u8]) -> Result<(), NameError> {
+    if label.len() > MAX_LABEL_LEN {
+        return Err(NameError::LabelTooLong);
+    }
+    wire.push(label.len() as u8);
+    wire.extend_from_slice(label);
+    Ok(())
+}
+
+/// Offsets of each label's length octet, root excluded.
+fn label_starts(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        let len = *wire.get(i)? as usize;
+        if len == 0 {
+            return None;
+        }
+        let at = i;
+        i += len + 1;
+        Some(at)
+    })
+}
+
+/// Length of a valid uncompressed name at the start of `wire`.
+pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let len = *wire.get(i)? as usize;
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        i += len + 1;
+        if i > MAX_NAME_LEN {
+            return None;
+        }
+        if len == 0 {
+            return Some(i);
+        }
+    }
+}
+
+/// True if wire name `name` equals or is below `zone` (case-insensitive).
+pub fn is_subdomain_wire(name: &[u8], zone: &[u8]) -> bool {
+    if name.len() < zone.len() {
+        return false;
+    }
+    let off = name.len() - zone.len();
+    if !name[off..].eq_ignore_ascii_case(zone) {
+        return false;
+    }
+    // The suffix must start on a label boundary.
+    off == 0 || label_starts(name).any(|s| s == off)
+}
+
+/// Writes a name in presentation format, escaping as BIND does.
+fn write_label(f: &mut fmt::Formatter<'_>, label: &[u8]) -> fmt::Result {
+    for &b in label {
+        match b {
+            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", b as char)?,
+            0x21..=0x7e => write!(f, "{}", b as char)?,
+            _ => write!(f, "\\{:03}", b)?,
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        for label in self.labels() {
+            write_label(f, label)?;
+            f.write_str(".")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s, None).unwrap()
+    }
+
+    #[test]
+    fn parses_relative_and_absolute() {
+        let origin = n("example.com.");
+        assert_eq!(Name::parse("www", Some(&origin)).unwrap(), n("www.example.com."));
+        assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
+        assert_eq!(n("www.example.com.").wire(), b"\x03www\x07example\x03com\x00");
+        assert!(Name::parse("www", None).is_err());
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        let name = n("a\\032b\\.c.example.");
+        assert_eq!(name.labels().next().unwrap(), b"a b.c");
+        assert_eq!(name.to_string(), "a\\032b\\.c.example.");
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert_eq!(Name::parse("a..b.", None), Err(NameError::EmptyLabel("a..b.".into())));
+        let long = "a".repeat(64) + ".";
+        assert_eq!(Name::parse(&long, None), Err(NameError::LabelTooLong));
+        let too_long = "abcdefghi.".repeat(26);
+        assert_eq!(Name::parse(&too_long, None), Err(NameError::NameTooLong));
+        assert!(Name::parse("a\\25x.", None).is_err());
+    }
+
+    #[test]
+    fn subdomains_respect_label_boundaries() {
+        assert!(n("www.example.com.").is_subdomain_of(&n("EXAMPLE.com.")));
+        assert!(!n("wwwexample.com.").is_subdomain_of(&n("example.com.")));
+        assert!(n("x.").is_subdomain_of(&Name::root()));
+    }
+}

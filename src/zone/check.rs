@@ -1,0 +1,1 @@
+//! Zone checks (placeholder, being written).
