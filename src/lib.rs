@@ -21,6 +21,7 @@ pub mod failover;
 pub mod health;
 pub mod metrics;
 pub mod name;
+pub mod respond;
 pub mod server;
 pub mod snapshot;
 pub mod wire;

@@ -1,1 +1,296 @@
-//! (being written)
+//! Sockets: UDP workers and the TCP listener.
+//!
+//! UDP: each worker is an OS thread with its own SO_REUSEPORT socket, so the
+//! kernel spreads queries over cores and no queue is shared. A worker loads
+//! the current snapshot per packet (an atomic load, never a lock) and answers
+//! in place: no task, no allocation per query.
+//!
+//! TCP (RFC 7766): one tokio task per connection, pipelined queries answered
+//! in order, responses batched into one write while more queries are
+//! buffered, an idle timeout, and a cap on connections.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::respond::{respond, Reply};
+use crate::snapshot::{Snapshot, ZoneData};
+use crate::wire::{self, Flags, Owner, Section, Writer, HEADER_LEN};
+use crate::zone::rtype;
+
+/// What every socket task shares.
+pub struct Shared {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub stop: AtomicBool,
+    pub tcp_idle: Duration,
+    pub tcp_max: usize,
+    tcp_open: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        tcp_idle: Duration,
+        tcp_max: usize,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            snapshot,
+            stop: AtomicBool::new(false),
+            tcp_idle,
+            tcp_max,
+            tcp_open: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// Explains a bind failure in terms an operator can act on.
+fn bind_error(addr: SocketAddr, proto: &str, e: io::Error) -> io::Error {
+    let hint = match e.kind() {
+        io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+        io::ErrorKind::AddrInUse => " (another server, e.g. named or systemd-resolved, already listens there)",
+        io::ErrorKind::AddrNotAvailable => " (no interface has this address)",
+        _ => "",
+    };
+    io::Error::new(e.kind(), format!("cannot listen on {addr}/{proto}: {e}{hint}"))
+}
+
+/// Opens one UDP socket per worker on `addr` (SO_REUSEPORT).
+pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
+    (0..workers.max(1))
+        .map(|_| {
+            let domain = socket2::Domain::for_address(addr);
+            let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+            s.set_reuse_port(true)?;
+            if addr.is_ipv6() {
+                s.set_only_v6(true)?;
+            }
+            // Bursts should queue, not drop: ask for 4 MiB (capped by rmem_max).
+            let _ = s.set_recv_buffer_size(4 << 20);
+            s.bind(&addr.into()).map_err(|e| bind_error(addr, "udp", e))?;
+            s.set_read_timeout(Some(Duration::from_millis(200)))?;
+            Ok(s.into())
+        })
+        .collect()
+}
+
+/// Runs UDP workers on their own threads until `shared.stop` is set.
+pub fn spawn_udp(sockets: Vec<UdpSocket>, shared: Arc<Shared>) -> Vec<std::thread::JoinHandle<()>> {
+    sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, sock)| {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("vigia-udp-{i}"))
+                .spawn(move || udp_loop(sock, &shared))
+                .expect("spawning a thread only fails when the OS is out of resources")
+        })
+        .collect()
+}
+
+fn udp_loop(sock: UdpSocket, shared: &Shared) {
+    let mut inbuf = vec![0u8; 65535];
+    let mut out = Vec::with_capacity(65535);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let (len, peer) = match sock.recv_from(&mut inbuf) {
+            Ok(x) => x,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "udp receive failed");
+                continue;
+            }
+        };
+        let snap = shared.snapshot.load();
+        if let Reply::Send(meta) = respond(&snap, &inbuf[..len], &mut out, false) {
+            if let Err(e) = sock.send_to(&out, peer) {
+                tracing::debug!(%peer, error = %e, "udp send failed");
+            }
+            snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
+        }
+    }
+}
+
+/// Binds the TCP listener for `addr`.
+pub async fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into()).map_err(|e| bind_error(addr, "tcp", e))?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
+}
+
+/// Accepts TCP connections until stopped.
+pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if shared.tcp_open.load(Ordering::Relaxed) >= shared.tcp_max {
+            tracing::debug!(%peer, "tcp connection limit reached, closing");
+            continue;
+        }
+        shared.tcp_open.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tcp_conn(stream, peer, &shared).await {
+                tracing::debug!(%peer, error = %e, "tcp connection ended");
+            }
+            shared.tcp_open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Serves one TCP connection: length-prefixed messages, answered in order.
+async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(16 * 1024, rd);
+    let mut msg = vec![0u8; 65535];
+    let mut out = Vec::with_capacity(65535);
+    let mut pending: Vec<u8> = Vec::with_capacity(16 * 1024);
+    loop {
+        // Waiting for the next query counts as idle; a client that starts a
+        // message must finish it within the same time.
+        let len = match tokio::time::timeout(shared.tcp_idle, rd.read_u16()).await {
+            Ok(Ok(n)) => n as usize,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Ok(()),
+        };
+        tokio::time::timeout(shared.tcp_idle, rd.read_exact(&mut msg[..len]))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timeout"))??;
+        let snap = shared.snapshot.load_full();
+        match respond(&snap, &msg[..len], &mut out, true) {
+            Reply::Send(meta) => {
+                pending.extend_from_slice(&(out.len() as u16).to_be_bytes());
+                pending.extend_from_slice(&out);
+                snap.stats.record(meta.zone, meta.qtype, meta.rcode, true);
+            }
+            Reply::Drop => {}
+            Reply::Transfer { qtype } => {
+                flush(&mut wr, &mut pending).await?;
+                transfer(&snap, &msg[..len], qtype, peer.ip(), &mut wr).await?;
+            }
+        }
+        // Batch answers to pipelined queries into one write.
+        if rd.buffer().is_empty() || pending.len() > 32 * 1024 {
+            flush(&mut wr, &mut pending).await?;
+        }
+    }
+}
+
+async fn flush(wr: &mut tokio::net::tcp::OwnedWriteHalf, pending: &mut Vec<u8>) -> io::Result<()> {
+    if !pending.is_empty() {
+        wr.write_all(pending).await?;
+        pending.clear();
+    }
+    Ok(())
+}
+
+/// AXFR (and IXFR, answered with a full zone as RFC 1995 4 allows).
+async fn transfer(
+    snap: &Snapshot,
+    msg: &[u8],
+    qtype: u16,
+    peer: IpAddr,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> io::Result<()> {
+    let wire::Parsed::Query(q) = wire::parse_query(msg) else {
+        return Ok(());
+    };
+    let question = &msg[HEADER_LEN..q.question_end];
+    let zone = snap.zone(q.qname_lower.wire());
+    let allowed = zone.is_some_and(|z| z.allow_transfer.iter().any(|&net| crate::config::cidr_contains(net, peer)));
+    let mut out = Vec::with_capacity(65535);
+    let Some(zone) = zone.filter(|_| allowed) else {
+        let rcode = if snap.find_zone(q.qname_lower.wire()).is_some() && zone.is_none() {
+            wire::rcode::NOTAUTH
+        } else {
+            wire::rcode::REFUSED
+        };
+        tracing::info!(%peer, zone = %crate::name::Name::from_wire_unchecked(q.qname_lower.wire()), "transfer refused");
+        let mut w = Writer::new(&mut out, q.id, question, usize::MAX);
+        w.finish(Flags {
+            rd: q.rd,
+            rcode,
+            ..Flags::default()
+        });
+        send_framed(wr, &out).await?;
+        snap.stats.record(zone.map(|z| z.index), qtype, rcode, true);
+        return Ok(());
+    };
+    tracing::info!(%peer, zone = %zone.origin, serial = zone.serial, "outgoing transfer");
+    for chunk in transfer_messages(zone, q.id, question) {
+        send_framed(wr, &chunk).await?;
+    }
+    snap.stats.record(Some(zone.index), qtype, 0, true);
+    Ok(())
+}
+
+async fn send_framed(wr: &mut tokio::net::tcp::OwnedWriteHalf, msg: &[u8]) -> io::Result<()> {
+    let mut framed = Vec::with_capacity(msg.len() + 2);
+    framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    framed.extend_from_slice(msg);
+    wr.write_all(&framed).await
+}
+
+/// The messages of an AXFR: SOA, every other record, SOA again; the question
+/// only in the first message; each message filled to about 16 KiB.
+pub fn transfer_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> {
+    const SOFT_MAX: usize = 16 * 1024;
+    let soa = zone.soa.rdatas.first();
+    let apex = zone.origin.wire();
+    let mut records: Vec<(&[u8], u16, u32, &crate::zone::Rdata)> = Vec::with_capacity(zone.records.len() + 2);
+    records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
+    records.extend(
+        zone.records
+            .iter()
+            .filter(|r| r.rtype != rtype::SOA)
+            .map(|r| (r.owner.wire(), r.rtype, r.ttl, &r.rdata)),
+    );
+    records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
+    let mut msgs = Vec::new();
+    let mut i = 0;
+    while i < records.len() {
+        let start = i;
+        let mut buf = Vec::with_capacity(SOFT_MAX + 1024);
+        let mut w = Writer::new(&mut buf, id, if msgs.is_empty() { question } else { &[] }, u16::MAX as usize);
+        while let Some(&(owner, t, ttl, rd)) = records.get(i) {
+            if w.len() >= SOFT_MAX || !w.rrset(Section::Answer, Owner::Name(owner), t, ttl, std::slice::from_ref(rd)) {
+                break;
+            }
+            i += 1;
+        }
+        if i == start {
+            i += 1; // a record too large for any message: cannot be sent
+            continue;
+        }
+        w.finish(Flags {
+            aa: true,
+            ..Flags::default()
+        });
+        msgs.push(buf);
+    }
+    msgs
+}

@@ -1,1 +1,382 @@
-//! (being written)
+//! The immutable structure every query is answered from.
+//!
+//! A [`Snapshot`] holds every served zone as a hash map from lower-cased
+//! wire-format owner names to nodes, with empty non-terminals present as empty
+//! nodes. A lookup walks the query name's suffixes (one hash probe per label),
+//! so positive and negative answers cost the same and do not depend on the
+//! zone's size. Snapshots are built beside the query path and swapped in
+//! atomically (see `app`), so readers never lock.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::metrics::QueryStats;
+use crate::name::Name;
+use crate::zone::{rtype, Rdata, Record, Zone};
+
+/// FxHash: a fast non-cryptographic hash for name keys. Names come from the
+/// network, but the map only ever holds the zone's own names, so a client
+/// cannot grow a bucket by choosing query names.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// All records of one type at one name.
+#[derive(Clone, Debug)]
+pub struct RRset {
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdatas: Vec<Rdata>,
+    /// Set by a failover rule whose policy is SERVFAIL while all are down.
+    pub servfail: bool,
+}
+
+/// One owner name in a zone (possibly an empty non-terminal).
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    /// Owner as written in the zone file (case preserved).
+    pub owner: Option<Name>,
+    pub rrsets: Vec<RRset>,
+    /// A delegation point: NS records below the apex.
+    pub cut: bool,
+}
+
+impl Node {
+    pub fn get(&self, t: u16) -> Option<&RRset> {
+        self.rrsets.iter().find(|r| r.rtype == t)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+}
+
+/// One zone, ready to answer from.
+#[derive(Debug)]
+pub struct ZoneData {
+    /// Position in the configuration (metrics label index).
+    pub index: usize,
+    /// Apex, lower-cased.
+    pub origin: Name,
+    pub nodes: FxMap<Box<[u8]>, Node>,
+    /// The apex SOA (serial already includes failover bumps).
+    pub soa: RRset,
+    /// TTL of negative answers: min(SOA TTL, SOA MINIMUM), RFC 2308 5.
+    pub neg_ttl: u32,
+    pub serial: u32,
+    /// Zone has delegations / DNAMEs below the apex: lookups must walk.
+    pub has_cuts: bool,
+    pub has_dname: bool,
+    pub allow_transfer: Vec<(IpAddr, u8)>,
+    /// The served records in zone-file order, for AXFR.
+    pub records: Arc<Vec<Record>>,
+}
+
+/// What a name resolves to inside one zone.
+pub enum Lookup<'z> {
+    /// The name exists (maybe as an empty non-terminal).
+    Found(&'z Node),
+    /// The name does not exist but a wildcard covers it.
+    Wildcard(&'z Node),
+    /// The name is at or below a delegation (the cut's node).
+    Referral(&'z Node),
+    /// A DNAME above the name redirects it: (DNAME owner node, owner key).
+    Dname(&'z Node, &'z [u8]),
+    NxDomain,
+}
+
+impl ZoneData {
+    /// Finds `name` (lower-cased wire) in this zone, RFC 1034 4.3.2 step 3.
+    /// `qtype_ds` lets a DS query at a cut be answered from the parent side.
+    pub fn lookup(&self, name: &[u8], qtype_ds: bool) -> Lookup<'_> {
+        if !self.has_cuts && !self.has_dname {
+            if let Some(node) = self.nodes.get(name) {
+                return Lookup::Found(node);
+            }
+        } else if let Some(l) = self.walk_down(name, qtype_ds) {
+            return l;
+        }
+        self.wildcard_or_nx(name)
+    }
+
+    /// Walks from just below the apex to `name`, stopping at cuts and DNAMEs.
+    fn walk_down(&self, name: &[u8], qtype_ds: bool) -> Option<Lookup<'_>> {
+        let origin_len = self.origin.len();
+        let starts = label_starts(name);
+        for s in starts.iter().rev() {
+            let suffix = &name[s..];
+            if suffix.len() <= origin_len {
+                continue;
+            }
+            let (key, node) = self.nodes.get_key_value(suffix)?;
+            let exact = s == 0;
+            if node.cut && !(exact && qtype_ds) {
+                return Some(Lookup::Referral(node));
+            }
+            if !exact && node.get(rtype::DNAME).is_some() {
+                return Some(Lookup::Dname(node, key));
+            }
+            if exact {
+                return Some(Lookup::Found(node));
+            }
+        }
+        // name is the apex itself.
+        self.nodes.get(name).map(Lookup::Found)
+    }
+
+    /// For a name that does not exist: the wildcard at its closest encloser
+    /// (RFC 4592 3.3.1), or NXDOMAIN.
+    fn wildcard_or_nx(&self, name: &[u8]) -> Lookup<'_> {
+        let mut key = [0u8; 256];
+        for s in label_starts(name).into_iter().skip(1) {
+            let suffix = &name[s..];
+            if suffix.len() < self.origin.len() {
+                break;
+            }
+            if self.nodes.contains_key(suffix) {
+                // suffix is the closest encloser.
+                key[0] = 1;
+                key[1] = b'*';
+                key[2..2 + suffix.len()].copy_from_slice(suffix);
+                return match self.nodes.get(&key[..2 + suffix.len()]) {
+                    Some(w) => Lookup::Wildcard(w),
+                    None => Lookup::NxDomain,
+                };
+            }
+        }
+        Lookup::NxDomain
+    }
+
+    /// A and AAAA RRsets at `name` (for additional-section processing).
+    pub fn addresses(&self, name: &[u8]) -> Option<&Node> {
+        self.nodes.get(name)
+    }
+}
+
+/// Offsets of the label starts of a wire name (root excluded), in order.
+pub fn label_starts(name: &[u8]) -> smallvec::SmallStarts {
+    let mut out = smallvec::SmallStarts::new();
+    let mut i = 0;
+    while i < name.len() && name[i] != 0 {
+        out.push(i as u8);
+        i += name[i] as usize + 1;
+    }
+    out
+}
+
+/// A tiny fixed-capacity list of label offsets (a name has at most 127 labels).
+pub mod smallvec {
+    pub struct SmallStarts {
+        v: [u8; 128],
+        n: usize,
+    }
+    impl SmallStarts {
+        pub fn new() -> Self {
+            SmallStarts { v: [0; 128], n: 0 }
+        }
+        pub fn push(&mut self, x: u8) {
+            if self.n < 128 {
+                self.v[self.n] = x;
+                self.n += 1;
+            }
+        }
+        pub fn iter(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+            self.v[..self.n].iter().map(|&x| x as usize)
+        }
+    }
+    impl Default for SmallStarts {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl IntoIterator for SmallStarts {
+        type Item = usize;
+        type IntoIter = std::iter::Map<std::iter::Take<std::array::IntoIter<u8, 128>>, fn(u8) -> usize>;
+        fn into_iter(self) -> Self::IntoIter {
+            self.v.into_iter().take(self.n).map(|x| x as usize)
+        }
+    }
+}
+
+/// Everything the query path needs, immutable once built.
+pub struct Snapshot {
+    pub zones: Vec<ZoneData>,
+    by_origin: FxMap<Box<[u8]>, usize>,
+    /// EDNS UDP size vigia advertises.
+    pub edns_udp_size: u16,
+    /// Query counters indexed by this snapshot's zone order.
+    pub stats: Arc<QueryStats>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("zones", &self.zones.len()).finish()
+    }
+}
+
+/// Input for one zone: its (failover-rewritten) records and serving options.
+pub struct ZoneInput {
+    pub zone: Zone,
+    pub serial: u32,
+    pub allow_transfer: Vec<(IpAddr, u8)>,
+    /// RRsets that must answer SERVFAIL (failover policy `servfail`).
+    pub servfail: Vec<(Name, u16)>,
+}
+
+impl Snapshot {
+    /// Builds the lookup structure. Slow-ish (allocates per record), never on
+    /// the query path.
+    pub fn build(inputs: Vec<ZoneInput>, edns_udp_size: u16, stats: Arc<QueryStats>) -> Snapshot {
+        let mut snap = Snapshot {
+            zones: Vec::with_capacity(inputs.len()),
+            by_origin: FxMap::default(),
+            edns_udp_size,
+            stats,
+        };
+        for (index, input) in inputs.into_iter().enumerate() {
+            let zd = build_zone(index, input);
+            snap.by_origin.insert(zd.origin.wire().into(), snap.zones.len());
+            snap.zones.push(zd);
+        }
+        snap
+    }
+
+    /// The closest enclosing served zone for a lower-cased name.
+    #[inline]
+    pub fn find_zone(&self, name: &[u8]) -> Option<&ZoneData> {
+        let mut i = 0;
+        loop {
+            if let Some(&z) = self.by_origin.get(&name[i..]) {
+                return self.zones.get(z);
+            }
+            let len = *name.get(i)? as usize;
+            if len == 0 {
+                return None;
+            }
+            i += len + 1;
+        }
+    }
+
+    /// The zone with exactly this (lower-cased) origin.
+    pub fn zone(&self, origin: &[u8]) -> Option<&ZoneData> {
+        self.by_origin.get(origin).and_then(|&z| self.zones.get(z))
+    }
+}
+
+fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
+    let ZoneInput {
+        zone,
+        serial,
+        allow_transfer,
+        servfail,
+    } = input;
+    let origin = zone.origin.to_lowercase();
+    let mut nodes: FxMap<Box<[u8]>, Node> = FxMap::default();
+    let mut records = zone.records;
+    for r in &mut records {
+        if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
+            r.rdata.set_soa_serial(serial);
+        }
+    }
+    for r in &records {
+        add_record(&mut nodes, &origin, r);
+    }
+    for (name, t) in servfail {
+        let node = nodes.entry(name.to_lowercase().wire().into()).or_default();
+        match node.rrsets.iter_mut().find(|s| s.rtype == t) {
+            Some(set) => set.servfail = true,
+            None => node.rrsets.push(RRset {
+                rtype: t,
+                ttl: 0,
+                rdatas: Vec::new(),
+                servfail: true,
+            }),
+        }
+    }
+    let mut has_cuts = false;
+    let mut has_dname = false;
+    for (key, node) in nodes.iter_mut() {
+        let apex = key[..] == *origin.wire();
+        node.cut = !apex && node.get(rtype::NS).is_some();
+        has_cuts |= node.cut;
+        has_dname |= node.get(rtype::DNAME).is_some();
+    }
+    let soa = nodes
+        .get(origin.wire())
+        .and_then(|n| n.get(rtype::SOA))
+        .cloned()
+        .unwrap_or(RRset {
+            rtype: rtype::SOA,
+            ttl: 0,
+            rdatas: Vec::new(),
+            servfail: false,
+        });
+    let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
+    ZoneData {
+        index,
+        neg_ttl: soa.ttl.min(minimum),
+        soa,
+        serial,
+        origin,
+        nodes,
+        has_cuts,
+        has_dname,
+        allow_transfer,
+        records: Arc::new(records),
+    }
+}
+
+/// Adds a record to its node, creating empty non-terminals up to the apex.
+fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: &Record) {
+    let key = r.owner.to_lowercase();
+    let node = nodes.entry(key.wire().into()).or_default();
+    if node.owner.is_none() {
+        node.owner = Some(r.owner.clone());
+    }
+    match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
+        Some(set) => set.rdatas.push(r.rdata.clone()),
+        None => node.rrsets.push(RRset {
+            rtype: r.rtype,
+            ttl: r.ttl,
+            rdatas: vec![r.rdata.clone()],
+            servfail: false,
+        }),
+    }
+    let mut parent = key.parent();
+    while let Some(p) = parent {
+        if p.len() < origin.len() {
+            break;
+        }
+        let n = nodes.entry(p.wire().into()).or_default();
+        if n.owner.is_none() {
+            n.owner = Some(p.clone());
+        }
+        if p.len() == origin.len() {
+            break;
+        }
+        parent = p.parent();
+    }
+}
