@@ -24,5 +24,6 @@ pub mod name;
 pub mod respond;
 pub mod server;
 pub mod snapshot;
+pub mod udp_batch;
 pub mod wire;
 pub mod zone;

@@ -95,11 +95,10 @@ pub fn spawn_udp(sockets: Vec<UdpSocket>, shared: Arc<Shared>) -> Vec<std::threa
 }
 
 fn udp_loop(sock: UdpSocket, shared: &Shared) {
-    let mut inbuf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(65535);
+    let mut batch = crate::udp_batch::Batch::new();
     while !shared.stop.load(Ordering::Relaxed) {
-        let (len, peer) = match sock.recv_from(&mut inbuf) {
-            Ok(x) => x,
+        let n = match batch.recv(&sock) {
+            Ok(n) => n,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -107,12 +106,17 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
                 continue;
             }
         };
+        // One snapshot for the whole batch: a swap takes effect at the next.
         let snap = shared.snapshot.load();
-        if let Reply::Send(meta) = respond(&snap, &inbuf[..len], &mut out, false) {
-            if let Err(e) = sock.send_to(&out, peer) {
-                tracing::debug!(%peer, error = %e, "udp send failed");
+        for i in 0..n {
+            let (query, out) = batch.query_and_out(i);
+            if let Reply::Send(meta) = respond(&snap, query, out, false) {
+                batch.mark_send(i);
+                snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
             }
-            snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
+        }
+        if let Err(e) = batch.send(&sock) {
+            tracing::debug!(error = %e, "udp send failed");
         }
     }
 }
