@@ -52,8 +52,27 @@ pub mod rtype {
 /// Class IN, the only class vigia serves.
 pub const CLASS_IN: u16 = 1;
 
+/// Mnemonics BIND knows that hickory-proto's `RecordType` does not.
+const EXTRA_TYPE_NAMES: &[(&str, u16)] = &[
+    ("MD", 3),
+    ("MF", 4),
+    ("MB", 7),
+    ("MG", 8),
+    ("MR", 9),
+    ("MINFO", 14),
+    ("RP", 17),
+    ("AFSDB", 18),
+    ("RT", 21),
+    ("KX", 36),
+    ("SPF", 99),
+    ("URI", 256),
+];
+
 /// Mnemonic for a type number (`TYPE65280` for unknown ones, RFC 3597).
 pub fn type_name(t: u16) -> String {
+    if let Some((name, _)) = EXTRA_TYPE_NAMES.iter().find(|(_, n)| *n == t) {
+        return (*name).to_string();
+    }
     let known = hickory_proto::rr::RecordType::from(t);
     match known {
         hickory_proto::rr::RecordType::Unknown(_) => format!("TYPE{t}"),
@@ -66,6 +85,9 @@ pub fn type_from_name(s: &str) -> Option<u16> {
     let upper = s.to_ascii_uppercase();
     if let Some(num) = upper.strip_prefix("TYPE") {
         return num.parse::<u16>().ok();
+    }
+    if let Some((_, n)) = EXTRA_TYPE_NAMES.iter().find(|(name, _)| *name == upper) {
+        return Some(*n);
     }
     match upper.parse::<hickory_proto::rr::RecordType>() {
         Ok(hickory_proto::rr::RecordType::Unknown(_)) | Err(_) => None,

@@ -24,7 +24,10 @@ pub struct Rdata {
 
 /// True for the types whose embedded names may be compressed (RFC 3597 4).
 pub fn compressible(t: u16) -> bool {
-    matches!(t, rtype::NS | rtype::CNAME | rtype::SOA | rtype::PTR | rtype::MX | 3 | 4 | 7 | 8 | 9 | 14)
+    matches!(
+        t,
+        rtype::NS | rtype::CNAME | rtype::SOA | rtype::PTR | rtype::MX | 3 | 4 | 7 | 8 | 9 | 14
+    )
 }
 
 /// True for the types whose names are lower-cased in canonical form
@@ -43,7 +46,14 @@ fn canonical_lowercase(t: u16) -> bool {
             | rtype::SRV
             | rtype::KX
             | rtype::DNAME
-            | 3 | 4 | 7 | 8 | 9 | 14 | 21 | 26
+            | 3
+            | 4
+            | 7
+            | 8
+            | 9
+            | 14
+            | 21
+            | 26
     )
 }
 
