@@ -1,1 +1,717 @@
-//! (being written)
+//! Prometheus metrics: one registry for the whole process, rendered in the
+//! text exposition format at `GET /metrics`.
+//!
+//! Most metrics are ordinary `prometheus` vectors, updated off the query path
+//! (probes, failover events, reloads). `vigia_queries_total` is different: it
+//! is bumped for every query on every worker thread, so it lives in a flat
+//! table of atomics ([`QueryStats`]) with one relaxed `fetch_add` per query
+//! and no hashing, locking or allocation; a custom collector turns the
+//! non-zero cells into samples at scrape time.
+//!
+//! Zone indexes in [`QueryStats`] are positions in the zone list the table was
+//! made for. The zone list can change on reload, so the table travels with
+//! the snapshot that uses those indexes: the snapshot builder asks
+//! [`Metrics::query_stats_for`] for the table matching its zone list and keeps
+//! the `Arc` next to its zones. Counts survive reloads: tables for an older
+//! zone list stay summed into the output (and are folded into plain totals
+//! once no snapshot holds them any more).
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::zone::rtype;
+
+/// Probe duration buckets (seconds): probes are loopback-fast or time out
+/// after a configured timeout of typically 0.2 to 2 s.
+const PROBE_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every family vigia exports, with its help text and type, so that a family
+/// with no samples yet (no failover so far, no query so far) is still
+/// announced by `HELP`/`TYPE` lines.
+const FAMILIES: &[(&str, &str, &str)] = &[
+    ("vigia_build_info", "Build information; always 1.", "gauge"),
+    (
+        "vigia_check_up",
+        "Effective state of a health check (1 up, 0 down or drained).",
+        "gauge",
+    ),
+    (
+        "vigia_check_probes_total",
+        "Health check probes by result (ok, refused, timeout, reset, status, body, error).",
+        "counter",
+    ),
+    (
+        "vigia_check_probe_duration_seconds",
+        "Duration of health check probes.",
+        "histogram",
+    ),
+    (
+        "vigia_failover_events_total",
+        "Changes of a failover rule's answer, by rule and answer before and after.",
+        "counter",
+    ),
+    (
+        "vigia_zone_serial",
+        "SOA serial currently served for a zone.",
+        "gauge",
+    ),
+    (
+        "vigia_queries_total",
+        "DNS queries answered, by zone, query type, response code and transport.",
+        "counter",
+    ),
+    (
+        "vigia_reloads_total",
+        "Configuration reloads by result (ok, error).",
+        "counter",
+    ),
+];
+
+/// All of vigia's metrics. Shared as `Arc<Metrics>`; survives reloads.
+pub struct Metrics {
+    pub registry: Registry,
+    /// `vigia_check_up{check}`
+    pub check_up: IntGaugeVec,
+    /// `vigia_check_probes_total{check,result}`
+    pub check_probes: IntCounterVec,
+    /// `vigia_check_probe_duration_seconds{check}`
+    pub probe_duration: HistogramVec,
+    /// `vigia_failover_events_total{rule,from,to}`
+    pub failover_events: IntCounterVec,
+    /// `vigia_zone_serial{zone}`
+    pub zone_serial: IntGaugeVec,
+    /// `vigia_reloads_total{result}`
+    pub reloads: IntCounterVec,
+    /// `vigia_build_info{version}`
+    pub build_info: IntGaugeVec,
+    queries: Arc<Mutex<QueryTables>>,
+}
+
+impl Metrics {
+    /// Creates and registers every metric; `zone_names` is the zone list the
+    /// first [`QueryStats`] table is indexed by.
+    pub fn new(zone_names: Vec<String>) -> Arc<Metrics> {
+        let registry = Registry::new();
+        let check_up = IntGaugeVec::new(opts("vigia_check_up"), &["check"]).expect("valid metric");
+        let check_probes =
+            IntCounterVec::new(opts("vigia_check_probes_total"), &["check", "result"]).expect("valid metric");
+        let probe_duration = HistogramVec::new(
+            HistogramOpts::from(opts("vigia_check_probe_duration_seconds")).buckets(PROBE_BUCKETS.to_vec()),
+            &["check"],
+        )
+        .expect("valid metric");
+        let failover_events =
+            IntCounterVec::new(opts("vigia_failover_events_total"), &["rule", "from", "to"])
+                .expect("valid metric");
+        let zone_serial = IntGaugeVec::new(opts("vigia_zone_serial"), &["zone"]).expect("valid metric");
+        let reloads = IntCounterVec::new(opts("vigia_reloads_total"), &["result"]).expect("valid metric");
+        let build_info = IntGaugeVec::new(opts("vigia_build_info"), &["version"]).expect("valid metric");
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        for result in ["ok", "error"] {
+            reloads.with_label_values(&[result]);
+        }
+
+        let queries = Arc::new(Mutex::new(QueryTables::new(zone_names)));
+        let collector = QueryCollector {
+            desc: Desc::new(
+                "vigia_queries_total".into(),
+                family("vigia_queries_total").1.into(),
+                vec!["zone".into(), "qtype".into(), "rcode".into(), "transport".into()],
+                HashMap::new(),
+            )
+            .expect("valid metric"),
+            tables: queries.clone(),
+        };
+
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(check_up.clone()),
+            Box::new(check_probes.clone()),
+            Box::new(probe_duration.clone()),
+            Box::new(failover_events.clone()),
+            Box::new(zone_serial.clone()),
+            Box::new(reloads.clone()),
+            Box::new(build_info.clone()),
+            Box::new(collector),
+        ];
+        for c in collectors {
+            registry.register(c).expect("metric names are unique");
+        }
+        Arc::new(Metrics {
+            registry,
+            check_up,
+            check_probes,
+            probe_duration,
+            failover_events,
+            zone_serial,
+            reloads,
+            build_info,
+            queries,
+        })
+    }
+
+    /// The whole registry in the Prometheus text format (version 0.0.4).
+    pub fn encode(&self) -> String {
+        let families = self.registry.gather();
+        let mut out = prometheus::TextEncoder::new()
+            .encode_to_string(&families)
+            .unwrap_or_else(|e| format!("# encoding error: {e}\n"));
+        // Announce families that have no sample yet, so dashboards and
+        // `promtool` see every metric from the first scrape.
+        for (name, help, kind) in FAMILIES {
+            if !families.iter().any(|f| f.name() == *name) {
+                out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            }
+        }
+        out
+    }
+
+    /// The query counter table of the current zone list.
+    pub fn queries(&self) -> Arc<QueryStats> {
+        self.tables().current.clone()
+    }
+
+    /// The query counter table for `zone_names` (index `i` = `zone_names[i]`):
+    /// the current table if the list is unchanged, else a new one that
+    /// becomes current. Call it when building a snapshot and keep the result
+    /// in the snapshot, so the zone indexes used by the query path always
+    /// match the table they are counted in.
+    pub fn query_stats_for(&self, zone_names: &[String]) -> Arc<QueryStats> {
+        let mut t = self.tables();
+        if t.current.zones[..t.current.zones.len() - 1] != *zone_names {
+            let new = Arc::new(QueryStats::new(zone_names.to_vec()));
+            let old = std::mem::replace(&mut t.current, new);
+            t.retired.push(old);
+            t.fold_unused();
+        }
+        t.current.clone()
+    }
+
+    /// Counts one probe and publishes the check's effective state.
+    pub fn observe_probe(&self, check: &str, result: &str, seconds: f64, up: bool) {
+        self.check_probes.with_label_values(&[check, result]).inc();
+        self.probe_duration.with_label_values(&[check]).observe(seconds);
+        self.set_check_up(check, up);
+    }
+
+    pub fn set_check_up(&self, check: &str, up: bool) {
+        self.check_up.with_label_values(&[check]).set(i64::from(up));
+    }
+
+    /// Creates a check's series at zero (so `rate()` works from the first
+    /// failure) and sets its state.
+    pub fn init_check(&self, check: &str, up: bool) {
+        for result in PROBE_RESULTS {
+            self.check_probes.with_label_values(&[check, result]);
+        }
+        self.probe_duration.with_label_values(&[check]);
+        self.set_check_up(check, up);
+    }
+
+    /// Drops the series of checks that are no longer configured (after a
+    /// reload), so a removed check does not look down forever.
+    pub fn retain_checks(&self, keep: &[String]) {
+        for values in label_values(&self.check_up) {
+            if !keep.contains(&values[0]) {
+                let _ = self.check_up.remove_label_values(&[&values[0]]);
+                let _ = self.probe_duration.remove_label_values(&[&values[0]]);
+            }
+        }
+        for values in label_values(&self.check_probes) {
+            if !keep.contains(&values[0]) {
+                let _ = self.check_probes.remove_label_values(&[&values[0], &values[1]]);
+            }
+        }
+    }
+
+    /// Counts a change of a failover rule's answer (`from`/`to` as
+    /// [`crate::failover::describe`] writes them).
+    pub fn failover_event(&self, rule: &str, from: &str, to: &str) {
+        self.failover_events.with_label_values(&[rule, from, to]).inc();
+    }
+
+    pub fn set_zone_serial(&self, zone: &str, serial: u32) {
+        self.zone_serial.with_label_values(&[zone]).set(i64::from(serial));
+    }
+
+    /// Drops the serial of zones no longer served.
+    pub fn retain_zones(&self, keep: &[String]) {
+        for values in label_values(&self.zone_serial) {
+            if !keep.contains(&values[0]) {
+                let _ = self.zone_serial.remove_label_values(&[&values[0]]);
+            }
+        }
+    }
+
+    /// Counts a reload attempt.
+    pub fn reload(&self, ok: bool) {
+        self.reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, QueryTables> {
+        // A panic while holding this lock cannot leave the tables half-updated
+        // in a harmful way; keep serving metrics.
+        self.queries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Values of the `result` label of `vigia_check_probes_total`.
+pub const PROBE_RESULTS: [&str; 7] = ["ok", "refused", "timeout", "reset", "status", "body", "error"];
+
+fn family(name: &str) -> (&'static str, &'static str, &'static str) {
+    *FAMILIES
+        .iter()
+        .find(|f| f.0 == name)
+        .expect("family listed in FAMILIES")
+}
+
+fn opts(name: &str) -> Opts {
+    let (name, help, _) = family(name);
+    Opts::new(name, help)
+}
+
+/// Label values of every series of a metric vector.
+fn label_values<C: Collector>(c: &C) -> Vec<Vec<String>> {
+    c.collect()
+        .iter()
+        .flat_map(|f| f.get_metric().iter())
+        .map(|m| m.get_label().iter().map(|l| l.value().to_string()).collect())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// vigia_queries_total
+
+/// Query types counted by name; every other type is counted as `OTHER`.
+const QTYPES: [(u16, &str); 15] = [
+    (rtype::A, "A"),
+    (rtype::NS, "NS"),
+    (rtype::CNAME, "CNAME"),
+    (rtype::SOA, "SOA"),
+    (rtype::PTR, "PTR"),
+    (rtype::MX, "MX"),
+    (rtype::TXT, "TXT"),
+    (rtype::AAAA, "AAAA"),
+    (rtype::SRV, "SRV"),
+    (rtype::NAPTR, "NAPTR"),
+    (rtype::CAA, "CAA"),
+    (rtype::DNAME, "DNAME"),
+    (rtype::ANY, "ANY"),
+    (rtype::AXFR, "AXFR"),
+    (rtype::IXFR, "IXFR"),
+];
+const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+
+/// RCODE mnemonics (RFC 6895 registry), extended RCODEs included; anything
+/// above is counted as `OTHER`.
+const RCODES: [&str; 24] = [
+    "NOERROR",
+    "FORMERR",
+    "SERVFAIL",
+    "NXDOMAIN",
+    "NOTIMP",
+    "REFUSED",
+    "YXDOMAIN",
+    "YXRRSET",
+    "NXRRSET",
+    "NOTAUTH",
+    "NOTZONE",
+    "DSOTYPENI",
+    "RCODE12",
+    "RCODE13",
+    "RCODE14",
+    "RCODE15",
+    "BADVERS",
+    "BADKEY",
+    "BADTIME",
+    "BADMODE",
+    "BADNAME",
+    "BADALG",
+    "BADTRUNC",
+    "BADCOOKIE",
+];
+const RCODE_SLOTS: usize = RCODES.len() + 1;
+const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+const CELLS_PER_ZONE: usize = QTYPE_SLOTS * RCODE_SLOTS * TRANSPORTS.len();
+
+/// Query counters for one zone list: a flat array of atomics indexed by
+/// (zone, qtype bucket, rcode, transport). Zone slot `n` (one past the last
+/// zone) counts queries outside every zone; it is labelled `zone=""`.
+pub struct QueryStats {
+    /// Zone names, then `""` for the out-of-zone slot.
+    zones: Vec<String>,
+    cells: Box<[AtomicU64]>,
+}
+
+impl QueryStats {
+    pub fn new(mut zone_names: Vec<String>) -> QueryStats {
+        zone_names.push(String::new());
+        let cells = (0..zone_names.len() * CELLS_PER_ZONE)
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        QueryStats {
+            zones: zone_names,
+            cells,
+        }
+    }
+
+    /// The zone names this table is indexed by (without the out-of-zone slot).
+    pub fn zones(&self) -> &[String] {
+        &self.zones[..self.zones.len() - 1]
+    }
+
+    /// Counts one answered query. `zone` is the index in [`Self::zones`]
+    /// (`None`, or an index out of range, counts as outside every zone);
+    /// `rcode` is the full (extended) RCODE.
+    #[inline]
+    pub fn record(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) {
+        self.cells[self.index(zone, qtype, rcode, tcp)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count of one cell (for tests and status pages).
+    pub fn get(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) -> u64 {
+        self.cells[self.index(zone, qtype, rcode, tcp)].load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn index(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) -> usize {
+        let outside = self.zones.len() - 1;
+        let z = zone.filter(|&z| z < outside).unwrap_or(outside);
+        let r = (rcode as usize).min(RCODE_SLOTS - 1);
+        ((z * QTYPE_SLOTS + qtype_slot(qtype)) * RCODE_SLOTS + r) * TRANSPORTS.len() + usize::from(tcp)
+    }
+
+    /// Adds every non-zero cell to `into`, keyed by its label values.
+    fn add_to(&self, into: &mut BTreeMap<QueryKey, u64>) {
+        for (i, cell) in self.cells.iter().enumerate() {
+            let v = cell.load(Ordering::Relaxed);
+            if v == 0 {
+                continue;
+            }
+            let t = i % TRANSPORTS.len();
+            let r = (i / TRANSPORTS.len()) % RCODE_SLOTS;
+            let q = (i / (TRANSPORTS.len() * RCODE_SLOTS)) % QTYPE_SLOTS;
+            let z = i / CELLS_PER_ZONE;
+            let key = (
+                self.zones[z].clone(),
+                qtype_label(q),
+                rcode_label(r),
+                TRANSPORTS[t],
+            );
+            *into.entry(key).or_insert(0) += v;
+        }
+    }
+}
+
+#[inline]
+fn qtype_slot(qtype: u16) -> usize {
+    match qtype {
+        rtype::A => 0,
+        rtype::NS => 1,
+        rtype::CNAME => 2,
+        rtype::SOA => 3,
+        rtype::PTR => 4,
+        rtype::MX => 5,
+        rtype::TXT => 6,
+        rtype::AAAA => 7,
+        rtype::SRV => 8,
+        rtype::NAPTR => 9,
+        rtype::CAA => 10,
+        rtype::DNAME => 11,
+        rtype::ANY => 12,
+        rtype::AXFR => 13,
+        rtype::IXFR => 14,
+        _ => 15,
+    }
+}
+
+fn qtype_label(slot: usize) -> &'static str {
+    QTYPES.get(slot).map_or("OTHER", |q| q.1)
+}
+
+fn rcode_label(slot: usize) -> &'static str {
+    RCODES.get(slot).copied().unwrap_or("OTHER")
+}
+
+/// (zone, qtype, rcode, transport)
+type QueryKey = (String, &'static str, &'static str, &'static str);
+
+/// The current table, tables of older zone lists that snapshots may still
+/// count into, and the totals of tables nobody can count into any more.
+struct QueryTables {
+    current: Arc<QueryStats>,
+    retired: Vec<Arc<QueryStats>>,
+    folded: BTreeMap<QueryKey, u64>,
+}
+
+impl QueryTables {
+    fn new(zone_names: Vec<String>) -> QueryTables {
+        QueryTables {
+            current: Arc::new(QueryStats::new(zone_names)),
+            retired: Vec::new(),
+            folded: BTreeMap::new(),
+        }
+    }
+
+    /// Folds retired tables that only we still hold: no snapshot can count
+    /// into them any more, so their totals are final.
+    fn fold_unused(&mut self) {
+        let mut keep = Vec::new();
+        for t in self.retired.drain(..) {
+            if Arc::strong_count(&t) == 1 {
+                t.add_to(&mut self.folded);
+            } else {
+                keep.push(t);
+            }
+        }
+        self.retired = keep;
+    }
+
+    fn totals(&mut self) -> BTreeMap<QueryKey, u64> {
+        self.fold_unused();
+        let mut all = self.folded.clone();
+        self.current.add_to(&mut all);
+        for t in &self.retired {
+            t.add_to(&mut all);
+        }
+        all
+    }
+}
+
+/// Renders the query tables as `vigia_queries_total` at scrape time.
+struct QueryCollector {
+    desc: Desc,
+    tables: Arc<Mutex<QueryTables>>,
+}
+
+impl Collector for QueryCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let totals = self.tables.lock().unwrap_or_else(|e| e.into_inner()).totals();
+        let metrics = totals
+            .into_iter()
+            .map(|((zone, qtype, rcode, transport), v)| {
+                let labels = [
+                    ("zone", zone.as_str()),
+                    ("qtype", qtype),
+                    ("rcode", rcode),
+                    ("transport", transport),
+                ]
+                .iter()
+                .map(|(k, v)| {
+                    let mut l = LabelPair::default();
+                    l.set_name(k.to_string());
+                    l.set_value(v.to_string());
+                    l
+                })
+                .collect();
+                let mut counter = proto::Counter::default();
+                counter.set_value(v as f64);
+                let mut m = proto::Metric::from_label(labels);
+                m.set_counter(counter);
+                m
+            })
+            .collect();
+        let mut mf = MetricFamily::default();
+        mf.set_name(self.desc.fq_name.clone());
+        mf.set_help(self.desc.help.clone());
+        mf.set_field_type(MetricType::COUNTER);
+        mf.set_metric(metrics);
+        vec![mf]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zones() -> Vec<String> {
+        vec!["example.com.".into(), "example.net.".into()]
+    }
+
+    /// Sample lines (`name{labels} value`) of the exposition text.
+    fn samples(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn query_stats_count_each_cell_apart() {
+        let q = QueryStats::new(zones());
+        q.record(Some(0), rtype::A, 0, false);
+        q.record(Some(0), rtype::A, 0, false);
+        q.record(Some(0), rtype::A, 0, true);
+        q.record(Some(1), rtype::AAAA, 3, false);
+        q.record(None, rtype::A, 5, false);
+        q.record(Some(7), rtype::A, 5, false); // out of range = outside every zone
+        q.record(Some(1), 65280, 16, false);
+        assert_eq!(q.get(Some(0), rtype::A, 0, false), 2);
+        assert_eq!(q.get(Some(0), rtype::A, 0, true), 1);
+        assert_eq!(q.get(Some(1), rtype::AAAA, 3, false), 1);
+        assert_eq!(q.get(None, rtype::A, 5, false), 2);
+        assert_eq!(
+            q.get(Some(1), rtype::HINFO, 16, false),
+            1,
+            "unknown types share the OTHER slot"
+        );
+        assert_eq!(q.get(Some(1), rtype::A, 0, false), 0);
+    }
+
+    #[test]
+    fn collector_emits_nonzero_cells_with_mnemonics() {
+        let m = Metrics::new(zones());
+        let q = m.queries();
+        q.record(Some(0), rtype::A, 0, false);
+        q.record(Some(1), rtype::MX, 3, true);
+        q.record(None, rtype::TXT, 5, false);
+        q.record(Some(0), 999, 200, false);
+        let text = m.encode();
+        let lines: Vec<&str> = samples(&text)
+            .into_iter()
+            .filter(|l| l.starts_with("vigia_queries_total"))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                r#"vigia_queries_total{zone="",qtype="TXT",rcode="REFUSED",transport="udp"} 1"#,
+                r#"vigia_queries_total{zone="example.com.",qtype="A",rcode="NOERROR",transport="udp"} 1"#,
+                r#"vigia_queries_total{zone="example.com.",qtype="OTHER",rcode="OTHER",transport="udp"} 1"#,
+                r#"vigia_queries_total{zone="example.net.",qtype="MX",rcode="NXDOMAIN",transport="tcp"} 1"#,
+            ]
+        );
+        assert!(text.contains("# TYPE vigia_queries_total counter"));
+    }
+
+    #[test]
+    fn every_family_is_announced_before_any_sample() {
+        let text = Metrics::new(zones()).encode();
+        for (name, _, kind) in FAMILIES {
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "{name} has no HELP:\n{text}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} has no TYPE:\n{text}"
+            );
+        }
+        assert!(text.contains(&format!(
+            "vigia_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+
+    #[test]
+    fn counts_survive_a_zone_list_change() {
+        let m = Metrics::new(zones());
+        let old = m.queries();
+        old.record(Some(0), rtype::A, 0, false);
+        let same = m.query_stats_for(&zones());
+        assert!(Arc::ptr_eq(&old, &same), "an unchanged zone list keeps its table");
+
+        let new = m.query_stats_for(&["example.com.".to_string()]);
+        assert!(!Arc::ptr_eq(&old, &new));
+        // The old snapshot still answers a query after the swap.
+        old.record(Some(0), rtype::A, 0, false);
+        new.record(Some(0), rtype::A, 0, false);
+        let want = r#"vigia_queries_total{zone="example.com.",qtype="A",rcode="NOERROR",transport="udp"} 3"#;
+        assert!(m.encode().contains(want), "{}", m.encode());
+        drop((old, same));
+        // Folded once unused: the total stays.
+        assert!(m.encode().contains(want));
+        assert!(m.tables().retired.is_empty());
+    }
+
+    #[test]
+    fn check_series_are_created_and_retired() {
+        let m = Metrics::new(zones());
+        m.init_check("web", true);
+        m.init_check("old", false);
+        m.observe_probe("web", "timeout", 0.2, false);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"vigia_check_probes_total{check="web",result="timeout"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"vigia_check_probes_total{check="web",result="ok"} 0"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"vigia_check_up{check="old"} 0"#), "{text}");
+        m.retain_checks(&["web".to_string()]);
+        let text = m.encode();
+        assert!(!text.contains(r#"check="old""#), "{text}");
+        assert!(text.contains(r#"vigia_check_up{check="web"} 0"#), "{text}");
+    }
+
+    /// `promtool check metrics` on every family with samples, odd label
+    /// values included (skipped, saying why, when promtool is absent).
+    #[test]
+    fn promtool_accepts_the_output() {
+        let m = Metrics::new(zones());
+        m.init_check("web \"1\" \\ x", true);
+        m.observe_probe("web \"1\" \\ x", "timeout", 0.5, false);
+        m.failover_event("app.example.com./CNAME", "a.example.com.", "SERVFAIL");
+        m.set_zone_serial("example.com.", 7);
+        m.reload(true);
+        m.queries().record(Some(1), rtype::AAAA, 0, true);
+        let text = m.encode();
+        let promtool = std::path::Path::new("/usr/bin/promtool");
+        if !promtool.exists() {
+            eprintln!("skipping: /usr/bin/promtool is not installed");
+            return;
+        }
+        use std::io::Write;
+        let mut child = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && report.is_empty(),
+            "promtool: {report}\n{text}"
+        );
+    }
+
+    #[test]
+    fn events_serials_and_reloads() {
+        let m = Metrics::new(zones());
+        m.failover_event("www.example.com./A", "192.0.2.1,192.0.2.2", "192.0.2.2");
+        m.set_zone_serial("example.com.", 2024010101);
+        m.set_zone_serial("gone.example.", 1);
+        m.retain_zones(&zones());
+        m.reload(true);
+        m.reload(false);
+        m.reload(false);
+        let text = m.encode();
+        for want in [
+            r#"vigia_failover_events_total{from="192.0.2.1,192.0.2.2",rule="www.example.com./A",to="192.0.2.2"} 1"#,
+            r#"vigia_zone_serial{zone="example.com."} 2024010101"#,
+            r#"vigia_reloads_total{result="ok"} 1"#,
+            r#"vigia_reloads_total{result="error"} 2"#,
+        ] {
+            assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+        assert!(!text.contains("gone.example."));
+    }
+}

@@ -1,0 +1,750 @@
+//! Health checks against real HTTP backends on loopback addresses whose
+//! behaviour the test switches at run time: good answers, bad statuses,
+//! wrong bodies, hangs, stopped listeners, resets, endless bodies, endless
+//! headers and redirect loops. Every wait polls a real condition against a
+//! deadline.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout_at, Instant};
+
+use vigia::config::Config;
+use vigia::health::{HealthRegistry, Transition};
+use vigia::metrics::Metrics;
+
+const IP_A: &str = "127.0.0.108";
+const IP_B: &str = "127.0.0.110";
+/// Long enough for two or three probe rounds on a busy 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(6);
+
+// ---------------------------------------------------------------------------
+// Test backends
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// 200 "ok"
+    Ok,
+    /// 500 "ok"
+    Status500,
+    /// 200 "nope"
+    WrongBody,
+    /// Reads the request, never answers.
+    Hang,
+    /// Listener closed: connections are refused.
+    Stop,
+    /// Accepts, then resets (SO_LINGER 0).
+    Reset,
+    /// 200 and a body that never ends.
+    EndlessBody,
+    /// A status line, then header lines forever.
+    HeadersForever,
+    /// 302 to itself.
+    RedirectLoop,
+}
+
+struct Backend {
+    addr: SocketAddr,
+    mode: Arc<Mutex<Mode>>,
+    /// Request heads received.
+    requests: Arc<AtomicU64>,
+    /// Connections accepted.
+    connections: Arc<AtomicU64>,
+    /// Host header of the last request.
+    last_host: Arc<Mutex<Option<String>>>,
+    /// When each request arrived.
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+    accept_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Backend {
+    async fn start(ip: &str, mode: Mode) -> Backend {
+        let listener = bind(format!("{ip}:0").parse().unwrap());
+        let b = Backend {
+            addr: listener.local_addr().unwrap(),
+            mode: Arc::new(Mutex::new(mode)),
+            requests: Default::default(),
+            connections: Default::default(),
+            last_host: Default::default(),
+            arrivals: Default::default(),
+            accept_task: Mutex::new(None),
+        };
+        b.listen(listener);
+        b
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/health", self.addr)
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Switches behaviour; `Stop` closes the listener (awaited, so refusals
+    /// start at once) and any other mode reopens it on the same port.
+    async fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+        let running = self.accept_task.lock().unwrap().take();
+        match (mode, running) {
+            (Mode::Stop, Some(task)) => {
+                task.abort();
+                let _ = task.await;
+            }
+            (Mode::Stop, None) => {}
+            (_, Some(task)) => *self.accept_task.lock().unwrap() = Some(task),
+            (_, None) => self.listen(bind(self.addr)),
+        }
+    }
+
+    fn listen(&self, listener: TcpListener) {
+        let (mode, requests, connections, host, arrivals) = (
+            self.mode.clone(),
+            self.requests.clone(),
+            self.connections.clone(),
+            self.last_host.clone(),
+            self.arrivals.clone(),
+        );
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.fetch_add(1, Ordering::SeqCst);
+                let m = *mode.lock().unwrap();
+                let (requests, host, arrivals) = (requests.clone(), host.clone(), arrivals.clone());
+                tokio::spawn(serve_conn(stream, m, requests, host, arrivals));
+            }
+        });
+        *self.accept_task.lock().unwrap() = Some(task);
+    }
+}
+
+fn bind(addr: SocketAddr) -> TcpListener {
+    let s = TcpSocket::new_v4().unwrap();
+    s.set_reuseaddr(true).unwrap();
+    s.bind(addr).unwrap();
+    s.listen(64).unwrap()
+}
+
+async fn serve_conn(
+    mut s: TcpStream,
+    mode: Mode,
+    requests: Arc<AtomicU64>,
+    host: Arc<Mutex<Option<String>>>,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+) {
+    if mode == Mode::Reset {
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+        return; // dropped with linger 0: RST
+    }
+    // Complete answers keep the connection open for more requests unless the
+    // client asks otherwise, like a real HTTP/1.1 server: a prober that
+    // reused connections would show as more requests than connections.
+    while let Some(head) = read_head(&mut s).await {
+        requests.fetch_add(1, Ordering::SeqCst);
+        arrivals.lock().unwrap().push(Instant::now());
+        let header = |name: &str| {
+            head.lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        *host.lock().unwrap() = header("host");
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let answer = |status: &str, body: &str| {
+            let conn = if close { "Connection: close\r\n" } else { "" };
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{conn}\r\n{body}",
+                body.len()
+            )
+        };
+        let complete = match mode {
+            Mode::Ok => answer("200 OK", "ok"),
+            Mode::Status500 => answer("500 Internal Server Error", "ok"),
+            Mode::WrongBody => answer("200 OK", "nope"),
+            Mode::RedirectLoop => answer("302 Found\r\nLocation: /health", ""),
+            Mode::Hang => {
+                sleep(Duration::from_secs(60)).await;
+                return;
+            }
+            Mode::EndlessBody => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").await;
+                let chunk = vec![b'x'; 8192];
+                while s.write_all(&chunk).await.is_ok() {}
+                return;
+            }
+            Mode::HeadersForever => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
+                while s.write_all(b"X-Slow: still-going\r\n").await.is_ok() {
+                    sleep(Duration::from_millis(20)).await;
+                }
+                return;
+            }
+            Mode::Stop | Mode::Reset => unreachable!(),
+        };
+        if s.write_all(complete.as_bytes()).await.is_err() || close {
+            break;
+        }
+    }
+    let _ = s.shutdown().await;
+}
+
+async fn read_head(s: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 || buf.len() > 16 * 1024 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(buf).ok()
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+
+/// `[[check]]` tables with the test's fast timings; `extra` adds fields.
+fn checks(list: &[(&str, String, &str)]) -> Vec<vigia::config::CheckConfig> {
+    let mut text = String::from("[[zone]]\nname = \"example.test\"\nfile = \"db\"\n");
+    for (name, target, extra) in list {
+        let target_line = if target.starts_with("http") {
+            format!("http = \"{target}\"")
+        } else {
+            format!("tcp = \"{target}\"")
+        };
+        text.push_str(&format!("[[check]]\nname = \"{name}\"\n{target_line}\n{extra}\n"));
+        for default in [
+            "interval = \"100ms\"",
+            "timeout = \"200ms\"",
+            "fall = 2",
+            "rise = 2",
+        ] {
+            let key = default.split(' ').next().unwrap();
+            if !extra.lines().any(|l| l.starts_with(key)) {
+                text.push_str(default);
+                text.push('\n');
+            }
+        }
+    }
+    Config::parse(&text, std::path::Path::new("test.toml"))
+        .unwrap()
+        .checks
+}
+
+struct Running {
+    registry: Arc<HealthRegistry>,
+    metrics: Arc<Metrics>,
+    rx: UnboundedReceiver<Transition>,
+}
+
+fn run(list: &[(&str, String, &str)]) -> Running {
+    let metrics = Metrics::new(vec!["example.test.".into()]);
+    let registry = HealthRegistry::new(&checks(list), metrics.clone());
+    let (tx, rx) = unbounded_channel();
+    registry.spawn(tx);
+    Running {
+        registry,
+        metrics,
+        rx,
+    }
+}
+
+impl Running {
+    /// Waits for `check`'s next transition and checks it; any transition of
+    /// another check, or of this one in the other direction, fails the test.
+    async fn expect(&mut self, check: &str, to_up: bool, reason: &str) -> Transition {
+        let deadline = Instant::now() + DEADLINE;
+        let t = timeout_at(deadline, self.rx.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{check} did not go {} ({reason}) within {DEADLINE:?}; status: {:#?}",
+                    if to_up { "up" } else { "down" },
+                    self.registry.status()
+                )
+            })
+            .expect("channel open");
+        assert_eq!(
+            (t.check.as_str(), t.from_up, t.to_up, t.reason.as_str()),
+            (check, !to_up, to_up, reason),
+            "unexpected transition {t:?}"
+        );
+        assert_eq!(self.registry.is_up(check), to_up);
+        t
+    }
+
+    /// No transition at all may be pending.
+    fn expect_quiet(&mut self) {
+        if let Ok(t) = self.rx.try_recv() {
+            panic!("unexpected transition {t:?}");
+        }
+    }
+
+    fn probes(&self, check: &str) -> u64 {
+        self.registry
+            .status()
+            .iter()
+            .find(|s| s.name == check)
+            .unwrap()
+            .probes
+    }
+
+    /// Waits until `check` has run `n` more probes than now.
+    async fn wait_probes(&self, check: &str, n: u64) {
+        let want = self.probes(check) + n;
+        let deadline = Instant::now() + DEADLINE;
+        while self.probes(check) < want {
+            assert!(
+                Instant::now() < deadline,
+                "{check}: fewer than {want} probes within {DEADLINE:?}"
+            );
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_carry_the_failure_reason() {
+    let a = Backend::start(IP_A, Mode::Ok).await;
+    let b = Backend::start(IP_B, Mode::Ok).await;
+    let mut r = run(&[
+        ("a", a.url(), ""),
+        ("b", b.url(), "expect_body = \"ok\"\nhost = \"www.example.test\""),
+    ]);
+    r.wait_probes("b", 2).await;
+    r.expect_quiet();
+
+    for (mode, reason) in [
+        (Mode::Status500, "status"),
+        (Mode::WrongBody, "body"),
+        (Mode::Stop, "refused"),
+        (Mode::Reset, "reset"),
+        (Mode::HeadersForever, "timeout"),
+        (Mode::EndlessBody, "body"),
+        (Mode::Hang, "timeout"),
+    ] {
+        b.set(mode).await;
+        let t = r.expect("b", false, reason).await;
+        assert_eq!(t.consecutive, 2, "{mode:?}: down after fall = 2 failures: {t:?}");
+        b.set(Mode::Ok).await;
+        let t = r.expect("b", true, "ok").await;
+        assert_eq!(t.consecutive, 2, "{mode:?}: up after rise = 2 successes: {t:?}");
+    }
+
+    // Check "a" never moved, and kept being probed.
+    r.expect_quiet();
+    assert!(r.probes("a") >= 10, "a probed only {} times", r.probes("a"));
+    assert_eq!(b.last_host.lock().unwrap().as_deref(), Some("www.example.test"));
+    // A fresh connection per probe: never more requests than connections.
+    let (reqs, conns) = (b.requests(), b.connections.load(Ordering::SeqCst));
+    assert!(
+        reqs <= conns,
+        "{reqs} requests over {conns} connections: connections were reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_backend_never_delays_another_check() {
+    let hung = Backend::start(IP_A, Mode::Hang).await;
+    let trickle = Backend::start(IP_A, Mode::HeadersForever).await;
+    let good = Backend::start(IP_B, Mode::Ok).await;
+    // The stuck checks get a long timeout: if checks ran one after another,
+    // the good one would wait a second each round.
+    let mut r = run(&[
+        ("hung", hung.url(), "timeout = \"1s\""),
+        ("trickle", trickle.url(), "timeout = \"1s\""),
+        ("good", good.url(), ""),
+    ]);
+    let mut down = Vec::new();
+    for _ in 0..2 {
+        let t = timeout_at(Instant::now() + DEADLINE, r.rx.recv())
+            .await
+            .expect("stuck checks go down")
+            .unwrap();
+        assert_eq!((t.to_up, t.reason.as_str()), (false, "timeout"), "{t:?}");
+        down.push(t.check);
+    }
+    down.sort();
+    assert_eq!(down, ["hung", "trickle"]);
+
+    // While both stuck checks are failing, the good one keeps its pace.
+    let from = good.arrivals.lock().unwrap().len();
+    r.wait_probes("hung", 2).await;
+    let arrivals = good.arrivals.lock().unwrap()[from..].to_vec();
+    assert!(
+        arrivals.len() >= 5,
+        "good probed {} times while hung probed twice",
+        arrivals.len()
+    );
+    let worst = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        worst < Duration::from_millis(500),
+        "good waited {worst:?} between probes"
+    );
+
+    // And each stuck probe ended within its timeout (plus scheduling slack).
+    for s in r.registry.status() {
+        let ms = s.last_duration_ms.unwrap();
+        let limit = if s.name == "good" { 200.0 } else { 1000.0 };
+        assert!(ms < limit + 150.0, "{} probe took {ms} ms", s.name);
+    }
+    let text = r.metrics.encode();
+    let samples = parse_exposition(&text);
+    for check in ["hung", "trickle"] {
+        let count = value(
+            &samples,
+            "vigia_check_probe_duration_seconds_count",
+            &[("check", check)],
+        );
+        let in_time = value(
+            &samples,
+            "vigia_check_probe_duration_seconds_bucket",
+            &[("check", check), ("le", "2.5")],
+        );
+        assert!(
+            count >= 2.0 && in_time == count,
+            "{check}: {in_time} of {count} probes within 2.5 s"
+        );
+    }
+    r.expect_quiet();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_counters_match_the_metrics() {
+    let ok = Backend::start(IP_A, Mode::Ok).await;
+    let bad = Backend::start(IP_B, Mode::Status500).await;
+    let mut r = run(&[("ok", ok.url(), ""), ("bad", bad.url(), "")]);
+    r.expect("bad", false, "status").await;
+    r.wait_probes("ok", 4).await;
+    r.wait_probes("bad", 2).await;
+
+    // Read status, metrics, status again; retry until no probe landed in
+    // between, so both describe the same moment.
+    let deadline = Instant::now() + DEADLINE;
+    let (status, text) = loop {
+        let before = r.registry.status();
+        let text = r.metrics.encode();
+        let after = r.registry.status();
+        if before.iter().zip(&after).all(|(x, y)| x.probes == y.probes) {
+            break (after, text);
+        }
+        assert!(Instant::now() < deadline, "probes never paused");
+    };
+    let samples = parse_exposition(&text);
+    for s in &status {
+        let total: f64 = samples
+            .iter()
+            .filter(|m| m.name == "vigia_check_probes_total" && m.labels["check"] == s.name)
+            .map(|m| m.value)
+            .sum();
+        assert_eq!(total, s.probes as f64, "{}: probes_total sum vs status", s.name);
+        let count = value(
+            &samples,
+            "vigia_check_probe_duration_seconds_count",
+            &[("check", &s.name)],
+        );
+        assert_eq!(count, s.probes as f64, "{}: histogram count", s.name);
+    }
+    let p = |check: &str, result: &str| {
+        value(
+            &samples,
+            "vigia_check_probes_total",
+            &[("check", check), ("result", result)],
+        )
+    };
+    assert_eq!(p("ok", "ok"), status[0].probes as f64);
+    assert_eq!(p("bad", "status"), status[1].probes as f64);
+    assert_eq!(p("bad", "ok"), 0.0, "zero series exist from the start");
+    assert_eq!(value(&samples, "vigia_check_up", &[("check", "ok")]), 1.0);
+    assert_eq!(value(&samples, "vigia_check_up", &[("check", "bad")]), 0.0);
+    // The backends saw one request per recorded probe (one more may be in flight).
+    for (b, s) in [(&ok, &status[0]), (&bad, &status[1])] {
+        let reqs = b.requests();
+        assert!(
+            reqs >= s.probes && reqs <= s.probes + 1,
+            "{}: {reqs} requests, {} probes",
+            s.name,
+            s.probes
+        );
+    }
+    promtool_check(&text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_forces_down_and_undrain_restores() {
+    let b = Backend::start(IP_A, Mode::Ok).await;
+    let mut r = run(&[("web", b.url(), "")]);
+    r.wait_probes("web", 1).await;
+    assert_eq!(r.registry.set_drained("web", true), Ok(true));
+    // Published synchronously, in order with probe transitions.
+    let t = r.rx.try_recv().expect("drain transition sent at once");
+    assert_eq!((t.from_up, t.to_up, t.reason.as_str()), (true, false, "drain"));
+    assert!(!r.registry.is_up("web"));
+    // Probes go on, successful, and do not bring it back.
+    r.wait_probes("web", 3).await;
+    r.expect_quiet();
+    let st = &r.registry.status()[0];
+    assert_eq!((st.state, st.drained, st.probe_state), ("down", true, "up"));
+    assert!(r.metrics.encode().contains("vigia_check_up{check=\"web\"} 0"));
+
+    assert_eq!(r.registry.set_drained("web", false), Ok(true));
+    let t = r.rx.try_recv().expect("undrain transition sent at once");
+    assert_eq!((t.from_up, t.to_up, t.reason.as_str()), (false, true, "undrain"));
+    assert!(r.registry.set_drained("nope", true).is_err());
+
+    // Drained while the backend dies, undrained after: stays down.
+    r.registry.set_drained("web", true).unwrap();
+    r.rx.try_recv().unwrap();
+    b.set(Mode::Stop).await;
+    let deadline = Instant::now() + DEADLINE;
+    while r.registry.status()[0].probe_state != "down" {
+        assert!(Instant::now() < deadline, "probes never saw the backend die");
+        sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(r.registry.set_drained("web", false), Ok(false));
+    r.expect_quiet();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_checks_and_initial_down() {
+    let b = Backend::start(IP_B, Mode::Ok).await;
+    let mut r = run(&[("tcp", b.addr.to_string(), "initial = \"down\"")]);
+    assert!(!r.registry.is_up("tcp"), "initial = down holds before any probe");
+    r.expect("tcp", true, "ok").await;
+    b.set(Mode::Stop).await;
+    r.expect("tcp", false, "refused").await;
+    b.set(Mode::Ok).await;
+    r.expect("tcp", true, "ok").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_answers_not_followed() {
+    let strict = Backend::start(IP_A, Mode::RedirectLoop).await;
+    let lenient = Backend::start(IP_B, Mode::RedirectLoop).await;
+    let mut r = run(&[
+        ("strict", strict.url(), "expect_status = \"200-299\""),
+        ("lenient", lenient.url(), ""),
+    ]);
+    let t = r.expect("strict", false, "status").await;
+    assert!(t.detail.contains("302"), "{t:?}");
+    r.wait_probes("lenient", 3).await;
+    r.expect_quiet();
+    // One request per probe: the loop was never followed.
+    let probes = r.probes("lenient");
+    assert!(
+        lenient.requests() <= probes + 1,
+        "{} requests for {probes} probes",
+        lenient.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_body_is_capped_not_waited_for() {
+    let b = Backend::start(IP_A, Mode::EndlessBody).await;
+    let mut r = run(&[("stream", b.url(), "")]);
+    r.wait_probes("stream", 3).await;
+    r.expect_quiet();
+    let st = &r.registry.status()[0];
+    assert_eq!(st.reason.as_deref(), Some("ok"), "{st:?}");
+    assert!(st.last_duration_ms.unwrap() < 200.0, "{st:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus text format
+
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the text exposition format strictly enough to catch mistakes:
+/// every sample belongs to a family announced by `# HELP` and `# TYPE`
+/// before it, label values are quoted and escaped, values are numbers.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut help = BTreeMap::new();
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, h) = rest.split_once(' ').unwrap_or_else(|| panic!("bad HELP: {line}"));
+            assert!(!h.is_empty(), "empty HELP: {line}");
+            assert!(
+                help.insert(name.to_string(), h.to_string()).is_none(),
+                "HELP twice: {line}"
+            );
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, t) = rest.split_once(' ').unwrap_or_else(|| panic!("bad TYPE: {line}"));
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
+                "{line}"
+            );
+            assert!(help.contains_key(name), "TYPE before HELP: {line}");
+            types.insert(name.to_string(), t.to_string());
+            continue;
+        }
+        assert!(!line.starts_with('#'), "stray comment: {line}");
+        let s = parse_sample(line);
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                let base = s.name.strip_suffix(suffix)?;
+                (types.get(base).map(String::as_str) == Some("histogram")).then(|| base.to_string())
+            })
+            .unwrap_or_else(|| s.name.clone());
+        assert!(types.contains_key(&family), "sample without TYPE: {line}");
+        if types[&family] == "counter" {
+            assert!(family.ends_with("_total") && s.value >= 0.0, "{line}");
+        }
+        out.push(s);
+    }
+    out
+}
+
+fn parse_sample(line: &str) -> Sample {
+    let name_end = line
+        .find(['{', ' '])
+        .unwrap_or_else(|| panic!("bad sample: {line}"));
+    let name = &line[..name_end];
+    assert!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+        "bad name: {line}"
+    );
+    let mut labels = BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(r) = rest.strip_prefix('{') {
+        let mut chars = r.char_indices().peekable();
+        loop {
+            let (start, c) = chars
+                .next()
+                .unwrap_or_else(|| panic!("unterminated labels: {line}"));
+            if c == '}' {
+                rest = &r[start + 1..];
+                break;
+            }
+            if c == ',' {
+                continue;
+            }
+            let eq = r[start..]
+                .find('=')
+                .unwrap_or_else(|| panic!("label without '=': {line}"))
+                + start;
+            let key = &r[start..eq];
+            while chars.peek().is_some_and(|&(i, _)| i <= eq) {
+                chars.next();
+            }
+            assert_eq!(
+                chars.next().map(|(_, c)| c),
+                Some('"'),
+                "unquoted label value: {line}"
+            );
+            let mut value = String::new();
+            loop {
+                match chars
+                    .next()
+                    .unwrap_or_else(|| panic!("unterminated label value: {line}"))
+                    .1
+                {
+                    '"' => break,
+                    '\\' => match chars.next().unwrap().1 {
+                        'n' => value.push('\n'),
+                        c @ ('\\' | '"') => value.push(c),
+                        c => panic!("bad escape \\{c}: {line}"),
+                    },
+                    c => value.push(c),
+                }
+            }
+            assert!(
+                labels.insert(key.to_string(), value).is_none(),
+                "label twice: {line}"
+            );
+        }
+    }
+    let value_text = rest.trim();
+    let value = match value_text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().unwrap_or_else(|_| panic!("bad value {v:?}: {line}")),
+    };
+    Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    }
+}
+
+/// The value of the one sample named `name` with (at least) these labels.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{name} {labels:?}: {found:?}");
+    found[0].value
+}
+
+/// Runs `promtool check metrics` on the text when promtool is installed.
+fn promtool_check(text: &str) {
+    let promtool = std::path::Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        eprintln!("skipping promtool check: /usr/bin/promtool is not installed");
+        return;
+    }
+    use std::io::Write;
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics failed:\n{}{}\n---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_parser_rejects_what_it_should() {
+    let ok = "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"uote\",b=\"\"} 3\n";
+    let s = parse_exposition(ok);
+    assert_eq!((s[0].labels["a"].as_str(), s[0].value), ("q\"uote", 3.0));
+    for bad in [
+        "x_total 1\n",                                                 // no TYPE
+        "# TYPE x_total counter\nx_total 1\n",                         // no HELP
+        "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=b} 1\n", // unquoted
+        "# HELP x_total X.\n# TYPE x_total counter\nx_total one\n",    // not a number
+        "# HELP x X.\n# TYPE x counter\nx 1\n",                        // counter without _total
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| parse_exposition(bad)).is_err(),
+            "accepted {bad:?}"
+        );
+    }
+}
