@@ -31,7 +31,12 @@ fn large_zone() -> vigia::zone::Zone {
          ns1 A 10.0.0.1\nns2 A 10.0.0.2\nsub NS ns.sub\nns.sub A 10.9.9.9\n",
     );
     for i in 0..100_000u32 {
-        text.push_str(&format!("host{i} A 10.{}.{}.{}\n", i >> 16 & 255, i >> 8 & 255, i & 255));
+        text.push_str(&format!(
+            "host{i} A 10.{}.{}.{}\n",
+            i >> 16 & 255,
+            i >> 8 & 255,
+            i & 255
+        ));
     }
     for i in 0..1_000u32 {
         text.push_str(&format!("alias{i} CNAME host{i}\n"));
@@ -99,16 +104,24 @@ fn lookups(c: &mut Criterion) {
     c.bench_function("lookup hit (100k zone)", |b| {
         b.iter(|| {
             let z = snap.find_zone(black_box(name.wire())).unwrap();
-            black_box(matches!(z.lookup(name.wire(), false), vigia::snapshot::Lookup::Found(_)))
+            black_box(matches!(
+                z.lookup(name.wire(), false),
+                vigia::snapshot::Lookup::Found(_)
+            ))
         })
     });
     c.bench_function("lookup miss (100k zone)", |b| {
         b.iter(|| {
             let z = snap.find_zone(black_box(missing.wire())).unwrap();
-            black_box(matches!(z.lookup(missing.wire(), false), vigia::snapshot::Lookup::NxDomain))
+            black_box(matches!(
+                z.lookup(missing.wire(), false),
+                vigia::snapshot::Lookup::NxDomain
+            ))
         })
     });
-    c.bench_function("snapshot build (site + 100k zone)", |b| b.iter(|| black_box(snapshot())));
+    c.bench_function("snapshot build (site + 100k zone)", |b| {
+        b.iter(|| black_box(snapshot()))
+    });
 }
 
 criterion_group!(benches, rounds, lookups);

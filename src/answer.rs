@@ -22,13 +22,25 @@ pub struct Outcome {
     pub zone: Option<usize>,
     /// A section that must be complete did not fit: send TC=1.
     pub truncated: bool,
+    /// NXDOMAIN or NODATA (the SOA is in AUTHORITY).
+    pub negative: bool,
+    /// A CNAME loop: SERVFAIL that keeps the CNAMEs, as BIND answers
+    /// (RFC 1034 3.6.2: "CNAME loops signalled as an error").
+    pub looped: bool,
+    /// The CNAME chain left the served zones.
+    pub left_zones: bool,
 }
 
 /// Options that change the shape of answers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnswerOptions {
-    /// The query came over TCP (ANY is answered in full there).
-    pub tcp: bool,
+    /// Add the zone's NS RRset (and its addresses) to positive answers, as
+    /// BIND's default `minimal-responses no-auth-recursive` does for queries
+    /// without RD.
+    pub authority_ns: bool,
+    /// Add optional additional data (addresses of NS/MX/SRV targets).
+    /// BIND leaves it out for clients whose EDNS buffer is 512 octets.
+    pub additional: bool,
 }
 
 /// A name being resolved: the question itself, or a CNAME/DNAME target.
@@ -76,6 +88,40 @@ impl Cursor {
     }
 }
 
+/// Additional-section work, done after ANSWER and AUTHORITY are written so
+/// the sections stay in order on the wire. Fixed capacity: no allocation.
+struct Extra<'s> {
+    /// RRsets whose NS/MX/SRV targets want addresses.
+    sets: [Option<(&'s ZoneData, &'s RRset)>; 8],
+    /// Nodes and types already in ANSWER (not repeated in ADDITIONAL).
+    answered: [Option<(*const Node, u16)>; 16],
+}
+
+impl<'s> Extra<'s> {
+    fn new() -> Self {
+        Extra {
+            sets: [None; 8],
+            answered: [None; 16],
+        }
+    }
+    fn want(&mut self, zone: &'s ZoneData, set: &'s RRset) {
+        if let Some(slot) = self.sets.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((zone, set));
+        }
+    }
+    fn answered(&mut self, node: &Node, t: u16) {
+        if let Some(slot) = self.answered.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((node as *const Node, t));
+        }
+    }
+    fn is_answered(&self, node: &Node, t: u16) -> bool {
+        self.answered
+            .iter()
+            .flatten()
+            .any(|&(n, at)| std::ptr::eq(n, node) && at == t)
+    }
+}
+
 /// Answers a standard query into `w` (which already holds the question).
 pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOptions) -> Outcome {
     let Some(first_zone) = snap.find_zone(q.qname_lower.wire()) else {
@@ -84,6 +130,9 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             aa: false,
             zone: None,
             truncated: false,
+            negative: false,
+            looped: false,
+            left_zones: false,
         };
     };
     let mut out = Outcome {
@@ -91,24 +140,33 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
         aa: true,
         zone: Some(first_zone.index),
         truncated: false,
+        negative: false,
+        looped: false,
+        left_zones: false,
     };
     let mut cur = Cursor::question(q);
     let mut zone = first_zone;
     let mut seen: Vec<Box<[u8]>> = Vec::new();
+    let mut extra = Extra::new();
     for hop in 0..=MAX_CHAIN {
-        match step(snap, zone, &mut cur, q, w, opts, &mut out, hop == 0) {
+        match step(zone, &mut cur, q, w, opts, &mut out, &mut extra, hop == 0) {
             Step::Done => break,
             Step::Follow => {
                 // Stop on loops (the CNAMEs so far are the answer) and on
                 // targets outside every served zone.
                 let looped = cur.lower() == q.qname_lower.wire() || seen.iter().any(|s| **s == *cur.lower());
                 if looped || hop == MAX_CHAIN {
+                    out.looped = true;
+                    out.rcode = rcode::SERVFAIL;
                     break;
                 }
                 seen.push(cur.lower().into());
                 match snap.find_zone(cur.lower()) {
                     Some(z) => zone = z,
-                    None => break,
+                    None => {
+                        out.left_zones = true;
+                        break;
+                    }
                 }
             }
         }
@@ -116,7 +174,55 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             break;
         }
     }
+    let positive = !out.negative && !out.left_zones && out.rcode == rcode::NOERROR;
+    if opts.authority_ns && out.aa && positive && w.count(Section::Answer) > 0 {
+        authority_ns(zone, &cur, q, w, opts, &mut extra);
+    }
+    if !out.truncated {
+        let sets = extra.sets;
+        for (z, set) in sets.iter().flatten() {
+            additional_for(z, set, w, &mut extra);
+        }
+    }
     out
+}
+
+/// The zone's NS RRset in AUTHORITY of a positive answer, with the name
+/// servers' addresses, unless the answer already is that RRset. Optional
+/// data: left out if it does not fit.
+fn authority_ns<'s>(
+    zone: &'s ZoneData,
+    cur: &Cursor,
+    q: &Query<'_>,
+    w: &mut Writer<'_>,
+    opts: AnswerOptions,
+    extra: &mut Extra<'s>,
+) {
+    let Some(apex) = zone.nodes.get(zone.origin.wire()) else {
+        return;
+    };
+    let Some(ns) = apex.get(rtype::NS) else {
+        return;
+    };
+    if extra.is_answered(apex, rtype::NS) {
+        return; // the answer is this very RRset
+    }
+    if q.qtype == rtype::ANY && cur.lower() == zone.origin.wire() {
+        return; // BIND's ANY at the apex carries the NS in ANSWER
+    }
+    if q.qtype == rtype::DS {
+        return; // a parent-side answer: BIND adds no NS to it
+    }
+    let written = w.rrset(
+        Section::Authority,
+        Owner::Name(zone.origin.wire()),
+        rtype::NS,
+        ns.ttl,
+        &ns.rdatas,
+    );
+    if written && opts.additional {
+        extra.want(zone, ns);
+    }
 }
 
 enum Step {
@@ -127,26 +233,34 @@ enum Step {
 
 /// Resolves `cur` in `zone`: writes what it finds and says whether to follow.
 #[allow(clippy::too_many_arguments)]
-fn step(
-    snap: &Snapshot,
-    zone: &ZoneData,
+fn step<'s>(
+    zone: &'s ZoneData,
     cur: &mut Cursor,
     q: &Query<'_>,
     w: &mut Writer<'_>,
     opts: AnswerOptions,
     out: &mut Outcome,
+    extra: &mut Extra<'s>,
     first: bool,
 ) -> Step {
     match zone.lookup(cur.lower(), q.qtype == rtype::DS) {
-        Lookup::Found(node) | Lookup::Wildcard(node) => at_node(snap, zone, node, cur, q, w, opts, out),
-        Lookup::Referral(cut) => {
+        Lookup::Found(node) | Lookup::Wildcard(node) => at_node(zone, node, cur, q, w, opts, out, extra),
+        Lookup::Referral(cut, key) => {
             if first {
                 out.aa = false;
-                referral(snap, zone, cut, w, out);
+                referral(zone, cut, key, w, out, extra);
             }
             Step::Done
         }
-        Lookup::Dname(node, owner_key) => dname(zone, node, owner_key, cur, w, out),
+        Lookup::Dname(node, owner_key) => {
+            let step = dname(node, owner_key, cur, w, out);
+            // The synthesised CNAME itself answers a CNAME or ANY question.
+            if matches!(q.qtype, rtype::CNAME | rtype::ANY) {
+                Step::Done
+            } else {
+                step
+            }
+        }
         Lookup::NxDomain => {
             out.rcode = rcode::NXDOMAIN;
             negative(zone, w, out);
@@ -158,18 +272,18 @@ fn step(
 /// The name exists (or a wildcard stands for it): answer, follow a CNAME, or
 /// say NODATA.
 #[allow(clippy::too_many_arguments)]
-fn at_node(
-    snap: &Snapshot,
-    zone: &ZoneData,
-    node: &Node,
+fn at_node<'s>(
+    zone: &'s ZoneData,
+    node: &'s Node,
     cur: &mut Cursor,
     q: &Query<'_>,
     w: &mut Writer<'_>,
     opts: AnswerOptions,
     out: &mut Outcome,
+    extra: &mut Extra<'s>,
 ) -> Step {
     if q.qtype == rtype::ANY {
-        return any(snap, zone, node, cur, w, opts, out);
+        return any(zone, node, cur, w, out, extra);
     }
     if let Some(set) = node.get(q.qtype) {
         if set.servfail {
@@ -178,7 +292,10 @@ fn at_node(
         }
         if !set.rdatas.is_empty() {
             put(w, Section::Answer, cur.owner(), set, out);
-            additional_for(snap, set, w);
+            extra.answered(node, set.rtype);
+            if opts.additional {
+                extra.want(zone, set);
+            }
             return Step::Done;
         }
     }
@@ -189,6 +306,7 @@ fn at_node(
         }
         if let Some(target) = cname.rdatas.first().and_then(|r| r.name_at(0)) {
             put(w, Section::Answer, cur.owner(), cname, out);
+            extra.answered(node, rtype::CNAME);
             cur.set(target.wire());
             return Step::Follow;
         }
@@ -197,17 +315,15 @@ fn at_node(
     Step::Done
 }
 
-/// RFC 8482: over UDP one RRset answers ANY (the first by type number);
-/// over TCP, where amplification is no concern, every RRset.
-#[allow(clippy::too_many_arguments)]
-fn any(
-    snap: &Snapshot,
-    zone: &ZoneData,
-    node: &Node,
+/// RFC 8482: one RRset answers ANY (the first by type number), over every
+/// transport, so ANY cannot be used for amplification.
+fn any<'s>(
+    zone: &'s ZoneData,
+    node: &'s Node,
     cur: &Cursor,
     w: &mut Writer<'_>,
-    opts: AnswerOptions,
     out: &mut Outcome,
+    extra: &mut Extra<'s>,
 ) -> Step {
     let mut sets: Vec<&RRset> = node.rrsets.iter().filter(|s| !s.rdatas.is_empty()).collect();
     if sets.is_empty() {
@@ -215,27 +331,24 @@ fn any(
         return Step::Done;
     }
     sets.sort_by_key(|s| s.rtype);
-    if !opts.tcp {
-        sets.truncate(1);
-    }
+    sets.truncate(1);
     for set in sets {
         put(w, Section::Answer, cur.owner(), set, out);
+        extra.answered(node, set.rtype);
     }
-    let _ = snap;
     Step::Done
 }
 
 /// A DNAME above the name: the DNAME itself, a synthesised CNAME, then the
 /// new name (RFC 6672 3.3).
-fn dname(zone: &ZoneData, node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, out: &mut Outcome) -> Step {
+fn dname(node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, out: &mut Outcome) -> Step {
     let Some(set) = node.get(rtype::DNAME) else {
         return Step::Done;
     };
     let Some(target) = set.rdatas.first().and_then(|r| r.name_at(0)) else {
         return Step::Done;
     };
-    let owner = node.owner.as_ref().map(|n| n.wire()).unwrap_or(owner_key);
-    put(w, Section::Answer, Owner::Name(owner), set, out);
+    put(w, Section::Answer, Owner::Name(node.owner(owner_key)), set, out);
     let keep = cur.len - owner_key.len();
     let new_len = keep + target.len();
     if new_len > 255 {
@@ -245,7 +358,10 @@ fn dname(zone: &ZoneData, node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &m
     let mut new = [0u8; 256];
     new[..keep].copy_from_slice(&cur.shown[..keep]);
     new[keep..new_len].copy_from_slice(target.wire());
-    let cname = crate::zone::Rdata::name(rtype::CNAME, crate::name::Name::from_wire_unchecked(&new[..new_len]));
+    let cname = crate::zone::Rdata::name(
+        rtype::CNAME,
+        crate::name::Name::from_wire_unchecked(&new[..new_len]),
+    );
     let synth = RRset {
         rtype: rtype::CNAME,
         ttl: set.ttl,
@@ -254,12 +370,12 @@ fn dname(zone: &ZoneData, node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &m
     };
     put(w, Section::Answer, cur.owner(), &synth, out);
     cur.set(&new[..new_len]);
-    let _ = zone;
     Step::Follow
 }
 
 /// NXDOMAIN/NODATA: the zone's SOA in AUTHORITY with the negative TTL.
 fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome) {
+    out.negative = true;
     if !w.rrset(
         Section::Authority,
         Owner::Name(zone.origin.wire()),
@@ -272,15 +388,27 @@ fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome) {
 }
 
 /// A referral: the cut's NS in AUTHORITY, their addresses in ADDITIONAL.
-fn referral(snap: &Snapshot, zone: &ZoneData, cut: &Node, w: &mut Writer<'_>, out: &mut Outcome) {
+fn referral<'s>(
+    zone: &'s ZoneData,
+    cut: &'s Node,
+    key: &[u8],
+    w: &mut Writer<'_>,
+    out: &mut Outcome,
+    extra: &mut Extra<'s>,
+) {
     let Some(ns) = cut.get(rtype::NS) else { return };
-    let owner = cut.owner.as_ref().map(|n| n.wire()).unwrap_or(&[0]);
-    if !w.rrset(Section::Authority, Owner::Name(owner), rtype::NS, ns.ttl, &ns.rdatas) {
+    if !w.rrset(
+        Section::Authority,
+        Owner::Name(cut.owner(key)),
+        rtype::NS,
+        ns.ttl,
+        &ns.rdatas,
+    ) {
         out.truncated = true;
         return;
     }
-    let _ = zone;
-    additional_for(snap, ns, w);
+    // Glue is not optional data: always try to add it.
+    extra.want(zone, ns);
 }
 
 /// Writes an RRset to a section that must be complete.
@@ -290,20 +418,23 @@ fn put(w: &mut Writer<'_>, s: Section, owner: Owner<'_>, set: &RRset, out: &mut 
     }
 }
 
-/// Addresses of NS/MX/SRV targets that vigia is authoritative for (glue
-/// included), best effort: what does not fit is left out without TC.
-fn additional_for(snap: &Snapshot, set: &RRset, w: &mut Writer<'_>) {
+/// Addresses of NS/MX/SRV targets found in the same zone (glue included),
+/// as BIND does; best effort: what does not fit is left out without TC.
+fn additional_for(zone: &ZoneData, set: &RRset, w: &mut Writer<'_>, extra: &mut Extra<'_>) {
     if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
         return;
     }
     let mut lower = [0u8; 256];
     for (i, rd) in set.rdatas.iter().enumerate() {
-        let Some(target) = rd.additional_target(set.rtype) else { continue };
+        let Some(target) = rd.additional_target(set.rtype) else {
+            continue;
+        };
         let wire = target.wire();
         // The same target twice (two MX to one host) is added once.
-        let dup = set.rdatas[..i]
-            .iter()
-            .any(|p| p.additional_target(set.rtype).is_some_and(|t| t.eq_ignore_case(target)));
+        let dup = set.rdatas[..i].iter().any(|p| {
+            p.additional_target(set.rtype)
+                .is_some_and(|t| t.eq_ignore_case(target))
+        });
         if dup {
             continue;
         }
@@ -311,13 +442,24 @@ fn additional_for(snap: &Snapshot, set: &RRset, w: &mut Writer<'_>) {
             *d = s.to_ascii_lowercase();
         }
         let key = &lower[..wire.len()];
-        let Some(node) = snap.find_zone(key).and_then(|z| z.addresses(key)) else {
+        if !crate::name::is_subdomain_wire(key, zone.origin.wire()) {
+            continue;
+        }
+        let Some(node) = zone.addresses(key) else {
             continue;
         };
         for t in [rtype::A, rtype::AAAA] {
+            if extra.is_answered(node, t) {
+                continue;
+            }
             if let Some(a) = node.get(t).filter(|a| !a.rdatas.is_empty() && !a.servfail) {
-                let owner = node.owner.as_ref().map(|n| n.wire()).unwrap_or(wire);
-                w.rrset(Section::Additional, Owner::Name(owner), t, a.ttl, &a.rdatas);
+                w.rrset(
+                    Section::Additional,
+                    Owner::Name(node.owner(wire)),
+                    t,
+                    a.ttl,
+                    &a.rdatas,
+                );
             }
         }
     }

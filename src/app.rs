@@ -14,8 +14,8 @@ use crate::health::{HealthRegistry, Transition};
 use crate::metrics::Metrics;
 use crate::name::Name;
 use crate::server::{self, Shared};
-use crate::snapshot::{Snapshot, ZoneInput};
-use crate::zone::{check::load_zone, rtype, Record, Zone};
+use crate::snapshot::{Snapshot, ZoneData, ZoneInput};
+use crate::zone::{check::load_zone, Record, Zone};
 
 /// Zones and rules read from disk, checked, not yet served.
 #[derive(Clone)]
@@ -58,17 +58,39 @@ pub fn check(config_path: &std::path::Path) -> Result<Vec<String>, String> {
     let mut lines: Vec<String> = loaded
         .zones
         .iter()
-        .map(|z| format!("zone {}/IN: loaded serial {} ({} records)", z.origin, z.serial(), z.records.len()))
+        .map(|z| {
+            let name = z.origin.to_string();
+            let name = if z.origin.is_root() {
+                "."
+            } else {
+                name.trim_end_matches('.')
+            };
+            format!(
+                "zone {name}/IN: loaded serial {} ({} records)",
+                z.serial(),
+                z.records.len()
+            )
+        })
         .collect();
     for r in &loaded.rules {
-        lines.push(format!("failover {}: normal answer {}", r.id, failover::describe(&r.normal())));
+        lines.push(format!(
+            "failover {}: normal answer {}",
+            r.id,
+            failover::describe(&r.normal())
+        ));
     }
     Ok(lines)
 }
 
-/// What the snapshot builder remembers between builds.
+/// What the snapshot builder remembers between builds. Zone data itself
+/// lives only in the current snapshot (one copy in memory).
 struct BuildState {
-    loaded: Loaded,
+    config: Config,
+    rules: Vec<Rule>,
+    /// TTL of each rule's records: the rule's `ttl`, else the zone's.
+    rule_ttls: Vec<u32>,
+    /// Per zone: origin, serial in the file, fingerprint of the file's data.
+    files: Vec<(Name, u32, u64)>,
     /// Serial served per zone (file serial plus failover bumps).
     serials: Vec<u32>,
     /// Each rule's last answer, to spot changes.
@@ -90,24 +112,26 @@ impl App {
         let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
         let metrics = Metrics::new(names);
         let health = HealthRegistry::new(&loaded.config.checks, metrics.clone());
-        let serials = loaded.zones.iter().map(Zone::serial).collect();
-        let outcomes = loaded.rules.iter().map(Rule::normal).collect();
+        let empty = Snapshot::build(
+            Vec::new(),
+            1232,
+            Arc::new(crate::metrics::QueryStats::new(Vec::new())),
+        );
         let app = Arc::new(App {
             state: Mutex::new(BuildState {
-                loaded,
-                serials,
-                outcomes,
+                config: loaded.config.clone(),
+                rules: Vec::new(),
+                rule_ttls: Vec::new(),
+                files: Vec::new(),
+                serials: Vec::new(),
+                outcomes: Vec::new(),
             }),
-            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::build(
-                Vec::new(),
-                1232,
-                Arc::new(crate::metrics::QueryStats::new(Vec::new())),
-            ))),
+            snapshot: Arc::new(ArcSwap::from_pointee(empty)),
             metrics,
             health: ArcSwap::new(health),
             transitions,
         });
-        app.rebuild(None);
+        app.install(loaded);
         app
     }
 
@@ -115,76 +139,116 @@ impl App {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Re-evaluates every rule, bumps the serial of zones whose answers
-    /// changed, logs the change, and swaps in a new snapshot.
-    fn rebuild(&self, cause: Option<&Transition>) {
+    /// Serves freshly loaded zones and rules (start-up and reload).
+    fn install(&self, loaded: Loaded) {
         let health = self.health.load();
         let mut st = self.lock();
-        let is_up = |c: &str| health.is_up(c);
-        let new: Vec<Outcome> = st.loaded.rules.iter().map(|r| failover::evaluate(r, &is_up)).collect();
-        let mut changes = Vec::new();
-        for (i, rule) in st.loaded.rules.iter().enumerate() {
-            if new[i] != st.outcomes[i] {
-                let (from, to) = (failover::describe(&st.outcomes[i]), failover::describe(&new[i]));
-                self.metrics.failover_event(&rule.id, &from, &to);
-                changes.push((rule.id.clone(), rule.zone.clone(), from, to));
-            }
+        let Loaded { config, zones, rules } = loaded;
+        let serials = merge_serials(&st, &zones);
+        st.files = zones
+            .iter()
+            .map(|z| (z.origin.clone(), z.serial(), fingerprint(z)))
+            .collect();
+        st.rule_ttls = rules.iter().map(|r| rule_ttl(r, &zones)).collect();
+        st.outcomes = rules
+            .iter()
+            .map(|r| failover::evaluate(r, &|c: &str| health.is_up(c)))
+            .collect();
+        st.serials = serials;
+        st.rules = rules;
+        st.config = config;
+        let mut inputs = Vec::with_capacity(zones.len());
+        for (zi, zone) in zones.into_iter().enumerate() {
+            inputs.push(self.zone_input(&st, zi, zone.records));
         }
-        for (_, zone, _, _) in &changes {
-            if let Some(zi) = st.loaded.zones.iter().position(|z| z.origin == *zone) {
-                st.serials[zi] = st.serials[zi].wrapping_add(1);
-            }
-        }
-        st.outcomes = new;
-        if let Some(t) = cause {
-            let answers: Vec<String> = changes.iter().map(|(id, _, f, t)| format!("{id}: {f} -> {t}")).collect();
-            tracing::info!(
-                check = %t.check,
-                from = if t.from_up { "up" } else { "down" },
-                to = if t.to_up { "up" } else { "down" },
-                reason = %t.reason,
-                detail = %t.detail,
-                consecutive = t.consecutive,
-                answers = %answers.join("; "),
-                "health transition"
-            );
-        }
-        let snap = self.build_snapshot(&st);
+        let stats = self.metrics.query_stats_for(&zone_names(&st));
+        let snap = Snapshot::build(inputs, st.config.server.edns_udp_size, stats);
         self.snapshot.store(Arc::new(snap));
+        drop(st);
+        release_free_memory();
     }
 
-    fn build_snapshot(&self, st: &BuildState) -> Snapshot {
-        let cfg = &st.loaded.config;
-        let mut inputs = Vec::new();
-        for (zi, zone) in st.loaded.zones.iter().enumerate() {
-            let mut zone = zone.clone();
-            let mut servfail = Vec::new();
-            for (rule, outcome) in st.loaded.rules.iter().zip(&st.outcomes) {
-                if rule.zone == zone.origin {
-                    apply_outcome(&mut zone, rule, outcome, &mut servfail);
-                }
+    /// One zone's records with the rules' current answers written over them.
+    fn zone_input(&self, st: &BuildState, zi: usize, records: Vec<Record>) -> ZoneInput {
+        let origin = st.files[zi].0.clone();
+        let mut zone = Zone { origin, records };
+        let mut servfail = Vec::new();
+        for (ri, rule) in st.rules.iter().enumerate() {
+            if rule.zone == zone.origin {
+                apply_outcome(&mut zone, rule, &st.outcomes[ri], st.rule_ttls[ri], &mut servfail);
             }
-            let allow_transfer = cfg
-                .zones
-                .get(zi)
-                .map(|zc| zc.allow_transfer.iter().filter_map(|c| parse_cidr(c)).collect())
-                .unwrap_or_default();
-            self.metrics.set_zone_serial(&zone.origin.to_string(), st.serials[zi]);
-            inputs.push(ZoneInput {
-                zone,
-                serial: st.serials[zi],
-                allow_transfer,
-                servfail,
-            });
         }
-        let names: Vec<String> = st.loaded.zones.iter().map(|z| z.origin.to_string()).collect();
-        let stats = self.metrics.query_stats_for(&names);
-        Snapshot::build(inputs, cfg.server.edns_udp_size, stats)
+        let allow_transfer = st
+            .config
+            .zones
+            .get(zi)
+            .map(|zc| zc.allow_transfer.iter().filter_map(|c| parse_cidr(c)).collect())
+            .unwrap_or_default();
+        self.metrics
+            .set_zone_serial(&zone.origin.to_string(), st.serials[zi]);
+        ZoneInput {
+            zone,
+            serial: st.serials[zi],
+            allow_transfer,
+            servfail,
+        }
+    }
+
+    /// Re-evaluates every rule after a health transition; zones whose
+    /// answers changed get a new serial and are rebuilt, the others are
+    /// shared with the previous snapshot. Logs one event per transition.
+    fn rebuild(&self, cause: &Transition) {
+        let health = self.health.load();
+        let mut st = self.lock();
+        let new: Vec<Outcome> = st
+            .rules
+            .iter()
+            .map(|r| failover::evaluate(r, &|c: &str| health.is_up(c)))
+            .collect();
+        let mut changes = Vec::new();
+        let mut dirty = vec![false; st.files.len()];
+        for (i, rule) in st.rules.iter().enumerate() {
+            if new[i] == st.outcomes[i] {
+                continue;
+            }
+            let (from, to) = (failover::describe(&st.outcomes[i]), failover::describe(&new[i]));
+            self.metrics.failover_event(&rule.id, &from, &to);
+            changes.push(format!("{}: {from} -> {to}", rule.id));
+            if let Some(zi) = st.files.iter().position(|f| f.0 == rule.zone) {
+                dirty[zi] = true;
+            }
+        }
+        tracing::info!(
+            check = %cause.check,
+            from = if cause.from_up { "up" } else { "down" },
+            to = if cause.to_up { "up" } else { "down" },
+            reason = %cause.reason,
+            detail = %cause.detail,
+            consecutive = cause.consecutive,
+            answers = %changes.join("; "),
+            "health transition"
+        );
+        if changes.is_empty() {
+            return;
+        }
+        st.outcomes = new;
+        let current = self.snapshot.load_full();
+        let mut zones = current.zones.clone();
+        for (zi, zone) in zones.iter_mut().enumerate() {
+            if dirty[zi] {
+                st.serials[zi] = st.serials[zi].wrapping_add(1);
+                let input = self.zone_input(&st, zi, zone.records());
+                *zone = Arc::new(ZoneData::build(zi, input));
+            }
+        }
+        let stats = current.stats.clone();
+        let snap = Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats);
+        self.snapshot.store(Arc::new(snap));
     }
 
     /// Re-reads config and zones; on any error the old snapshot keeps serving.
     pub fn reload(&self) -> Result<String, String> {
-        let path = self.lock().loaded.config.path.clone();
+        let path = self.lock().config.path.clone();
         let result = Config::load(&path).map_err(|e| e.to_string()).and_then(load);
         let loaded = match result {
             Ok(l) => l,
@@ -194,26 +258,20 @@ impl App {
                 return Err(e);
             }
         };
-        let checks_changed = {
-            let st = self.lock();
-            format!("{:?}", st.loaded.config.checks) != format!("{:?}", loaded.config.checks)
-        };
+        let checks_changed =
+            format!("{:?}", self.lock().config.checks) != format!("{:?}", loaded.config.checks);
         if checks_changed {
             let new = HealthRegistry::new(&loaded.config.checks, self.metrics.clone());
+            let old = self.health.load_full();
+            new.inherit(&old);
             new.spawn(self.transitions.clone());
-            let old = self.health.swap(new);
+            self.health.store(new);
             old.shutdown();
         }
-        {
-            let mut st = self.lock();
-            let serials = merge_serials(&st, &loaded);
-            st.outcomes = loaded.rules.iter().map(Rule::normal).collect();
-            st.serials = serials;
-            st.loaded = loaded;
-        }
-        self.rebuild(None);
+        let n = loaded.zones.len();
+        self.install(loaded);
         self.metrics.reload(true);
-        let msg = format!("reloaded {} zones", self.lock().loaded.zones.len());
+        let msg = format!("reloaded {n} zones");
         tracing::info!("{msg}");
         Ok(msg)
     }
@@ -222,18 +280,16 @@ impl App {
     pub fn status(&self) -> serde_json::Value {
         let st = self.lock();
         let rules: BTreeMap<String, String> = st
-            .loaded
             .rules
             .iter()
             .zip(&st.outcomes)
             .map(|(r, o)| (r.id.clone(), failover::describe(o)))
             .collect();
         let zones: BTreeMap<String, u32> = st
-            .loaded
-            .zones
+            .files
             .iter()
             .zip(&st.serials)
-            .map(|(z, s)| (z.origin.to_string(), *s))
+            .map(|(z, s)| (z.0.to_string(), *s))
             .collect();
         serde_json::json!({
             "checks": self.health.load().status(),
@@ -243,32 +299,59 @@ impl App {
     }
 }
 
-/// Keeps serials moving forward across a reload: a zone whose file serial is
-/// not ahead of what was served keeps the served serial.
-fn merge_serials(st: &BuildState, new: &Loaded) -> Vec<u32> {
-    new.zones
+/// Serials to serve after a (re)load. A zone whose file serial is not ahead
+/// of what was served keeps the served serial, moved on by one if its data
+/// changed (and that is reported: secondaries of BIND would miss it).
+fn merge_serials(st: &BuildState, zones: &[Zone]) -> Vec<u32> {
+    zones
         .iter()
         .map(|z| {
             let file = z.serial();
-            let old = st.loaded.zones.iter().position(|o| o.origin == z.origin);
-            match old {
-                Some(i) => {
-                    let served = st.serials[i];
-                    if st.loaded.zones[i].records != z.records && file == st.loaded.zones[i].serial() {
-                        tracing::warn!(zone = %z.origin, serial = file, "zone file changed but its serial did not: secondaries will not notice");
-                    }
-                    if serial_gt(file, served) {
-                        file
-                    } else if st.loaded.zones[i].records != z.records {
-                        served.wrapping_add(1)
-                    } else {
-                        served
-                    }
-                }
-                None => file,
+            let Some(i) = st.files.iter().position(|f| f.0 == z.origin) else {
+                return file;
+            };
+            let (served, (_, old_file, old_print)) = (st.serials[i], &st.files[i]);
+            let changed = fingerprint(z) != *old_print;
+            if changed && file == *old_file {
+                tracing::warn!(zone = %z.origin, serial = file, "zone file changed but its serial did not: secondaries will not notice");
+            }
+            if serial_gt(file, served) {
+                file
+            } else if changed {
+                served.wrapping_add(1)
+            } else {
+                served
             }
         })
         .collect()
+}
+
+/// An order-independent hash of a zone's records, to spot edits.
+fn fingerprint(z: &Zone) -> u64 {
+    use std::hash::{Hash, Hasher};
+    z.records.iter().fold(0u64, |acc, r| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        r.owner.to_lowercase().hash(&mut h);
+        (r.rtype, r.ttl).hash(&mut h);
+        r.rdata.canonical(r.rtype).hash(&mut h);
+        acc.wrapping_add(h.finish())
+    })
+}
+
+/// The TTL a rule's records are served with.
+fn rule_ttl(rule: &Rule, zones: &[Zone]) -> u32 {
+    rule.ttl.unwrap_or_else(|| {
+        zones
+            .iter()
+            .flat_map(|z| &z.records)
+            .find(|r| r.rtype == rule.rtype && r.owner.eq_ignore_case(&rule.name))
+            .map(|r| r.ttl)
+            .unwrap_or(300)
+    })
+}
+
+fn zone_names(st: &BuildState) -> Vec<String> {
+    st.files.iter().map(|f| f.0.to_string()).collect()
 }
 
 /// RFC 1982 serial number comparison: a > b.
@@ -277,12 +360,7 @@ pub fn serial_gt(a: u32, b: u32) -> bool {
 }
 
 /// Writes a rule's current answer over the zone's RRset at its name/type.
-fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, servfail: &mut Vec<(Name, u16)>) {
-    let old_ttl = zone
-        .records
-        .iter()
-        .find(|r| r.rtype == rule.rtype && r.owner.eq_ignore_case(&rule.name))
-        .map(|r| r.ttl);
+fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, ttl: u32, servfail: &mut Vec<(Name, u16)>) {
     let owner = zone
         .records
         .iter()
@@ -291,7 +369,6 @@ fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, servfail: &mut
         .unwrap_or_else(|| rule.name.clone());
     zone.records
         .retain(|r| !(r.rtype == rule.rtype && r.owner.eq_ignore_case(&rule.name)));
-    let ttl = rule.ttl.or(old_ttl).unwrap_or(300);
     match outcome {
         Outcome::Records(rdatas) => zone.records.extend(rdatas.iter().map(|rd| Record {
             owner: owner.clone(),
@@ -303,7 +380,16 @@ fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, servfail: &mut
         Outcome::Nodata => {}
         Outcome::Servfail => servfail.push((owner, rule.rtype)),
     }
-    let _ = rtype::A;
+}
+
+/// Loading a zone allocates far more than the snapshot keeps; hand the
+/// freed heap back to the OS so resident memory reflects what is served.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Installs the tracing subscriber from `[log]` (RUST_LOG overrides).
@@ -343,7 +429,11 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
     let cfg = loaded.config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let app = App::new(loaded, tx.clone());
-    let shared = Shared::new(app.snapshot.clone(), cfg.server.tcp_idle_timeout, cfg.server.tcp_max_connections);
+    let shared = Shared::new(
+        app.snapshot.clone(),
+        cfg.server.tcp_idle_timeout,
+        cfg.server.tcp_max_connections,
+    );
 
     // Bind everything before serving, so a bad address fails the start.
     let mut udp = Vec::new();
@@ -363,10 +453,13 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
     let builder_app = app.clone();
     tokio::spawn(async move {
         while let Some(t) = rx.recv().await {
-            builder_app.rebuild(Some(&t));
+            builder_app.rebuild(&t);
         }
     });
-    tokio::spawn(crate::admin::serve(admin_listener, Arc::new(AdminBridge(app.clone()))));
+    tokio::spawn(crate::admin::serve(
+        admin_listener,
+        Arc::new(AdminBridge(app.clone())),
+    ));
     let udp_threads = server::spawn_udp(udp, shared.clone());
     for l in tcp {
         tokio::spawn(server::serve_tcp(l, shared.clone()));
@@ -375,7 +468,7 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
         listen = ?cfg.server.listen,
         workers,
         metrics = %metrics_addr,
-        zones = app.lock().loaded.zones.len(),
+        zones = app.lock().files.len(),
         "vigia serving"
     );
     wait_for_signals(&app).await;

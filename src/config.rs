@@ -292,11 +292,7 @@ impl Config {
 
     /// Listen addresses, parsed (validated at load).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        self.server
-            .listen
-            .iter()
-            .filter_map(|s| s.parse().ok())
-            .collect()
+        self.server.listen.iter().filter_map(|s| s.parse().ok()).collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -331,7 +327,10 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(self.err(
                 "log.level".into(),
-                format!("'{}' is not a level (error, warn, info, debug, trace)", self.log.level),
+                format!(
+                    "'{}' is not a level (error, warn, info, debug, trace)",
+                    self.log.level
+                ),
             ));
         }
         Ok(())
@@ -347,7 +346,10 @@ impl Config {
                 .map_err(|e| self.err(format!("zone[{i}].name"), format!("'{}': {e}", z.name)))?
                 .to_lowercase();
             if seen.contains(&name) {
-                return Err(self.err(format!("zone[{i}].name"), format!("zone '{name}' is configured twice")));
+                return Err(self.err(
+                    format!("zone[{i}].name"),
+                    format!("zone '{name}' is configured twice"),
+                ));
             }
             seen.push(name);
             for (j, c) in z.allow_transfer.iter().enumerate() {
@@ -375,7 +377,12 @@ impl Config {
             names.push(&c.name);
             match (&c.http, &c.tcp) {
                 (Some(_), Some(_)) => return Err(self.err(f("http"), "give either http or tcp, not both")),
-                (None, None) => return Err(self.err(f("http"), "give http = \"http://host:port/\" or tcp = \"host:port\"")),
+                (None, None) => {
+                    return Err(self.err(
+                        f("http"),
+                        "give http = \"http://host:port/\" or tcp = \"host:port\"",
+                    ))
+                }
                 (Some(u), None) => validate_url(u).map_err(|m| self.err(f("http"), m))?,
                 (None, Some(t)) => {
                     t.parse::<SocketAddr>()
@@ -399,10 +406,14 @@ impl Config {
     fn validate_failovers(&self) -> Result<(), ConfigError> {
         for (i, r) in self.failovers.iter().enumerate() {
             let f = |field: &str| format!("failover[{i}].{field}");
-            Name::parse(&absolute(&r.name), None).map_err(|e| self.err(f("name"), format!("'{}': {e}", r.name)))?;
+            Name::parse(&absolute(&r.name), None)
+                .map_err(|e| self.err(f("name"), format!("'{}': {e}", r.name)))?;
             let rtype = r.rtype.to_ascii_uppercase();
             if !matches!(rtype.as_str(), "A" | "AAAA" | "CNAME") {
-                return Err(self.err(f("type"), format!("'{}' cannot fail over; use A, AAAA or CNAME", r.rtype)));
+                return Err(self.err(
+                    f("type"),
+                    format!("'{}' cannot fail over; use A, AAAA or CNAME", r.rtype),
+                ));
             }
             if rtype == "CNAME" && r.mode == FailoverMode::AllHealthy {
                 return Err(self.err(f("mode"), "a CNAME has one target: use mode = \"first-healthy\""));
@@ -421,9 +432,24 @@ impl Config {
                         Name::parse(&absolute(t), None)
                             .map_err(|e| self.err(mf("target"), format!("'{t}': {e}")))?;
                     }
-                    ("CNAME", _, _) => return Err(self.err(mf("target"), "a CNAME pool member needs target = \"name.\" (and no address)")),
-                    ("A", _, _) => return Err(self.err(mf("address"), "an A pool member needs an IPv4 address (and no target)")),
-                    _ => return Err(self.err(mf("address"), "an AAAA pool member needs an IPv6 address (and no target)")),
+                    ("CNAME", _, _) => {
+                        return Err(self.err(
+                            mf("target"),
+                            "a CNAME pool member needs target = \"name.\" (and no address)",
+                        ))
+                    }
+                    ("A", _, _) => {
+                        return Err(self.err(
+                            mf("address"),
+                            "an A pool member needs an IPv4 address (and no target)",
+                        ))
+                    }
+                    _ => {
+                        return Err(self.err(
+                            mf("address"),
+                            "an AAAA pool member needs an IPv6 address (and no target)",
+                        ))
+                    }
                 }
             }
         }
@@ -519,7 +545,9 @@ pub fn cidr_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let bad = || format!("'{s}' is not a duration like \"500ms\", \"1s\" or \"2m\"");
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|_| bad())?;
     let secs = match unit.trim() {
@@ -529,7 +557,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(bad()),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs))
@@ -590,13 +618,19 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_field() {
-        let e = parse(&format!("[server]\nlisten = [\"nope\"]\n{MIN}")).unwrap_err().0;
-        assert!(e.contains("server.listen[0]"), "{e}");
-        let e = parse(&format!("{MIN}allow_transfer = [\"10.0.0.0/40\"]\n")).unwrap_err().0;
-        assert!(e.contains("zone[0].allow_transfer[0]"), "{e}");
-        let e = parse(&format!("{MIN}[[check]]\nname=\"a\"\nhttp=\"http://127.0.0.1:1/\"\ninterval=\"1x\"\n"))
+        let e = parse(&format!("[server]\nlisten = [\"nope\"]\n{MIN}"))
             .unwrap_err()
             .0;
+        assert!(e.contains("server.listen[0]"), "{e}");
+        let e = parse(&format!("{MIN}allow_transfer = [\"10.0.0.0/40\"]\n"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("zone[0].allow_transfer[0]"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[[check]]\nname=\"a\"\nhttp=\"http://127.0.0.1:1/\"\ninterval=\"1x\"\n"
+        ))
+        .unwrap_err()
+        .0;
         assert!(e.contains("test.toml:7") && e.contains("1x"), "{e}");
     }
 
@@ -606,7 +640,10 @@ mod tests {
             "{MIN}[[failover]]\nname=\"www.example.com.\"\ntype=\"CNAME\"\nmode=\"first-healthy\"\npool=[{{target=\"a.example.com.\", check=\"nope\"}}]\n"
         );
         let e = parse(&text).unwrap_err().0;
-        assert!(e.contains("failover[0].pool[0].check") && e.contains("nope"), "{e}");
+        assert!(
+            e.contains("failover[0].pool[0].check") && e.contains("nope"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -618,6 +655,9 @@ mod tests {
         assert!(cidr_contains(net, "10.1.2.3".parse().unwrap()));
         assert!(!cidr_contains(net, "10.2.0.1".parse().unwrap()));
         assert!(cidr_contains(parse_cidr("::/0").unwrap(), "::1".parse().unwrap()));
-        assert_eq!(parse_status_ranges("200-299,301").unwrap(), vec![(200, 299), (301, 301)]);
+        assert_eq!(
+            parse_status_ranges("200-299,301").unwrap(),
+            vec![(200, 299), (301, 301)]
+        );
     }
 }

@@ -147,9 +147,7 @@ impl Name {
     /// `\X` and `\DDD` escapes). Relative names are completed with `origin`.
     pub fn parse(text: &str, origin: Option<&Name>) -> Result<Name, NameError> {
         if text == "@" {
-            return origin
-                .cloned()
-                .ok_or_else(|| NameError::NoOrigin(text.into()));
+            return origin.cloned().ok_or_else(|| NameError::NoOrigin(text.into()));
         }
         if text == "." {
             return Ok(Name::root());
@@ -259,6 +257,9 @@ pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
 
 /// True if wire name `name` equals or is below `zone` (case-insensitive).
 pub fn is_subdomain_wire(name: &[u8], zone: &[u8]) -> bool {
+    if zone == [0] {
+        return true; // everything is below the root
+    }
     if name.len() < zone.len() {
         return false;
     }
@@ -327,7 +328,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert_eq!(Name::parse("a..b.", None), Err(NameError::EmptyLabel("a..b.".into())));
+        assert_eq!(
+            Name::parse("a..b.", None),
+            Err(NameError::EmptyLabel("a..b.".into()))
+        );
         let long = "a".repeat(64) + ".";
         assert_eq!(Name::parse(&long, None), Err(NameError::LabelTooLong));
         let too_long = "abcdefghi.".repeat(26);

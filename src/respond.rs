@@ -40,7 +40,11 @@ pub fn respond(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>, tcp: bool) -> Rep
             rcode,
             question_end,
         } => {
-            let question = if question_end > HEADER_LEN { &msg[HEADER_LEN..question_end] } else { &[][..] };
+            let question = if question_end > HEADER_LEN {
+                &msg[HEADER_LEN..question_end]
+            } else {
+                &[][..]
+            };
             let mut w = Writer::new(out, id, question, usize::MAX);
             w.finish(Flags {
                 rd,
@@ -79,19 +83,35 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
         let _ = e;
         ext_rcode = (rcode::BADVERS >> 4) as u8;
         meta.rcode = (rcode::BADVERS & 0xF) as u8;
+    } else if q.opcode == opcode::NOTIFY {
+        // vigia is primary for its zones: acknowledge, as BIND does.
+        let zone = snap.zone(q.qname_lower.wire());
+        meta.zone = zone.map(|z| z.index);
+        flags.aa = zone.is_some();
+        meta.rcode = if zone.is_some() {
+            rcode::NOERROR
+        } else {
+            rcode::NOTAUTH
+        };
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
     } else if matches!(q.qtype, rtype::AXFR | rtype::IXFR) {
         return Reply::Transfer { qtype: q.qtype };
     } else {
-        let o = answer::answer(snap, q, &mut w, AnswerOptions { tcp });
+        let small_edns = q.edns.is_some_and(|e| e.udp_size <= 512);
+        let opts = AnswerOptions {
+            authority_ns: !q.rd && !small_edns,
+            // BIND adds nothing to ADDITIONAL for ANY; nor for small buffers.
+            additional: !small_edns && q.qtype != rtype::ANY,
+        };
+        let o = answer::answer(snap, q, &mut w, opts);
         meta.zone = o.zone;
         meta.rcode = o.rcode;
         flags.aa = o.aa;
         if o.truncated {
             flags.tc = true;
             w.reset_to_question(question.len());
-        } else if o.rcode == rcode::SERVFAIL {
+        } else if o.rcode == rcode::SERVFAIL && !o.looped {
             flags.aa = false;
             w.reset_to_question(question.len());
         }
@@ -112,11 +132,16 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
 fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
     match q.opcode {
         opcode::QUERY => {}
-        opcode::NOTIFY | opcode::UPDATE => return Some(rcode::REFUSED),
+        opcode::UPDATE => return Some(rcode::REFUSED),
         _ => return Some(rcode::NOTIMP),
     }
-    if q.qclass != CLASS_IN {
-        return Some(rcode::REFUSED);
+    // Classes as BIND treats them: CH and HS are refused (no such data),
+    // the query-only classes NONE and ANY are malformed, others unknown.
+    match q.qclass {
+        CLASS_IN => {}
+        3 | 4 => return Some(rcode::REFUSED),
+        254 | 255 => return Some(rcode::FORMERR),
+        _ => return Some(rcode::NOTIMP),
     }
     match q.qtype {
         rtype::OPT | 249 | 250 => Some(rcode::FORMERR),

@@ -34,11 +34,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(
-        snapshot: Arc<ArcSwap<Snapshot>>,
-        tcp_idle: Duration,
-        tcp_max: usize,
-    ) -> Arc<Shared> {
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, tcp_idle: Duration, tcp_max: usize) -> Arc<Shared> {
         Arc::new(Shared {
             snapshot,
             stop: AtomicBool::new(false),
@@ -53,7 +49,9 @@ impl Shared {
 fn bind_error(addr: SocketAddr, proto: &str, e: io::Error) -> io::Error {
     let hint = match e.kind() {
         io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
-        io::ErrorKind::AddrInUse => " (another server, e.g. named or systemd-resolved, already listens there)",
+        io::ErrorKind::AddrInUse => {
+            " (another server, e.g. named or systemd-resolved, already listens there)"
+        }
         io::ErrorKind::AddrNotAvailable => " (no interface has this address)",
         _ => "",
     };
@@ -225,7 +223,11 @@ async fn transfer(
     };
     let question = &msg[HEADER_LEN..q.question_end];
     let zone = snap.zone(q.qname_lower.wire());
-    let allowed = zone.is_some_and(|z| z.allow_transfer.iter().any(|&net| crate::config::cidr_contains(net, peer)));
+    let allowed = zone.is_some_and(|z| {
+        z.allow_transfer
+            .iter()
+            .any(|&net| crate::config::cidr_contains(net, peer))
+    });
     let mut out = Vec::with_capacity(65535);
     let Some(zone) = zone.filter(|_| allowed) else {
         let rcode = if snap.find_zone(q.qname_lower.wire()).is_some() && zone.is_none() {
@@ -265,23 +267,39 @@ pub fn transfer_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u
     const SOFT_MAX: usize = 16 * 1024;
     let soa = zone.soa.rdatas.first();
     let apex = zone.origin.wire();
-    let mut records: Vec<(&[u8], u16, u32, &crate::zone::Rdata)> = Vec::with_capacity(zone.records.len() + 2);
+    let mut records: Vec<(&[u8], u16, u32, &crate::zone::Rdata)> = Vec::new();
     records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
-    records.extend(
-        zone.records
-            .iter()
-            .filter(|r| r.rtype != rtype::SOA)
-            .map(|r| (r.owner.wire(), r.rtype, r.ttl, &r.rdata)),
-    );
+    for (key, node) in &zone.nodes {
+        for set in node.rrsets.iter().filter(|s| s.rtype != rtype::SOA) {
+            records.extend(
+                set.rdatas
+                    .iter()
+                    .map(|rd| (node.owner(key), set.rtype, set.ttl, rd)),
+            );
+        }
+    }
     records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
     let mut msgs = Vec::new();
     let mut i = 0;
     while i < records.len() {
         let start = i;
         let mut buf = Vec::with_capacity(SOFT_MAX + 1024);
-        let mut w = Writer::new(&mut buf, id, if msgs.is_empty() { question } else { &[] }, u16::MAX as usize);
+        let mut w = Writer::new(
+            &mut buf,
+            id,
+            if msgs.is_empty() { question } else { &[] },
+            u16::MAX as usize,
+        );
         while let Some(&(owner, t, ttl, rd)) = records.get(i) {
-            if w.len() >= SOFT_MAX || !w.rrset(Section::Answer, Owner::Name(owner), t, ttl, std::slice::from_ref(rd)) {
+            if w.len() >= SOFT_MAX
+                || !w.rrset(
+                    Section::Answer,
+                    Owner::Name(owner),
+                    t,
+                    ttl,
+                    std::slice::from_ref(rd),
+                )
+            {
                 break;
             }
             i += 1;

@@ -58,7 +58,8 @@ pub struct RRset {
 /// One owner name in a zone (possibly an empty non-terminal).
 #[derive(Clone, Debug, Default)]
 pub struct Node {
-    /// Owner as written in the zone file (case preserved).
+    /// Owner as written in the zone file, kept only when its case differs
+    /// from the lower-cased key (saves memory in large zones).
     pub owner: Option<Name>,
     pub rrsets: Vec<RRset>,
     /// A delegation point: NS records below the apex.
@@ -71,6 +72,10 @@ impl Node {
     }
     pub fn is_empty(&self) -> bool {
         self.rrsets.is_empty()
+    }
+    /// The owner name to write: as in the zone file, else the key.
+    pub fn owner<'a>(&'a self, key: &'a [u8]) -> &'a [u8] {
+        self.owner.as_ref().map(|n| n.wire()).unwrap_or(key)
     }
 }
 
@@ -91,8 +96,6 @@ pub struct ZoneData {
     pub has_cuts: bool,
     pub has_dname: bool,
     pub allow_transfer: Vec<(IpAddr, u8)>,
-    /// The served records in zone-file order, for AXFR.
-    pub records: Arc<Vec<Record>>,
 }
 
 /// What a name resolves to inside one zone.
@@ -101,8 +104,8 @@ pub enum Lookup<'z> {
     Found(&'z Node),
     /// The name does not exist but a wildcard covers it.
     Wildcard(&'z Node),
-    /// The name is at or below a delegation (the cut's node).
-    Referral(&'z Node),
+    /// The name is at or below a delegation (the cut's node and its key).
+    Referral(&'z Node, &'z [u8]),
     /// A DNAME above the name redirects it: (DNAME owner node, owner key).
     Dname(&'z Node, &'z [u8]),
     NxDomain,
@@ -134,7 +137,7 @@ impl ZoneData {
             let (key, node) = self.nodes.get_key_value(suffix)?;
             let exact = s == 0;
             if node.cut && !(exact && qtype_ds) {
-                return Some(Lookup::Referral(node));
+                return Some(Lookup::Referral(node, key));
             }
             if !exact && node.get(rtype::DNAME).is_some() {
                 return Some(Lookup::Dname(node, key));
@@ -173,6 +176,33 @@ impl ZoneData {
     /// A and AAAA RRsets at `name` (for additional-section processing).
     pub fn addresses(&self, name: &[u8]) -> Option<&Node> {
         self.nodes.get(name)
+    }
+
+    /// Every served record, SOA first (for AXFR and for rebuilding this
+    /// zone after a failover change). The snapshot is the only copy of the
+    /// zone vigia keeps in memory.
+    pub fn records(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        out.extend(self.soa.rdatas.iter().map(|rd| Record {
+            owner: self.origin.clone(),
+            rtype: rtype::SOA,
+            class: crate::zone::CLASS_IN,
+            ttl: self.soa.ttl,
+            rdata: rd.clone(),
+        }));
+        for (key, node) in &self.nodes {
+            let owner = Name::from_wire_unchecked(node.owner(key));
+            for set in node.rrsets.iter().filter(|s| s.rtype != rtype::SOA) {
+                out.extend(set.rdatas.iter().map(|rd| Record {
+                    owner: owner.clone(),
+                    rtype: set.rtype,
+                    class: crate::zone::CLASS_IN,
+                    ttl: set.ttl,
+                    rdata: rd.clone(),
+                }));
+            }
+        }
+        out
     }
 }
 
@@ -223,7 +253,8 @@ pub mod smallvec {
 
 /// Everything the query path needs, immutable once built.
 pub struct Snapshot {
-    pub zones: Vec<ZoneData>,
+    /// Shared between snapshots: a failover change rebuilds only its zone.
+    pub zones: Vec<Arc<ZoneData>>,
     by_origin: FxMap<Box<[u8]>, usize>,
     /// EDNS UDP size vigia advertises.
     pub edns_udp_size: u16,
@@ -233,7 +264,9 @@ pub struct Snapshot {
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("zones", &self.zones.len()).finish()
+        f.debug_struct("Snapshot")
+            .field("zones", &self.zones.len())
+            .finish()
     }
 }
 
@@ -250,18 +283,28 @@ impl Snapshot {
     /// Builds the lookup structure. Slow-ish (allocates per record), never on
     /// the query path.
     pub fn build(inputs: Vec<ZoneInput>, edns_udp_size: u16, stats: Arc<QueryStats>) -> Snapshot {
-        let mut snap = Snapshot {
-            zones: Vec::with_capacity(inputs.len()),
-            by_origin: FxMap::default(),
+        let zones = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(index, input)| Arc::new(ZoneData::build(index, input)))
+            .collect();
+        Snapshot::from_zones(zones, edns_udp_size, stats)
+    }
+
+    /// Assembles a snapshot from zones already built (some shared with the
+    /// previous snapshot). Zone `i` must have `index == i`.
+    pub fn from_zones(zones: Vec<Arc<ZoneData>>, edns_udp_size: u16, stats: Arc<QueryStats>) -> Snapshot {
+        let by_origin = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin.wire().into(), i))
+            .collect();
+        Snapshot {
+            zones,
+            by_origin,
             edns_udp_size,
             stats,
-        };
-        for (index, input) in inputs.into_iter().enumerate() {
-            let zd = build_zone(index, input);
-            snap.by_origin.insert(zd.origin.wire().into(), snap.zones.len());
-            snap.zones.push(zd);
         }
-        snap
     }
 
     /// The closest enclosing served zone for a lower-cased name.
@@ -270,7 +313,7 @@ impl Snapshot {
         let mut i = 0;
         loop {
             if let Some(&z) = self.by_origin.get(&name[i..]) {
-                return self.zones.get(z);
+                return self.zones.get(z).map(|z| &**z);
             }
             let len = *name.get(i)? as usize;
             if len == 0 {
@@ -282,7 +325,17 @@ impl Snapshot {
 
     /// The zone with exactly this (lower-cased) origin.
     pub fn zone(&self, origin: &[u8]) -> Option<&ZoneData> {
-        self.by_origin.get(origin).and_then(|&z| self.zones.get(z))
+        self.by_origin
+            .get(origin)
+            .and_then(|&z| self.zones.get(z))
+            .map(|z| &**z)
+    }
+}
+
+impl ZoneData {
+    /// Builds one zone's lookup structure.
+    pub fn build(index: usize, input: ZoneInput) -> ZoneData {
+        build_zone(index, input)
     }
 }
 
@@ -295,13 +348,10 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
     } = input;
     let origin = zone.origin.to_lowercase();
     let mut nodes: FxMap<Box<[u8]>, Node> = FxMap::default();
-    let mut records = zone.records;
-    for r in &mut records {
+    for mut r in zone.records {
         if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
             r.rdata.set_soa_serial(serial);
         }
-    }
-    for r in &records {
         add_record(&mut nodes, &origin, r);
     }
     for (name, t) in servfail {
@@ -345,35 +395,31 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         has_cuts,
         has_dname,
         allow_transfer,
-        records: Arc::new(records),
     }
 }
 
 /// Adds a record to its node, creating empty non-terminals up to the apex.
-fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: &Record) {
+fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
     let key = r.owner.to_lowercase();
     let node = nodes.entry(key.wire().into()).or_default();
-    if node.owner.is_none() {
-        node.owner = Some(r.owner.clone());
+    if node.owner.is_none() && r.owner.wire() != key.wire() {
+        node.owner = Some(r.owner);
     }
     match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
-        Some(set) => set.rdatas.push(r.rdata.clone()),
+        Some(set) => set.rdatas.push(r.rdata),
         None => node.rrsets.push(RRset {
             rtype: r.rtype,
             ttl: r.ttl,
-            rdatas: vec![r.rdata.clone()],
+            rdatas: vec![r.rdata],
             servfail: false,
         }),
     }
     let mut parent = key.parent();
     while let Some(p) = parent {
-        if p.len() < origin.len() {
-            break;
+        if p.len() < origin.len() || nodes.contains_key(p.wire()) {
+            break; // an existing node already has all its ancestors
         }
-        let n = nodes.entry(p.wire().into()).or_default();
-        if n.owner.is_none() {
-            n.owner = Some(p.clone());
-        }
+        nodes.insert(p.wire().into(), Node::default());
         if p.len() == origin.len() {
             break;
         }

@@ -67,9 +67,9 @@ impl Batch {
             return Err(io::Error::last_os_error());
         }
         self.received = n as usize;
-        for i in 0..self.received {
-            let truncated = hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            self.lens[i] = if truncated { 0 } else { hdrs[i].msg_len as usize };
+        for (i, h) in hdrs.iter().enumerate().take(self.received) {
+            let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            self.lens[i] = if truncated { 0 } else { h.msg_len as usize };
             self.send[i] = false;
         }
         Ok(self.received)
@@ -116,7 +116,14 @@ impl Batch {
         let mut done = 0;
         while done < n {
             // SAFETY: hdrs[done..n] are initialised and point at live buffers.
-            let r = unsafe { libc::sendmmsg(sock.as_raw_fd(), hdrs.as_mut_ptr().add(done), (n - done) as u32, 0) };
+            let r = unsafe {
+                libc::sendmmsg(
+                    sock.as_raw_fd(),
+                    hdrs.as_mut_ptr().add(done),
+                    (n - done) as u32,
+                    0,
+                )
+            };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {

@@ -86,8 +86,10 @@ impl std::fmt::Debug for LowerName {
     }
 }
 
-/// What to do with an incoming message.
+/// What to do with an incoming message. (Returned by value on the query
+/// path; boxing the large variant would cost an allocation per query.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed<'a> {
     /// A well-formed query (any opcode; the caller decides what it supports).
     Query(Query<'a>),
@@ -191,7 +193,11 @@ pub fn parse_query(msg: &[u8]) -> Parsed<'_> {
     let ns = u16::from_be_bytes([msg[8], msg[9]]);
     let ar = u16::from_be_bytes([msg[10], msg[11]]);
     if qd != 1 {
-        let rcode = if opcode_known(opcode) { rcode::FORMERR } else { rcode::NOTIMP };
+        let rcode = if opcode_known(opcode) {
+            rcode::FORMERR
+        } else {
+            rcode::NOTIMP
+        };
         return err(rcode, 0);
     }
     let Some(qname_end) = read_plain_name(msg, HEADER_LEN) else {
@@ -202,13 +208,14 @@ pub fn parse_query(msg: &[u8]) -> Parsed<'_> {
     };
     let question_end = qname_end + 4;
     if !opcode_known(opcode) {
-        return err(rcode::NOTIMP, question_end);
+        return err(rcode::NOTIMP, 0); // a bare header, as BIND sends
     }
     let mut at = question_end;
     for _ in 0..(an as usize + ns as usize) {
         match skip_record(msg, at) {
-            Some((next, _, _)) => at = next,
-            None => return err(rcode::FORMERR, question_end),
+            // An OPT belongs in the additional section only (RFC 6891 6.1.1).
+            Some((next, t, _)) if t != rtype::OPT => at = next,
+            _ => return err(rcode::FORMERR, question_end),
         }
     }
     let mut edns = None;
@@ -313,7 +320,18 @@ impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut Vec<u8>, id: u16, question: &[u8], limit: usize) -> Writer<'a> {
         buf.clear();
         buf.extend_from_slice(&id.to_be_bytes());
-        buf.extend_from_slice(&[0x80, 0, 0, if question.is_empty() { 0 } else { 1 }, 0, 0, 0, 0, 0, 0]);
+        buf.extend_from_slice(&[
+            0x80,
+            0,
+            0,
+            if question.is_empty() { 0 } else { 1 },
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
         buf.extend_from_slice(question);
         let mut w = Writer {
             buf,
@@ -401,7 +419,15 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a record with raw RDATA (OPT and synthesised data).
-    pub fn raw_record(&mut self, s: Section, owner: Owner<'_>, t: u16, class: u16, ttl: u32, rdata: &[u8]) -> bool {
+    pub fn raw_record(
+        &mut self,
+        s: Section,
+        owner: Owner<'_>,
+        t: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> bool {
         let mark = self.buf.len();
         self.owner(owner);
         self.buf.extend_from_slice(&t.to_be_bytes());
@@ -422,7 +448,14 @@ impl<'a> Writer<'a> {
         let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { 0x8000 } else { 0 };
         let saved = self.limit;
         self.limit = usize::MAX;
-        self.raw_record(Section::Additional, Owner::Name(&[0]), rtype::OPT, udp_size, ttl, &[]);
+        self.raw_record(
+            Section::Additional,
+            Owner::Name(&[0]),
+            rtype::OPT,
+            udp_size,
+            ttl,
+            &[],
+        );
         self.limit = saved;
         // Written after `finish`: keep ARCOUNT in step.
         self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
@@ -439,7 +472,10 @@ impl<'a> Writer<'a> {
             match f {
                 Field::Bytes(b) => self.buf.extend_from_slice(b),
                 Field::Name { name, compress: true } => self.name(name.wire()),
-                Field::Name { name, compress: false } => self.buf.extend_from_slice(name.wire()),
+                Field::Name {
+                    name,
+                    compress: false,
+                } => self.buf.extend_from_slice(name.wire()),
             }
         }
         let rdlen = self.buf.len() - len_at - 2;
@@ -498,7 +534,8 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// True if the (possibly compressed) name at `at` in `msg` equals `wire`.
+/// True if the (possibly compressed) name at `at` in `msg` equals `wire`
+/// byte for byte.
 fn name_at_equals(msg: &[u8], mut at: usize, wire: &[u8]) -> bool {
     let mut i = 0;
     for _ in 0..128 {
@@ -518,7 +555,9 @@ fn name_at_equals(msg: &[u8], mut at: usize, wire: &[u8]) -> bool {
         let (Some(a), Some(b)) = (msg.get(at + 1..at + 1 + len), wire.get(i + 1..i + 1 + len)) else {
             return false;
         };
-        if !a.eq_ignore_ascii_case(b) {
+        // Case-sensitive, as BIND compresses: a client's 0x20 casing of the
+        // question must not leak into names taken from the zone.
+        if a != b {
             return false;
         }
         at += 1 + len;
@@ -567,7 +606,9 @@ mod tests {
     #[test]
     fn parses_plain_query_and_edns() {
         let q = query("WwW.Example.", 1, OPT, 1);
-        let Parsed::Query(p) = parse_query(&q) else { panic!() };
+        let Parsed::Query(p) = parse_query(&q) else {
+            panic!()
+        };
         assert_eq!(p.id, 0x1234);
         assert!(p.rd);
         assert_eq!(p.qname_lower.wire(), b"\x03www\x07example\x00");
@@ -594,7 +635,14 @@ mod tests {
         assert!(matches!(parse_query(&garbage), Parsed::Error { rcode: 1, .. }));
         let mut none = query("a.", 1, &[], 0);
         none[5] = 0;
-        assert!(matches!(parse_query(&none), Parsed::Error { rcode: 1, question_end: 0, .. }));
+        assert!(matches!(
+            parse_query(&none),
+            Parsed::Error {
+                rcode: 1,
+                question_end: 0,
+                ..
+            }
+        ));
         assert!(matches!(parse_query(&[0; 5]), Parsed::Drop));
         let mut resp = query("a.", 1, &[], 0);
         resp[2] |= 0x80;
@@ -620,8 +668,20 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = Writer::new(&mut buf, 1, &q[12..], 512);
         let target = Name::parse("master.example.", None).unwrap();
-        assert!(w.rrset(Section::Answer, Owner::Question, 5, 60, &[Rdata::name(5, target.clone())]));
-        assert!(w.rrset(Section::Answer, Owner::Name(target.wire()), 1, 60, &[Rdata::bytes(vec![1, 2, 3, 4])]));
+        assert!(w.rrset(
+            Section::Answer,
+            Owner::Question,
+            5,
+            60,
+            &[Rdata::name(5, target.clone())]
+        ));
+        assert!(w.rrset(
+            Section::Answer,
+            Owner::Name(target.wire()),
+            1,
+            60,
+            &[Rdata::bytes(vec![1, 2, 3, 4])]
+        ));
         w.finish(Flags::default());
         // "master" then a pointer to "example." inside the question.
         let rd_start = 12 + q.len() - 12 + 2 + 10;
