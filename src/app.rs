@@ -475,6 +475,11 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     app.health.load().shutdown();
+    // Let TCP clients in the middle of an exchange finish (bounded wait).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while shared.tcp_open() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     for t in udp_threads {
         let _ = t.join();
     }

@@ -45,6 +45,13 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// TCP connections currently open.
+    pub fn tcp_open(&self) -> usize {
+        self.tcp_open.load(Ordering::Relaxed)
+    }
+}
+
 /// Explains a bind failure in terms an operator can act on.
 fn bind_error(addr: SocketAddr, proto: &str, e: io::Error) -> io::Error {
     let hint = match e.kind() {
@@ -166,10 +173,12 @@ pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
 async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::with_capacity(16 * 1024, rd);
-    let mut msg = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(65535);
-    let mut pending: Vec<u8> = Vec::with_capacity(16 * 1024);
+    // Buffers start small and grow with what the client sends, so a
+    // thousand idle connections cost little memory.
+    let mut rd = BufReader::with_capacity(4 * 1024, rd);
+    let mut msg = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(1024);
+    let mut pending: Vec<u8> = Vec::with_capacity(1024);
     loop {
         // Waiting for the next query counts as idle; a client that starts a
         // message must finish it within the same time.
@@ -179,6 +188,7 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
             Ok(Err(e)) => return Err(e),
             Err(_) => return Ok(()),
         };
+        msg.resize(len, 0);
         tokio::time::timeout(shared.tcp_idle, rd.read_exact(&mut msg[..len]))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timeout"))??;

@@ -1,0 +1,270 @@
+//! The command line: `vigia query` against a running vigia, `--help`,
+//! `--version`, and `vigia check` errors.
+//!
+//! Only loopback addresses are ever used as targets.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Runs the vigia binary with `args`: (exit code, stdout, stderr).
+fn vigia(args: &[&str]) -> (i32, String, String) {
+    let out: Output = Command::new(vigia_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigia");
+    (
+        out.status.code().expect("vigia killed by a signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `vigia query NAME TYPE --server ADDR extra...`.
+fn query(server: &Server, name: &str, rtype: &str, extra: &[&str]) -> (i32, String, String) {
+    let addr = server.addr.to_string();
+    let mut args = vec!["query", name, rtype, "--server", &addr];
+    args.extend_from_slice(extra);
+    vigia(&args)
+}
+
+/// The record lines of one section of `vigia query`'s output, with runs of
+/// whitespace collapsed to one space.
+fn section(out: &str, title: &str) -> Vec<String> {
+    let head = format!(";; {title} SECTION:");
+    out.lines()
+        .skip_while(|l| *l != head)
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn query_soa_over_udp_and_tcp() {
+    let s = Server::start_default();
+    let soa = "no-paladar.com.br. 86400 IN SOA dns.no-paladar.com.br. webmaster.no-paladar.com.br. 2 86400 86400 86400 86400";
+    for (extra, transport) in [(&[][..], "(udp)"), (&["--tcp"][..], "(tcp)")] {
+        let (code, out, err) = query(&s, "no-paladar.com.br", "SOA", extra);
+        assert_eq!(code, 0, "{extra:?}\n{out}\n{err}");
+        assert!(out.contains("opcode: QUERY, status: NOERROR, id: "), "{out}");
+        assert!(out.contains(";; flags: qr aa; QUERY: 1, ANSWER: 1,"), "{out}");
+        assert_eq!(section(&out, "QUESTION"), [";no-paladar.com.br. IN SOA"], "{out}");
+        assert_eq!(section(&out, "ANSWER"), [soa], "{out}");
+        assert!(
+            out.contains(&format!(";; SERVER: {} {transport}", s.addr)),
+            "{out}"
+        );
+        assert!(err.is_empty(), "{err}");
+    }
+}
+
+#[test]
+fn query_answers_match_the_raw_client() {
+    let s = Server::start_default();
+    for (name, rtype, t) in [
+        ("www.no-paladar.com.br.", "A", A),
+        ("no-paladar.com.br", "A", A),
+        ("no-paladar.com.br", "NS", NS),
+        ("110.0.168.192.in-addr.arpa", "PTR", PTR),
+        ("edge.test", "MX", MX),
+        ("c1.edge.test", "A", A),
+        ("ns1.edge.test", "AAAA", AAAA),
+    ] {
+        let (code, out, err) = query(&s, name, rtype, &[]);
+        assert_eq!(code, 0, "{name} {rtype}\n{out}\n{err}");
+        let got: BTreeSet<String> = section(&out, "ANSWER").into_iter().collect();
+        let want: BTreeSet<String> = s
+            .ask(&Q::new(name, t).edns(1232))
+            .answer
+            .iter()
+            .map(|r| r.line().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert!(!want.is_empty(), "{name} {rtype}: empty answer");
+        assert_eq!(got, want, "{name} {rtype}\n{out}");
+    }
+    // --short: the data only, in answer order.
+    let (code, out, _) = query(&s, "www.no-paladar.com.br", "A", &["--short"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["master.no-paladar.com.br.", "192.168.0.108"]
+    );
+    // Unknown types in RFC 3597 form, both ways.
+    let (code, out, _) = query(&s, "unk.edge.test", "TYPE65280", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        section(&out, "ANSWER"),
+        ["unk.edge.test. 3600 IN TYPE65280 \\# 4 DEADBEEF"],
+        "{out}"
+    );
+}
+
+#[test]
+fn query_nxdomain_and_nodata_exit_0() {
+    let s = Server::start_default();
+    let (code, out, err) = query(&s, "nope.no-paladar.com.br", "A", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("status: NXDOMAIN"), "{out}");
+    assert!(section(&out, "ANSWER").is_empty(), "{out}");
+    let auth = section(&out, "AUTHORITY");
+    assert!(
+        auth.len() == 1 && auth[0].contains(" IN SOA dns.no-paladar.com.br. "),
+        "{out}"
+    );
+    let (code, out, _) = query(&s, "dns.no-paladar.com.br", "MX", &["--tcp"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("status: NOERROR"), "{out}");
+    assert!(out.contains("ANSWER: 0,"), "{out}");
+}
+
+#[test]
+fn query_other_rcodes_exit_1() {
+    let s = Server::start_default();
+    // Not a zone vigia serves: REFUSED, printed, and status 1.
+    let (code, out, err) = query(&s, "example.org", "A", &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("status: REFUSED"), "{out}");
+    assert!(err.contains("with status REFUSED"), "{err}");
+    // The CNAME loop answers SERVFAIL, like BIND.
+    let (code, out, _) = query(&s, "loop1.edge.test", "A", &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("status: SERVFAIL"), "{out}");
+}
+
+#[test]
+fn query_truncated_udp_answer_is_retried_over_tcp() {
+    let s = Server::start(ServerOpts {
+        edns_udp_size: Some(512),
+        ..ServerOpts::new(all_zones())
+    });
+    let (code, out, err) = query(&s, "big.edge.test", "A", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("Truncated, retrying in TCP mode"), "{err}");
+    assert!(out.contains(&format!(";; SERVER: {} (tcp)", s.addr)), "{out}");
+    assert_eq!(section(&out, "ANSWER").len(), 40, "{out}");
+}
+
+#[test]
+fn query_timeout_and_refused_port_exit_1() {
+    // A UDP socket that reads nothing: the query times out.
+    let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let t0 = Instant::now();
+    let (code, out, err) = vigia(&[
+        "query",
+        "no-paladar.com.br",
+        "SOA",
+        "--server",
+        &addr,
+        "--timeout",
+        "300ms",
+    ]);
+    let took = t0.elapsed();
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("no answer from {addr} over udp within 300ms")),
+        "{err}"
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    drop(silent);
+
+    // Nothing listens on TCP there any more: refused at once.
+    let port = free_port(Ipv4Addr::LOCALHOST);
+    let addr = format!("127.0.0.1:{port}");
+    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "--server", &addr, "--tcp"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot connect to {addr} over tcp")),
+        "{err}"
+    );
+}
+
+#[test]
+fn query_usage_errors() {
+    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "BOGUS", "--server", "127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("'BOGUS' is not a record type"), "{err}");
+    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "AXFR", "--server", "127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("zone transfer"), "{err}");
+    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "--server", "localhost:53"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not ADDRESS:PORT"), "{err}");
+    let (code, _, err) = vigia(&["query", "x.", "--server", "127.0.0.1:1", "--timeout", "soon"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("soon"), "{err}");
+    let (code, _, err) = vigia(&["query"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("<NAME>"), "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    let (code, out, _) = vigia(&["--help"]);
+    assert_eq!(code, 0);
+    for word in ["serve", "check", "query", "--version"] {
+        assert!(out.contains(word), "--help lacks {word}:\n{out}");
+    }
+    let (code, out, _) = vigia(&["query", "--help"]);
+    assert_eq!(code, 0);
+    for word in [
+        "--server",
+        "--tcp",
+        "--timeout",
+        "--short",
+        "NOERROR",
+        "127.0.0.1:53",
+    ] {
+        assert!(out.contains(word), "query --help lacks {word}:\n{out}");
+    }
+    let (code, out, _) = vigia(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), format!("vigia {}", env!("CARGO_PKG_VERSION")));
+    // No subcommand: usage on stderr, status 2.
+    let (code, _, err) = vigia(&[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Usage"), "{err}");
+}
+
+#[test]
+fn check_missing_config_names_the_file() {
+    let dir = TempDir::new("cli");
+    let missing = dir.path().join("nowhere/vigia.toml");
+    let (ok, out, err) = vigia_check(&missing);
+    assert!(!ok);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("{}: cannot read", missing.display())),
+        "{err}"
+    );
+    assert!(err.contains("No such file"), "{err}");
+    // The default is ./config.toml, relative to the working directory.
+    let out = Command::new(vigia_bin())
+        .arg("check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn check_a_good_config() {
+    let s = Server::start_default();
+    let (ok, out, err) = vigia_check(&s.config);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("zone no-paladar.com.br/IN: loaded serial 2 ("),
+        "{out}"
+    );
+}

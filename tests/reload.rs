@@ -1,0 +1,545 @@
+//! Reloads of a running vigia, by SIGHUP and by `POST /reload`: a broken
+//! zone or config keeps every answer as it was, a fixed zone is picked up,
+//! an edited zone with an unchanged serial is served with serial + 1, UDP
+//! queries never fail across reloads, and `vigia_reloads_total` counts them.
+//!
+//! Every wait polls a real condition against a deadline. Only loopback
+//! addresses are ever used as targets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------
+// A vigia serving a zone file the test rewrites
+
+/// The test's own zone, `reload.test`, in presentation form.
+fn zone_text(serial: u32, www: &str, txt: &str) -> String {
+    format!(
+        "$ORIGIN reload.test.\n\
+         $TTL 300\n\
+         @    IN SOA ns.reload.test. hostmaster.reload.test. {serial} 3600 600 86400 300\n\
+         @    IN NS  ns\n\
+         ns   IN A   192.0.2.53\n\
+         www  IN A   {www}\n\
+         txt  IN TXT \"{txt}\"\n"
+    )
+}
+
+/// A vigia serving `reload.test` (from a file in a temp dir the test owns)
+/// and a copy of the site's no-paladar.com.br zone.
+struct Site {
+    zone: PathBuf,
+    server: Server,
+    pid: libc::pid_t,
+    /// The config as Server wrote it.
+    config_text: String,
+    _dir: TempDir,
+}
+
+impl Site {
+    fn start() -> Site {
+        let dir = TempDir::new("reload");
+        let zone = dir.path().join("db.reload.test");
+        std::fs::write(&zone, zone_text(10, "192.0.2.1", "v1")).unwrap();
+        let paladar = dir.path().join("db.no-paladar.com.br");
+        std::fs::copy(zone_paladar(), &paladar).unwrap();
+        let server = Server::start(ServerOpts::new(vec![
+            ZoneSpec::new("reload.test", zone.clone()),
+            ZoneSpec::new("no-paladar.com.br", paladar),
+        ]));
+        let pid = pid_of(&server);
+        let config_text = std::fs::read_to_string(&server.config).unwrap();
+        Site {
+            zone,
+            server,
+            pid,
+            config_text,
+            _dir: dir,
+        }
+    }
+
+    fn write_zone(&self, text: &str) {
+        std::fs::write(&self.zone, text).unwrap();
+    }
+
+    /// `(ok, error)` from `vigia_reloads_total`.
+    fn reload_counts(&self) -> (u64, u64) {
+        let (status, body) = http(self.server.metrics, "GET", "/metrics");
+        assert_eq!(status, 200, "{body}");
+        let count = |result: &str| {
+            let prefix = format!("vigia_reloads_total{{result=\"{result}\"}} ");
+            body.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{body}"))
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        };
+        (count("ok"), count("error"))
+    }
+
+    /// Reloads and waits until vigia has counted it. Err carries the error
+    /// text (from the HTTP answer; empty for SIGHUP, which has no answer).
+    fn reload(&self, via: Via) -> Result<(), String> {
+        let (ok0, err0) = self.reload_counts();
+        let http_result = match via {
+            Via::Hup => {
+                // SAFETY: kill(2) with a pid this test spawned (checked in pid_of).
+                let rc = unsafe { libc::kill(self.pid, libc::SIGHUP) };
+                assert_eq!(
+                    rc,
+                    0,
+                    "kill -HUP {}: {}",
+                    self.pid,
+                    std::io::Error::last_os_error()
+                );
+                None
+            }
+            Via::Post => {
+                let (status, body) = http(self.server.metrics, "POST", "/reload");
+                let v: serde_json::Value =
+                    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/reload body {body:?}: {e}"));
+                match status {
+                    200 => {
+                        assert_eq!(v["result"], "ok", "{body}");
+                        Some(Ok(()))
+                    }
+                    500 => {
+                        assert_eq!(v["result"], "error", "{body}");
+                        Some(Err(v["error"].as_str().expect("error text").to_string()))
+                    }
+                    s => panic!("POST /reload answered {s}: {body}"),
+                }
+            }
+        };
+        let deadline = Instant::now() + DEADLINE;
+        let counted = loop {
+            let (ok, err) = self.reload_counts();
+            if (ok, err) != (ok0, err0) {
+                assert_eq!(ok + err, ok0 + err0 + 1, "one reload, counted once");
+                break if ok > ok0 { Ok(()) } else { Err(String::new()) };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{via:?} reload not counted within {DEADLINE:?}\n--- stderr ---\n{}",
+                self.server.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match http_result {
+            Some(r) => {
+                assert_eq!(
+                    r.is_ok(),
+                    counted.is_ok(),
+                    "HTTP answer and counter disagree: {r:?}"
+                );
+                r
+            }
+            None => counted,
+        }
+    }
+
+    /// Every answer the test looks at, normalised (ids aside), plus the
+    /// whole of reload.test by AXFR.
+    fn answers(&self) -> Vec<String> {
+        let s = &self.server;
+        let mut out = vec![];
+        for (name, t) in [
+            ("reload.test", SOA),
+            ("reload.test", NS),
+            ("www.reload.test", A),
+            ("txt.reload.test", TXT),
+            ("nope.reload.test", A),
+            ("no-paladar.com.br", SOA),
+            ("www.no-paladar.com.br", A),
+            ("no-paladar.com.br", A),
+        ] {
+            out.push(format!(
+                "udp {name} {}\n{}",
+                type_name(t),
+                normalise(&s.ask(&Q::new(name, t)))
+            ));
+            let tcp = s.ask_tcp(&Q::new(name, t).edns(1232));
+            out.push(format!("tcp {name} {}\n{}", type_name(t), normalise(&tcp)));
+        }
+        let mut axfr: Vec<String> = axfr_records(s.addr, "reload.test").iter().map(norm_rr).collect();
+        assert!(axfr.len() >= 6, "AXFR of reload.test: {axfr:?}");
+        axfr.sort();
+        out.extend(axfr);
+        out
+    }
+
+    fn serial(&self) -> u32 {
+        let m = self.server.ask(&Q::new("reload.test", SOA));
+        assert_eq!(m.rcode, 0, "{}", m.dump());
+        m.answer[0]
+            .rdata
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn www(&self) -> String {
+        let m = self.server.ask(&Q::new("www.reload.test", A));
+        assert_eq!(m.answer.len(), 1, "{}", m.dump());
+        m.answer[0].rdata.clone()
+    }
+
+    fn txt(&self) -> String {
+        let m = self.server.ask(&Q::new("txt.reload.test", TXT));
+        assert_eq!(m.answer.len(), 1, "{}", m.dump());
+        m.answer[0].rdata.clone()
+    }
+
+    /// The serial `/status` reports for reload.test.
+    fn status_serial(&self) -> u64 {
+        let (status, body) = http(self.server.metrics, "GET", "/status");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["zones"]["reload.test."]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no zones.\"reload.test.\" in /status: {body}"))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Hup,
+    Post,
+}
+
+/// The pid of the `vigia serve` that `s` started: our child whose command
+/// line names its (unique, temporary) config file.
+fn pid_of(s: &Server) -> libc::pid_t {
+    let me = std::process::id().to_string();
+    let config = s.config.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !(args.iter().any(|a| a == "serve") && args.contains(&config)) {
+            continue;
+        }
+        // Field 4 of /proc/PID/stat is the parent pid (after "(comm)").
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(me.as_str()) {
+            return pid;
+        }
+    }
+    panic!("no child `vigia serve --config {config}` in /proc");
+}
+
+/// One HTTP/1.1 request to the admin listener: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    assert!(addr.ip().is_loopback());
+    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect to the admin listener");
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.set_write_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the admin answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("bad HTTP answer {text:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {head:?}"));
+    (status, body.to_string())
+}
+
+/// Waits until vigia's log contains `needle`.
+fn wait_log(site: &Site, needle: &str) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let log = site.server.stderr();
+        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} not logged within {DEADLINE:?}\n--- stderr ---\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `PATH:LINE: ` at the start of an error, as vigia check prints it.
+fn assert_file_line(err: &str, file: &Path, line: usize, reason: &str) {
+    let want = format!("{}:{line}: ", file.display());
+    assert!(
+        err.starts_with(&want),
+        "error should start with {want:?}: {err:?}"
+    );
+    assert!(err.contains(reason), "error should say {reason:?}: {err:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn broken_zone_keeps_every_answer() {
+    let site = Site::start();
+    assert_eq!(site.reload_counts(), (0, 0));
+    let before = site.answers();
+    assert_eq!(site.serial(), 10);
+
+    // A bad address on line 6 (and otherwise a newer zone): nothing of it is served.
+    let good = zone_text(11, "192.0.2.2", "v2");
+    let bad_a = good.replace("www  IN A   192.0.2.2", "www  IN A   192.0.2.256");
+    assert_ne!(bad_a, good);
+    site.write_zone(&bad_a);
+    let err = site.reload(Via::Post).unwrap_err();
+    assert_file_line(&err, &site.zone, 6, "192.0.2.256");
+    assert_eq!(site.answers(), before);
+    wait_log(&site, "reload failed, still serving the previous configuration");
+
+    // A line that is not a record at all, by SIGHUP.
+    site.write_zone(&format!("{good}this is not a record\n"));
+    site.reload(Via::Hup).unwrap_err();
+    assert_eq!(site.answers(), before);
+    // The same file through POST names file and line.
+    let err = site.reload(Via::Post).unwrap_err();
+    assert_file_line(&err, &site.zone, 8, "");
+    assert_eq!(site.answers(), before);
+
+    // A zone file that is gone.
+    std::fs::remove_file(&site.zone).unwrap();
+    let err = site.reload(Via::Post).unwrap_err();
+    assert!(err.contains(&site.zone.display().to_string()), "{err}");
+    assert_eq!(site.answers(), before);
+
+    assert_eq!(site.reload_counts(), (0, 4));
+    assert!(
+        site.server
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("reload failed"))
+            .count()
+            >= 4
+    );
+}
+
+#[test]
+fn broken_config_keeps_every_answer() {
+    let site = Site::start();
+    let before = site.answers();
+    let config = site.server.config.clone();
+    let lines = site.config_text.lines().count();
+
+    // An unknown field, on the line after the last one.
+    std::fs::write(&config, format!("{}colour = \"blue\"\n", site.config_text)).unwrap();
+    let err = site.reload(Via::Post).unwrap_err();
+    assert_file_line(&err, &config, lines + 1, "colour");
+    assert_eq!(site.answers(), before);
+
+    // A TOML syntax error, by SIGHUP, then by POST for the message.
+    std::fs::write(&config, format!("{}\n[server\n", site.config_text)).unwrap();
+    site.reload(Via::Hup).unwrap_err();
+    assert_eq!(site.answers(), before);
+    let err = site.reload(Via::Post).unwrap_err();
+    assert_file_line(&err, &config, lines + 2, "");
+    assert_eq!(site.answers(), before);
+
+    // Valid TOML, invalid value: the error names the field.
+    let bad_cidr = site.config_text.replacen(
+        "allow_transfer = [\"127.0.0.0/8\"]",
+        "allow_transfer = [\"127.0.0.0/33\"]",
+        1,
+    );
+    assert_ne!(bad_cidr, site.config_text);
+    std::fs::write(&config, bad_cidr).unwrap();
+    let err = site.reload(Via::Post).unwrap_err();
+    assert!(err.contains("zone[0].allow_transfer[0]"), "{err}");
+    assert_eq!(site.answers(), before);
+
+    // The config file is gone.
+    std::fs::remove_file(&config).unwrap();
+    let err = site.reload(Via::Post).unwrap_err();
+    assert!(
+        err.starts_with(&format!("{}: cannot read", config.display())),
+        "{err}"
+    );
+    assert_eq!(site.answers(), before);
+
+    // Restored: the next reload is fine and nothing changed.
+    std::fs::write(&config, &site.config_text).unwrap();
+    site.reload(Via::Hup).unwrap();
+    assert_eq!(site.answers(), before);
+    assert_eq!(site.reload_counts(), (1, 5));
+}
+
+#[test]
+fn fixed_zone_with_new_serial_is_served() {
+    let site = Site::start();
+    // Broken first, then fixed with a new serial and new data.
+    site.write_zone(&format!("{}www IN A nope\n", zone_text(11, "192.0.2.2", "v2")));
+    site.reload(Via::Post).unwrap_err();
+    assert_eq!((site.serial(), site.www().as_str()), (10, "192.0.2.1"));
+
+    site.write_zone(&zone_text(11, "192.0.2.2", "v2"));
+    site.reload(Via::Post).unwrap();
+    assert_eq!(site.serial(), 11);
+    assert_eq!(site.www(), "192.0.2.2");
+    assert_eq!(site.txt(), "\"v2\"");
+    assert_eq!(site.status_serial(), 11);
+
+    site.write_zone(&zone_text(12, "192.0.2.3", "v3"));
+    site.reload(Via::Hup).unwrap();
+    assert_eq!(site.serial(), 12);
+    assert_eq!(site.www(), "192.0.2.3");
+    assert_eq!(site.status_serial(), 12);
+    // AXFR tells the same story.
+    let axfr = axfr_records(site.server.addr, "reload.test");
+    assert!(
+        axfr.iter().any(|r| r.rtype == A && r.rdata == "192.0.2.3"),
+        "{axfr:?}"
+    );
+    assert!(!axfr.iter().any(|r| r.rdata == "192.0.2.1"), "{axfr:?}");
+    assert_eq!(site.reload_counts(), (2, 1));
+}
+
+#[test]
+fn changed_zone_with_same_serial_gets_serial_plus_one() {
+    let site = Site::start();
+    assert_eq!(site.serial(), 10);
+
+    // New data, serial still 10: served as 11, with a warning.
+    site.write_zone(&zone_text(10, "192.0.2.9", "v1"));
+    site.reload(Via::Post).unwrap();
+    assert_eq!(site.www(), "192.0.2.9");
+    assert_eq!(site.serial(), 11);
+    assert_eq!(site.status_serial(), 11);
+    let warning = wait_log(&site, "zone file changed but its serial did not");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("reload.test"), "{warning}");
+
+    // Reloading the same file again changes nothing (no second bump).
+    site.reload(Via::Hup).unwrap();
+    assert_eq!(site.serial(), 11);
+
+    // Edited again by SIGHUP, serial still 10: 12.
+    site.write_zone(&zone_text(10, "192.0.2.9", "v1 again"));
+    site.reload(Via::Hup).unwrap();
+    assert_eq!(site.txt(), "\"v1 again\"");
+    assert_eq!(site.serial(), 12);
+    let warnings = site
+        .server
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("zone file changed but its serial did not"))
+        .count();
+    assert_eq!(warnings, 2, "{}", site.server.stderr());
+
+    // The operator bumps the file serial past what is served: the file wins.
+    site.write_zone(&zone_text(20, "192.0.2.9", "v1 again"));
+    site.reload(Via::Post).unwrap();
+    assert_eq!(site.serial(), 20);
+    assert_eq!(site.reload_counts(), (4, 0));
+}
+
+#[test]
+fn udp_queries_never_fail_during_reloads() {
+    let site = Site::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let asked = Arc::new(AtomicU64::new(0));
+    let addr = site.server.addr;
+    let looper = {
+        let (stop, asked) = (stop.clone(), asked.clone());
+        std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            let questions = [
+                ("www.reload.test", A),
+                ("reload.test", SOA),
+                ("no-paladar.com.br", SOA),
+                ("nope.reload.test", A),
+            ];
+            while !stop.load(Ordering::Relaxed) {
+                for (name, t) in questions {
+                    let n = asked.fetch_add(1, Ordering::Relaxed);
+                    let q = Q::new(name, t);
+                    let verdict = match query_udp(addr, &q.build()).map(|r| parse(&r)) {
+                        None => Err("no answer".to_string()),
+                        Some(Err(e)) => Err(format!("unparsable: {e}")),
+                        Some(Ok(m)) if m.id != q.id => Err("wrong id".into()),
+                        Some(Ok(m)) if name.starts_with("nope") => {
+                            if m.rcode == 3 && m.answer.is_empty() {
+                                Ok(())
+                            } else {
+                                Err(m.dump())
+                            }
+                        }
+                        Some(Ok(m)) => {
+                            if m.rcode == 0 && m.aa && m.answer.len() == 1 && m.answer[0].rtype == t {
+                                Ok(())
+                            } else {
+                                Err(m.dump())
+                            }
+                        }
+                    };
+                    if let Err(e) = verdict {
+                        failures.push(format!("query {n}: {name} {}: {e}", type_name(t)));
+                    }
+                }
+            }
+            failures
+        })
+    };
+
+    for i in 0..10u32 {
+        let www = format!("192.0.2.{}", 100 + i);
+        site.write_zone(&zone_text(100 + i, &www, &format!("round {i}")));
+        let via = if i % 2 == 0 { Via::Hup } else { Via::Post };
+        site.reload(via)
+            .unwrap_or_else(|e| panic!("reload {i} by {via:?}: {e}"));
+        assert_eq!(site.serial(), 100 + i);
+        assert_eq!(site.www(), www);
+    }
+    // Let the loop run on the last snapshot too, then stop it.
+    let seen = asked.load(Ordering::Relaxed);
+    let deadline = Instant::now() + DEADLINE;
+    while asked.load(Ordering::Relaxed) < seen + 20 {
+        assert!(Instant::now() < deadline, "the query loop stalled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let failures = looper.join().unwrap();
+    let total = asked.load(Ordering::Relaxed);
+    assert!(
+        failures.is_empty(),
+        "{} of {total} queries failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(total >= 40, "only {total} queries were asked");
+    assert_eq!(site.reload_counts(), (10, 0));
+    eprintln!("{total} UDP queries across 10 reloads, none failed");
+}
