@@ -60,7 +60,7 @@ fn snapshot() -> Snapshot {
             serial: zone.serial(),
             zone,
             allow_transfer: Vec::new(),
-            servfail: Vec::new(),
+            markers: Vec::new(),
         })
         .collect();
     Snapshot::build(inputs, 1232, Arc::new(QueryStats::new(names)))

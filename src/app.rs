@@ -172,10 +172,10 @@ impl App {
     fn zone_input(&self, st: &BuildState, zi: usize, records: Vec<Record>) -> ZoneInput {
         let origin = st.files[zi].0.clone();
         let mut zone = Zone { origin, records };
-        let mut servfail = Vec::new();
+        let mut markers = Vec::new();
         for (ri, rule) in st.rules.iter().enumerate() {
             if rule.zone == zone.origin {
-                apply_outcome(&mut zone, rule, &st.outcomes[ri], st.rule_ttls[ri], &mut servfail);
+                apply_outcome(&mut zone, rule, &st.outcomes[ri], st.rule_ttls[ri], &mut markers);
             }
         }
         let allow_transfer = st
@@ -190,7 +190,7 @@ impl App {
             zone,
             serial: st.serials[zi],
             allow_transfer,
-            servfail,
+            markers,
         }
     }
 
@@ -360,7 +360,13 @@ pub fn serial_gt(a: u32, b: u32) -> bool {
 }
 
 /// Writes a rule's current answer over the zone's RRset at its name/type.
-fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, ttl: u32, servfail: &mut Vec<(Name, u16)>) {
+fn apply_outcome(
+    zone: &mut Zone,
+    rule: &Rule,
+    outcome: &Outcome,
+    ttl: u32,
+    markers: &mut Vec<(Name, u16, bool)>,
+) {
     let owner = zone
         .records
         .iter()
@@ -377,8 +383,8 @@ fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, ttl: u32, serv
             ttl,
             rdata: rd.clone(),
         })),
-        Outcome::Nodata => {}
-        Outcome::Servfail => servfail.push((owner, rule.rtype)),
+        Outcome::Nodata => markers.push((owner, rule.rtype, false)),
+        Outcome::Servfail => markers.push((owner, rule.rtype, true)),
     }
 }
 

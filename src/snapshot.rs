@@ -275,8 +275,10 @@ pub struct ZoneInput {
     pub zone: Zone,
     pub serial: u32,
     pub allow_transfer: Vec<(IpAddr, u8)>,
-    /// RRsets that must answer SERVFAIL (failover policy `servfail`).
-    pub servfail: Vec<(Name, u16)>,
+    /// RRsets a failover rule emptied: `(name, type, servfail)`. With
+    /// `servfail` the RRset answers SERVFAIL (policy `servfail`); without,
+    /// NODATA (policy `nodata`). Either way the name keeps existing.
+    pub markers: Vec<(Name, u16, bool)>,
 }
 
 impl Snapshot {
@@ -344,7 +346,7 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         zone,
         serial,
         allow_transfer,
-        servfail,
+        markers,
     } = input;
     let origin = zone.origin.to_lowercase();
     let mut nodes: FxMap<Box<[u8]>, Node> = FxMap::default();
@@ -354,15 +356,17 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         }
         add_record(&mut nodes, &origin, r);
     }
-    for (name, t) in servfail {
-        let node = nodes.entry(name.to_lowercase().wire().into()).or_default();
+    for (name, t, servfail) in markers {
+        let key = name.to_lowercase();
+        add_ancestors(&mut nodes, &origin, &key);
+        let node = nodes.entry(key.wire().into()).or_default();
         match node.rrsets.iter_mut().find(|s| s.rtype == t) {
-            Some(set) => set.servfail = true,
+            Some(set) => set.servfail = servfail,
             None => node.rrsets.push(RRset {
                 rtype: t,
                 ttl: 0,
                 rdatas: Vec::new(),
-                servfail: true,
+                servfail,
             }),
         }
     }
@@ -414,6 +418,11 @@ fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
             servfail: false,
         }),
     }
+    add_ancestors(nodes, origin, &key);
+}
+
+/// Creates the empty non-terminals between a (lower-cased) name and the apex.
+fn add_ancestors(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, key: &Name) {
     let mut parent = key.parent();
     while let Some(p) = parent {
         if p.len() < origin.len() || nodes.contains_key(p.wire()) {
