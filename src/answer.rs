@@ -311,7 +311,15 @@ fn at_node<'s>(
             return Step::Follow;
         }
     }
-    negative(zone, w, out);
+    // An RRset a failover rule emptied (policy nodata) caps the negative
+    // TTL at the rule's TTL, so resolvers return to the name soon.
+    let cap = node
+        .rrsets
+        .iter()
+        .filter(|s| s.rdatas.is_empty() && !s.servfail)
+        .map(|s| s.ttl)
+        .min();
+    negative_ttl(zone, cap.map_or(zone.neg_ttl, |c| c.min(zone.neg_ttl)), w, out);
     Step::Done
 }
 
@@ -375,12 +383,16 @@ fn dname(node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, ou
 
 /// NXDOMAIN/NODATA: the zone's SOA in AUTHORITY with the negative TTL.
 fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome) {
+    negative_ttl(zone, zone.neg_ttl, w, out);
+}
+
+fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome) {
     out.negative = true;
     if !w.rrset(
         Section::Authority,
         Owner::Name(zone.origin.wire()),
         rtype::SOA,
-        zone.neg_ttl,
+        ttl,
         &zone.soa.rdatas,
     ) {
         out.truncated = true;

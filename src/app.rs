@@ -365,7 +365,7 @@ fn apply_outcome(
     rule: &Rule,
     outcome: &Outcome,
     ttl: u32,
-    markers: &mut Vec<(Name, u16, bool)>,
+    markers: &mut Vec<(Name, u16, bool, u32)>,
 ) {
     let owner = zone
         .records
@@ -383,8 +383,8 @@ fn apply_outcome(
             ttl,
             rdata: rd.clone(),
         })),
-        Outcome::Nodata => markers.push((owner, rule.rtype, false)),
-        Outcome::Servfail => markers.push((owner, rule.rtype, true)),
+        Outcome::Nodata => markers.push((owner, rule.rtype, false, ttl)),
+        Outcome::Servfail => markers.push((owner, rule.rtype, true, ttl)),
     }
 }
 

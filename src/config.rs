@@ -389,11 +389,12 @@ impl Config {
                         .map_err(|_| self.err(f("tcp"), format!("'{t}' is not an address:port")))?;
                 }
             }
-            if c.interval.is_zero() {
-                return Err(self.err(f("interval"), "must be greater than zero"));
+            // Below 10 ms a check would only load the backend and vigia.
+            if c.interval < Duration::from_millis(10) {
+                return Err(self.err(f("interval"), "must be at least 10ms"));
             }
-            if c.timeout.is_zero() {
-                return Err(self.err(f("timeout"), "must be greater than zero"));
+            if c.timeout < Duration::from_millis(10) {
+                return Err(self.err(f("timeout"), "must be at least 10ms"));
             }
             if c.fall == 0 || c.rise == 0 {
                 return Err(self.err(f(if c.fall == 0 { "fall" } else { "rise" }), "must be at least 1"));

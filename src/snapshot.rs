@@ -275,10 +275,11 @@ pub struct ZoneInput {
     pub zone: Zone,
     pub serial: u32,
     pub allow_transfer: Vec<(IpAddr, u8)>,
-    /// RRsets a failover rule emptied: `(name, type, servfail)`. With
+    /// RRsets a failover rule emptied: `(name, type, servfail, ttl)`. With
     /// `servfail` the RRset answers SERVFAIL (policy `servfail`); without,
-    /// NODATA (policy `nodata`). Either way the name keeps existing.
-    pub markers: Vec<(Name, u16, bool)>,
+    /// NODATA (policy `nodata`) whose negative TTL is at most `ttl`. Either
+    /// way the name keeps existing.
+    pub markers: Vec<(Name, u16, bool, u32)>,
 }
 
 impl Snapshot {
@@ -356,7 +357,7 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         }
         add_record(&mut nodes, &origin, r);
     }
-    for (name, t, servfail) in markers {
+    for (name, t, servfail, ttl) in markers {
         let key = name.to_lowercase();
         add_ancestors(&mut nodes, &origin, &key);
         let node = nodes.entry(key.wire().into()).or_default();
@@ -364,7 +365,7 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
             Some(set) => set.servfail = servfail,
             None => node.rrsets.push(RRset {
                 rtype: t,
-                ttl: 0,
+                ttl,
                 rdatas: Vec::new(),
                 servfail,
             }),
