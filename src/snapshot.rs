@@ -374,6 +374,12 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
     let mut has_cuts = false;
     let mut has_dname = false;
     for (key, node) in nodes.iter_mut() {
+        // Vec growth leaves room for four RRsets and four records; most
+        // names have one of each, so give the slack back (halves memory).
+        node.rrsets.shrink_to_fit();
+        for set in &mut node.rrsets {
+            set.rdatas.shrink_to_fit();
+        }
         let apex = key[..] == *origin.wire();
         node.cut = !apex && node.get(rtype::NS).is_some();
         has_cuts |= node.cut;
@@ -396,7 +402,10 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         soa,
         serial,
         origin,
-        nodes,
+        nodes: {
+            nodes.shrink_to_fit();
+            nodes
+        },
         has_cuts,
         has_dname,
         allow_transfer,
@@ -412,7 +421,7 @@ fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
     }
     match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
         Some(set) => set.rdatas.push(r.rdata),
-        None => node.rrsets.push(RRset {
+        None => node.rrsets.push_within_capacity_or_exact(RRset {
             rtype: r.rtype,
             ttl: r.ttl,
             rdatas: vec![r.rdata],
@@ -420,6 +429,21 @@ fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
         }),
     }
     add_ancestors(nodes, origin, &key);
+}
+
+/// `Vec::push` that grows by exactly one slot: most names have one RRset, and
+/// the default growth (to four) would quadruple that memory.
+trait PushExact<T> {
+    fn push_within_capacity_or_exact(&mut self, value: T);
+}
+
+impl<T> PushExact<T> for Vec<T> {
+    fn push_within_capacity_or_exact(&mut self, value: T) {
+        if self.len() == self.capacity() {
+            self.reserve_exact(1);
+        }
+        self.push(value);
+    }
 }
 
 /// Creates the empty non-terminals between a (lower-cased) name and the apex.
