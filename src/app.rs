@@ -104,6 +104,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     health: ArcSwap<HealthRegistry>,
     transitions: mpsc::UnboundedSender<Transition>,
+    /// Recent differences per zone, for IXFR (shared with the server).
+    pub journal: Arc<crate::xfr::Journal>,
 }
 
 impl App {
@@ -130,6 +132,7 @@ impl App {
             metrics,
             health: ArcSwap::new(health),
             transitions,
+            journal: Arc::default(),
         });
         app.install(loaded);
         app
@@ -157,14 +160,17 @@ impl App {
         st.serials = serials;
         st.rules = rules;
         st.config = config;
+        crate::tsig::install(&st.config);
         let mut inputs = Vec::with_capacity(zones.len());
         for (zi, zone) in zones.into_iter().enumerate() {
             inputs.push(self.zone_input(&st, zi, zone.records));
         }
         let stats = self.metrics.query_stats_for(&zone_names(&st));
-        let snap = Snapshot::build(inputs, st.config.server.edns_udp_size, stats);
-        self.snapshot.store(Arc::new(snap));
+        let snap = Arc::new(Snapshot::build(inputs, st.config.server.edns_udp_size, stats));
+        let old = self.snapshot.swap(snap.clone());
+        let config = st.config.clone();
         drop(st);
+        self.propagate(&old, &snap, &config);
         release_free_memory();
     }
 
@@ -242,8 +248,41 @@ impl App {
             }
         }
         let stats = current.stats.clone();
-        let snap = Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats);
-        self.snapshot.store(Arc::new(snap));
+        let snap = Arc::new(Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats));
+        self.snapshot.store(snap.clone());
+        let config = st.config.clone();
+        drop(st);
+        self.propagate(&current, &snap, &config);
+    }
+
+    /// After a swap from `old` to `new`: journals each zone whose serial
+    /// changed (for IXFR) and sends NOTIFY to its secondaries, from
+    /// background tasks. A zone new to this process is notified too, as
+    /// BIND does at start-up.
+    fn propagate(&self, old: &Snapshot, new: &Snapshot, config: &Config) {
+        let origins: Vec<&Name> = new.zones.iter().map(|z| &z.origin).collect();
+        self.journal.retain(&origins);
+        for zone in &new.zones {
+            let before = old.zone(zone.origin.wire());
+            if before.is_some_and(|b| b.serial == zone.serial) {
+                continue;
+            }
+            // Only zones someone may transfer pay for a history.
+            if let Some(b) = before.filter(|_| !zone.allow_transfer.is_empty()) {
+                self.journal.record(b, zone);
+            }
+            let targets: Vec<std::net::SocketAddr> = config
+                .zones
+                .get(zone.index)
+                .map(|zc| {
+                    zc.notify
+                        .iter()
+                        .filter_map(|t| crate::xfr::parse_target(t))
+                        .collect()
+                })
+                .unwrap_or_default();
+            crate::xfr::spawn_notify(zone, &targets);
+        }
     }
 
     /// Re-reads config and zones; on any error the old snapshot keeps serving.
@@ -435,11 +474,26 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
     let cfg = loaded.config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let app = App::new(loaded, tx.clone());
-    let shared = Shared::new(
+    let mut shared = Shared::new(
         app.snapshot.clone(),
         cfg.server.tcp_idle_timeout,
         cfg.server.tcp_max_connections,
     );
+    // Not yet shared: hand the transfer path the journal IXFR answers from.
+    if let Some(s) = Arc::get_mut(&mut shared) {
+        s.journal = app.journal.clone();
+    }
+    // TCP limits and UDP response rate limiting (read at start-up only).
+    if let Some(s) = Arc::get_mut(&mut shared) {
+        s.set_limits(&cfg.server);
+        s.rrl = cfg.rrl.enabled.then(|| {
+            crate::rrl::Rrl::new(
+                &cfg.rrl,
+                app.metrics.rrl_dropped.clone(),
+                app.metrics.rrl_slipped.clone(),
+            )
+        });
+    }
 
     // Bind everything before serving, so a bad address fails the start.
     let mut udp = Vec::new();

@@ -31,6 +31,11 @@ pub struct Config {
     pub checks: Vec<CheckConfig>,
     #[serde(default, rename = "failover")]
     pub failovers: Vec<FailoverConfig>,
+    #[serde(default)]
+    pub rrl: RrlConfig,
+    /// TSIG keys (`[[key]]`), for transfers and NOTIFY.
+    #[serde(default, rename = "key")]
+    pub keys: Vec<crate::tsig::KeyConfig>,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -58,6 +63,19 @@ pub struct ServerConfig {
     /// Most TCP connections served at once; more are closed on accept.
     #[serde(default = "default_tcp_max")]
     pub tcp_max_connections: usize,
+    /// Most TCP connections from one client address at once.
+    #[serde(default = "default_tcp_max_per_client")]
+    pub tcp_max_per_client: usize,
+    /// Once a TCP message has started, the time allowed to receive all of
+    /// it; also the time allowed to write answers out (slow or half-open
+    /// clients are closed).
+    #[serde(default = "default_tcp_read_timeout", with = "duration_str")]
+    pub tcp_read_timeout: Duration,
+    /// Most pipelined queries answered on a connection before their answers
+    /// must be written out: a client that sends more without reading waits,
+    /// and is closed after `tcp_read_timeout` if it never reads.
+    #[serde(default = "default_tcp_max_pipelined")]
+    pub tcp_max_pipelined: usize,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +86,9 @@ impl Default for ServerConfig {
             edns_udp_size: default_edns_size(),
             tcp_idle_timeout: default_tcp_idle(),
             tcp_max_connections: default_tcp_max(),
+            tcp_max_per_client: default_tcp_max_per_client(),
+            tcp_read_timeout: default_tcp_read_timeout(),
+            tcp_max_pipelined: default_tcp_max_pipelined(),
         }
     }
 }
@@ -84,6 +105,84 @@ fn default_tcp_idle() -> Duration {
 fn default_tcp_max() -> usize {
     1024
 }
+fn default_tcp_max_per_client() -> usize {
+    64
+}
+fn default_tcp_read_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_tcp_max_pipelined() -> usize {
+    128
+}
+
+/// Response rate limiting (`[rrl]`), BIND's defaults; see [`crate::rrl`].
+/// Only UDP responses are limited. Read at start-up (a reload keeps the
+/// limiter the server started with).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrlConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Answers (positive, referral, NODATA) per second for one name and
+    /// type to one client prefix; 0 = unlimited.
+    #[serde(default = "default_rrl_rate")]
+    pub responses_per_second: u32,
+    /// NXDOMAIN answers per second for one zone to one prefix (default:
+    /// responses_per_second).
+    #[serde(default)]
+    pub nxdomains_per_second: Option<u32>,
+    /// Other error answers per second to one prefix (default:
+    /// responses_per_second).
+    #[serde(default)]
+    pub errors_per_second: Option<u32>,
+    /// Debt is capped at this many seconds' worth of responses: a flood
+    /// that stops is forgiven within the window.
+    #[serde(default = "default_rrl_window", with = "duration_str")]
+    pub window: Duration,
+    /// Every slip-th limited response is answered with TC=1 (empty) instead
+    /// of dropped, so real clients retry over TCP; 0 = always drop.
+    #[serde(default = "default_rrl_slip")]
+    pub slip: u32,
+    #[serde(default = "default_rrl_v4")]
+    pub ipv4_prefix: u8,
+    #[serde(default = "default_rrl_v6")]
+    pub ipv6_prefix: u8,
+    /// Clients (addresses or CIDRs) never limited.
+    #[serde(default)]
+    pub exempt: Vec<String>,
+}
+
+impl Default for RrlConfig {
+    fn default() -> Self {
+        RrlConfig {
+            enabled: false,
+            responses_per_second: default_rrl_rate(),
+            nxdomains_per_second: None,
+            errors_per_second: None,
+            window: default_rrl_window(),
+            slip: default_rrl_slip(),
+            ipv4_prefix: default_rrl_v4(),
+            ipv6_prefix: default_rrl_v6(),
+            exempt: Vec::new(),
+        }
+    }
+}
+
+fn default_rrl_rate() -> u32 {
+    5
+}
+fn default_rrl_window() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_rrl_slip() -> u32 {
+    2
+}
+fn default_rrl_v4() -> u8 {
+    24
+}
+fn default_rrl_v6() -> u8 {
+    56
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +192,13 @@ pub struct ZoneConfig {
     /// CIDRs allowed to AXFR; empty = refuse everyone.
     #[serde(default)]
     pub allow_transfer: Vec<String>,
+    /// Secondaries sent a NOTIFY on every serial change ("addr[:port]").
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// A `[[key]]` name: AXFR/IXFR then need a valid TSIG with it, and
+    /// responses and NOTIFY are signed with it.
+    #[serde(default)]
+    pub transfer_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +403,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
+        crate::tsig::validate_keys(&self.keys).map_err(|(f, m)| self.err(f, m))?;
         self.validate_zones()?;
         self.validate_checks()?;
         self.validate_failovers()?;
@@ -318,6 +425,19 @@ impl Config {
         if self.server.edns_udp_size < 512 {
             return Err(self.err("server.edns_udp_size".into(), "must be at least 512"));
         }
+        for (field, v) in [
+            ("server.tcp_max_connections", self.server.tcp_max_connections),
+            ("server.tcp_max_per_client", self.server.tcp_max_per_client),
+            ("server.tcp_max_pipelined", self.server.tcp_max_pipelined),
+        ] {
+            if v == 0 {
+                return Err(self.err(field.into(), "must be at least 1"));
+            }
+        }
+        if self.server.tcp_read_timeout < Duration::from_millis(10) {
+            return Err(self.err("server.tcp_read_timeout".into(), "must be at least 10ms"));
+        }
+        self.validate_rrl()?;
         self.metrics.listen.parse::<SocketAddr>().map_err(|_| {
             self.err(
                 "metrics.listen".into(),
@@ -332,6 +452,41 @@ impl Config {
                     self.log.level
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_rrl(&self) -> Result<(), ConfigError> {
+        let r = &self.rrl;
+        let rates = [
+            ("rrl.responses_per_second", Some(r.responses_per_second)),
+            ("rrl.nxdomains_per_second", r.nxdomains_per_second),
+            ("rrl.errors_per_second", r.errors_per_second),
+        ];
+        for (field, v) in rates {
+            if v.is_some_and(|v| v > 1_000_000) {
+                return Err(self.err(field.into(), "must be at most 1000000 (0 = unlimited)"));
+            }
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&r.window) {
+            return Err(self.err("rrl.window".into(), "must be between 1s and 1h"));
+        }
+        if r.slip > 10 {
+            return Err(self.err("rrl.slip".into(), "must be between 0 (never) and 10"));
+        }
+        if !(8..=32).contains(&r.ipv4_prefix) {
+            return Err(self.err("rrl.ipv4_prefix".into(), "must be between 8 and 32"));
+        }
+        if !(16..=128).contains(&r.ipv6_prefix) {
+            return Err(self.err("rrl.ipv6_prefix".into(), "must be between 16 and 128"));
+        }
+        for (i, c) in r.exempt.iter().enumerate() {
+            parse_cidr(c).ok_or_else(|| {
+                self.err(
+                    format!("rrl.exempt[{i}]"),
+                    format!("'{c}' is not an address or CIDR (e.g. \"192.0.2.0/24\")"),
+                )
+            })?;
         }
         Ok(())
     }
@@ -359,6 +514,20 @@ impl Config {
                         format!("'{c}' is not an address or CIDR (e.g. \"192.0.2.0/24\")"),
                     )
                 })?;
+            }
+            for (j, t) in z.notify.iter().enumerate() {
+                crate::xfr::parse_target(t).ok_or_else(|| {
+                    self.err(
+                        format!("zone[{i}].notify[{j}]"),
+                        format!("'{t}' is not an address with optional port (e.g. \"192.0.2.1:53\")"),
+                    )
+                })?;
+            }
+            if let Some(k) = &z.transfer_key {
+                if !self.keys.iter().any(|c| c.name.eq_ignore_ascii_case(k)) {
+                    let msg = format!("no [[key]] named '{k}'");
+                    return Err(self.err(format!("zone[{i}].transfer_key"), msg));
+                }
             }
         }
         Ok(())
@@ -627,6 +796,12 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("zone[0].allow_transfer[0]"), "{e}");
+        let e = parse(&format!("{MIN}notify = [\"127.0.0.2:5300\", \"host:53\"]\n"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("zone[0].notify[1]"), "{e}");
+        let e = parse(&format!("{MIN}transfer_key = \"nokey\"\n")).unwrap_err().0;
+        assert!(e.contains("zone[0].transfer_key"), "{e}");
         let e = parse(&format!(
             "{MIN}[[check]]\nname=\"a\"\nhttp=\"http://127.0.0.1:1/\"\ninterval=\"1x\"\n"
         ))
@@ -645,6 +820,30 @@ mod tests {
             e.contains("failover[0].pool[0].check") && e.contains("nope"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn rrl_and_tcp_limits() {
+        let c = parse(MIN).unwrap();
+        assert!(!c.rrl.enabled);
+        assert_eq!((c.rrl.responses_per_second, c.rrl.slip), (5, 2));
+        assert_eq!((c.rrl.ipv4_prefix, c.rrl.ipv6_prefix), (24, 56));
+        assert_eq!(c.server.tcp_max_per_client, 64);
+        let c = parse(&format!(
+            "{MIN}[rrl]\nenabled = true\nwindow = \"5s\"\nexempt = [\"10.0.0.0/8\"]\n"
+        ))
+        .unwrap();
+        assert!(c.rrl.enabled && c.rrl.window == Duration::from_secs(5));
+        let e = parse(&format!("{MIN}[rrl]\nexempt = [\"nope\"]\n"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("rrl.exempt[0]"), "{e}");
+        let e = parse(&format!("{MIN}[rrl]\nipv4_prefix = 40\n")).unwrap_err().0;
+        assert!(e.contains("rrl.ipv4_prefix"), "{e}");
+        let e = parse(&format!("[server]\ntcp_max_per_client = 0\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("server.tcp_max_per_client"), "{e}");
     }
 
     #[test]

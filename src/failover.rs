@@ -688,6 +688,8 @@ pool = [{target = "master.example.com", check = "c1"}, {target = "replica.exampl
             name: "sub.example.com".into(),
             file: "db2".into(),
             allow_transfer: vec![],
+            notify: vec![],
+            transfer_key: None,
         });
         let rules = compile_rules(&cfg, &[standard_zone(), child]).unwrap();
         assert_eq!(rules[0].zone, n("sub.example.com."));

@@ -9,7 +9,8 @@
 //! - [`health`], [`failover`]: probes and the rules that rewrite answers;
 //! - [`snapshot`]: the immutable lookup structure built from all of the above;
 //! - [`wire`], [`answer`]: query parsing, the authoritative algorithm, encoding;
-//! - [`server`]: UDP/TCP sockets and workers;
+//! - [`server`]: UDP/TCP sockets and workers; [`rrl`]: response rate limiting;
+//! - [`xfr`], [`tsig`]: NOTIFY, IXFR history and TSIG for transfers;
 //! - [`metrics`], [`admin`]: Prometheus registry and the HTTP API;
 //! - [`app`]: wiring it all together at start-up and on reload.
 
@@ -22,8 +23,11 @@ pub mod health;
 pub mod metrics;
 pub mod name;
 pub mod respond;
+pub mod rrl;
 pub mod server;
 pub mod snapshot;
+pub mod tsig;
 pub mod udp_batch;
 pub mod wire;
+pub mod xfr;
 pub mod zone;

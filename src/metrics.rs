@@ -18,7 +18,7 @@
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,6 +71,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Configuration reloads by result (ok, error).",
         "counter",
     ),
+    (
+        "vigia_rrl_dropped_total",
+        "UDP responses dropped by response rate limiting.",
+        "counter",
+    ),
+    (
+        "vigia_rrl_slipped_total",
+        "UDP responses replaced by a truncated reply (TC=1) by response rate limiting.",
+        "counter",
+    ),
 ];
 
 /// All of vigia's metrics. Shared as `Arc<Metrics>`; survives reloads.
@@ -90,6 +100,10 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// `vigia_build_info{version}`
     pub build_info: IntGaugeVec,
+    /// `vigia_rrl_dropped_total`
+    pub rrl_dropped: IntCounter,
+    /// `vigia_rrl_slipped_total`
+    pub rrl_slipped: IntCounter,
     queries: Arc<Mutex<QueryTables>>,
 }
 
@@ -113,6 +127,8 @@ impl Metrics {
         let reloads = IntCounterVec::new(opts("vigia_reloads_total"), &["result"]).expect("valid metric");
         let build_info = IntGaugeVec::new(opts("vigia_build_info"), &["version"]).expect("valid metric");
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let rrl_dropped = IntCounter::with_opts(opts("vigia_rrl_dropped_total")).expect("valid metric");
+        let rrl_slipped = IntCounter::with_opts(opts("vigia_rrl_slipped_total")).expect("valid metric");
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
@@ -137,6 +153,8 @@ impl Metrics {
             Box::new(zone_serial.clone()),
             Box::new(reloads.clone()),
             Box::new(build_info.clone()),
+            Box::new(rrl_dropped.clone()),
+            Box::new(rrl_slipped.clone()),
             Box::new(collector),
         ];
         for c in collectors {
@@ -151,6 +169,8 @@ impl Metrics {
             zone_serial,
             reloads,
             build_info,
+            rrl_dropped,
+            rrl_slipped,
             queries,
         })
     }

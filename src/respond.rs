@@ -58,7 +58,15 @@ pub fn respond(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>, tcp: bool) -> Rep
                 rcode,
             })
         }
-        Parsed::Query(q) => respond_query(snap, &q, out, tcp),
+        Parsed::Query(q) => {
+            let reply = respond_query(snap, &q, out, tcp);
+            if matches!(reply, Reply::Send(_)) {
+                // Signed queries get signed answers (RFC 8945), e.g. the
+                // SOA queries of a secondary configured with a key.
+                crate::tsig::sign_response(msg, q.question_end, out);
+            }
+            reply
+        }
     }
 }
 
@@ -95,6 +103,11 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
         };
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
+    } else if q.qtype == rtype::IXFR && !tcp {
+        // RFC 1995 2: over UDP only the current SOA; a client behind it
+        // then retries over TCP.
+        let (zone, rc) = crate::xfr::ixfr_udp(snap, q, &mut w);
+        (meta.zone, meta.rcode, flags.aa) = (zone, rc, zone.is_some());
     } else if matches!(q.qtype, rtype::AXFR | rtype::IXFR) {
         return Reply::Transfer { qtype: q.qtype };
     } else {
@@ -145,7 +158,11 @@ fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
     }
     match q.qtype {
         rtype::OPT | 249 | 250 => Some(rcode::FORMERR),
-        rtype::AXFR | rtype::IXFR if !tcp => Some(rcode::FORMERR),
+        rtype::AXFR if !tcp => Some(rcode::FORMERR),
+        // IXFR over UDP needs the client's SOA (RFC 1995 3), as BIND does.
+        rtype::IXFR if !tcp && crate::xfr::ixfr_client_serial(q.raw, q.question_end).is_none() => {
+            Some(rcode::FORMERR)
+        }
         rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
         _ => None,
     }

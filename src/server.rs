@@ -5,21 +5,29 @@
 //! the current snapshot per packet (an atomic load, never a lock) and answers
 //! in place: no task, no allocation per query.
 //!
+//! UDP responses pass through response rate limiting ([`crate::rrl`]) when
+//! it is enabled: one limiter shared by every worker.
+//!
 //! TCP (RFC 7766): one tokio task per connection, pipelined queries answered
 //! in order, responses batched into one write while more queries are
-//! buffered, an idle timeout, and a cap on connections.
+//! buffered. Hardening: caps on connections in total and per client address,
+//! an idle timeout between messages, a read timeout for a message once
+//! started and for writing answers out (slow or half-open clients), and a
+//! cap on pipelined queries answered before their answers are written.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::respond::{respond, Reply};
+use crate::rrl::{Action, ResponseKey, Rrl};
 use crate::snapshot::{Snapshot, ZoneData};
 use crate::wire::{self, Flags, Owner, Section, Writer, HEADER_LEN};
 use crate::zone::rtype;
@@ -30,7 +38,19 @@ pub struct Shared {
     pub stop: AtomicBool,
     pub tcp_idle: Duration,
     pub tcp_max: usize,
+    /// Most connections from one client address.
+    pub tcp_max_per_client: usize,
+    /// Time to receive a started message, and to write answers out.
+    pub tcp_read_timeout: Duration,
+    /// Most queries answered before their answers are written out.
+    pub tcp_max_pipelined: usize,
+    /// Response rate limiting for UDP (None: off).
+    pub rrl: Option<Rrl>,
+    /// Open connections per client address (touched on accept and close only).
+    tcp_clients: Mutex<HashMap<IpAddr, usize>>,
     tcp_open: AtomicUsize,
+    /// Zone history for IXFR (set by `app` before serving).
+    pub journal: Arc<crate::xfr::Journal>,
 }
 
 impl Shared {
@@ -40,15 +60,63 @@ impl Shared {
             stop: AtomicBool::new(false),
             tcp_idle,
             tcp_max,
+            tcp_max_per_client: crate::config::ServerConfig::default().tcp_max_per_client,
+            tcp_read_timeout: crate::config::ServerConfig::default().tcp_read_timeout,
+            tcp_max_pipelined: crate::config::ServerConfig::default().tcp_max_pipelined,
+            rrl: None,
+            tcp_clients: Mutex::new(HashMap::new()),
             tcp_open: AtomicUsize::new(0),
+            journal: Arc::default(),
         })
     }
 }
 
 impl Shared {
+    /// Takes the TCP limits beyond idle timeout and total cap from `[server]`
+    /// (before the value is shared).
+    pub fn set_limits(&mut self, server: &crate::config::ServerConfig) {
+        self.tcp_max_per_client = server.tcp_max_per_client.max(1);
+        self.tcp_read_timeout = server.tcp_read_timeout;
+        self.tcp_max_pipelined = server.tcp_max_pipelined.max(1);
+    }
+
+    /// Counts a new connection from `ip`; false if `ip` is at its cap.
+    fn client_enter(&self, ip: IpAddr) -> bool {
+        let mut m = self.tcp_clients.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.tcp_max_per_client {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn client_leave(&self, ip: IpAddr) {
+        let mut m = self.tcp_clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+
     /// TCP connections currently open.
     pub fn tcp_open(&self) -> usize {
         self.tcp_open.load(Ordering::Relaxed)
+    }
+}
+
+/// Releases a connection's place in the counts, however its task ends.
+struct ConnGuard<'a> {
+    shared: &'a Shared,
+    ip: IpAddr,
+}
+
+impl Drop for ConnGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.client_leave(self.ip);
+        self.shared.tcp_open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -113,11 +181,27 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
         };
         // One snapshot for the whole batch: a swap takes effect at the next.
         let snap = shared.snapshot.load();
+        let now = shared.rrl.as_ref().map_or(0, Rrl::now);
         for i in 0..n {
+            let peer = if shared.rrl.is_some() { batch.peer(i) } else { None };
             let (query, out) = batch.query_and_out(i);
             if let Reply::Send(meta) = respond(&snap, query, out, false) {
-                batch.mark_send(i);
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
+                let action = match (&shared.rrl, peer) {
+                    (Some(rrl), Some(peer)) => {
+                        let key = ResponseKey::new(out, meta.zone, meta.qtype, meta.rcode);
+                        rrl.check(peer.ip(), key, now)
+                    }
+                    _ => Action::Send,
+                };
+                match action {
+                    Action::Send => batch.mark_send(i),
+                    Action::Slip => {
+                        crate::rrl::slip_reply(out);
+                        batch.mark_send(i);
+                    }
+                    Action::Drop => {}
+                }
             }
         }
         if let Err(e) = batch.send(&sock) {
@@ -158,13 +242,20 @@ pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
             tracing::debug!(%peer, "tcp connection limit reached, closing");
             continue;
         }
+        if !shared.client_enter(peer.ip()) {
+            tracing::debug!(%peer, "tcp per-client connection limit reached, closing");
+            continue;
+        }
         shared.tcp_open.fetch_add(1, Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _guard = ConnGuard {
+                shared: &shared,
+                ip: peer.ip(),
+            };
             if let Err(e) = tcp_conn(stream, peer, &shared).await {
                 tracing::debug!(%peer, error = %e, "tcp connection ended");
             }
-            shared.tcp_open.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
@@ -179,54 +270,97 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
     let mut msg = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(1024);
     let mut pending: Vec<u8> = Vec::with_capacity(1024);
+    // Queries answered in `pending`, not yet written.
+    let mut batched = 0usize;
+    let io_timeout = shared.tcp_read_timeout;
+    let read_timeout = || io::Error::new(io::ErrorKind::TimedOut, "read timeout");
     loop {
-        // Waiting for the next query counts as idle; a client that starts a
-        // message must finish it within the same time.
-        let len = match tokio::time::timeout(shared.tcp_idle, rd.read_u16()).await {
+        // Waiting for the first byte of the next query counts as idle.
+        if rd.buffer().is_empty() {
+            match tokio::time::timeout(shared.tcp_idle, rd.fill_buf()).await {
+                Ok(Ok([])) => return Ok(()),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(()),
+            }
+        }
+        // Once started, a message must arrive whole within the read timeout,
+        // however slowly its bytes trickle in.
+        let deadline = tokio::time::Instant::now() + io_timeout;
+        let len = match tokio::time::timeout_at(deadline, rd.read_u16()).await {
             Ok(Ok(n)) => n as usize,
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Ok(()),
+            Err(_) => return Err(read_timeout()),
         };
         msg.resize(len, 0);
-        tokio::time::timeout(shared.tcp_idle, rd.read_exact(&mut msg[..len]))
+        tokio::time::timeout_at(deadline, rd.read_exact(&mut msg[..len]))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timeout"))??;
+            .map_err(|_| read_timeout())??;
         let snap = shared.snapshot.load_full();
         match respond(&snap, &msg[..len], &mut out, true) {
             Reply::Send(meta) => {
                 pending.extend_from_slice(&(out.len() as u16).to_be_bytes());
                 pending.extend_from_slice(&out);
+                batched += 1;
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, true);
             }
             Reply::Drop => {}
             Reply::Transfer { qtype } => {
-                flush(&mut wr, &mut pending).await?;
-                transfer(&snap, &msg[..len], qtype, peer.ip(), &mut wr).await?;
+                flush(&mut wr, &mut pending, io_timeout).await?;
+                batched = 0;
+                transfer(
+                    &snap,
+                    &shared.journal,
+                    &msg[..len],
+                    qtype,
+                    peer.ip(),
+                    &mut wr,
+                    io_timeout,
+                )
+                .await?;
             }
         }
-        // Batch answers to pipelined queries into one write.
-        if rd.buffer().is_empty() || pending.len() > 32 * 1024 {
-            flush(&mut wr, &mut pending).await?;
+        // Batch answers to pipelined queries into one write, while a whole
+        // next query is already buffered, up to the pipelining cap.
+        if !whole_message(rd.buffer()) || pending.len() > 32 * 1024 || batched >= shared.tcp_max_pipelined {
+            flush(&mut wr, &mut pending, io_timeout).await?;
+            batched = 0;
         }
     }
 }
 
-async fn flush(wr: &mut tokio::net::tcp::OwnedWriteHalf, pending: &mut Vec<u8>) -> io::Result<()> {
+/// True if `buf` starts with a complete length-prefixed message.
+fn whole_message(buf: &[u8]) -> bool {
+    buf.len() >= 2 && buf.len() - 2 >= usize::from(u16::from_be_bytes([buf[0], buf[1]]))
+}
+
+/// Writes the batched answers; a client that does not read them within
+/// `timeout` is dropped.
+async fn flush(
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    pending: &mut Vec<u8>,
+    timeout: Duration,
+) -> io::Result<()> {
     if !pending.is_empty() {
-        wr.write_all(pending).await?;
+        tokio::time::timeout(timeout, wr.write_all(pending))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timeout"))??;
         pending.clear();
     }
     Ok(())
 }
 
-/// AXFR (and IXFR, answered with a full zone as RFC 1995 4 allows).
+/// AXFR, and IXFR: incremental from the journal when it reaches back to
+/// the client's serial, else a full zone as RFC 1995 4 allows.
 async fn transfer(
     snap: &Snapshot,
+    journal: &crate::xfr::Journal,
     msg: &[u8],
     qtype: u16,
     peer: IpAddr,
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    io_timeout: Duration,
 ) -> io::Result<()> {
     let wire::Parsed::Query(q) = wire::parse_query(msg) else {
         return Ok(());
@@ -252,23 +386,44 @@ async fn transfer(
             rcode,
             ..Flags::default()
         });
-        send_framed(wr, &out).await?;
+        send_framed(wr, &out, io_timeout).await?;
         snap.stats.record(zone.map(|z| z.index), qtype, rcode, true);
         return Ok(());
     };
-    tracing::info!(%peer, zone = %zone.origin, serial = zone.serial, "outgoing transfer");
-    for chunk in transfer_messages(zone, q.id, question) {
-        send_framed(wr, &chunk).await?;
+    // TSIG: a zone with a transfer_key needs it; signed requests get
+    // every response message signed.
+    let mut signer = match crate::xfr::authorize(zone, &q) {
+        Ok(s) => s,
+        Err(resp) => {
+            tracing::info!(%peer, zone = %zone.origin, "transfer refused: TSIG missing or invalid");
+            send_framed(wr, &resp, io_timeout).await?;
+            return Ok(());
+        }
+    };
+    let incremental = (qtype == rtype::IXFR)
+        .then(|| crate::xfr::ixfr_messages(journal, zone, msg, q.question_end))
+        .flatten();
+    let (kind, msgs) = incremental.unwrap_or_else(|| ("AXFR", transfer_messages(zone, q.id, question)));
+    tracing::info!(%peer, zone = %zone.origin, serial = zone.serial, kind, "outgoing transfer");
+    for mut chunk in msgs {
+        if let Some(s) = signer.as_mut() {
+            s.sign(&mut chunk);
+        }
+        send_framed(wr, &chunk, io_timeout).await?;
     }
     snap.stats.record(Some(zone.index), qtype, 0, true);
     Ok(())
 }
 
-async fn send_framed(wr: &mut tokio::net::tcp::OwnedWriteHalf, msg: &[u8]) -> io::Result<()> {
+async fn send_framed(
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    msg: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
     let mut framed = Vec::with_capacity(msg.len() + 2);
     framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
     framed.extend_from_slice(msg);
-    wr.write_all(&framed).await
+    flush(wr, &mut framed, timeout).await
 }
 
 /// The messages of an AXFR: SOA, every other record, SOA again; the question

@@ -1863,3 +1863,102 @@ pub mod prom {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// named as a secondary (tests/secondary_bind.rs)
+// ---------------------------------------------------------------------------
+
+/// A TSIG key for named's config: (name, algorithm, base64 secret).
+pub type NamedKey<'a> = (&'a str, &'a str, &'a str);
+
+impl Named {
+    /// `named` on 127.0.0.1:`port` as secondary for `zone` from `primary`
+    /// (a loopback vigia), accepting NOTIFY from 127.0.0.0/8, asking for
+    /// IXFR, transfers signed with `key` if given. Waits until the zone is
+    /// served (first transfer done), up to 15 s.
+    pub fn start_secondary(
+        named: &Path,
+        port: u16,
+        zone: &str,
+        primary: SocketAddr,
+        key: Option<NamedKey<'_>>,
+    ) -> Named {
+        assert!(primary.ip().is_loopback(), "primary must be a loopback address");
+        let ip = Ipv4Addr::LOCALHOST;
+        let dir = TempDir::new("named-secondary");
+        let d = dir.path().display().to_string();
+        let (key_clause, key_ref) = match key {
+            Some((name, alg, secret)) => (
+                format!("key \"{name}\" {{ algorithm {alg}; secret \"{secret}\"; }};\n"),
+                format!(" key \"{name}\""),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let conf = format!(
+            r#"options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-notify {{ 127.0.0.0/8; }};
+    request-ixfr yes;
+}};
+controls {{ }};
+{key_clause}zone "{zone}" {{
+    type secondary;
+    file "{d}/{zone}.db";
+    primaries {{ {pip} port {pport}{key_ref}; }};
+}};
+"#,
+            pip = primary.ip(),
+            pport = primary.port(),
+        );
+        let conf_path = dir.path().join("named.conf");
+        std::fs::write(&conf_path, &conf).unwrap();
+        let log_path = dir.path().join("named.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(named)
+            // Debug level 3 logs "got incremental response" for IXFR.
+            .args(["-g", "-d", "3", "-n", "1", "-c"])
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn named");
+        let mut n = Named {
+            addr: SocketAddr::from((ip, port)),
+            child,
+            log_path,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let q = Q::new(zone, SOA).build();
+        loop {
+            if let Some(st) = n.child.try_wait().unwrap() {
+                panic!(
+                    "named exited early ({st}); conf\n{conf}\n--- log ---\n{}",
+                    n.log()
+                );
+            }
+            let served = query_udp_timeout(n.addr, &q, Duration::from_millis(200))
+                .and_then(|r| parse(&r).ok())
+                .is_some_and(|m| m.rcode == 0 && !m.answer.is_empty());
+            if served {
+                return n;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "named secondary did not load {zone} within 15 s; conf\n{conf}\n--- log ---\n{}",
+                    n.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

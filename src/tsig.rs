@@ -1,0 +1,429 @@
+//! TSIG (RFC 8945) with HMAC-SHA256: verifying signed requests, signing
+//! responses (every message of a transfer, each MAC chained to the
+//! previous one, 5.3.1) and signing outgoing NOTIFY.
+//!
+//! The keyring is process-wide: the UDP and TCP query paths must answer a
+//! signed SOA query (a secondary's refresh) signed, and they only see the
+//! snapshot. `app` replaces it on start-up and reload.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::name::Name;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// RR type and class of TSIG.
+pub const TSIG: u16 = 250;
+const CLASS_ANY: u16 = 255;
+/// Allowed clock difference, seconds (RFC 8945 recommends 300).
+const FUDGE: u16 = 300;
+/// TSIG error codes (RFC 8945 3).
+pub const BADSIG: u16 = 16;
+pub const BADKEY: u16 = 17;
+pub const BADTIME: u16 = 18;
+/// `hmac-sha256.` in wire format.
+const ALG_SHA256: &[u8] = b"\x0bhmac-sha256\x00";
+const NOTAUTH: u8 = 9;
+
+/// `[[key]]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub name: String,
+    pub algorithm: String,
+    /// Base64, as `tsig-keygen` prints it.
+    pub secret: String,
+}
+
+/// A usable key: lower-cased wire name and the decoded secret.
+#[derive(Debug)]
+pub struct Key {
+    pub name: Vec<u8>,
+    secret: Vec<u8>,
+}
+
+/// Checks `[[key]]` entries: Err((field, message)).
+pub fn validate_keys(keys: &[KeyConfig]) -> Result<(), (String, String)> {
+    for (i, k) in keys.iter().enumerate() {
+        key_from_config(k).map_err(|(f, m)| (format!("key[{i}].{f}"), m))?;
+        if keys[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&k.name)) {
+            return Err((
+                format!("key[{i}].name"),
+                format!("key '{}' is defined twice", k.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds a [`Key`]; Err((field, message)).
+pub fn key_from_config(k: &KeyConfig) -> Result<Key, (String, String)> {
+    let name = Name::parse(&crate::config::absolute(&k.name), None)
+        .map_err(|e| ("name".to_string(), format!("'{}': {e}", k.name)))?;
+    if !k
+        .algorithm
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case("hmac-sha256")
+    {
+        return Err((
+            "algorithm".into(),
+            format!("'{}' is not supported (only \"hmac-sha256\")", k.algorithm),
+        ));
+    }
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(k.secret.trim())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ("secret".to_string(), "is not non-empty base64".to_string()))?;
+    Ok(Key {
+        name: name.to_lowercase().wire().to_vec(),
+        secret,
+    })
+}
+
+/// Every configured key, and the key each zone's transfers require.
+#[derive(Default)]
+pub struct Keyring {
+    keys: Vec<Arc<Key>>,
+    zones: HashMap<Vec<u8>, Arc<Key>>,
+}
+
+static KEYRING: LazyLock<ArcSwap<Keyring>> = LazyLock::new(|| ArcSwap::from_pointee(Keyring::default()));
+
+/// Installs the keys of a (validated) config.
+pub fn install(config: &crate::config::Config) {
+    let keys: Vec<(String, Arc<Key>)> = config
+        .keys
+        .iter()
+        .filter_map(|k| Some((k.name.clone(), Arc::new(key_from_config(k).ok()?))))
+        .collect();
+    let mut zones = HashMap::new();
+    for zc in &config.zones {
+        let (Some(want), Ok(origin)) = (
+            &zc.transfer_key,
+            Name::parse(&crate::config::absolute(&zc.name), None),
+        ) else {
+            continue;
+        };
+        if let Some((_, k)) = keys.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)) {
+            zones.insert(origin.to_lowercase().wire().to_vec(), k.clone());
+        }
+    }
+    let keys = keys.into_iter().map(|(_, k)| k).collect();
+    KEYRING.store(Arc::new(Keyring { keys, zones }));
+}
+
+/// The key a zone's transfers and NOTIFY use, if any.
+pub fn zone_key(origin: &[u8]) -> Option<Arc<Key>> {
+    KEYRING.load().zones.get(origin).cloned()
+}
+
+/// A TSIG record found at the end of a message.
+pub struct Found<'a> {
+    /// Offset of the TSIG record (the message without it ends here).
+    pub start: usize,
+    pub key: Vec<u8>,
+    alg: Vec<u8>,
+    time: u64,
+    fudge: u16,
+    mac: &'a [u8],
+    orig_id: u16,
+}
+
+/// The TSIG record if it is the last record of `msg` (RFC 8945 5.1).
+pub fn find(msg: &[u8]) -> Option<Found<'_>> {
+    let count = |i: usize| u16::from_be_bytes([msg[i], msg[i + 1]]) as usize;
+    if msg.len() < 12 || count(10) == 0 {
+        return None;
+    }
+    let mut at = 12;
+    for _ in 0..count(4) {
+        at = skip_name(msg, at)? + 4;
+    }
+    let total = count(6) + count(8) + count(10);
+    for i in 0..total {
+        let start = at;
+        let p = skip_name(msg, at)?;
+        let t = u16::from_be_bytes([*msg.get(p)?, *msg.get(p + 1)?]);
+        let rdlen = u16::from_be_bytes([*msg.get(p + 8)?, *msg.get(p + 9)?]) as usize;
+        let rd = msg.get(p + 10..p + 10 + rdlen)?;
+        at = p + 10 + rdlen;
+        if i + 1 == total && t == TSIG && at == msg.len() {
+            let mut owner = Vec::new();
+            crate::wire::read_name(msg, start, &mut owner)?;
+            return parse_rdata(start, lower(&owner), rd);
+        }
+    }
+    None
+}
+
+/// The offset after a (possibly compressed) name, without allocating:
+/// the query path calls [`find`] for every message.
+fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(at)? as usize;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xC0 == 0xC0 => return Some(at + 2),
+            l if l < 64 => at += 1 + l,
+            _ => return None,
+        }
+    }
+}
+
+fn lower(wire: &[u8]) -> Vec<u8> {
+    wire.to_ascii_lowercase()
+}
+
+/// Reads TSIG RDATA (names in it are never compressed).
+fn parse_rdata(start: usize, key: Vec<u8>, rd: &[u8]) -> Option<Found<'_>> {
+    let alg_len = crate::name::wire_name_len(rd)?;
+    let alg = lower(&rd[..alg_len]);
+    let f = rd.get(alg_len..)?;
+    let time = f.get(..6)?.iter().fold(0u64, |a, &b| a << 8 | b as u64);
+    let fudge = u16::from_be_bytes([*f.get(6)?, *f.get(7)?]);
+    let mac_len = u16::from_be_bytes([*f.get(8)?, *f.get(9)?]) as usize;
+    let mac = f.get(10..10 + mac_len)?;
+    let r = &f[10 + mac_len..];
+    let orig_id = u16::from_be_bytes([*r.first()?, *r.get(1)?]);
+    Some(Found {
+        start,
+        key,
+        alg,
+        time,
+        fudge,
+        mac,
+        orig_id,
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Signs the messages of one response stream (or one request).
+pub struct Signer {
+    key: Arc<Key>,
+    /// The MAC the next message's digest starts with (None: a request).
+    prior: Option<Vec<u8>>,
+    /// Later messages of a stream digest only the timers (5.3.1).
+    first: bool,
+    orig_id: u16,
+}
+
+/// Why a signed request was not accepted: the TSIG error and the key name.
+#[derive(Debug)]
+pub struct Rejected {
+    pub error: u16,
+    key: Vec<u8>,
+    alg: Vec<u8>,
+    orig_id: u16,
+}
+
+/// Checks the TSIG of a request. Ok(None): unsigned. `required`: the key
+/// the request must be signed with (an unsigned one is then BADKEY-free
+/// but still rejected by the caller).
+pub fn verify(msg: &[u8], required: Option<&Key>) -> Result<Option<Signer>, Rejected> {
+    let Some(t) = find(msg) else {
+        return Ok(None);
+    };
+    let reject = |error| Rejected {
+        error,
+        key: t.key.clone(),
+        alg: t.alg.clone(),
+        orig_id: t.orig_id,
+    };
+    let ring = KEYRING.load();
+    let key = ring.keys.iter().find(|k| k.name == t.key).cloned();
+    let key = match (key, required) {
+        (Some(k), Some(r)) if k.name != r.name => return Err(reject(BADKEY)),
+        (Some(k), _) if t.alg == ALG_SHA256 => k,
+        _ => return Err(reject(BADKEY)),
+    };
+    let mut m = mac(&key);
+    m.update(&unsigned_part(msg, &t));
+    m.update(&variables(&key.name, t.time, t.fudge));
+    if m.verify_slice(t.mac).is_err() {
+        return Err(reject(BADSIG));
+    }
+    if now().abs_diff(t.time) > t.fudge as u64 {
+        return Err(reject(BADTIME));
+    }
+    Ok(Some(Signer {
+        key,
+        prior: Some(t.mac.to_vec()),
+        first: true,
+        orig_id: t.orig_id,
+    }))
+}
+
+/// The message as it was before TSIG was added: ARCOUNT less one and the
+/// original ID.
+fn unsigned_part(msg: &[u8], t: &Found<'_>) -> Vec<u8> {
+    let mut m = msg[..t.start].to_vec();
+    m[..2].copy_from_slice(&t.orig_id.to_be_bytes());
+    let ar = u16::from_be_bytes([m[10], m[11]]).saturating_sub(1);
+    m[10..12].copy_from_slice(&ar.to_be_bytes());
+    m
+}
+
+fn mac(key: &Key) -> HmacSha256 {
+    // HMAC takes keys of any length: this cannot fail.
+    <HmacSha256 as Mac>::new_from_slice(&key.secret).expect("HMAC accepts any key length")
+}
+
+/// TSIG variables (RFC 8945 4.3.3) with error 0 and no other data.
+fn variables(key: &[u8], time: u64, fudge: u16) -> Vec<u8> {
+    let mut v = key.to_vec();
+    v.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    v.extend_from_slice(&0u32.to_be_bytes());
+    v.extend_from_slice(ALG_SHA256);
+    v.extend_from_slice(&timers(time, fudge));
+    v.extend_from_slice(&[0, 0, 0, 0]); // error, other len
+    v
+}
+
+fn timers(time: u64, fudge: u16) -> [u8; 8] {
+    let t = time.to_be_bytes();
+    [
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        t[6],
+        t[7],
+        (fudge >> 8) as u8,
+        fudge as u8,
+    ]
+}
+
+impl Signer {
+    /// A signer for a request (e.g. NOTIFY) with `key`.
+    pub fn request(key: Arc<Key>, id: u16) -> Signer {
+        Signer {
+            key,
+            prior: None,
+            first: true,
+            orig_id: id,
+        }
+    }
+
+    /// Appends a TSIG record signing `msg` (a complete message).
+    pub fn sign(&mut self, msg: &mut Vec<u8>) {
+        let time = now();
+        let mut m = mac(&self.key);
+        if let Some(p) = &self.prior {
+            m.update(&(p.len() as u16).to_be_bytes());
+            m.update(p);
+        }
+        m.update(msg);
+        if self.first {
+            m.update(&variables(&self.key.name, time, FUDGE));
+        } else {
+            m.update(&timers(time, FUDGE));
+        }
+        let code = m.finalize().into_bytes().to_vec();
+        append_tsig(msg, &self.key.name, ALG_SHA256, time, &code, self.orig_id, 0);
+        self.prior = Some(code);
+        self.first = false;
+    }
+}
+
+/// Appends a TSIG record and counts it in ARCOUNT.
+fn append_tsig(msg: &mut Vec<u8>, key: &[u8], alg: &[u8], time: u64, mac: &[u8], orig_id: u16, error: u16) {
+    let mut rd = alg.to_vec();
+    rd.extend_from_slice(&timers(time, FUDGE));
+    rd.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    rd.extend_from_slice(mac);
+    rd.extend_from_slice(&orig_id.to_be_bytes());
+    rd.extend_from_slice(&error.to_be_bytes());
+    rd.extend_from_slice(&[0, 0]);
+    msg.extend_from_slice(key);
+    msg.extend_from_slice(&TSIG.to_be_bytes());
+    msg.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    msg.extend_from_slice(&0u32.to_be_bytes());
+    msg.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+    msg.extend_from_slice(&rd);
+    let ar = u16::from_be_bytes([msg[10], msg[11]]).wrapping_add(1);
+    msg[10..12].copy_from_slice(&ar.to_be_bytes());
+}
+
+/// Rewrites `out` (a response to the request) into NOTAUTH carrying the
+/// TSIG error, unsigned (RFC 8945 5.3.2): question only.
+pub fn error_response(out: &mut Vec<u8>, question_end: usize, r: &Rejected) {
+    out.truncate(question_end.min(out.len()));
+    out[3] = (out[3] & 0xF0) | NOTAUTH;
+    out[2] &= !0x04; // not authoritative
+    out[6..12].fill(0);
+    append_tsig(out, &r.key, &r.alg, now(), &[], r.orig_id, r.error);
+}
+
+/// For a complete response to `query`: signs it if the query was signed
+/// with a known key, or turns it into a TSIG error (UDP and TCP queries).
+pub fn sign_response(query: &[u8], question_end: usize, out: &mut Vec<u8>) {
+    match verify(query, None) {
+        Ok(None) => {}
+        Ok(Some(mut s)) => s.sign(out),
+        Err(r) => error_response(out, question_end, &r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Arc<Key> {
+        Arc::new(
+            key_from_config(&KeyConfig {
+                name: "xfr-key".into(),
+                algorithm: "hmac-sha256".into(),
+                secret: "c2VjcmV0c2VjcmV0c2VjcmV0".into(),
+            })
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn keys_are_validated_by_field() {
+        let bad = |alg: &str, secret: &str| {
+            validate_keys(&[KeyConfig {
+                name: "k".into(),
+                algorithm: alg.into(),
+                secret: secret.into(),
+            }])
+            .unwrap_err()
+            .0
+        };
+        assert_eq!(bad("hmac-md5", "c2VjcmV0"), "key[0].algorithm");
+        assert_eq!(bad("hmac-sha256", "not base64!"), "key[0].secret");
+    }
+
+    #[test]
+    fn a_signed_request_is_found_and_its_mac_verifies() {
+        let mut msg = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1];
+        let mut s = Signer::request(key(), 0x1234);
+        s.sign(&mut msg);
+        let t = find(&msg).expect("TSIG found");
+        assert_eq!(t.key, key().name);
+        assert_eq!(
+            (t.alg.as_slice(), t.orig_id, t.mac.len()),
+            (ALG_SHA256, 0x1234, 32)
+        );
+        // The MAC covers the message without the TSIG record.
+        let mut m = mac(&key());
+        m.update(&unsigned_part(&msg, &t));
+        m.update(&variables(&t.key, t.time, t.fudge));
+        assert!(m.verify_slice(t.mac).is_ok());
+    }
+}

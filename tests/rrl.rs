@@ -1,0 +1,257 @@
+//! Response rate limiting end to end: a spoofed-source flood of one name
+//! from many addresses of one /24 is limited (dropped, or slipped as TC=1)
+//! while another /24, and another name from the flooded /24, still get every
+//! answer; `vigia_rrl_dropped_total` / `vigia_rrl_slipped_total` count it.
+//! With RRL off (the default) nothing is dropped.
+//!
+//! "Spoofed" sources are real loopback addresses (127.0.0.x, 127.0.1.x) bound
+//! by the test: only 127.0.0.0/8 is ever used. Every wait has a deadline.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{admin, parse, prom, Server, ServerOpts, A, Q};
+
+const FLOODED: &str = "www.no-paladar.com.br";
+
+fn start(extra: &str) -> Server {
+    let mut opts = ServerOpts::new(common::all_zones());
+    opts.extra = extra.to_string();
+    Server::start(opts)
+}
+
+/// What a flood got back.
+#[derive(Debug, Default)]
+struct Flood {
+    sent: u64,
+    full: u64,
+    truncated: u64,
+}
+
+/// Sends `rounds` rounds of one query per source address (all 127.0.0.x),
+/// `pause` apart, reading whatever comes back; then drains for a moment.
+fn flood(server: SocketAddr, sources: usize, rounds: usize, pause: Duration) -> Flood {
+    let socks: Vec<UdpSocket> = (0..sources)
+        .map(|i| {
+            let src = Ipv4Addr::new(127, 0, 0, 10 + i as u8);
+            let s = UdpSocket::bind((src, 0)).expect("bind a 127.0.0.x source");
+            s.connect(server).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    let mut f = Flood::default();
+    let mut buf = [0u8; 4096];
+    let mut drain = |f: &mut Flood| {
+        for s in &socks {
+            while let Ok(n) = s.recv(&mut buf) {
+                let m = parse(&buf[..n]).expect("parsable answer");
+                if m.tc {
+                    assert!(m.answer.is_empty(), "a slipped reply carries no records");
+                    f.truncated += 1;
+                } else {
+                    assert_eq!(m.rcode, 0);
+                    assert!(!m.answer.is_empty());
+                    f.full += 1;
+                }
+            }
+        }
+    };
+    for r in 0..rounds {
+        for (i, s) in socks.iter().enumerate() {
+            let id = ((r * sources + i) & 0xffff) as u16;
+            if s.send(&Q::new(FLOODED, A).id(id).build()).is_ok() {
+                f.sent += 1;
+            }
+        }
+        std::thread::sleep(pause);
+        drain(&mut f);
+    }
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        drain(&mut f);
+    }
+    f
+}
+
+/// One query from the loopback address `src`; the answer if one came.
+fn ask_from(src: Ipv4Addr, server: SocketAddr, name: &str, id: u16) -> Option<common::Msg> {
+    let s = UdpSocket::bind((src, 0)).ok()?;
+    s.connect(server).ok()?;
+    s.send(&Q::new(name, A).id(id).build()).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    parse(&buf[..n]).ok()
+}
+
+/// Asks `name` from `src` every 250 ms (under the limit) until `stop`;
+/// returns (asked, fully answered).
+fn steady_client(
+    src: Ipv4Addr,
+    server: SocketAddr,
+    name: &'static str,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(u32, u32)> {
+    std::thread::spawn(move || {
+        let (mut asked, mut ok) = (0, 0);
+        for i in 0..200u16 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            asked += 1;
+            if ask_from(src, server, name, 0x7000 + i)
+                .is_some_and(|m| !m.tc && m.rcode == 0 && !m.answer.is_empty())
+            {
+                ok += 1;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        (asked, ok)
+    })
+}
+
+fn counter(server: &Server, name: &str) -> f64 {
+    let text = admin::scrape(server.metrics);
+    prom::value(&prom::parse(&text), name, &[])
+}
+
+#[test]
+fn flood_from_one_prefix_is_limited_while_others_are_answered() {
+    let server = start("\n[rrl]\nenabled = true\nresponses_per_second = 5\nwindow = \"2s\"\nslip = 2\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    // Another /24 asks the flooded name; the flooded /24 asks another name.
+    let other_prefix = steady_client(Ipv4Addr::new(127, 0, 1, 1), server.addr, FLOODED, stop.clone());
+    let other_name = steady_client(
+        Ipv4Addr::new(127, 0, 0, 200),
+        server.addr,
+        "dns.no-paladar.com.br",
+        stop.clone(),
+    );
+    let started = Instant::now();
+    // 64 sources x 100 rounds 25 ms apart: about 6400 queries in ~3 s.
+    let f = flood(server.addr, 64, 100, Duration::from_millis(25));
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let (asked_a, ok_a) = other_prefix.join().unwrap();
+    let (asked_b, ok_b) = other_name.join().unwrap();
+    eprintln!("flood over {secs:.1} s: {f:?}; other /24 {ok_a}/{asked_a}; other name {ok_b}/{asked_b}");
+
+    assert!(f.sent >= 3000, "the flood did not happen: {f:?}");
+    // 5 per second for the whole /24, plus the initial 5 (one table shared
+    // by every worker); generous slack for second boundaries.
+    let allowed = 5.0 * (secs + 2.0) + 10.0;
+    assert!(
+        (f.full as f64) <= allowed,
+        "{} full answers in {secs:.1} s exceed the limit ({allowed}): {f:?}",
+        f.full
+    );
+    assert!(f.truncated > 0, "slip = 2 sends TC=1 replies: {f:?}");
+    // Every second limited response slips: about half of the limited ones
+    // (fewer seen if the kernel lost some datagrams under load).
+    let limited = f.sent - f.full;
+    assert!(
+        f.truncated >= limited / 4 && f.truncated <= limited / 2 + 1,
+        "slip ratio: {f:?}"
+    );
+    assert!(
+        asked_a >= 5 && ok_a == asked_a,
+        "other /24: {ok_a}/{asked_a} answered"
+    );
+    assert!(
+        asked_b >= 5 && ok_b == asked_b,
+        "other name: {ok_b}/{asked_b} answered"
+    );
+
+    let text = admin::scrape(server.metrics);
+    prom::promtool_check(&text);
+    let samples = prom::parse(&text);
+    let dropped = prom::value(&samples, "vigia_rrl_dropped_total", &[]);
+    let slipped = prom::value(&samples, "vigia_rrl_slipped_total", &[]);
+    assert!(slipped >= f.truncated as f64, "slipped {slipped} < seen {f:?}");
+    assert!(
+        dropped > 0.0 && dropped + slipped <= f.sent as f64,
+        "dropped {dropped}: {f:?}"
+    );
+    // slip = 2: limited responses alternate drop, slip (the counter is global).
+    assert!(
+        dropped - slipped == 0.0 || dropped - slipped == 1.0,
+        "slip = 2 alternates: dropped {dropped}, slipped {slipped}"
+    );
+    assert!(
+        dropped + slipped >= (limited as f64) * 0.5,
+        "counters {dropped} + {slipped} miss limited responses: {f:?}"
+    );
+
+    // TCP is never limited, even for the flooded prefix and name.
+    let m = server.ask_tcp(&Q::new(FLOODED, A));
+    assert!(!m.tc && !m.answer.is_empty());
+}
+
+#[test]
+fn flood_recovers_after_the_window() {
+    let server = start("\n[rrl]\nenabled = true\nresponses_per_second = 5\nwindow = \"1s\"\nslip = 0\n");
+    let f = flood(server.addr, 16, 20, Duration::from_millis(10));
+    assert_eq!(f.truncated, 0, "slip = 0 never slips: {f:?}");
+    assert!(f.full < f.sent / 2, "{f:?}");
+    // Debt is capped at one second's worth: within a few seconds a client
+    // of the flooded /24 is answered again.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let mut id = 0x4000;
+    loop {
+        id += 1;
+        let answered = ask_from(Ipv4Addr::new(127, 0, 0, 10), server.addr, FLOODED, id)
+            .is_some_and(|m| !m.tc && !m.answer.is_empty());
+        if answered {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the flooded /24 is never answered again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(counter(&server, "vigia_rrl_dropped_total") > 0.0);
+    assert_eq!(counter(&server, "vigia_rrl_slipped_total"), 0.0);
+}
+
+#[test]
+fn exempt_clients_and_disabled_rrl_are_never_limited() {
+    for extra in [
+        "",
+        "\n[rrl]\nenabled = true\nresponses_per_second = 1\nexempt = [\"127.0.0.0/24\"]\n",
+    ] {
+        let server = start(extra);
+        let f = flood(server.addr, 32, 10, Duration::from_millis(20));
+        assert_eq!(f.sent, 320);
+        assert_eq!((f.full, f.truncated), (f.sent, 0), "config {extra:?}: {f:?}");
+        assert_eq!(counter(&server, "vigia_rrl_dropped_total"), 0.0);
+        assert_eq!(counter(&server, "vigia_rrl_slipped_total"), 0.0);
+    }
+}
+
+#[test]
+fn rrl_config_errors_name_the_field() {
+    let dir = common::TempDir::new("rrl-config");
+    let path = dir.path().join("vigia.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n\n[rrl]\nenabled = true\nexempt = [\"not-a-net\"]\n",
+            common::zone_paladar().display()
+        ),
+    )
+    .unwrap();
+    let (ok, _out, err) = common::vigia_check(&path);
+    assert!(!ok);
+    let all = format!("{_out}{err}");
+    assert!(
+        all.contains("rrl.exempt[0]") && all.contains("not-a-net"),
+        "{all}"
+    );
+}

@@ -1,0 +1,361 @@
+//! TCP hardening end to end: while hundreds of idle and slow connections are
+//! held, UDP and new TCP clients are still answered; the per-client cap is
+//! enforced; idle connections, messages that trickle in too slowly,
+//! half-open messages and clients that never read their answers are closed.
+//!
+//! Every wait polls a condition against a deadline; nothing asserts speed.
+//! Client sockets bind loopback source addresses (127.0.x.y) so per-client
+//! caps can be exercised; only 127.0.0.0/8 is ever used.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{parse, tcp_frame, tcp_read_msg, A, Q, SOA};
+
+const NAME: &str = "www.no-paladar.com.br";
+
+/// A vigia with `[server]` settings of the test's choosing, killed on drop.
+struct Vigia {
+    addr: SocketAddr,
+    child: Child,
+    stderr: PathBuf,
+    _dir: common::TempDir,
+}
+
+impl Vigia {
+    fn start(server_toml: &str) -> Vigia {
+        let ip = Ipv4Addr::LOCALHOST;
+        let port = common::free_port(ip);
+        let mport = common::free_port(ip);
+        let dir = common::TempDir::new("tcp-limits");
+        let cfg = format!(
+            "[server]\nlisten = [\"{ip}:{port}\"]\nworkers = 2\n{server_toml}\n\
+             [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n\n\
+             [metrics]\nlisten = \"{ip}:{mport}\"\n",
+            common::zone_paladar().display()
+        );
+        let config = dir.path().join("vigia.toml");
+        std::fs::write(&config, &cfg).unwrap();
+        let stderr = dir.path().join("vigia.stderr");
+        let err = std::fs::File::create(&stderr).unwrap();
+        let child = Command::new(common::vigia_bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(err.try_clone().unwrap())
+            .stderr(err)
+            .spawn()
+            .expect("spawn vigia");
+        let v = Vigia {
+            addr: SocketAddr::from((ip, port)),
+            child,
+            stderr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let q = Q::new("no-paladar.com.br", SOA).build();
+        while common::query_udp_timeout(v.addr, &q, Duration::from_millis(200)).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "vigia did not start with\n{cfg}\n{}",
+                v.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        v
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Vigia {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- vigia log ---\n{}", self.log());
+        }
+    }
+}
+
+/// A TCP connection from the loopback address `src`.
+fn connect_from(src: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    connect_with(src, to, None)
+}
+
+fn connect_with(src: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
+    assert!(to.ip().is_loopback() && src.is_loopback());
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    if let Some(n) = rcvbuf {
+        s.set_recv_buffer_size(n)?;
+    }
+    s.bind(&SocketAddr::from((src, 0)).into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(2))?;
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.set_write_timeout(Some(Duration::from_secs(2)))?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// One query on `s`, answered fully.
+fn query_on(s: &mut TcpStream, id: u16) -> bool {
+    s.write_all(&tcp_frame(&Q::new(NAME, A).id(id).build())).is_ok()
+        && tcp_read_msg(s)
+            .and_then(|r| parse(&r).ok())
+            .is_some_and(|m| m.id == id && m.rcode == 0 && !m.answer.is_empty())
+}
+
+/// Waits until the server closes `s` (EOF or reset), reading and discarding
+/// whatever arrives; true if it did within `within`.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 4096];
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn held_idle_and_slow_connections_do_not_starve_other_clients() {
+    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
+    // 300 idle connections from 10 addresses (30 each, under the cap of 64).
+    let mut idle = Vec::new();
+    for i in 0..300 {
+        let src = Ipv4Addr::new(127, 0, 2, 1 + (i % 10) as u8);
+        idle.push(connect_from(src, v.addr).expect("idle connection"));
+    }
+    // 20 slow writers, each trickling a query one byte per 200 ms.
+    let stop = Arc::new(AtomicBool::new(false));
+    let slow: Vec<_> = (0..20u8)
+        .map(|i| {
+            let stop = stop.clone();
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 3, 1 + i), v.addr).expect("slow connection");
+            std::thread::spawn(move || {
+                let msg = tcp_frame(&Q::new(NAME, A).id(0x5100 + u16::from(i)).build());
+                for b in msg.iter().cycle().take(200) {
+                    if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // UDP and fresh TCP clients are answered meanwhile (2 s deadline each).
+    let started = Instant::now();
+    for i in 0..50u16 {
+        let q = Q::new(NAME, A).id(0x6000 + i).build();
+        let r = common::query_udp(v.addr, &q).unwrap_or_else(|| panic!("UDP query {i} unanswered"));
+        assert!(!parse(&r).unwrap().answer.is_empty());
+    }
+    for i in 0..20u16 {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 5, 1 + (i % 4) as u8), v.addr)
+            .unwrap_or_else(|e| panic!("new TCP client {i} cannot connect: {e}"));
+        assert!(query_on(&mut s, 0x6100 + i), "new TCP client {i} unanswered");
+    }
+    eprintln!(
+        "50 UDP + 20 new TCP queries answered in {:?} beside 300 idle and 20 slow connections",
+        started.elapsed()
+    );
+    // The held connections are still served.
+    for (i, s) in idle.iter_mut().enumerate().step_by(37) {
+        assert!(query_on(s, 0x6200 + i as u16), "held connection {i} not served");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in slow {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn per_client_cap_is_enforced_and_released() {
+    let v = Vigia::start("tcp_max_per_client = 4\n");
+    let me = Ipv4Addr::new(127, 0, 4, 1);
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect_from(me, v.addr).unwrap()).collect();
+    for (i, s) in held.iter_mut().enumerate() {
+        assert!(
+            query_on(s, 0x4400 + i as u16),
+            "connection {i} within the cap not served"
+        );
+    }
+    // A fifth from the same address is closed unanswered.
+    let mut fifth = connect_from(me, v.addr).unwrap();
+    let _ = fifth.write_all(&tcp_frame(&Q::new(NAME, A).id(0x4405).build()));
+    assert!(
+        tcp_read_msg(&mut fifth).is_none(),
+        "a fifth connection was served"
+    );
+    // Another address is not affected.
+    let mut other = connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr).unwrap();
+    assert!(query_on(&mut other, 0x4406));
+    // Closing one frees a place (the server notices asynchronously).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut id = 0x4500;
+    loop {
+        id += 1;
+        if connect_from(me, v.addr).is_ok_and(|mut s| query_on(&mut s, id)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cap was not released");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn idle_and_half_open_connections_are_closed() {
+    let v = Vigia::start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
+    // Never sends anything.
+    let mut silent = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    // Served once, then idle.
+    let mut used = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    assert!(query_on(&mut used, 0x1111));
+    // Half a message, then silence (a vanished client).
+    let mut half = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let msg = tcp_frame(&Q::new(NAME, A).id(0x2222).build());
+    half.write_all(&msg[..msg.len() / 2]).unwrap();
+    for (what, s) in [
+        ("silent", &mut silent),
+        ("used", &mut used),
+        ("half-open", &mut half),
+    ] {
+        assert!(
+            closed_within(s, Duration::from_secs(5)),
+            "{what} connection not closed"
+        );
+    }
+}
+
+#[test]
+fn a_message_trickling_in_is_closed_after_the_read_timeout() {
+    // Each byte arrives well within the idle timeout, but the message as a
+    // whole takes longer than tcp_read_timeout.
+    let v = Vigia::start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
+    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let msg = tcp_frame(&Q::new(NAME, A).id(0x3333).build());
+    let started = Instant::now();
+    let mut closed = false;
+    for b in &msg {
+        if s.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(1) && closed_within(&mut s, Duration::from_millis(1)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed || closed_within(&mut s, Duration::from_secs(3)),
+        "a slow writer held its connection past the read timeout"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed only at the end"
+    );
+}
+
+#[test]
+fn pipelined_queries_are_answered_in_order_under_the_cap() {
+    let v = Vigia::start("tcp_max_pipelined = 4\n");
+    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut all = Vec::new();
+    for i in 0..100u16 {
+        all.extend(tcp_frame(&Q::new(NAME, A).id(i).build()));
+    }
+    s.write_all(&all).unwrap();
+    for i in 0..100u16 {
+        let m = parse(&tcp_read_msg(&mut s).unwrap_or_else(|| panic!("answer {i} missing"))).unwrap();
+        assert_eq!(m.id, i);
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_closed() {
+    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
+    let mut s = connect_with(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
+    s.set_nonblocking(true).unwrap();
+    let q = tcp_frame(&Q::new(NAME, A).id(0x7777).build());
+    let burst: Vec<u8> = q.iter().copied().cycle().take(q.len() * 256).collect();
+    // Pipeline queries without reading until the server stops reading too
+    // (our writes block for a while): it is stuck writing answers to us.
+    let (mut sent, mut off) = (0usize, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut blocked_since: Option<Instant> = None;
+    while Instant::now() < deadline {
+        match s.write(&burst[off..]) {
+            Ok(n) => {
+                sent += n;
+                off = (off + n) % burst.len();
+                blocked_since = None;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let since = *blocked_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(_) => break,
+        }
+    }
+    let queries = sent / q.len();
+    assert!(
+        blocked_since.is_some(),
+        "the server kept reading {queries} queries"
+    );
+    s.set_nonblocking(false).unwrap();
+    // The server gives up within its write timeout: reading now ends in EOF
+    // or a reset before every query has been answered.
+    std::thread::sleep(Duration::from_secs(2));
+    // Had the server kept the connection, every answer would arrive and the
+    // read would then time out (idle timeout 30 s) rather than end.
+    let mut answers = 0usize;
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 65536];
+    let ended = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answers += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break false,
+            Err(_) => break true,
+        }
+    };
+    // Bytes to answers: every answer to this query has the same size.
+    let answer_len = {
+        let mut c = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+        c.write_all(&q).unwrap();
+        tcp_read_msg(&mut c).unwrap().len() + 2
+    };
+    let answers = answers / answer_len;
+    assert!(
+        ended,
+        "the connection was not closed ({answers} of {queries} answers read)"
+    );
+    eprintln!("pipelined {queries} queries without reading; {answers} answers delivered before close");
+    assert!(
+        answers < queries,
+        "every one of {queries} queries answered: the client was never dropped"
+    );
+}
