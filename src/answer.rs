@@ -24,9 +24,12 @@ pub struct Outcome {
     pub truncated: bool,
     /// NXDOMAIN or NODATA (the SOA is in AUTHORITY).
     pub negative: bool,
-    /// A CNAME loop: SERVFAIL that keeps the CNAMEs, as BIND answers
-    /// (RFC 1034 3.6.2: "CNAME loops signalled as an error").
+    /// A CNAME loop: the chain stops with the CNAMEs so far (NOERROR, as
+    /// Knot and NSD answer; BIND answers SERVFAIL).
     pub looped: bool,
+    /// A CNAME question answered by a DNAME's synthesised CNAME: a
+    /// complete answer, with no NS added to AUTHORITY (Knot, NSD).
+    pub dname_cname: bool,
     /// The CNAME chain left the served zones.
     pub left_zones: bool,
 }
@@ -132,6 +135,7 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             truncated: false,
             negative: false,
             looped: false,
+            dname_cname: false,
             left_zones: false,
         };
     };
@@ -142,6 +146,7 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
         truncated: false,
         negative: false,
         looped: false,
+        dname_cname: false,
         left_zones: false,
     };
     let mut cur = Cursor::question(q);
@@ -157,7 +162,6 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
                 let looped = cur.lower() == q.qname_lower.wire() || seen.iter().any(|s| **s == *cur.lower());
                 if looped || hop == MAX_CHAIN {
                     out.looped = true;
-                    out.rcode = rcode::SERVFAIL;
                     break;
                 }
                 seen.push(cur.lower().into());
@@ -174,9 +178,10 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             break;
         }
     }
-    let positive = !out.negative && !out.left_zones && out.rcode == rcode::NOERROR;
+    let positive =
+        !out.negative && !out.left_zones && !out.looped && !out.dname_cname && out.rcode == rcode::NOERROR;
     if opts.authority_ns && out.aa && positive && w.count(Section::Answer) > 0 {
-        authority_ns(zone, &cur, q, w, opts, &mut extra);
+        authority_ns(zone, q, w, opts, &mut extra);
     }
     if !out.truncated {
         let sets = extra.sets;
@@ -192,7 +197,6 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
 /// data: left out if it does not fit.
 fn authority_ns<'s>(
     zone: &'s ZoneData,
-    cur: &Cursor,
     q: &Query<'_>,
     w: &mut Writer<'_>,
     opts: AnswerOptions,
@@ -207,8 +211,8 @@ fn authority_ns<'s>(
     if extra.is_answered(apex, rtype::NS) {
         return; // the answer is this very RRset
     }
-    if q.qtype == rtype::ANY && cur.lower() == zone.origin.wire() {
-        return; // BIND's ANY at the apex carries the NS in ANSWER
+    if q.qtype == rtype::ANY {
+        return; // a minimal ANY answer stays minimal (Knot, NSD)
     }
     if q.qtype == rtype::DS {
         return; // a parent-side answer: BIND adds no NS to it
@@ -254,8 +258,10 @@ fn step<'s>(
         }
         Lookup::Dname(node, owner_key) => {
             let step = dname(node, owner_key, cur, w, out);
-            // The synthesised CNAME itself answers a CNAME or ANY question.
-            if matches!(q.qtype, rtype::CNAME | rtype::ANY) {
+            // The synthesised CNAME itself answers a CNAME question; any
+            // other type (ANY too) goes on at the new name.
+            if q.qtype == rtype::CNAME {
+                out.dname_cname = true;
                 Step::Done
             } else {
                 step
@@ -283,7 +289,7 @@ fn at_node<'s>(
     extra: &mut Extra<'s>,
 ) -> Step {
     if q.qtype == rtype::ANY {
-        return any(zone, node, cur, w, out, extra);
+        return any(zone, node, cur, w, opts, out, extra);
     }
     if let Some(set) = node.get(q.qtype) {
         if set.servfail {
@@ -325,11 +331,13 @@ fn at_node<'s>(
 
 /// RFC 8482: one RRset answers ANY (the first by type number), over every
 /// transport, so ANY cannot be used for amplification.
+#[allow(clippy::too_many_arguments)]
 fn any<'s>(
     zone: &'s ZoneData,
     node: &'s Node,
     cur: &Cursor,
     w: &mut Writer<'_>,
+    opts: AnswerOptions,
     out: &mut Outcome,
     extra: &mut Extra<'s>,
 ) -> Step {
@@ -343,6 +351,11 @@ fn any<'s>(
     for set in sets {
         put(w, Section::Answer, cur.owner(), set, out);
         extra.answered(node, set.rtype);
+        // MX/SRV targets' addresses, as Knot and NSD add; an apex NS picked
+        // for ANY gets none (BIND and NSD send none there).
+        if opts.additional && set.rtype != rtype::NS {
+            extra.want(zone, set);
+        }
     }
     Step::Done
 }

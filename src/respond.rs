@@ -74,9 +74,10 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
     let question = &q.raw[HEADER_LEN..q.question_end];
     let limit = size_limit(snap, q, tcp);
     let mut w = Writer::new(out, q.id, question, limit);
+    // CD is not copied: vigia is not DNSSEC-aware (RFC 4035 3.1.6 asks
+    // only validating servers to copy it), as Knot and NSD answer.
     let mut flags = Flags {
         rd: q.rd,
-        cd: q.cd,
         opcode: q.opcode,
         ..Flags::default()
     };
@@ -86,21 +87,17 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
         rcode: rcode::NOERROR,
     };
     let mut ext_rcode = 0u8;
+    let mut not_authoritative = false;
     if let Some(e) = q.edns.filter(|e| e.version > 0) {
         // RFC 6891 6.1.3: BADVERS, answered with our version (0).
         let _ = e;
         ext_rcode = (rcode::BADVERS >> 4) as u8;
         meta.rcode = (rcode::BADVERS & 0xF) as u8;
     } else if q.opcode == opcode::NOTIFY {
-        // vigia is primary for its zones: acknowledge, as BIND does.
-        let zone = snap.zone(q.qname_lower.wire());
-        meta.zone = zone.map(|z| z.index);
-        flags.aa = zone.is_some();
-        meta.rcode = if zone.is_some() {
-            rcode::NOERROR
-        } else {
-            rcode::NOTAUTH
-        };
+        // vigia is primary for all its zones and takes no NOTIFY: refused,
+        // as NSD answers (BIND acknowledges, Knot says NOTAUTH).
+        meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
+        meta.rcode = rcode::REFUSED;
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
     } else if q.qtype == rtype::IXFR && !tcp {
@@ -112,15 +109,20 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
         return Reply::Transfer { qtype: q.qtype };
     } else {
         let small_edns = q.edns.is_some_and(|e| e.udp_size <= 512);
+        // NS in AUTHORITY: as BIND for RD=0 (NSD always adds it, Knot
+        // never), and not for 512-octet EDNS buffers. Additional data:
+        // always, as Knot and NSD do.
         let opts = AnswerOptions {
-            authority_ns: !q.rd && !small_edns,
-            // BIND adds nothing to ADDITIONAL for ANY; nor for small buffers.
-            additional: !small_edns && q.qtype != rtype::ANY,
+            authority_ns: !q.rd && !small_edns && q.qclass == CLASS_IN,
+            additional: true,
         };
         let o = answer::answer(snap, q, &mut w, opts);
         meta.zone = o.zone;
         meta.rcode = o.rcode;
-        flags.aa = o.aa;
+        // Class ANY is answered from class IN data, but not authoritatively
+        // for "any class" (as NSD; Knot sets AA).
+        flags.aa = o.aa && q.qclass == CLASS_IN;
+        not_authoritative = o.rcode == rcode::REFUSED && o.zone.is_none();
         if o.truncated {
             flags.tc = true;
             w.reset_to_question(question.len());
@@ -132,13 +134,19 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
     flags.rcode = meta.rcode;
     w.finish(flags);
     if let Some(e) = q.edns {
-        w.opt(snap.edns_udp_size, ext_rcode, e.dnssec_ok);
+        // RFC 8914 Extended DNS Error 20 (Not Authoritative) tells a
+        // client why it was refused, as Knot and NSD do.
+        let ede = not_authoritative.then_some(EDE_NOT_AUTHORITATIVE);
+        w.opt_with_ede(snap.edns_udp_size, ext_rcode, e.dnssec_ok, ede);
     }
     if ext_rcode != 0 {
         meta.rcode = 16;
     }
     Reply::Send(meta)
 }
+
+/// RFC 8914 info code "Not Authoritative".
+const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// Answers that need no zone lookup: opcodes and classes vigia does not
 /// serve, meta-types that cannot be asked for, transfers over UDP.
@@ -148,22 +156,20 @@ fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
         opcode::UPDATE => return Some(rcode::REFUSED),
         _ => return Some(rcode::NOTIMP),
     }
-    // Classes as BIND treats them: CH and HS are refused (no such data),
-    // the query-only classes NONE and ANY are malformed, others unknown.
-    match q.qclass {
-        CLASS_IN => {}
-        3 | 4 => return Some(rcode::REFUSED),
-        254 | 255 => return Some(rcode::FORMERR),
-        _ => return Some(rcode::NOTIMP),
+    // Class IN, and ANY (answered from IN data), are served; every other
+    // class is refused, as Knot and NSD answer.
+    if !matches!(q.qclass, CLASS_IN | 255) {
+        return Some(rcode::REFUSED);
     }
     match q.qtype {
-        rtype::OPT | 249 | 250 => Some(rcode::FORMERR),
-        rtype::AXFR if !tcp => Some(rcode::FORMERR),
+        249 | 250 => Some(rcode::FORMERR),
+        // Meta-types OPT, MAILA and MAILB have no data: they get NODATA
+        // from the normal path. AXFR over UDP is not implemented.
+        rtype::AXFR if !tcp => Some(rcode::NOTIMP),
         // IXFR over UDP needs the client's SOA (RFC 1995 3), as BIND does.
         rtype::IXFR if !tcp && crate::xfr::ixfr_client_serial(q.raw, q.question_end).is_none() => {
             Some(rcode::FORMERR)
         }
-        rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
         _ => None,
     }
 }

@@ -443,6 +443,30 @@ impl<'a> Writer<'a> {
         true
     }
 
+    /// Appends an OPT record carrying one Extended DNS Error (RFC 8914).
+    pub fn opt_with_ede(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool, ede: Option<u16>) {
+        let Some(code) = ede else {
+            return self.opt(udp_size, ext_rcode, dnssec_ok);
+        };
+        let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { 0x8000 } else { 0 };
+        let mut rdata = [0u8; 6];
+        rdata[..2].copy_from_slice(&15u16.to_be_bytes()); // option EDE
+        rdata[2..4].copy_from_slice(&2u16.to_be_bytes());
+        rdata[4..].copy_from_slice(&code.to_be_bytes());
+        let saved = self.limit;
+        self.limit = usize::MAX;
+        self.raw_record(
+            Section::Additional,
+            Owner::Name(&[0]),
+            rtype::OPT,
+            udp_size,
+            ttl,
+            &rdata,
+        );
+        self.limit = saved;
+        self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
+    }
+
     /// Appends the OPT record (always fits: callers reserve its 11 octets).
     pub fn opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool) {
         let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { 0x8000 } else { 0 };
