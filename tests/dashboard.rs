@@ -8,8 +8,11 @@ use common::{admin, Server};
 fn dashboard_metrics_exist_in_a_real_scrape() {
     let s = Server::start_default();
     let text = admin::scrape(s.metrics);
-    let dash = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana-dashboard.json"))
-        .expect("examples/grafana-dashboard.json");
+    let dash = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana-dashboard.json"
+    ))
+    .expect("examples/grafana-dashboard.json");
     let json: serde_json::Value = serde_json::from_str(&dash).expect("dashboard is JSON");
     let mut names = Vec::new();
     for panel in json["panels"].as_array().expect("panels") {
