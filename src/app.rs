@@ -38,7 +38,13 @@ pub fn load(config: Config) -> Result<Loaded, String> {
                 continue;
             }
         };
-        match load_zone(&config.zone_path(zc), &origin, &config.base_dir) {
+        let path = config.zone_path(zc);
+        if zc.is_secondary() && !path.exists() {
+            // Nothing transferred yet: a stand-in answered SERVFAIL.
+            zones.push(crate::secondary::placeholder(&origin));
+            continue;
+        }
+        match load_zone(&path, &origin, &config.base_dir) {
             Ok(z) => zones.push(z),
             Err(e) => errors.push(e.to_string()),
         }
@@ -58,13 +64,17 @@ pub fn check(config_path: &std::path::Path) -> Result<Vec<String>, String> {
     let mut lines: Vec<String> = loaded
         .zones
         .iter()
-        .map(|z| {
+        .zip(&loaded.config.zones)
+        .map(|(z, zc)| {
             let name = z.origin.to_string();
             let name = if z.origin.is_root() {
                 "."
             } else {
                 name.trim_end_matches('.')
             };
+            if zc.is_secondary() && !loaded.config.zone_path(zc).exists() {
+                return format!("zone {name}/IN: secondary, no local copy yet");
+            }
             format!(
                 "zone {name}/IN: loaded serial {} ({} records)",
                 z.serial(),
@@ -146,7 +156,12 @@ impl App {
     fn install(&self, loaded: Loaded) {
         let health = self.health.load();
         let mut st = self.lock();
-        let Loaded { config, zones, rules } = loaded;
+        let Loaded {
+            config,
+            mut zones,
+            rules,
+        } = loaded;
+        keep_transferred(&st, &config, &self.snapshot.load(), &mut zones);
         let serials = merge_serials(&st, &zones);
         st.files = zones
             .iter()
@@ -285,6 +300,35 @@ impl App {
         }
     }
 
+    /// Serves a freshly transferred copy of a secondary zone, with the
+    /// primary's serial, and tells this zone's own `notify` list.
+    pub fn replace_zone(&self, zone: Zone) {
+        let mut st = self.lock();
+        let Some(zi) = st.files.iter().position(|f| f.0 == zone.origin) else {
+            return;
+        };
+        let serial = zone.serial();
+        st.files[zi] = (zone.origin.clone(), serial, fingerprint(&zone));
+        st.serials[zi] = serial;
+        let current = self.snapshot.load_full();
+        let mut zones = current.zones.clone();
+        let input = self.zone_input(&st, zi, zone.records);
+        zones[zi] = Arc::new(ZoneData::build(zi, input));
+        let stats = current.stats.clone();
+        let snap = Arc::new(Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats));
+        self.snapshot.store(snap.clone());
+        let config = st.config.clone();
+        drop(st);
+        self.propagate(&current, &snap, &config);
+    }
+
+    /// The serial served for `origin`, if it is a zone of this server.
+    pub fn served_serial(&self, origin: &Name) -> Option<u32> {
+        let st = self.lock();
+        let zi = st.files.iter().position(|f| &f.0 == origin)?;
+        Some(st.serials[zi])
+    }
+
     /// Re-reads config and zones; on any error the old snapshot keeps serving.
     pub fn reload(&self) -> Result<String, String> {
         let path = self.lock().config.path.clone();
@@ -313,6 +357,17 @@ impl App {
         let msg = format!("reloaded {n} zones");
         tracing::info!("{msg}");
         Ok(msg)
+    }
+
+    /// [`App::reload`], then follows the secondary zones it added (and
+    /// stops following those it removed).
+    pub fn reload_and_follow(self: &Arc<Self>) -> Result<String, String> {
+        let result = self.reload();
+        if result.is_ok() {
+            let config = self.lock().config.clone();
+            crate::secondary::spawn_all(self, &config);
+        }
+        result
     }
 
     /// JSON for `GET /status`.
@@ -363,6 +418,25 @@ fn merge_serials(st: &BuildState, zones: &[Zone]) -> Vec<u32> {
             }
         })
         .collect()
+}
+
+/// A secondary zone whose copy on disk is behind what is served (a
+/// transfer finished while the files were being read, or the copy was
+/// removed) keeps the served data.
+fn keep_transferred(st: &BuildState, config: &Config, snap: &Snapshot, zones: &mut [Zone]) {
+    for (z, zc) in zones.iter_mut().zip(&config.zones) {
+        if !zc.is_secondary() {
+            continue;
+        }
+        let Some(i) = st.files.iter().position(|f| f.0 == z.origin) else {
+            continue;
+        };
+        if serial_gt(st.serials[i], z.serial()) {
+            if let Some(cur) = snap.zone(z.origin.wire()) {
+                z.records = cur.records();
+            }
+        }
+    }
 }
 
 /// An order-independent hash of a zone's records, to spot edits.
@@ -510,6 +584,7 @@ async fn run(loaded: Loaded, workers: usize) -> anyhow::Result<()> {
     // Health checks start before the first query is answered; the first
     // snapshot already reflects their initial states.
     app.health.load().spawn(tx.clone());
+    crate::secondary::spawn_all(&app, &cfg);
     let builder_app = app.clone();
     tokio::spawn(async move {
         while let Some(t) = rx.recv().await {
@@ -562,7 +637,7 @@ async fn wait_for_signals(app: &Arc<App>) {
         tokio::select! {
             _ = hup.recv() => {
                 let app = app.clone();
-                let _ = tokio::task::spawn_blocking(move || app.reload()).await;
+                let _ = tokio::task::spawn_blocking(move || app.reload_and_follow()).await;
             }
             _ = term.recv() => return,
             _ = int.recv() => return,
@@ -585,6 +660,6 @@ impl crate::admin::AdminApi for AdminBridge {
         self.0.health.load().set_drained(check, drained).map(|_| ())
     }
     fn reload(&self) -> Result<String, String> {
-        self.0.reload()
+        self.0.reload_and_follow()
     }
 }

@@ -199,6 +199,31 @@ pub struct ZoneConfig {
     /// responses and NOTIFY are signed with it.
     #[serde(default)]
     pub transfer_key: Option<String>,
+    /// "primary" (default: `file` is the zone) or "secondary" (pulled from
+    /// `primaries`; `file` keeps the last good copy).
+    #[serde(default, rename = "type")]
+    pub zone_type: ZoneType,
+    /// A secondary's primaries ("addr[:port]"), tried in order.
+    #[serde(default)]
+    pub primaries: Vec<String>,
+    /// A `[[key]]` name a secondary signs its SOA and AXFR requests with.
+    #[serde(default)]
+    pub primary_key: Option<String>,
+}
+
+/// Whether vigia is the source of a zone or follows another server.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneType {
+    #[default]
+    Primary,
+    Secondary,
+}
+
+impl ZoneConfig {
+    pub fn is_secondary(&self) -> bool {
+        self.zone_type == ZoneType::Secondary
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -491,6 +516,41 @@ impl Config {
         Ok(())
     }
 
+    /// `type = "secondary"` needs `primaries`; the others need a primary.
+    fn validate_secondary(&self, i: usize, z: &ZoneConfig) -> Result<(), ConfigError> {
+        if !z.is_secondary() {
+            for (field, set) in [
+                ("primaries", !z.primaries.is_empty()),
+                ("primary_key", z.primary_key.is_some()),
+            ] {
+                if set {
+                    let msg = "only for type = \"secondary\" zones";
+                    return Err(self.err(format!("zone[{i}].{field}"), msg));
+                }
+            }
+            return Ok(());
+        }
+        if z.primaries.is_empty() {
+            let msg = "a secondary zone needs at least one primary (e.g. [\"192.0.2.1:53\"])";
+            return Err(self.err(format!("zone[{i}].primaries"), msg));
+        }
+        for (j, t) in z.primaries.iter().enumerate() {
+            crate::xfr::parse_target(t).ok_or_else(|| {
+                self.err(
+                    format!("zone[{i}].primaries[{j}]"),
+                    format!("'{t}' is not an address with optional port (e.g. \"192.0.2.1:53\")"),
+                )
+            })?;
+        }
+        if let Some(k) = &z.primary_key {
+            if !self.keys.iter().any(|c| c.name.eq_ignore_ascii_case(k)) {
+                let msg = format!("no [[key]] named '{k}'");
+                return Err(self.err(format!("zone[{i}].primary_key"), msg));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_zones(&self) -> Result<(), ConfigError> {
         if self.zones.is_empty() {
             return Err(self.err("zone".into(), "no [[zone]] configured: nothing to serve"));
@@ -529,6 +589,7 @@ impl Config {
                     return Err(self.err(format!("zone[{i}].transfer_key"), msg));
                 }
             }
+            self.validate_secondary(i, z)?;
         }
         Ok(())
     }

@@ -690,6 +690,9 @@ pool = [{target = "master.example.com", check = "c1"}, {target = "replica.exampl
             allow_transfer: vec![],
             notify: vec![],
             transfer_key: None,
+            zone_type: Default::default(),
+            primaries: vec![],
+            primary_key: None,
         });
         let rules = compile_rules(&cfg, &[standard_zone(), child]).unwrap();
         assert_eq!(rules[0].zone, n("sub.example.com."));

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod name;
 pub mod respond;
 pub mod rrl;
+pub mod secondary;
 pub mod server;
 pub mod snapshot;
 pub mod tsig;

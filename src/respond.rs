@@ -31,6 +31,18 @@ pub struct Meta {
 /// Answers one DNS message. `tcp` selects the size limit (65535) and the
 /// transfer path; over UDP the client's EDNS size (or 512) caps the answer.
 pub fn respond(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>, tcp: bool) -> Reply {
+    respond_from(snap, msg, out, tcp, None)
+}
+
+/// [`respond`] knowing the client's address, which decides whether a
+/// NOTIFY for a secondary zone comes from one of its primaries.
+pub fn respond_from(
+    snap: &Snapshot,
+    msg: &[u8],
+    out: &mut Vec<u8>,
+    tcp: bool,
+    peer: Option<std::net::IpAddr>,
+) -> Reply {
     match wire::parse_query(msg) {
         Parsed::Drop => Reply::Drop,
         Parsed::Error {
@@ -59,7 +71,7 @@ pub fn respond(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>, tcp: bool) -> Rep
             })
         }
         Parsed::Query(q) => {
-            let reply = respond_query(snap, &q, out, tcp);
+            let reply = respond_query(snap, &q, out, tcp, peer);
             if matches!(reply, Reply::Send(_)) {
                 // Signed queries get signed answers (RFC 8945), e.g. the
                 // SOA queries of a secondary configured with a key.
@@ -70,7 +82,13 @@ pub fn respond(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>, tcp: bool) -> Rep
     }
 }
 
-fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -> Reply {
+fn respond_query(
+    snap: &Snapshot,
+    q: &Query<'_>,
+    out: &mut Vec<u8>,
+    tcp: bool,
+    peer: Option<std::net::IpAddr>,
+) -> Reply {
     let question = &q.raw[HEADER_LEN..q.question_end];
     let limit = size_limit(snap, q, tcp);
     let mut w = Writer::new(out, q.id, question, limit);
@@ -94,12 +112,24 @@ fn respond_query(snap: &Snapshot, q: &Query<'_>, out: &mut Vec<u8>, tcp: bool) -
         ext_rcode = (rcode::BADVERS >> 4) as u8;
         meta.rcode = (rcode::BADVERS & 0xF) as u8;
     } else if q.opcode == opcode::NOTIFY {
-        // vigia is primary for all its zones and takes no NOTIFY: refused,
-        // as NSD answers (BIND acknowledges, Knot says NOTAUTH).
+        // A secondary zone takes NOTIFY from its primaries (RFC 1996 3.7)
+        // and refreshes; primary zones refuse it, as NSD answers (BIND
+        // acknowledges, Knot says NOTAUTH), as does anyone else.
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
-        meta.rcode = rcode::REFUSED;
+        let from_primary =
+            q.qtype == rtype::SOA && crate::secondary::notify(q.qname_lower.wire(), peer) == Some(true);
+        if from_primary {
+            flags.aa = true;
+        } else {
+            meta.rcode = rcode::REFUSED;
+        }
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
+    } else if crate::secondary::is_down(q.qname_lower.wire()) {
+        // A secondary zone never transferred, or expired (RFC 1996 via
+        // RFC 1034 4.3.5): no data to stand behind, transfers included.
+        meta.zone = snap.find_zone(q.qname_lower.wire()).map(|z| z.index);
+        meta.rcode = rcode::SERVFAIL;
     } else if q.qtype == rtype::IXFR && !tcp {
         // RFC 1995 2: over UDP only the current SOA; a client behind it
         // then retries over TCP.

@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::respond::{respond, Reply};
+use crate::respond::{respond_from, Reply};
 use crate::rrl::{Action, ResponseKey, Rrl};
 use crate::snapshot::{Snapshot, ZoneData};
 use crate::wire::{self, Flags, Owner, Section, Writer, HEADER_LEN};
@@ -183,9 +183,10 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
         let snap = shared.snapshot.load();
         let now = shared.rrl.as_ref().map_or(0, Rrl::now);
         for i in 0..n {
-            let peer = if shared.rrl.is_some() { batch.peer(i) } else { None };
+            let peer = batch.peer(i);
             let (query, out) = batch.query_and_out(i);
-            if let Reply::Send(meta) = respond(&snap, query, out, false) {
+            let from = peer.map(|p| p.ip());
+            if let Reply::Send(meta) = respond_from(&snap, query, out, false, from) {
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
                 let action = match (&shared.rrl, peer) {
                     (Some(rrl), Some(peer)) => {
@@ -298,7 +299,7 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
             .await
             .map_err(|_| read_timeout())??;
         let snap = shared.snapshot.load_full();
-        match respond(&snap, &msg[..len], &mut out, true) {
+        match respond_from(&snap, &msg[..len], &mut out, true, Some(peer.ip())) {
             Reply::Send(meta) => {
                 pending.extend_from_slice(&(out.len() as u16).to_be_bytes());
                 pending.extend_from_slice(&out);
