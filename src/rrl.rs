@@ -280,10 +280,20 @@ pub fn slip_reply(out: &mut Vec<u8>) {
         out[4..6].fill(0);
         HEADER_LEN
     };
+    // An answer to an EDNS query ends with vigia's bare OPT (11 octets):
+    // the slipped reply keeps it (RFC 6891 7: a responder that sees OPT
+    // answers with OPT).
+    let n = out.len();
+    let opt: Option<[u8; 11]> = (n >= end + 11 && out[n - 11..n - 8] == [0, 0, 41] && out[n - 2..] == [0, 0])
+        .then(|| out[n - 11..].try_into().unwrap_or([0; 11]));
     out.truncate(end);
     out[2] |= 0x02; // TC
     out[2] &= !0x04; // not authoritative: there is no data
     out[6..12].fill(0);
+    if let Some(opt) = opt {
+        out.extend_from_slice(&opt);
+        out[11] = 1;
+    }
 }
 
 #[cfg(test)]

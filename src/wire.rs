@@ -224,8 +224,8 @@ pub fn parse_query(msg: &[u8]) -> Parsed<'_> {
             return err(rcode::FORMERR, question_end);
         };
         if t == rtype::OPT {
-            if edns.is_some() || msg[start] != 0 {
-                return err(rcode::FORMERR, question_end); // RFC 6891 6.1.1
+            if edns.is_some() || msg[start] != 0 || !options_well_formed(&msg[start + 11..next]) {
+                return err(rcode::FORMERR, question_end); // RFC 6891 6.1.1, 6.1.2
             }
             edns = Some(read_opt(msg, start + 1));
         }
@@ -261,6 +261,18 @@ fn skip_record(msg: &[u8], at: usize) -> Option<(usize, u16, usize)> {
     let rdlen = be16(msg, after_name + 8)? as usize;
     let next = after_name + 10 + rdlen;
     (next <= msg.len()).then_some((next, t, at))
+}
+
+/// True if OPT RDATA is a sequence of whole {code, length, data} options.
+fn options_well_formed(mut rdata: &[u8]) -> bool {
+    while !rdata.is_empty() {
+        let Some(len) = be16(rdata, 2) else { return false };
+        let Some(rest) = rdata.get(4 + len as usize..) else {
+            return false;
+        };
+        rdata = rest;
+    }
+    true
 }
 
 /// Reads the fixed part of an OPT record (`at` points just past its root owner).
@@ -674,6 +686,18 @@ mod tests {
         let mut op = query("a.", 1, &[], 0);
         op[2] |= 3 << 3;
         assert!(matches!(parse_query(&op), Parsed::Error { rcode: 4, .. }));
+    }
+
+    #[test]
+    fn opt_options_must_be_whole() {
+        // rdlen 6, but the option claims 200 octets of data: FORMERR.
+        let bad = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 200, 1, 2];
+        assert!(matches!(
+            parse_query(&query("a.", 1, &bad, 1)),
+            Parsed::Error { rcode: 1, .. }
+        ));
+        let good = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 2, 1, 2];
+        assert!(matches!(parse_query(&query("a.", 1, &good, 1)), Parsed::Query(_)));
     }
 
     #[test]
