@@ -42,6 +42,9 @@ pub enum Reason {
     Reset,
     /// HTTP status outside `expect_status`.
     Status(u16),
+    /// A redirect that leads back to itself (or on and on): no real client
+    /// would ever reach a page. Labelled `status`, like any unusable status.
+    RedirectLoop(String),
     /// `expect_body` not found in the first [`BODY_CAP`] bytes.
     Body,
     /// Anything else (DNS failure, malformed response, unsupported scheme...).
@@ -55,7 +58,7 @@ impl Reason {
             Reason::Refused => "refused",
             Reason::Timeout => "timeout",
             Reason::Reset => "reset",
-            Reason::Status(_) => "status",
+            Reason::Status(_) | Reason::RedirectLoop(_) => "status",
             Reason::Body => "body",
             Reason::Other(_) => "error",
         }
@@ -68,6 +71,7 @@ impl Reason {
             Reason::Timeout => format!("no complete answer within {:?}", check.timeout),
             Reason::Reset => "connection reset or closed before a complete answer".into(),
             Reason::Status(s) => format!("HTTP status {s}, expected {}", check.expect_status_text),
+            Reason::RedirectLoop(chain) => format!("redirect loop: {chain}"),
             Reason::Body => format!(
                 "body does not contain {:?} (first {} KiB read)",
                 check.expect_body.as_deref().unwrap_or(""),
@@ -193,7 +197,9 @@ impl CompiledCheck {
 
 /// One client per check. No idle connections are kept, so every probe opens
 /// a fresh connection and a dead server cannot hide behind a pooled one; no
-/// proxy from the environment; redirects are answers, not followed.
+/// proxy from the environment; redirects are answers, not followed (a 3xx is
+/// judged by `expect_status`), except that a same-origin chain is walked a
+/// few hops to spot a loop (see [`redirect_loop`]).
 ///
 /// https uses rustls with the compiled-in Mozilla roots (webpki-roots), so
 /// the result does not depend on the host's CA store. `insecure = true`
@@ -256,9 +262,64 @@ async fn probe_http(cfg: &CompiledCheck, client: &reqwest::Client, url: &str) ->
     {
         return ProbeOutcome::Fail(Reason::Status(status));
     }
+    let location = redirect_target(&resp);
     // The body is read even when its content does not matter: a backend that
     // stalls or breaks mid-body would stall or break real clients too.
-    read_body(&mut resp, cfg.expect_body.as_deref().map(str::as_bytes)).await
+    let outcome = read_body(&mut resp, cfg.expect_body.as_deref().map(str::as_bytes)).await;
+    match location {
+        Some(next) if outcome.is_ok() => match redirect_loop(cfg, client, resp.url().clone(), next).await {
+            Some(chain) => ProbeOutcome::Fail(Reason::RedirectLoop(chain)),
+            None => ProbeOutcome::Ok,
+        },
+        _ => outcome,
+    }
+}
+
+/// How many same-origin redirects are walked looking for a loop; browsers
+/// give up after 20, curl after 50, but a healthy site needs one or two.
+const REDIRECT_HOPS: usize = 5;
+
+/// The absolute URL a 3xx answer points to, if it is one.
+fn redirect_target(resp: &reqwest::Response) -> Option<reqwest::Url> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let location = resp.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
+    resp.url().join(location).ok()
+}
+
+/// Follows a redirect chain only while it stays on the check's own origin,
+/// to tell a loop (back to a URL already seen, or more than
+/// [`REDIRECT_HOPS`] redirects) from a normal redirect. Returns the chain
+/// when it loops. Anything else, including an error or a redirect to another
+/// site, leaves the first answer's verdict standing: redirects are not
+/// followed for judging health.
+async fn redirect_loop(
+    cfg: &CompiledCheck,
+    client: &reqwest::Client,
+    first: reqwest::Url,
+    mut next: reqwest::Url,
+) -> Option<String> {
+    let mut seen = vec![first];
+    loop {
+        if next.origin() != seen[0].origin() {
+            return None;
+        }
+        let looped = seen.contains(&next);
+        seen.push(next.clone());
+        if looped || seen.len() > REDIRECT_HOPS + 1 {
+            let chain: Vec<&str> = seen.iter().map(|u| u.as_str()).collect();
+            return Some(chain.join(" -> "));
+        }
+        let mut req = client
+            .get(next.clone())
+            .header(reqwest::header::CONNECTION, "close");
+        if let Some(h) = &cfg.host {
+            req = req.header(reqwest::header::HOST, h);
+        }
+        let resp = req.send().await.ok()?;
+        next = redirect_target(&resp)?;
+    }
 }
 
 /// Reads at most [`BODY_CAP`] bytes, stopping early once `needle` is seen.

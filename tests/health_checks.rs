@@ -48,6 +48,12 @@ enum Mode {
     HeadersForever,
     /// 302 to itself.
     RedirectLoop,
+    /// 302 from /health to /other and from anything else back to /health.
+    RedirectPingPong,
+    /// 302 from /health to /ok, which answers 200.
+    RedirectOnce,
+    /// 302 to another origin (nothing listens there).
+    RedirectAway,
 }
 
 struct Backend {
@@ -158,6 +164,7 @@ async fn serve_conn(
                 .map(|(_, v)| v.trim().to_string())
         };
         *host.lock().unwrap() = header("host");
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
         let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let answer = |status: &str, body: &str| {
             let conn = if close { "Connection: close\r\n" } else { "" };
@@ -171,6 +178,11 @@ async fn serve_conn(
             Mode::Status500 => answer("500 Internal Server Error", "ok"),
             Mode::WrongBody => answer("200 OK", "nope"),
             Mode::RedirectLoop => answer("302 Found\r\nLocation: /health", ""),
+            Mode::RedirectPingPong if path == "/health" => answer("302 Found\r\nLocation: /other", ""),
+            Mode::RedirectPingPong => answer("302 Found\r\nLocation: /health", ""),
+            Mode::RedirectOnce if path == "/health" => answer("302 Found\r\nLocation: /ok", ""),
+            Mode::RedirectOnce => answer("200 OK", "ok"),
+            Mode::RedirectAway => answer("301 Moved\r\nLocation: http://127.0.0.1:1/health", ""),
             Mode::Hang => {
                 sleep(Duration::from_secs(60)).await;
                 return;
@@ -532,23 +544,52 @@ async fn tcp_checks_and_initial_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_answers_not_followed() {
-    let strict = Backend::start(IP_A, Mode::RedirectLoop).await;
-    let lenient = Backend::start(IP_B, Mode::RedirectLoop).await;
+    let strict = Backend::start(IP_A, Mode::RedirectOnce).await;
+    let away = Backend::start(IP_B, Mode::RedirectAway).await;
     let mut r = run(&[
         ("strict", strict.url(), "expect_status = \"200-299\""),
-        ("lenient", lenient.url(), ""),
+        ("away", away.url(), ""),
     ]);
+    // A 302 is judged as a 302 even when the page it points to is fine...
     let t = r.expect("strict", false, "status").await;
     assert!(t.detail.contains("302"), "{t:?}");
-    r.wait_probes("lenient", 3).await;
+    // ...and a 3xx is healthy by default even when its target is dead.
+    r.wait_probes("away", 3).await;
     r.expect_quiet();
-    // One request per probe: the loop was never followed.
-    let probes = r.probes("lenient");
+    let probes = r.probes("away");
     assert!(
-        lenient.requests() <= probes + 1,
-        "{} requests for {probes} probes",
-        lenient.requests()
+        away.requests() <= probes + 1,
+        "{} requests for {probes} probes: the redirect was followed",
+        away.requests()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_loops_are_down_single_redirects_are_not() {
+    let selfloop = Backend::start(IP_A, Mode::RedirectLoop).await;
+    let pingpong = Backend::start(IP_B, Mode::RedirectPingPong).await;
+    let once = Backend::start("127.0.0.111", Mode::RedirectOnce).await;
+    let (mut r_self, mut r_pp, mut r_once) = (
+        run(&[("self", selfloop.url(), "")]),
+        run(&[("pingpong", pingpong.url(), "")]),
+        run(&[("once", once.url(), "")]),
+    );
+    let t = r_self.expect("self", false, "status").await;
+    assert!(t.detail.contains("redirect loop"), "{t:?}");
+    let t = r_pp.expect("pingpong", false, "status").await;
+    assert!(t.detail.contains("/other"), "the chain is named: {t:?}");
+    // A healthy redirect costs one extra request per probe, and stays up.
+    r_once.wait_probes("once", 3).await;
+    r_once.expect_quiet();
+    let probes = r_once.probes("once");
+    assert!(
+        once.requests() <= 2 * probes + 2,
+        "{} requests for {probes} probes",
+        once.requests()
+    );
+    // A loop that is fixed comes back up.
+    selfloop.set(Mode::Ok).await;
+    r_self.expect("self", true, "ok").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
