@@ -182,10 +182,8 @@ impl App {
         }
         let stats = self.metrics.query_stats_for(&zone_names(&st));
         let snap = Arc::new(Snapshot::build(inputs, st.config.server.edns_udp_size, stats));
-        let old = self.snapshot.swap(snap.clone());
-        let config = st.config.clone();
-        drop(st);
-        self.propagate(&old, &snap, &config);
+        let old = self.snapshot.load_full();
+        self.swap_in(&old, snap, &st.config);
         release_free_memory();
     }
 
@@ -264,27 +262,39 @@ impl App {
         }
         let stats = current.stats.clone();
         let snap = Arc::new(Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats));
-        self.snapshot.store(snap.clone());
-        let config = st.config.clone();
-        drop(st);
-        self.propagate(&current, &snap, &config);
+        self.swap_in(&current, snap, &st.config);
     }
 
-    /// After a swap from `old` to `new`: journals each zone whose serial
-    /// changed (for IXFR) and sends NOTIFY to its secondaries, from
-    /// background tasks. A zone new to this process is notified too, as
-    /// BIND does at start-up.
-    fn propagate(&self, old: &Snapshot, new: &Snapshot, config: &Config) {
+    /// Serves `new` in place of `old`. Called with the state lock held, so
+    /// swaps reach the IXFR journal in the order they are served; each
+    /// difference is journaled before its serial can be seen, so an IXFR
+    /// that asks right after never finds the history a step behind.
+    fn swap_in(&self, old: &Snapshot, new: Arc<Snapshot>, config: &Config) {
+        self.journal_changes(old, &new);
+        self.snapshot.store(new.clone());
+        self.propagate(old, &new, config);
+    }
+
+    /// Journals each zone whose serial changed, for IXFR. Only zones
+    /// someone may transfer pay for a history.
+    fn journal_changes(&self, old: &Snapshot, new: &Snapshot) {
         let origins: Vec<&Name> = new.zones.iter().map(|z| &z.origin).collect();
         self.journal.retain(&origins);
+        for zone in new.zones.iter().filter(|z| !z.allow_transfer.is_empty()) {
+            if let Some(b) = old.zone(zone.origin.wire()).filter(|b| b.serial != zone.serial) {
+                self.journal.record(b, zone);
+            }
+        }
+    }
+
+    /// After a swap from `old` to `new`: sends NOTIFY for each zone whose
+    /// serial changed to its secondaries, from background tasks. A zone new
+    /// to this process is notified too, as BIND does at start-up.
+    fn propagate(&self, old: &Snapshot, new: &Snapshot, config: &Config) {
         for zone in &new.zones {
             let before = old.zone(zone.origin.wire());
             if before.is_some_and(|b| b.serial == zone.serial) {
                 continue;
-            }
-            // Only zones someone may transfer pay for a history.
-            if let Some(b) = before.filter(|_| !zone.allow_transfer.is_empty()) {
-                self.journal.record(b, zone);
             }
             let targets: Vec<std::net::SocketAddr> = config
                 .zones
@@ -316,10 +326,7 @@ impl App {
         zones[zi] = Arc::new(ZoneData::build(zi, input));
         let stats = current.stats.clone();
         let snap = Arc::new(Snapshot::from_zones(zones, st.config.server.edns_udp_size, stats));
-        self.snapshot.store(snap.clone());
-        let config = st.config.clone();
-        drop(st);
-        self.propagate(&current, &snap, &config);
+        self.swap_in(&current, snap, &st.config);
     }
 
     /// The serial served for `origin`, if it is a zone of this server.

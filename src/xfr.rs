@@ -83,8 +83,10 @@ impl Journal {
         let zones = self.lock();
         let hist = zones.get(origin)?;
         let start = hist.iter().position(|d| d.old_serial() == serial)?;
-        let chain: Vec<Arc<Diff>> = hist.iter().skip(start).cloned().collect();
-        (chain.last()?.new_serial() == current).then_some(chain)
+        // A difference is journaled just before its serial is served, so
+        // the history may already hold one step past `current`.
+        let end = start + hist.iter().skip(start).position(|d| d.new_serial() == current)?;
+        Some(hist.range(start..=end).cloned().collect())
     }
 }
 
@@ -433,6 +435,11 @@ mod tests {
             "192.0.2.3"
         );
         assert!(j.since(&v3.origin, 2, 3).is_some_and(|c| c.len() == 1));
+        // Journaled one step ahead of the serial still served (the swap is
+        // about to happen): the chain stops at the served serial.
+        assert!(j
+            .since(&v3.origin, 1, 2)
+            .is_some_and(|c| c.len() == 1 && c[0].new_serial() == 2));
         assert!(j.since(&v3.origin, 7, 3).is_none(), "unknown serial");
         assert!(
             j.since(&v3.origin, 1, 4).is_none(),
