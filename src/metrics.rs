@@ -72,6 +72,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
     ),
     (
+        "vigia_xfr_in_total",
+        "Refreshes of secondary zones, by zone, kind (soa: the serial check, ixfr or axfr: the transfer) and result (ok, error).",
+        "counter",
+    ),
+    (
         "vigia_rrl_dropped_total",
         "UDP responses dropped by response rate limiting.",
         "counter",
@@ -98,6 +103,8 @@ pub struct Metrics {
     pub zone_serial: IntGaugeVec,
     /// `vigia_reloads_total{result}`
     pub reloads: IntCounterVec,
+    /// `vigia_xfr_in_total{zone,kind,result}`
+    pub xfr_in: IntCounterVec,
     /// `vigia_build_info{version}`
     pub build_info: IntGaugeVec,
     /// `vigia_rrl_dropped_total`
@@ -125,6 +132,8 @@ impl Metrics {
                 .expect("valid metric");
         let zone_serial = IntGaugeVec::new(opts("vigia_zone_serial"), &["zone"]).expect("valid metric");
         let reloads = IntCounterVec::new(opts("vigia_reloads_total"), &["result"]).expect("valid metric");
+        let xfr_in = IntCounterVec::new(opts("vigia_xfr_in_total"), &["zone", "kind", "result"])
+            .expect("valid metric");
         let build_info = IntGaugeVec::new(opts("vigia_build_info"), &["version"]).expect("valid metric");
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let rrl_dropped = IntCounter::with_opts(opts("vigia_rrl_dropped_total")).expect("valid metric");
@@ -152,6 +161,7 @@ impl Metrics {
             Box::new(failover_events.clone()),
             Box::new(zone_serial.clone()),
             Box::new(reloads.clone()),
+            Box::new(xfr_in.clone()),
             Box::new(build_info.clone()),
             Box::new(rrl_dropped.clone()),
             Box::new(rrl_slipped.clone()),
@@ -168,6 +178,7 @@ impl Metrics {
             failover_events,
             zone_serial,
             reloads,
+            xfr_in,
             build_info,
             rrl_dropped,
             rrl_slipped,
@@ -266,6 +277,15 @@ impl Metrics {
                 let _ = self.zone_serial.remove_label_values(&[&values[0]]);
             }
         }
+    }
+
+    /// Counts one step of a secondary zone's refresh: `kind` is "soa"
+    /// (the serial check), "ixfr" (an incremental transfer) or "axfr" (a
+    /// full one, including a full answer to an IXFR request).
+    pub fn xfr_in(&self, zone: &str, kind: &str, ok: bool) {
+        self.xfr_in
+            .with_label_values(&[zone, kind, if ok { "ok" } else { "error" }])
+            .inc();
     }
 
     /// Counts a reload attempt.

@@ -114,10 +114,12 @@ fn respond_query(
     } else if q.opcode == opcode::NOTIFY {
         // A secondary zone takes NOTIFY from its primaries (RFC 1996 3.7)
         // and refreshes; primary zones refuse it, as NSD answers (BIND
-        // acknowledges, Knot says NOTAUTH), as does anyone else.
+        // acknowledges, Knot says NOTAUTH), as does anyone else. With a
+        // primary_key the NOTIFY must be signed with it; a bad signature
+        // is turned into NOTAUTH by sign_response below.
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
-        let from_primary =
-            q.qtype == rtype::SOA && crate::secondary::notify(q.qname_lower.wire(), peer) == Some(true);
+        let from_primary = q.qtype == rtype::SOA
+            && crate::secondary::notify(q.qname_lower.wire(), peer, q.raw) == Some(true);
         if from_primary {
             flags.aa = true;
         } else {

@@ -136,6 +136,8 @@ pub struct Found<'a> {
     fudge: u16,
     mac: &'a [u8],
     orig_id: u16,
+    /// TSIG error (RFC 8945 3): non-zero in a rejection.
+    error: u16,
 }
 
 /// The TSIG record if it is the last record of `msg` (RFC 8945 5.1).
@@ -194,6 +196,7 @@ fn parse_rdata(start: usize, key: Vec<u8>, rd: &[u8]) -> Option<Found<'_>> {
     let mac = f.get(10..10 + mac_len)?;
     let r = &f[10 + mac_len..];
     let orig_id = u16::from_be_bytes([*r.first()?, *r.get(1)?]);
+    let error = u16::from_be_bytes([*r.get(2)?, *r.get(3)?]);
     Some(Found {
         start,
         key,
@@ -202,6 +205,7 @@ fn parse_rdata(start: usize, key: Vec<u8>, rd: &[u8]) -> Option<Found<'_>> {
         fudge,
         mac,
         orig_id,
+        error,
     })
 }
 
@@ -319,6 +323,12 @@ impl Signer {
         }
     }
 
+    /// The MAC of the last message signed (a request's MAC starts the
+    /// digest of its response, RFC 8945 5.3).
+    pub fn last_mac(&self) -> Option<&[u8]> {
+        self.prior.as_deref()
+    }
+
     /// Appends a TSIG record signing `msg` (a complete message).
     pub fn sign(&mut self, msg: &mut Vec<u8>) {
         let time = now();
@@ -337,6 +347,121 @@ impl Signer {
         append_tsig(msg, &self.key.name, ALG_SHA256, time, &code, self.orig_id, 0);
         self.prior = Some(code);
         self.first = false;
+    }
+}
+
+/// RFC 8945 5.3.1 allows up to 99 unsigned messages between signed ones.
+const MAX_UNSIGNED_RUN: usize = 99;
+
+/// Checks the TSIG of the responses to one signed request (RFC 8945
+/// 5.3/5.4): the first message must be signed, later ones may be unsigned
+/// for up to 99 messages (their bytes then enter the next MAC), and the
+/// caller requires the last one signed with [`ResponseVerifier::finish`].
+/// Errors say what an operator should look at.
+pub struct ResponseVerifier {
+    key: Arc<Key>,
+    /// The previous MAC: the request's, then each signed response's.
+    prior: Vec<u8>,
+    first: bool,
+    /// Unsigned messages since the last signed one, concatenated.
+    pending: Vec<u8>,
+    unsigned_run: usize,
+}
+
+impl ResponseVerifier {
+    /// For the responses to a request signed by `signer`.
+    pub fn new(signer: &Signer) -> ResponseVerifier {
+        ResponseVerifier {
+            key: signer.key.clone(),
+            prior: signer.last_mac().unwrap_or_default().to_vec(),
+            first: true,
+            pending: Vec::new(),
+            unsigned_run: 0,
+        }
+    }
+
+    fn key_name(&self) -> String {
+        Name::from_wire(&self.key.name).map_or_else(|| "?".into(), |n| n.to_string())
+    }
+
+    /// Checks one response message (in order).
+    pub fn check(&mut self, msg: &[u8]) -> Result<(), String> {
+        let key = self.key_name();
+        let Some(t) = find(msg) else {
+            if self.first {
+                return Err(format!(
+                    "the primary's response is not signed (TSIG key {key} is configured for it)"
+                ));
+            }
+            self.unsigned_run += 1;
+            if self.unsigned_run > MAX_UNSIGNED_RUN {
+                return Err(format!(
+                    "more than {MAX_UNSIGNED_RUN} unsigned messages in a row from the primary (TSIG key {key})"
+                ));
+            }
+            self.pending.extend_from_slice(msg);
+            return Ok(());
+        };
+        if t.error != 0 {
+            return Err(format!(
+                "the primary rejected our TSIG signature: {} (is key {key} and its secret the same on both sides, and are the clocks in sync?)",
+                error_name(t.error)
+            ));
+        }
+        if t.key != self.key.name || t.alg != ALG_SHA256 {
+            let other = Name::from_wire(&t.key).map_or_else(|| "?".into(), |n| n.to_string());
+            return Err(format!(
+                "the primary's response is signed with key {other}, not {key} with hmac-sha256 (BADKEY)"
+            ));
+        }
+        let mut m = mac(&self.key);
+        m.update(&(self.prior.len() as u16).to_be_bytes());
+        m.update(&self.prior);
+        m.update(&self.pending);
+        m.update(&unsigned_part(msg, &t));
+        if self.first {
+            m.update(&variables(&self.key.name, t.time, t.fudge));
+        } else {
+            m.update(&timers(t.time, t.fudge));
+        }
+        if m.verify_slice(t.mac).is_err() {
+            return Err(format!(
+                "bad TSIG signature on the primary's response (BADSIG): the secret of key {key} differs from the primary's"
+            ));
+        }
+        if now().abs_diff(t.time) > t.fudge as u64 {
+            return Err(format!(
+                "the primary's TSIG time is {} s away from ours (BADTIME): check both clocks",
+                now().abs_diff(t.time)
+            ));
+        }
+        self.prior = t.mac.to_vec();
+        self.first = false;
+        self.pending.clear();
+        self.unsigned_run = 0;
+        Ok(())
+    }
+
+    /// After the last message: it must have been signed.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.first || self.unsigned_run > 0 {
+            return Err(format!(
+                "the last message from the primary is not signed (TSIG key {})",
+                self.key_name()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The mnemonic of a TSIG error code.
+pub fn error_name(code: u16) -> String {
+    match code {
+        BADSIG => "BADSIG".into(),
+        BADKEY => "BADKEY".into(),
+        BADTIME => "BADTIME".into(),
+        22 => "BADTRUNC".into(),
+        c => format!("TSIG error {c}"),
     }
 }
 
@@ -407,6 +532,116 @@ mod tests {
         };
         assert_eq!(bad("hmac-md5", "c2VjcmV0"), "key[0].algorithm");
         assert_eq!(bad("hmac-sha256", "not base64!"), "key[0].secret");
+    }
+
+    fn other_key(secret: &str) -> Arc<Key> {
+        Arc::new(
+            key_from_config(&KeyConfig {
+                name: "xfr-key".into(),
+                algorithm: "hmac-sha256".into(),
+                secret: secret.into(),
+            })
+            .unwrap(),
+        )
+    }
+
+    /// A response message whose question name is the letter `n`.
+    fn msg(n: u8) -> Vec<u8> {
+        vec![
+            0x12,
+            0x34,
+            0x84,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            b'a' + n,
+            0,
+            0,
+            252,
+            0,
+            1,
+        ]
+    }
+
+    /// A signed request and the primary's signer for its response stream.
+    fn exchange(primary_key: Arc<Key>) -> (ResponseVerifier, Signer) {
+        let mut req = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 252, 0, 1];
+        let mut s = Signer::request(key(), 0x1234);
+        s.sign(&mut req);
+        let v = ResponseVerifier::new(&s);
+        let primary = Signer {
+            key: primary_key,
+            prior: find(&req).map(|t| t.mac.to_vec()),
+            first: true,
+            orig_id: 0x1234,
+        };
+        (v, primary)
+    }
+
+    #[test]
+    fn a_signed_response_stream_verifies_and_tampering_fails() {
+        let (mut v, mut p) = exchange(key());
+        for n in 1..=3 {
+            let mut m = msg(n);
+            p.sign(&mut m);
+            v.check(&m).unwrap();
+        }
+        v.finish().unwrap();
+
+        let (mut v, mut p) = exchange(key());
+        let mut m = msg(1);
+        p.sign(&mut m);
+        m[13] ^= 1;
+        assert!(v.check(&m).unwrap_err().contains("BADSIG"));
+
+        // A primary with another secret for the same key name.
+        let (mut v, mut p) = exchange(other_key("b3RoZXJzZWNyZXQ="));
+        let mut m = msg(1);
+        p.sign(&mut m);
+        assert!(v.check(&m).unwrap_err().contains("BADSIG"));
+    }
+
+    #[test]
+    fn unsigned_messages_are_chained_but_first_and_last_must_be_signed() {
+        // Unsigned first message.
+        let (mut v, _) = exchange(key());
+        assert!(v.check(&msg(1)).unwrap_err().contains("not signed"));
+
+        // Signed, unsigned, signed over both (RFC 8945 5.3.1).
+        let (mut v, mut p) = exchange(key());
+        let mut m1 = msg(1);
+        p.sign(&mut m1);
+        v.check(&m1).unwrap();
+        let m2 = msg(2);
+        v.check(&m2).unwrap();
+        assert!(v.finish().unwrap_err().contains("last message"));
+        let mut m3 = msg(3);
+        let prior = p.prior.clone().unwrap();
+        let time = now();
+        let mut h = mac(&p.key);
+        h.update(&(prior.len() as u16).to_be_bytes());
+        h.update(&prior);
+        h.update(&m2);
+        h.update(&m3);
+        h.update(&timers(time, FUDGE));
+        let code = h.finalize().into_bytes();
+        append_tsig(&mut m3, &p.key.name, ALG_SHA256, time, &code, 0x1234, 0);
+        v.check(&m3).unwrap();
+        v.finish().unwrap();
+
+        // A rejection from the primary names the TSIG error.
+        let (mut v, _) = exchange(key());
+        let mut m = msg(1);
+        append_tsig(&mut m, &key().name, ALG_SHA256, now(), &[], 0x1234, BADSIG);
+        let e = v.check(&m).unwrap_err();
+        assert!(e.contains("rejected our TSIG signature: BADSIG"), "{e}");
     }
 
     #[test]

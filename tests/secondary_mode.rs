@@ -1,6 +1,8 @@
 //! vigia as a secondary (`type = "secondary"`) of BIND `named`: initial
 //! AXFR, NOTIFY-driven refresh, the on-disk copy served after a restart
-//! without the primary, and SERVFAIL once the SOA expire time has passed.
+//! without the primary, and SERVFAIL once the SOA expire time has passed;
+//! IXFR pulls from a BIND keeping differences (`ixfr-from-differences`),
+//! and TSIG on requests, responses and NOTIFY (right and wrong secrets).
 //!
 //! Every wait polls a real condition against a deadline. Only 127.0.0.1 is
 //! ever used.
@@ -19,10 +21,15 @@ const ZONE: &str = "sec.test";
 const EXPIRE: Duration = Duration::from_secs(6);
 
 fn zone_text(serial: u32, www: &str) -> String {
+    zone_text_expiring(serial, www, EXPIRE.as_secs())
+}
+
+/// The test zone with SOA expire `expire` seconds.
+fn zone_text_expiring(serial: u32, www: &str, expire: u64) -> String {
     format!(
         "$ORIGIN sec.test.\n\
          $TTL 60\n\
-         @    IN SOA ns.sec.test. hostmaster.sec.test. {serial} 2 1 6 60\n\
+         @    IN SOA ns.sec.test. hostmaster.sec.test. {serial} 2 1 {expire} 60\n\
          @    IN NS  ns\n\
          ns   IN A   192.0.2.53\n\
          www  IN A   {www}\n\
@@ -39,12 +46,45 @@ struct Primary {
     _dir: TempDir,
 }
 
+/// How the BIND primary is set up beyond the defaults.
+#[derive(Default)]
+struct PrimaryOpts {
+    /// `ixfr-from-differences yes`: a reload journals the differences, so
+    /// named answers IXFR incrementally (else with the whole zone).
+    ixfr: bool,
+    /// Secret of TSIG key `xfr-key` (hmac-sha256): transfers need it and
+    /// NOTIFY is signed with it.
+    key: Option<&'static str>,
+}
+
+const KEY_NAME: &str = "xfr-key";
+const SECRET: &str = "dmlnaWEtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFiY2Q=";
+const WRONG_SECRET: &str = "YS13cm9uZy1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZmc=";
+
 impl Primary {
     fn start(named: &Path, port: u16, zone_file: &Path, notify_port: u16) -> Primary {
+        Primary::start_with(named, port, zone_file, notify_port, &PrimaryOpts::default())
+    }
+
+    fn start_with(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o: &PrimaryOpts) -> Primary {
         let dir = TempDir::new("named-primary");
         let d = dir.path().display().to_string();
+        let (key_clause, key_ref, allow) = match o.key {
+            Some(secret) => (
+                format!("key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n"),
+                format!(" key \"{KEY_NAME}\""),
+                format!("key \"{KEY_NAME}\";"),
+            ),
+            None => (String::new(), String::new(), "127.0.0.0/8;".to_string()),
+        };
+        let ixfr = if o.ixfr {
+            // The test zone is tiny: named would send it whole otherwise.
+            "ixfr-from-differences yes; max-ixfr-ratio unlimited;"
+        } else {
+            ""
+        };
         let conf = format!(
-            r#"options {{
+            r#"{key_clause}options {{
     directory "{d}";
     pid-file "{d}/named.pid";
     session-keyfile "{d}/session.key";
@@ -55,8 +95,9 @@ impl Primary {
     dnssec-validation no;
     notify explicit;
     notify-delay 0;
-    also-notify {{ 127.0.0.1 port {notify_port}; }};
-    allow-transfer {{ 127.0.0.0/8; }};
+    also-notify {{ 127.0.0.1 port {notify_port}{key_ref}; }};
+    allow-transfer {{ {allow} }};
+    {ixfr}
 }};
 controls {{ }};
 zone "{ZONE}" {{ type primary; file "{}"; }};
@@ -179,6 +220,28 @@ fn post_reload(admin: SocketAddr) -> u16 {
     raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
+/// `vigia_xfr_in_total` for the test zone, `kind` and `result`.
+fn xfr_count(vigia: &Server, kind: &str, result: &str) -> f64 {
+    let text = admin::scrape(vigia.metrics);
+    prom::parse(&text)
+        .iter()
+        .filter(|s| s.name == "vigia_xfr_in_total")
+        .filter(|s| s.labels.get("zone").map(String::as_str) == Some("sec.test."))
+        .filter(|s| s.labels.get("kind").map(String::as_str) == Some(kind))
+        .filter(|s| s.labels.get("result").map(String::as_str) == Some(result))
+        .map(|s| s.value)
+        .sum()
+}
+
+/// The secondary zone with `primary_key = "xfr-key"` and that key.
+fn secondary_opts_keyed(copy: &Path, primary_port: u16, secret: &str) -> ServerOpts {
+    let mut opts = secondary_opts(copy, primary_port);
+    opts.extra.push_str(&format!(
+        "primary_key = \"{KEY_NAME}\"\n\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+    ));
+    opts
+}
+
 fn secondary_opts(copy: &Path, primary_port: u16) -> ServerOpts {
     let mut opts = ServerOpts::new(vec![all_zones().remove(0)]);
     opts.extra = format!(
@@ -234,6 +297,11 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
         "{}",
         vigia.stderr()
     );
+    // named keeps no differences here, so it answered vigia's IXFR with
+    // the whole zone: counted as a second full transfer, no IXFR failure.
+    assert_eq!(xfr_count(&vigia, "axfr", "ok"), 2.0, "{}", vigia.stderr());
+    assert_eq!(xfr_count(&vigia, "ixfr", "ok"), 0.0);
+    assert_eq!(xfr_count(&vigia, "ixfr", "error"), 0.0, "{}", vigia.stderr());
     // A reload re-reads the copy on disk and keeps serving serial 2.
     assert_eq!(post_reload(vigia.metrics), 200);
     assert_eq!(serial_at(vigia.addr), Some(2));
@@ -301,4 +369,221 @@ fn notify_is_refused_for_primary_zones_and_strangers() {
         let m = parse(&vigia.udp(&q).expect("answer")).unwrap();
         assert_eq!(m.rcode, 5, "NOTIFY for {zone}: REFUSED");
     }
+}
+
+/// Serial 2 of the IXFR tests: www moves, txt goes, new comes.
+fn changed_zone(serial: u32) -> String {
+    zone_text_expiring(serial, "192.0.2.2", 600).replace(
+        "txt  IN TXT \"secondary copy\" \"two strings\"\n",
+        "new  IN A   192.0.2.77\n",
+    )
+}
+
+/// rcode of `name`/`qtype` at vigia.
+fn rcode_at(addr: SocketAddr, name: &str, qtype: u16) -> Option<u16> {
+    let q = Q::new(name, qtype).build();
+    Some(
+        parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?)
+            .ok()?
+            .rcode,
+    )
+}
+
+/// Starts named and vigia (`opts`), waits for the first transfer (serial 1,
+/// an AXFR), then changes the zone on named to serial 2 and checks vigia
+/// follows by IXFR within 5 s: answers, counters and the copy on disk.
+fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Path, u16) -> ServerOpts) {
+    let dir = TempDir::new("secondary-ixfr");
+    let primary_zone = dir.path().join("db.sec.test");
+    let copy = dir.path().join("copy").join("sec.test.db");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
+    let primary_port = free_port(Ipv4Addr::LOCALHOST);
+    let vigia = Server::start(vigia_opts(&copy, primary_port));
+    let primary = Primary::start_with(
+        named,
+        primary_port,
+        &primary_zone,
+        vigia.addr.port(),
+        primary_opts,
+    );
+    wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
+        www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
+    });
+    assert_eq!(xfr_count(&vigia, "axfr", "ok"), 1.0, "{}", vigia.stderr());
+    assert_eq!(xfr_count(&vigia, "ixfr", "ok"), 0.0);
+
+    std::fs::write(&primary_zone, changed_zone(2)).unwrap();
+    primary.reload();
+    let took = wait_until(Duration::from_secs(5), "IXFR after NOTIFY", &vigia, || {
+        www_at(vigia.addr) == Some((0, vec!["192.0.2.2".into()]))
+    });
+    eprintln!("followed the primary by IXFR in {took:?}");
+    assert_eq!(serial_at(vigia.addr), Some(2));
+    assert_eq!(rcode_at(vigia.addr, "txt.sec.test", TXT), Some(3), "txt deleted");
+    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0), "new added");
+    assert!(
+        primary.log().contains("sending notifies (serial 2)"),
+        "{}",
+        primary.log()
+    );
+    // The change came as differences, not as the whole zone.
+    assert_eq!(
+        xfr_count(&vigia, "ixfr", "ok"),
+        1.0,
+        "{}\n--- named ---\n{}",
+        vigia.stderr(),
+        primary.log()
+    );
+    assert_eq!(xfr_count(&vigia, "axfr", "ok"), 1.0);
+    assert_eq!(xfr_count(&vigia, "ixfr", "error"), 0.0);
+    prom::promtool_check(&admin::scrape(vigia.metrics));
+    let log = vigia.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("zone transferred") && l.contains("ixfr") && l.contains("deleted=2")),
+        "one log line for the IXFR (www's old A and txt deleted):\n{log}"
+    );
+    // The copy on disk has the change (RFC 3597 form: 192.0.2.77 = C000024D).
+    let text = std::fs::read_to_string(&copy).unwrap();
+    assert!(
+        text.contains("new.sec.test. 60 IN A \\# 4 C000024D"),
+        "copy:\n{text}"
+    );
+    assert!(!text.contains("txt.sec.test."), "copy:\n{text}");
+
+    // A restart serves the IXFR-built copy without the primary.
+    drop(primary);
+    drop(vigia);
+    let vigia = Server::start(vigia_opts(&copy, primary_port));
+    assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
+    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0));
+}
+
+#[test]
+fn secondary_follows_bind_by_ixfr() {
+    let Some(named) = named_or_skip("secondary_follows_bind_by_ixfr") else {
+        return;
+    };
+    let o = PrimaryOpts {
+        ixfr: true,
+        key: None,
+    };
+    ixfr_follow(&named, &o, secondary_opts);
+}
+
+#[test]
+fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
+    let Some(named) = named_or_skip("secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret") else {
+        return;
+    };
+    // (1) The right key: signed and verified SOA, AXFR, NOTIFY and IXFR.
+    let o = PrimaryOpts {
+        ixfr: true,
+        key: Some(SECRET),
+    };
+    ixfr_follow(&named, &o, |copy, port| secondary_opts_keyed(copy, port, SECRET));
+
+    // (2) A wrong secret in vigia: it keeps serving its copy, counts and
+    // logs the failures, and ignores named's NOTIFY.
+    let dir = TempDir::new("secondary-tsig-wrong");
+    let primary_zone = dir.path().join("db.sec.test");
+    let copy = dir.path().join("sec.test.db");
+    let primary_port = free_port(Ipv4Addr::LOCALHOST);
+    // The copy vigia starts from: serial 1, as a transfer would leave it.
+    std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
+    {
+        let good = Server::start(secondary_opts_keyed(&copy, primary_port, SECRET));
+        let _p = Primary::start_with(&named, primary_port, &primary_zone, good.addr.port(), &o);
+        wait_until(Duration::from_secs(8), "initial signed transfer", &good, || {
+            serial_at(good.addr) == Some(1)
+        });
+    }
+    let before = std::fs::read_to_string(&copy).unwrap();
+    std::fs::write(&primary_zone, changed_zone(2)).unwrap();
+    let vigia = Server::start(secondary_opts_keyed(&copy, primary_port, WRONG_SECRET));
+    let primary = Primary::start_with(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
+    assert_eq!(serial_at(primary.addr), Some(2));
+    // named NOTIFies at start; vigia's own refreshes fail on every try.
+    wait_until(Duration::from_secs(5), "a failed signed refresh", &vigia, || {
+        xfr_count(&vigia, "soa", "error") >= 1.0
+    });
+    wait_until(Duration::from_secs(5), "named's NOTIFY ignored", &vigia, || {
+        vigia.stderr().contains("NOTIFY ignored")
+    });
+    let failed = xfr_count(&vigia, "soa", "error");
+    wait_until(Duration::from_secs(5), "another failed refresh", &vigia, || {
+        xfr_count(&vigia, "soa", "error") > failed
+    });
+    assert_eq!(serial_at(vigia.addr), Some(1), "old copy still served");
+    assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.1".into()])));
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), before, "copy untouched");
+    assert_eq!(xfr_count(&vigia, "soa", "ok"), 0.0);
+    let log = vigia.stderr();
+    assert!(log.contains("rejected our TSIG signature: BADSIG"), "{log}");
+    assert!(log.contains("secondary refresh failed"), "{log}");
+    // An unsigned NOTIFY from the primary's address is refused too.
+    let q = Q::new(ZONE, SOA).opcode(4).build();
+    let m = parse(&vigia.udp(&q).expect("answer")).unwrap();
+    assert_eq!(m.rcode, 5, "unsigned NOTIFY: REFUSED");
+}
+
+/// A primary that answers every query over TCP with its SOA (serial 5),
+/// never signed; returns its address. The thread ends with the test.
+fn unsigned_primary() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut len = [0u8; 2];
+            if s.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            if s.read_exact(&mut q).is_err() || q.len() < 12 {
+                continue;
+            }
+            // Header and question of the query, then one SOA answer.
+            let qname_end = 12 + q[12..].iter().position(|&b| b == 0).unwrap_or(0) + 1;
+            let mut r = q[..qname_end + 4].to_vec();
+            r[2] = 0x84;
+            r[3] = 0;
+            r[4..12].copy_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
+            r.extend_from_slice(&encode_name(ZONE));
+            r.extend_from_slice(&[0, 6, 0, 1, 0, 0, 0, 60]);
+            let mut rd = encode_name("ns.sec.test");
+            rd.extend_from_slice(&encode_name("hostmaster.sec.test"));
+            for v in [5u32, 2, 1, 600, 60] {
+                rd.extend_from_slice(&v.to_be_bytes());
+            }
+            r.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+            r.extend_from_slice(&rd);
+            let mut framed = (r.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&r);
+            let _ = s.write_all(&framed);
+        }
+    });
+    addr
+}
+
+#[test]
+fn unsigned_responses_fail_a_keyed_refresh() {
+    let dir = TempDir::new("secondary-unsigned");
+    let copy = dir.path().join("sec.test.db");
+    let primary = unsigned_primary();
+    let vigia = Server::start(secondary_opts_keyed(&copy, primary.port(), SECRET));
+    wait_until(
+        Duration::from_secs(5),
+        "a refresh failing on TSIG",
+        &vigia,
+        || xfr_count(&vigia, "soa", "error") >= 1.0,
+    );
+    let log = vigia.stderr();
+    assert!(log.contains("response is not signed"), "{log}");
+    assert_eq!(xfr_count(&vigia, "soa", "ok"), 0.0);
+    assert!(!copy.exists(), "no copy from an unverified primary");
+    assert_eq!(www_at(vigia.addr).map(|r| r.0), Some(2), "still SERVFAIL");
 }
