@@ -36,8 +36,10 @@ FROM debian:bookworm-slim
 LABEL org.opencontainers.image.title="vigia" \
       org.opencontainers.image.description="Authoritative DNS server with health-driven failover" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
-# libcap2-bin for setcap only. No ca-certificates: vigia is built without
-# TLS (https health checks are refused), so it never verifies a certificate.
+# libcap2-bin for setcap only. No ca-certificates: https health checks
+# verify against the Mozilla roots compiled into vigia (webpki-roots).
+# tests/container_runtime.rs applies this stage's USER, file capability and
+# HEALTHCHECK to the built binary, since CI has no Docker engine.
 # DL3008 (pin apt versions): the versions follow the debian:bookworm-slim
 # base, which is rebuilt with the security updates we want; pinning would
 # break the build at each Debian point release.

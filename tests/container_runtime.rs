@@ -1,0 +1,305 @@
+//! The container's runtime contract, checked without a Docker engine (none
+//! runs on this machine or in CI): the Dockerfile's own USER, file
+//! capability and HEALTHCHECK command are read from the Dockerfile and
+//! applied to the built binary, which then has to serve port 53 as that
+//! unprivileged user with CAP_NET_BIND_SERVICE as its only capability, pass
+//! the health check, stop cleanly on SIGTERM, and fail the health check once
+//! stopped. Without the capability it must refuse to start with a message
+//! naming the address.
+//!
+//! Needs root (to switch user and set file capabilities), as CI has; on a
+//! developer machine without root the test says so and does nothing.
+
+use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback address no other suite uses, so port 53 is free.
+const ADDR: &str = "127.0.0.153:53";
+/// linux/capability.h
+const CAP_NET_BIND_SERVICE: u32 = 10;
+
+/// What the Dockerfile says about the runtime.
+struct Contract {
+    uid: u32,
+    gid: u32,
+    /// `setcap` argument, e.g. `cap_net_bind_service=+ep`.
+    file_caps: String,
+    /// The HEALTHCHECK's CMD, as an argv.
+    healthcheck: Vec<String>,
+    /// ENV defaults.
+    env: Vec<(String, String)>,
+}
+
+fn dockerfile() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap()
+}
+
+/// Joins continuation lines, so each instruction is one line.
+fn instructions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('#') || (t.is_empty() && cur.is_empty()) {
+            continue;
+        }
+        match t.strip_suffix('\\') {
+            Some(head) => cur.push_str(head),
+            None => {
+                cur.push_str(t);
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    out
+}
+
+fn contract() -> Contract {
+    let ins = instructions(&dockerfile());
+    let user = ins
+        .iter()
+        .rev()
+        .find_map(|i| i.strip_prefix("USER "))
+        .expect("USER");
+    let (uid, gid) = user.trim().split_once(':').expect("USER uid:gid, numeric");
+    let file_caps = ins
+        .iter()
+        .find_map(|i| i.split("setcap ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a setcap in the runtime stage")
+        .to_string();
+    let hc = ins
+        .iter()
+        .find(|i| i.starts_with("HEALTHCHECK "))
+        .expect("HEALTHCHECK");
+    let json = &hc[hc.find("CMD ").expect("HEALTHCHECK ... CMD") + 4..];
+    let healthcheck: Vec<String> = serde_json::from_str(json.trim()).expect("CMD in exec (JSON) form");
+    let mut env = Vec::new();
+    for i in ins.iter().filter_map(|i| i.strip_prefix("ENV ")) {
+        for pair in i.split_whitespace() {
+            if let Some((k, v)) = pair.split_once('=') {
+                env.push((k.to_string(), v.trim_matches('"').to_string()));
+            }
+        }
+    }
+    Contract {
+        uid: uid.parse().expect("numeric uid"),
+        gid: gid.parse().expect("numeric gid"),
+        file_caps,
+        healthcheck,
+        env,
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A world-readable scratch folder holding a copy of the binary, the site's
+/// zones and a loopback config, as the image's /etc/vigia volume would.
+struct Root(PathBuf);
+
+impl Root {
+    fn new(tag: &str) -> Root {
+        let dir = std::env::temp_dir().join(format!("vigia-container-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("zones")).unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(env!("CARGO_BIN_EXE_vigia"), dir.join("vigia")).unwrap();
+        for z in ["db.no-paladar.com.br", "db.0.168.192.in-addr.arpa"] {
+            std::fs::copy(repo.join("zones").join(z), dir.join("zones").join(z)).unwrap();
+        }
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "[server]\nlisten = [\"{ADDR}\"]\n\n\
+                 [metrics]\nlisten = \"127.0.0.153:9153\"\n\n\
+                 [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"zones/db.no-paladar.com.br\"\n\n\
+                 [[zone]]\nname = \"0.168.192.in-addr.arpa\"\nfile = \"zones/db.0.168.192.in-addr.arpa\"\n"
+            ),
+        )
+        .unwrap();
+        for p in [dir.clone(), dir.join("zones")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Root(dir)
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.0.join("vigia")
+    }
+
+    /// `argv` as the image's user, with exactly the capabilities the file
+    /// grants (none inherited from root), in the config folder.
+    fn command(&self, c: &Contract, argv: &[String]) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            &format!("--reuid={}", c.uid),
+            &format!("--regid={}", c.gid),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all,+net_bind_service",
+            "--",
+        ]);
+        cmd.args(argv).current_dir(&self.0).env_clear();
+        cmd.env("PATH", format!("{}:/usr/bin:/bin", self.0.display()));
+        for (k, v) in &c.env {
+            cmd.env(k, v);
+        }
+        cmd.env("VIGIA_HEALTHCHECK_SERVER", ADDR);
+        cmd
+    }
+
+    fn serve(&self, c: &Contract) -> Child {
+        let argv = ["vigia", "serve", "--config", "config.toml"].map(String::from);
+        self.command(c, &argv)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("setpriv runs")
+    }
+
+    fn healthcheck(&self, c: &Contract) -> Output {
+        self.command(c, &c.healthcheck)
+            .output()
+            .expect("health check runs")
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn set_file_caps(bin: &Path, caps: &str) {
+    let st = Command::new("setcap")
+        .arg(caps)
+        .arg(bin)
+        .status()
+        .expect("setcap (libcap2-bin)");
+    assert!(st.success(), "setcap {caps} {}", bin.display());
+}
+
+/// Polls until `ADDR` answers a query over UDP, or the deadline.
+fn wait_serving(child: &mut Child, deadline: Instant) {
+    let q = [
+        0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'c', b'o', b'm', 0, 0, 6, 0, 1,
+    ];
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("vigia exited before serving: {st}");
+        }
+        let _ = sock.send_to(&q, ADDR);
+        if matches!(sock.recv(&mut buf), Ok(n) if n >= 12 && buf[..2] == [0x12, 0x34]) {
+            return;
+        }
+    }
+    panic!("vigia did not answer on {ADDR} in time");
+}
+
+/// The effective capability mask and real uid of a running process.
+fn caps_and_uid(pid: u32) -> (u64, u32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    let caps = u64::from_str_radix(&field("CapEff:"), 16).unwrap();
+    let uid = field("Uid:").split_whitespace().next().unwrap().parse().unwrap();
+    (caps, uid)
+}
+
+/// The setpriv child's own pid is vigia's (setpriv execs it).
+fn wait_exit(child: &mut Child, deadline: Instant) -> std::process::ExitStatus {
+    while Instant::now() < deadline {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("vigia did not exit after SIGTERM");
+}
+
+#[test]
+fn the_dockerfile_names_what_this_test_applies() {
+    let c = contract();
+    assert_ne!(c.uid, 0, "USER must not be root");
+    assert_eq!(c.file_caps, "cap_net_bind_service=+ep");
+    assert!(
+        c.healthcheck.join(" ").contains("vigia query"),
+        "{:?}",
+        c.healthcheck
+    );
+    assert!(c.env.iter().any(|(k, _)| k == "VIGIA_HEALTHCHECK_NAME"));
+    let ins = instructions(&dockerfile());
+    assert!(ins.iter().any(|i| i == "EXPOSE 53/udp 53/tcp 9153"));
+    assert!(
+        ins.iter().filter(|i| i.starts_with("FROM ")).count() >= 2,
+        "multi-stage"
+    );
+}
+
+#[test]
+fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch users and set file capabilities (CI runs as root)");
+        return;
+    }
+    let c = contract();
+    let root = Root::new("cap");
+    set_file_caps(&root.bin(), &c.file_caps);
+    let mut child = root.serve(&c);
+    wait_serving(&mut child, Instant::now() + Duration::from_secs(20));
+
+    let (caps, uid) = caps_and_uid(child.id());
+    assert_eq!(uid, c.uid, "runs as the image's user");
+    assert_eq!(
+        caps,
+        1 << CAP_NET_BIND_SERVICE,
+        "CapEff {caps:#x}: only CAP_NET_BIND_SERVICE"
+    );
+
+    let hc = root.healthcheck(&c);
+    assert!(
+        hc.status.success(),
+        "health check failed while serving: {}{}",
+        String::from_utf8_lossy(&hc.stdout),
+        String::from_utf8_lossy(&hc.stderr)
+    );
+
+    // SAFETY: kill with a valid pid and signal has no memory effects.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(10));
+    assert!(st.success(), "SIGTERM ends with status 0, got {st}");
+    let hc = root.healthcheck(&c);
+    assert_eq!(hc.status.code(), Some(1), "health check of a stopped server");
+}
+
+#[test]
+fn without_the_capability_it_refuses_to_start_and_names_the_address() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch users (CI runs as root)");
+        return;
+    }
+    let c = contract();
+    let root = Root::new("nocap");
+    let mut child = root.serve(&c);
+    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(20));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!st.success(), "started on port 53 without the capability");
+    assert!(err.contains(ADDR), "error names the address: {err}");
+    assert!(err.to_lowercase().contains("permission"), "error says why: {err}");
+}
