@@ -16,6 +16,10 @@ use crate::metrics::QueryStats;
 use crate::name::Name;
 use crate::zone::{rtype, Rdata, Record, Zone};
 
+mod nodes;
+use nodes::NodesBuilder;
+pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
+
 /// FxHash: a fast non-cryptographic hash for name keys. Names come from the
 /// network, but the map only ever holds the zone's own names, so a client
 /// cannot grow a bucket by choosing query names.
@@ -45,38 +49,11 @@ impl Hasher for FxHasher {
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// All records of one type at one name.
+/// The apex SOA RRset, kept decoded beside the zone's nodes.
 #[derive(Clone, Debug)]
-pub struct RRset {
-    pub rtype: u16,
+pub struct Soa {
     pub ttl: u32,
     pub rdatas: Vec<Rdata>,
-    /// Set by a failover rule whose policy is SERVFAIL while all are down.
-    pub servfail: bool,
-}
-
-/// One owner name in a zone (possibly an empty non-terminal).
-#[derive(Clone, Debug, Default)]
-pub struct Node {
-    /// Owner as written in the zone file, kept only when its case differs
-    /// from the lower-cased key (saves memory in large zones).
-    pub owner: Option<Name>,
-    pub rrsets: Vec<RRset>,
-    /// A delegation point: NS records below the apex.
-    pub cut: bool,
-}
-
-impl Node {
-    pub fn get(&self, t: u16) -> Option<&RRset> {
-        self.rrsets.iter().find(|r| r.rtype == t)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty()
-    }
-    /// The owner name to write: as in the zone file, else the key.
-    pub fn owner<'a>(&'a self, key: &'a [u8]) -> &'a [u8] {
-        self.owner.as_ref().map(|n| n.wire()).unwrap_or(key)
-    }
 }
 
 /// One zone, ready to answer from.
@@ -86,9 +63,10 @@ pub struct ZoneData {
     pub index: usize,
     /// Apex, lower-cased.
     pub origin: Name,
-    pub nodes: FxMap<Box<[u8]>, Node>,
+    /// Every node (owner name, possibly an empty non-terminal), encoded.
+    pub nodes: Nodes,
     /// The apex SOA (serial already includes failover bumps).
-    pub soa: RRset,
+    pub soa: Soa,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM), RFC 2308 5.
     pub neg_ttl: u32,
     pub serial: u32,
@@ -101,13 +79,13 @@ pub struct ZoneData {
 /// What a name resolves to inside one zone.
 pub enum Lookup<'z> {
     /// The name exists (maybe as an empty non-terminal).
-    Found(&'z Node),
+    Found(Node<'z>),
     /// The name does not exist but a wildcard covers it.
-    Wildcard(&'z Node),
+    Wildcard(Node<'z>),
     /// The name is at or below a delegation (the cut's node and its key).
-    Referral(&'z Node, &'z [u8]),
+    Referral(Node<'z>, &'z [u8]),
     /// A DNAME above the name redirects it: (DNAME owner node, owner key).
-    Dname(&'z Node, &'z [u8]),
+    Dname(Node<'z>, &'z [u8]),
     NxDomain,
 }
 
@@ -134,7 +112,8 @@ impl ZoneData {
             if suffix.len() <= origin_len {
                 continue;
             }
-            let (key, node) = self.nodes.get_key_value(suffix)?;
+            let node = self.nodes.get(suffix)?;
+            let key = node.key();
             let exact = s == 0;
             if node.cut && !(exact && qtype_ds) {
                 return Some(Lookup::Referral(node, key));
@@ -159,7 +138,7 @@ impl ZoneData {
             if suffix.len() < self.origin.len() {
                 break;
             }
-            if self.nodes.contains_key(suffix) {
+            if self.nodes.get(suffix).is_some() {
                 // suffix is the closest encloser.
                 key[0] = 1;
                 key[1] = b'*';
@@ -174,7 +153,7 @@ impl ZoneData {
     }
 
     /// A and AAAA RRsets at `name` (for additional-section processing).
-    pub fn addresses(&self, name: &[u8]) -> Option<&Node> {
+    pub fn addresses(&self, name: &[u8]) -> Option<Node<'_>> {
         self.nodes.get(name)
     }
 
@@ -190,15 +169,15 @@ impl ZoneData {
             ttl: self.soa.ttl,
             rdata: rd.clone(),
         }));
-        for (key, node) in &self.nodes {
-            let owner = Name::from_wire_unchecked(node.owner(key));
-            for set in node.rrsets.iter().filter(|s| s.rtype != rtype::SOA) {
+        for node in self.nodes.iter() {
+            let owner = Name::from_wire_unchecked(node.owner(node.key()));
+            for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
                 out.extend(set.rdatas.iter().map(|rd| Record {
                     owner: owner.clone(),
                     rtype: set.rtype,
                     class: crate::zone::CLASS_IN,
                     ttl: set.ttl,
-                    rdata: rd.clone(),
+                    rdata: rd.to_rdata(),
                 }));
             }
         }
@@ -350,20 +329,20 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         markers,
     } = input;
     let origin = zone.origin.to_lowercase();
-    let mut nodes: FxMap<Box<[u8]>, Node> = FxMap::default();
+    let mut drafts: FxMap<Box<[u8]>, Draft> = FxMap::default();
     for mut r in zone.records {
         if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
             r.rdata.set_soa_serial(serial);
         }
-        add_record(&mut nodes, &origin, r);
+        add_record(&mut drafts, &origin, r);
     }
     for (name, t, servfail, ttl) in markers {
         let key = name.to_lowercase();
-        add_ancestors(&mut nodes, &origin, &key);
-        let node = nodes.entry(key.wire().into()).or_default();
-        match node.rrsets.iter_mut().find(|s| s.rtype == t) {
+        add_ancestors(&mut drafts, &origin, &key);
+        let node = drafts.entry(key.wire().into()).or_default();
+        match node.sets.iter_mut().find(|s| s.rtype == t) {
             Some(set) => set.servfail = servfail,
-            None => node.rrsets.push(RRset {
+            None => node.sets.push(DraftSet {
                 rtype: t,
                 ttl,
                 rdatas: Vec::new(),
@@ -371,89 +350,97 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
             }),
         }
     }
-    let mut has_cuts = false;
-    let mut has_dname = false;
-    for (key, node) in nodes.iter_mut() {
-        // Vec growth leaves room for four RRsets and four records; most
-        // names have one of each, so give the slack back (halves memory).
-        node.rrsets.shrink_to_fit();
-        for set in &mut node.rrsets {
-            set.rdatas.shrink_to_fit();
-        }
-        let apex = key[..] == *origin.wire();
-        node.cut = !apex && node.get(rtype::NS).is_some();
-        has_cuts |= node.cut;
-        has_dname |= node.get(rtype::DNAME).is_some();
-    }
-    let soa = nodes
+    let soa = drafts
         .get(origin.wire())
-        .and_then(|n| n.get(rtype::SOA))
-        .cloned()
-        .unwrap_or(RRset {
-            rtype: rtype::SOA,
-            ttl: 0,
-            rdatas: Vec::new(),
-            servfail: false,
-        });
+        .and_then(|n| n.sets.iter().find(|s| s.rtype == rtype::SOA))
+        .map_or(
+            Soa {
+                ttl: 0,
+                rdatas: Vec::new(),
+            },
+            |s| Soa {
+                ttl: s.ttl,
+                rdatas: s.rdatas.clone(),
+            },
+        );
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
+    let (nodes, has_cuts, has_dname) = encode(drafts, &origin);
     ZoneData {
         index,
         neg_ttl: soa.ttl.min(minimum),
         soa,
         serial,
         origin,
-        nodes: {
-            nodes.shrink_to_fit();
-            nodes
-        },
+        nodes,
         has_cuts,
         has_dname,
         allow_transfer,
     }
 }
 
+/// Encodes the drafts into the compact node table; also says whether the
+/// zone has cuts and DNAMEs.
+fn encode(drafts: FxMap<Box<[u8]>, Draft>, origin: &Name) -> (Nodes, bool, bool) {
+    let mut builder = NodesBuilder::with_capacity(drafts.len());
+    let (mut has_cuts, mut has_dname) = (false, false);
+    for (key, node) in &drafts {
+        let has = |t| node.sets.iter().any(|s| s.rtype == t);
+        let cut = key[..] != *origin.wire() && has(rtype::NS);
+        has_cuts |= cut;
+        has_dname |= has(rtype::DNAME);
+        let owner = node.owner.as_ref().map_or(&key[..], |o| o.wire());
+        builder.push_node(key, owner, cut, node.sets.len());
+        for set in &node.sets {
+            builder.push_rrset(set.rtype, set.ttl, set.servfail, &set.rdatas);
+        }
+    }
+    drop(drafts);
+    (builder.finish(), has_cuts, has_dname)
+}
+
+/// A node while the zone is being built.
+#[derive(Default)]
+struct Draft {
+    /// Owner as written in the zone file, when its case differs from the key.
+    owner: Option<Name>,
+    sets: Vec<DraftSet>,
+}
+
+/// An RRset while the zone is being built.
+struct DraftSet {
+    rtype: u16,
+    ttl: u32,
+    rdatas: Vec<Rdata>,
+    servfail: bool,
+}
+
 /// Adds a record to its node, creating empty non-terminals up to the apex.
-fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
+fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, origin: &Name, r: Record) {
     let key = r.owner.to_lowercase();
-    let node = nodes.entry(key.wire().into()).or_default();
+    let node = drafts.entry(key.wire().into()).or_default();
     if node.owner.is_none() && r.owner.wire() != key.wire() {
         node.owner = Some(r.owner);
     }
-    match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
+    match node.sets.iter_mut().find(|s| s.rtype == r.rtype) {
         Some(set) => set.rdatas.push(r.rdata),
-        None => node.rrsets.push_within_capacity_or_exact(RRset {
+        None => node.sets.push(DraftSet {
             rtype: r.rtype,
             ttl: r.ttl,
             rdatas: vec![r.rdata],
             servfail: false,
         }),
     }
-    add_ancestors(nodes, origin, &key);
-}
-
-/// `Vec::push` that grows by exactly one slot: most names have one RRset, and
-/// the default growth (to four) would quadruple that memory.
-trait PushExact<T> {
-    fn push_within_capacity_or_exact(&mut self, value: T);
-}
-
-impl<T> PushExact<T> for Vec<T> {
-    fn push_within_capacity_or_exact(&mut self, value: T) {
-        if self.len() == self.capacity() {
-            self.reserve_exact(1);
-        }
-        self.push(value);
-    }
+    add_ancestors(drafts, origin, &key);
 }
 
 /// Creates the empty non-terminals between a (lower-cased) name and the apex.
-fn add_ancestors(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, key: &Name) {
+fn add_ancestors(drafts: &mut FxMap<Box<[u8]>, Draft>, origin: &Name, key: &Name) {
     let mut parent = key.parent();
     while let Some(p) = parent {
-        if p.len() < origin.len() || nodes.contains_key(p.wire()) {
+        if p.len() < origin.len() || drafts.contains_key(p.wire()) {
             break; // an existing node already has all its ancestors
         }
-        nodes.insert(p.wire().into(), Node::default());
+        drafts.insert(p.wire().into(), Draft::default());
         if p.len() == origin.len() {
             break;
         }
