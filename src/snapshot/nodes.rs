@@ -222,7 +222,13 @@ impl<'a> Iterator for RdataIter<'a> {
     type Item = RdataRef<'a>;
     fn next(&mut self) -> Option<RdataRef<'a>> {
         self.left = self.left.checked_sub(1)?;
-        let (rd, tail) = self.rest.split_at(rdata_len(self.rest));
+        // The last (mostly the only) RDATA is all that is left: no scan.
+        let len = if self.left == 0 {
+            self.rest.len()
+        } else {
+            rdata_len(self.rest)
+        };
+        let (rd, tail) = self.rest.split_at(len);
         self.rest = tail;
         Some(RdataRef(rd))
     }
