@@ -405,3 +405,76 @@ fn encode_rdata(a: &mut Vec<u8>, rd: &Rdata) {
     }
     a.push(END);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::rtype;
+
+    fn name(s: &str) -> Name {
+        Name::parse(s, None).unwrap()
+    }
+
+    #[test]
+    fn nodes_round_trip_through_the_arena() {
+        let mx = Rdata {
+            fields: vec![
+                Field::Bytes(vec![0, 10].into()),
+                Field::Name {
+                    name: name("Mail.example."),
+                    compress: true,
+                },
+            ],
+        };
+        let srv = Rdata {
+            fields: vec![
+                Field::Bytes(vec![0, 1, 0, 2, 0, 53].into()),
+                Field::Name {
+                    name: name("ns.example."),
+                    compress: false,
+                },
+            ],
+        };
+        let a = [Rdata::bytes(vec![10, 0, 0, 1]), Rdata::bytes(vec![10, 0, 0, 2])];
+        let empty = Rdata::default();
+        let mut b = NodesBuilder::with_capacity(3);
+        b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 3);
+        b.push_rrset(rtype::A, 300, false, &a);
+        b.push_rrset(rtype::MX, 60, false, std::slice::from_ref(&mx));
+        b.push_rrset(rtype::SRV, 60, true, std::slice::from_ref(&srv));
+        b.push_node(b"\x07example\x00", b"\x07example\x00", false, 0);
+        b.push_node(b"\x03sub\x07example\x00", b"\x03sub\x07example\x00", true, 1);
+        b.push_rrset(65280, 5, false, std::slice::from_ref(&empty));
+        let nodes = b.finish();
+
+        assert_eq!(nodes.len(), 3);
+        assert!(
+            nodes.get(b"\x03WWW\x07example\x00").is_none(),
+            "keys are lower-case"
+        );
+        assert!(nodes.get(b"\x03xyz\x07example\x00").is_none());
+        let www = nodes.get(b"\x03www\x07example\x00").unwrap();
+        assert_eq!(www.owner(www.key()), b"\x03WWW\x07example\x00");
+        assert!(!www.cut);
+        let set = www.get(rtype::A).unwrap();
+        assert_eq!((set.ttl, set.rdatas.len(), set.servfail), (300, 2, false));
+        let got: Vec<Rdata> = set.rdatas.iter().map(|r| r.to_rdata()).collect();
+        assert_eq!(got, a);
+        let mx_set = www.get(rtype::MX).unwrap();
+        assert_eq!(mx_set.rdatas.first().unwrap().to_rdata(), mx);
+        let target = mx_set.rdatas.first().unwrap().additional_target(rtype::MX);
+        assert_eq!(target, Some(name("Mail.example.").wire()));
+        let srv_set = www.get(rtype::SRV).unwrap();
+        assert!(srv_set.servfail);
+        assert_eq!(srv_set.rdatas.first().unwrap().to_rdata(), srv);
+        assert!(www.get(rtype::AAAA).is_none());
+
+        let apex = nodes.get(b"\x07example\x00").unwrap();
+        assert!(apex.is_empty());
+        assert_eq!(apex.owner(b"\x07EXAMPLE\x00"), b"\x07EXAMPLE\x00");
+        let sub = nodes.get(b"\x03sub\x07example\x00").unwrap();
+        assert!(sub.cut);
+        assert_eq!(sub.get(65280).unwrap().rdatas.first().unwrap().to_rdata(), empty);
+        assert_eq!(nodes.iter().count(), 3);
+    }
+}
