@@ -31,7 +31,9 @@ const NAME_C: u8 = 1;
 const NAME_U: u8 = 2;
 const END: u8 = 3;
 
-const RRSET_HEADER: usize = 13;
+/// klen, flags, nsets.
+pub(super) const NODE_HEADER: usize = 4;
+pub(super) const RRSET_HEADER: usize = 13;
 
 /// Every node of a zone, keyed by lower-cased wire owner name.
 #[derive(Debug)]
@@ -332,9 +334,10 @@ pub(super) struct NodesBuilder {
 }
 
 impl NodesBuilder {
-    pub fn with_capacity(nodes: usize) -> Self {
+    /// `bytes`: the arena's final size, so it is allocated once.
+    pub fn with_capacity(nodes: usize, bytes: usize) -> Self {
         NodesBuilder {
-            arena: Vec::with_capacity(nodes * 48),
+            arena: Vec::with_capacity(bytes),
             offsets: Vec::with_capacity(nodes),
         }
     }
@@ -389,6 +392,19 @@ impl NodesBuilder {
     }
 }
 
+/// Bytes `encode_rdata` writes for `rd`.
+pub(super) fn rdata_encoded_len(rd: &Rdata) -> usize {
+    let fields: usize = rd
+        .fields
+        .iter()
+        .map(|f| match f {
+            Field::Bytes(b) => 3 + b.len(),
+            Field::Name { name, .. } => 1 + name.len(),
+        })
+        .sum();
+    fields + 1
+}
+
 fn encode_rdata(a: &mut Vec<u8>, rd: &Rdata) {
     for f in &rd.fields {
         match f {
@@ -437,7 +453,7 @@ mod tests {
         };
         let a = [Rdata::bytes(vec![10, 0, 0, 1]), Rdata::bytes(vec![10, 0, 0, 2])];
         let empty = Rdata::default();
-        let mut b = NodesBuilder::with_capacity(3);
+        let mut b = NodesBuilder::with_capacity(3, 0);
         b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 3);
         b.push_rrset(rtype::A, 300, false, &a);
         b.push_rrset(rtype::MX, 60, false, std::slice::from_ref(&mx));
