@@ -357,7 +357,13 @@ impl NodesBuilder {
         a.extend_from_slice(&(nsets as u16).to_be_bytes());
     }
 
-    pub fn push_rrset(&mut self, rtype: u16, ttl: u32, servfail: bool, rdatas: &[Rdata]) {
+    pub fn push_rrset<'r>(
+        &mut self,
+        rtype: u16,
+        ttl: u32,
+        servfail: bool,
+        rdatas: impl ExactSizeIterator<Item = &'r Rdata>,
+    ) {
         let a = &mut self.arena;
         a.extend_from_slice(&rtype.to_be_bytes());
         a.extend_from_slice(&ttl.to_be_bytes());
@@ -455,12 +461,12 @@ mod tests {
         let empty = Rdata::default();
         let mut b = NodesBuilder::with_capacity(3, 0);
         b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 3);
-        b.push_rrset(rtype::A, 300, false, &a);
-        b.push_rrset(rtype::MX, 60, false, std::slice::from_ref(&mx));
-        b.push_rrset(rtype::SRV, 60, true, std::slice::from_ref(&srv));
+        b.push_rrset(rtype::A, 300, false, a.iter());
+        b.push_rrset(rtype::MX, 60, false, [&mx].into_iter());
+        b.push_rrset(rtype::SRV, 60, true, [&srv].into_iter());
         b.push_node(b"\x07example\x00", b"\x07example\x00", false, 0);
         b.push_node(b"\x03sub\x07example\x00", b"\x03sub\x07example\x00", true, 1);
-        b.push_rrset(65280, 5, false, std::slice::from_ref(&empty));
+        b.push_rrset(65280, 5, false, [&empty].into_iter());
         let nodes = b.finish();
 
         assert_eq!(nodes.len(), 3);
