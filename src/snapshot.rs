@@ -334,12 +334,17 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
     let mut drafts: FxMap<Box<[u8]>, Draft> =
         FxMap::with_capacity_and_hasher(zone.records.len(), Default::default());
     let mut records = zone.records;
+    let mut next = vec![NONE; records.len()];
     for (i, r) in records.iter_mut().enumerate() {
         if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
             r.rdata.set_soa_serial(serial);
         }
-        add_record(&mut drafts, &origin, r, i as u32);
+        add_record(&mut drafts, &mut next, &origin, r, i as u32);
     }
+    let chain = Chain {
+        records: &records,
+        next: &next,
+    };
     for (name, t, servfail, ttl) in markers {
         let key = name.to_lowercase();
         add_ancestors(&mut drafts, &origin, key.wire());
@@ -349,7 +354,8 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
             None => node.sets.push(DraftSet {
                 rtype: t,
                 ttl,
-                recs: Vec::new(),
+                first: NONE,
+                last: NONE,
                 servfail,
             }),
         }
@@ -364,15 +370,11 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
             },
             |s| Soa {
                 ttl: s.ttl,
-                rdatas: s
-                    .recs
-                    .iter()
-                    .map(|&i| records[i as usize].rdata.clone())
-                    .collect(),
+                rdatas: chain.rdatas(s).cloned().collect(),
             },
         );
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
-    let (nodes, has_cuts, has_dname) = encode(&drafts, &records, &origin);
+    let (nodes, has_cuts, has_dname) = encode(&drafts, &chain, &origin);
     // Dropped in file order, as the parser allocated them: freeing in hash
     // order was a third of the start-up time.
     drop(records);
@@ -392,12 +394,12 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
 
 /// Encodes the drafts into the compact node table; also says whether the
 /// zone has cuts and DNAMEs.
-fn encode(drafts: &FxMap<Box<[u8]>, Draft>, records: &[Record], origin: &Name) -> (Nodes, bool, bool) {
+fn encode(drafts: &FxMap<Box<[u8]>, Draft>, chain: &Chain<'_>, origin: &Name) -> (Nodes, bool, bool) {
     // In file order: reading the records in hash order missed the cache
     // on every one of them.
     let mut order: Vec<(u32, &[u8], &Draft)> = drafts.iter().map(|(k, n)| (n.first(), &k[..], n)).collect();
     order.sort_unstable_by_key(|&(first, ..)| first);
-    let size = order.iter().map(|(_, k, n)| n.encoded_len(k, records)).sum();
+    let size = order.iter().map(|(_, k, n)| n.encoded_len(k, chain)).sum();
     let mut builder = NodesBuilder::with_capacity(order.len(), size);
     let (mut has_cuts, mut has_dname) = (false, false);
     for (_, key, node) in order {
@@ -405,11 +407,11 @@ fn encode(drafts: &FxMap<Box<[u8]>, Draft>, records: &[Record], origin: &Name) -
         let cut = key != origin.wire() && has(rtype::NS);
         has_cuts |= cut;
         has_dname |= has(rtype::DNAME);
-        let owner = node.owner.map_or(key, |i| records[i as usize].owner.wire());
+        let owner = node.owner.map_or(key, |i| chain.records[i as usize].owner.wire());
         builder.push_node(key, owner, cut, node.sets.len());
         for set in &node.sets {
-            let rdatas = set.recs.iter().map(|&i| &records[i as usize].rdata);
-            builder.push_rrset(set.rtype, set.ttl, set.servfail, rdatas);
+            let count = chain.rdatas(set).count();
+            builder.push_rrset(set.rtype, set.ttl, set.servfail, count, chain.rdatas(set));
         }
     }
     (builder.finish(), has_cuts, has_dname)
@@ -427,37 +429,51 @@ struct Draft {
 impl Draft {
     /// Index of its first record (empty non-terminals last).
     fn first(&self) -> u32 {
-        self.sets
-            .iter()
-            .filter_map(|s| s.recs.first())
-            .min()
-            .copied()
-            .unwrap_or(u32::MAX)
+        self.sets.iter().map(|s| s.first).min().unwrap_or(u32::MAX)
     }
 
     /// Bytes this node takes in the arena (see `nodes`).
-    fn encoded_len(&self, key: &[u8], records: &[Record]) -> usize {
+    fn encoded_len(&self, key: &[u8], chain: &Chain<'_>) -> usize {
         let owner = self.owner.map_or(0, |_| key.len());
-        let sets: usize = self.sets.iter().map(|s| s.encoded_len(records)).sum();
+        let sets: usize = self.sets.iter().map(|s| s.encoded_len(chain)).sum();
         nodes::NODE_HEADER + key.len() + owner + sets
     }
 }
 
-/// An RRset while the zone is being built: its records' indexes.
+/// An RRset while the zone is being built: its first and last record,
+/// linked in file order through `Chain::next` (no allocation per RRset).
 struct DraftSet {
     rtype: u16,
     ttl: u32,
-    recs: Vec<u32>,
+    first: u32,
+    last: u32,
     servfail: bool,
 }
 
+/// No record (end of a chain, or an RRset a failover marker emptied).
+const NONE: u32 = u32::MAX;
+
+/// The zone's records and, for each, the next record of its RRset.
+struct Chain<'r> {
+    records: &'r [Record],
+    next: &'r [u32],
+}
+
+impl<'r> Chain<'r> {
+    /// An RRset's RDATAs in file order.
+    fn rdatas(&self, set: &DraftSet) -> impl Iterator<Item = &'r Rdata> + '_ {
+        let mut i = set.first;
+        std::iter::from_fn(move || {
+            let r = self.records.get(i as usize)?;
+            i = self.next[i as usize];
+            Some(&r.rdata)
+        })
+    }
+}
+
 impl DraftSet {
-    fn encoded_len(&self, records: &[Record]) -> usize {
-        let rdatas: usize = self
-            .recs
-            .iter()
-            .map(|&i| nodes::rdata_encoded_len(&records[i as usize].rdata))
-            .sum();
+    fn encoded_len(&self, chain: &Chain<'_>) -> usize {
+        let rdatas: usize = chain.rdatas(self).map(nodes::rdata_encoded_len).sum();
         nodes::RRSET_HEADER + rdatas
     }
 }
@@ -465,7 +481,7 @@ impl DraftSet {
 /// Adds a record to its node, creating empty non-terminals up to the apex.
 /// Works on a stack copy of the lower-cased owner and allocates a key only
 /// for a new node (one allocation per name, not three per record).
-fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, origin: &Name, r: &Record, i: u32) {
+fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, next: &mut [u32], origin: &Name, r: &Record, i: u32) {
     let owner = r.owner.wire();
     let mut buf = [0u8; 256];
     let key = &mut buf[..owner.len()];
@@ -481,11 +497,15 @@ fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, origin: &Name, r: &Record, i
         node.owner = Some(i);
     }
     match node.sets.iter_mut().find(|s| s.rtype == r.rtype) {
-        Some(set) => set.recs.push(i),
+        Some(set) => {
+            next[set.last as usize] = i;
+            set.last = i;
+        }
         None => node.sets.push(DraftSet {
             rtype: r.rtype,
             ttl: r.ttl,
-            recs: vec![i],
+            first: i,
+            last: i,
             servfail: false,
         }),
     }

@@ -362,13 +362,14 @@ impl NodesBuilder {
         rtype: u16,
         ttl: u32,
         servfail: bool,
-        rdatas: impl ExactSizeIterator<Item = &'r Rdata>,
+        count: usize,
+        rdatas: impl Iterator<Item = &'r Rdata>,
     ) {
         let a = &mut self.arena;
         a.extend_from_slice(&rtype.to_be_bytes());
         a.extend_from_slice(&ttl.to_be_bytes());
         a.push(servfail as u8);
-        a.extend_from_slice(&(rdatas.len() as u16).to_be_bytes());
+        a.extend_from_slice(&(count as u16).to_be_bytes());
         let len_at = a.len();
         a.extend_from_slice(&[0; 4]);
         for rd in rdatas {
@@ -461,12 +462,12 @@ mod tests {
         let empty = Rdata::default();
         let mut b = NodesBuilder::with_capacity(3, 0);
         b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 3);
-        b.push_rrset(rtype::A, 300, false, a.iter());
-        b.push_rrset(rtype::MX, 60, false, [&mx].into_iter());
-        b.push_rrset(rtype::SRV, 60, true, [&srv].into_iter());
+        b.push_rrset(rtype::A, 300, false, 2, a.iter());
+        b.push_rrset(rtype::MX, 60, false, 1, [&mx].into_iter());
+        b.push_rrset(rtype::SRV, 60, true, 1, [&srv].into_iter());
         b.push_node(b"\x07example\x00", b"\x07example\x00", false, 0);
         b.push_node(b"\x03sub\x07example\x00", b"\x03sub\x07example\x00", true, 1);
-        b.push_rrset(65280, 5, false, [&empty].into_iter());
+        b.push_rrset(65280, 5, false, 1, [&empty].into_iter());
         let nodes = b.finish();
 
         assert_eq!(nodes.len(), 3);
