@@ -95,9 +95,10 @@ impl Cursor {
 /// the sections stay in order on the wire. Fixed capacity: no allocation.
 struct Extra<'s> {
     /// RRsets whose NS/MX/SRV targets want addresses.
-    sets: [Option<(&'s ZoneData, &'s RRset)>; 8],
+    sets: [Option<(&'s ZoneData, RRset<'s>)>; 8],
     /// Nodes and types already in ANSWER (not repeated in ADDITIONAL).
-    answered: [Option<(*const Node, u16)>; 16],
+    /// (Nodes are told apart by where their key lives in the arena.)
+    answered: [Option<(*const u8, u16)>; 16],
 }
 
 impl<'s> Extra<'s> {
@@ -107,21 +108,21 @@ impl<'s> Extra<'s> {
             answered: [None; 16],
         }
     }
-    fn want(&mut self, zone: &'s ZoneData, set: &'s RRset) {
+    fn want(&mut self, zone: &'s ZoneData, set: RRset<'s>) {
         if let Some(slot) = self.sets.iter_mut().find(|s| s.is_none()) {
             *slot = Some((zone, set));
         }
     }
     fn answered(&mut self, node: &Node, t: u16) {
         if let Some(slot) = self.answered.iter_mut().find(|s| s.is_none()) {
-            *slot = Some((node as *const Node, t));
+            *slot = Some((node.key().as_ptr(), t));
         }
     }
     fn is_answered(&self, node: &Node, t: u16) -> bool {
         self.answered
             .iter()
             .flatten()
-            .any(|&(n, at)| std::ptr::eq(n, node) && at == t)
+            .any(|&(n, at)| std::ptr::eq(n, node.key().as_ptr()) && at == t)
     }
 }
 
@@ -208,7 +209,7 @@ fn authority_ns<'s>(
     let Some(ns) = apex.get(rtype::NS) else {
         return;
     };
-    if extra.is_answered(apex, rtype::NS) {
+    if extra.is_answered(&apex, rtype::NS) {
         return; // the answer is this very RRset
     }
     if q.qtype == rtype::ANY {
@@ -222,7 +223,7 @@ fn authority_ns<'s>(
         Owner::Name(zone.origin.wire()),
         rtype::NS,
         ns.ttl,
-        &ns.rdatas,
+        ns.rdatas,
     );
     if written && opts.additional {
         extra.want(zone, ns);
@@ -280,7 +281,7 @@ fn step<'s>(
 #[allow(clippy::too_many_arguments)]
 fn at_node<'s>(
     zone: &'s ZoneData,
-    node: &'s Node,
+    node: Node<'s>,
     cur: &mut Cursor,
     q: &Query<'_>,
     w: &mut Writer<'_>,
@@ -297,8 +298,8 @@ fn at_node<'s>(
             return Step::Done;
         }
         if !set.rdatas.is_empty() {
-            put(w, Section::Answer, cur.owner(), set, out);
-            extra.answered(node, set.rtype);
+            put(w, Section::Answer, cur.owner(), &set, out);
+            extra.answered(&node, set.rtype);
             if opts.additional {
                 extra.want(zone, set);
             }
@@ -311,17 +312,16 @@ fn at_node<'s>(
             return Step::Done;
         }
         if let Some(target) = cname.rdatas.first().and_then(|r| r.name_at(0)) {
-            put(w, Section::Answer, cur.owner(), cname, out);
-            extra.answered(node, rtype::CNAME);
-            cur.set(target.wire());
+            put(w, Section::Answer, cur.owner(), &cname, out);
+            extra.answered(&node, rtype::CNAME);
+            cur.set(target);
             return Step::Follow;
         }
     }
     // An RRset a failover rule emptied (policy nodata) caps the negative
     // TTL at the rule's TTL, so resolvers return to the name soon.
     let cap = node
-        .rrsets
-        .iter()
+        .rrsets()
         .filter(|s| s.rdatas.is_empty() && !s.servfail)
         .map(|s| s.ttl)
         .min();
@@ -334,42 +334,41 @@ fn at_node<'s>(
 #[allow(clippy::too_many_arguments)]
 fn any<'s>(
     zone: &'s ZoneData,
-    node: &'s Node,
+    node: Node<'s>,
     cur: &Cursor,
     w: &mut Writer<'_>,
     opts: AnswerOptions,
     out: &mut Outcome,
     extra: &mut Extra<'s>,
 ) -> Step {
-    let mut sets: Vec<&RRset> = node.rrsets.iter().filter(|s| !s.rdatas.is_empty()).collect();
-    if sets.is_empty() {
+    let first = node
+        .rrsets()
+        .filter(|s| !s.rdatas.is_empty())
+        .min_by_key(|s| s.rtype);
+    let Some(set) = first else {
         negative(zone, w, out);
         return Step::Done;
-    }
-    sets.sort_by_key(|s| s.rtype);
-    sets.truncate(1);
-    for set in sets {
-        put(w, Section::Answer, cur.owner(), set, out);
-        extra.answered(node, set.rtype);
-        // MX/SRV targets' addresses, as Knot and NSD add; an apex NS picked
-        // for ANY gets none (BIND and NSD send none there).
-        if opts.additional && set.rtype != rtype::NS {
-            extra.want(zone, set);
-        }
+    };
+    put(w, Section::Answer, cur.owner(), &set, out);
+    extra.answered(&node, set.rtype);
+    // MX/SRV targets' addresses, as Knot and NSD add; an apex NS picked
+    // for ANY gets none (BIND and NSD send none there).
+    if opts.additional && set.rtype != rtype::NS {
+        extra.want(zone, set);
     }
     Step::Done
 }
 
 /// A DNAME above the name: the DNAME itself, a synthesised CNAME, then the
 /// new name (RFC 6672 3.3).
-fn dname(node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, out: &mut Outcome) -> Step {
+fn dname(node: Node<'_>, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, out: &mut Outcome) -> Step {
     let Some(set) = node.get(rtype::DNAME) else {
         return Step::Done;
     };
     let Some(target) = set.rdatas.first().and_then(|r| r.name_at(0)) else {
         return Step::Done;
     };
-    put(w, Section::Answer, Owner::Name(node.owner(owner_key)), set, out);
+    put(w, Section::Answer, Owner::Name(node.owner(owner_key)), &set, out);
     let keep = cur.len - owner_key.len();
     let new_len = keep + target.len();
     if new_len > 255 {
@@ -378,18 +377,14 @@ fn dname(node: &Node, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, ou
     }
     let mut new = [0u8; 256];
     new[..keep].copy_from_slice(&cur.shown[..keep]);
-    new[keep..new_len].copy_from_slice(target.wire());
+    new[keep..new_len].copy_from_slice(target);
     let cname = crate::zone::Rdata::name(
         rtype::CNAME,
         crate::name::Name::from_wire_unchecked(&new[..new_len]),
     );
-    let synth = RRset {
-        rtype: rtype::CNAME,
-        ttl: set.ttl,
-        rdatas: vec![cname],
-        servfail: false,
-    };
-    put(w, Section::Answer, cur.owner(), &synth, out);
+    if !w.rrset(Section::Answer, cur.owner(), rtype::CNAME, set.ttl, [&cname]) {
+        out.truncated = true;
+    }
     cur.set(&new[..new_len]);
     Step::Follow
 }
@@ -415,7 +410,7 @@ fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome
 /// A referral: the cut's NS in AUTHORITY, their addresses in ADDITIONAL.
 fn referral<'s>(
     zone: &'s ZoneData,
-    cut: &'s Node,
+    cut: Node<'s>,
     key: &[u8],
     w: &mut Writer<'_>,
     out: &mut Outcome,
@@ -427,7 +422,7 @@ fn referral<'s>(
         Owner::Name(cut.owner(key)),
         rtype::NS,
         ns.ttl,
-        &ns.rdatas,
+        ns.rdatas,
     ) {
         out.truncated = true;
         return;
@@ -437,15 +432,15 @@ fn referral<'s>(
 }
 
 /// Writes an RRset to a section that must be complete.
-fn put(w: &mut Writer<'_>, s: Section, owner: Owner<'_>, set: &RRset, out: &mut Outcome) {
-    if !w.rrset(s, owner, set.rtype, set.ttl, &set.rdatas) {
+fn put(w: &mut Writer<'_>, s: Section, owner: Owner<'_>, set: &RRset<'_>, out: &mut Outcome) {
+    if !w.rrset(s, owner, set.rtype, set.ttl, set.rdatas) {
         out.truncated = true;
     }
 }
 
 /// Addresses of NS/MX/SRV targets found in the same zone (glue included),
 /// as BIND does; best effort: what does not fit is left out without TC.
-fn additional_for(zone: &ZoneData, set: &RRset, w: &mut Writer<'_>, extra: &mut Extra<'_>) {
+fn additional_for(zone: &ZoneData, set: &RRset<'_>, w: &mut Writer<'_>, extra: &mut Extra<'_>) {
     if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
         return;
     }
@@ -454,11 +449,11 @@ fn additional_for(zone: &ZoneData, set: &RRset, w: &mut Writer<'_>, extra: &mut 
         let Some(target) = rd.additional_target(set.rtype) else {
             continue;
         };
-        let wire = target.wire();
+        let wire = target;
         // The same target twice (two MX to one host) is added once.
-        let dup = set.rdatas[..i].iter().any(|p| {
+        let dup = set.rdatas.iter().take(i).any(|p| {
             p.additional_target(set.rtype)
-                .is_some_and(|t| t.eq_ignore_case(target))
+                .is_some_and(|t| t.eq_ignore_ascii_case(target))
         });
         if dup {
             continue;
@@ -474,7 +469,7 @@ fn additional_for(zone: &ZoneData, set: &RRset, w: &mut Writer<'_>, extra: &mut 
             continue;
         };
         for t in [rtype::A, rtype::AAAA] {
-            if extra.is_answered(node, t) {
+            if extra.is_answered(&node, t) {
                 continue;
             }
             if let Some(a) = node.get(t).filter(|a| !a.rdatas.is_empty() && !a.servfail) {
@@ -483,7 +478,7 @@ fn additional_for(zone: &ZoneData, set: &RRset, w: &mut Writer<'_>, extra: &mut 
                     Owner::Name(node.owner(wire)),
                     t,
                     a.ttl,
-                    &a.rdatas,
+                    a.rdatas,
                 );
             }
         }

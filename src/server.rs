@@ -427,20 +427,36 @@ async fn send_framed(
     flush(wr, &mut framed, timeout).await
 }
 
+/// RDATA of an AXFR record: the SOA kept parsed, the rest in the snapshot.
+#[derive(Clone, Copy)]
+enum Rd<'a> {
+    Parsed(&'a crate::zone::Rdata),
+    Stored(crate::snapshot::RdataRef<'a>),
+}
+
+impl crate::wire::WireRdata for Rd<'_> {
+    fn each_field(&self, f: impl FnMut(crate::wire::FieldRef<'_>)) {
+        match self {
+            Rd::Parsed(rd) => rd.each_field(f),
+            Rd::Stored(rd) => rd.each_field(f),
+        }
+    }
+}
+
 /// The messages of an AXFR: SOA, every other record, SOA again; the question
 /// only in the first message; each message filled to about 16 KiB.
 pub fn transfer_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> {
     const SOFT_MAX: usize = 16 * 1024;
-    let soa = zone.soa.rdatas.first();
+    let soa = zone.soa.rdatas.first().map(Rd::Parsed);
     let apex = zone.origin.wire();
-    let mut records: Vec<(&[u8], u16, u32, &crate::zone::Rdata)> = Vec::new();
+    let mut records: Vec<(&[u8], u16, u32, Rd<'_>)> = Vec::new();
     records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
-    for (key, node) in &zone.nodes {
-        for set in node.rrsets.iter().filter(|s| s.rtype != rtype::SOA) {
+    for node in zone.nodes.iter() {
+        for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
             records.extend(
                 set.rdatas
                     .iter()
-                    .map(|rd| (node.owner(key), set.rtype, set.ttl, rd)),
+                    .map(|rd| (node.owner(node.key()), set.rtype, set.ttl, Rd::Stored(rd))),
             );
         }
     }
@@ -457,15 +473,7 @@ pub fn transfer_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u
             u16::MAX as usize,
         );
         while let Some(&(owner, t, ttl, rd)) = records.get(i) {
-            if w.len() >= SOFT_MAX
-                || !w.rrset(
-                    Section::Answer,
-                    Owner::Name(owner),
-                    t,
-                    ttl,
-                    std::slice::from_ref(rd),
-                )
-            {
+            if w.len() >= SOFT_MAX || !w.rrset(Section::Answer, Owner::Name(owner), t, ttl, [rd]) {
                 break;
             }
             i += 1;

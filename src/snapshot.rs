@@ -16,6 +16,10 @@ use crate::metrics::QueryStats;
 use crate::name::Name;
 use crate::zone::{rtype, Rdata, Record, Zone};
 
+mod nodes;
+use nodes::NodesBuilder;
+pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
+
 /// FxHash: a fast non-cryptographic hash for name keys. Names come from the
 /// network, but the map only ever holds the zone's own names, so a client
 /// cannot grow a bucket by choosing query names.
@@ -45,38 +49,11 @@ impl Hasher for FxHasher {
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// All records of one type at one name.
+/// The apex SOA RRset, kept decoded beside the zone's nodes.
 #[derive(Clone, Debug)]
-pub struct RRset {
-    pub rtype: u16,
+pub struct Soa {
     pub ttl: u32,
     pub rdatas: Vec<Rdata>,
-    /// Set by a failover rule whose policy is SERVFAIL while all are down.
-    pub servfail: bool,
-}
-
-/// One owner name in a zone (possibly an empty non-terminal).
-#[derive(Clone, Debug, Default)]
-pub struct Node {
-    /// Owner as written in the zone file, kept only when its case differs
-    /// from the lower-cased key (saves memory in large zones).
-    pub owner: Option<Name>,
-    pub rrsets: Vec<RRset>,
-    /// A delegation point: NS records below the apex.
-    pub cut: bool,
-}
-
-impl Node {
-    pub fn get(&self, t: u16) -> Option<&RRset> {
-        self.rrsets.iter().find(|r| r.rtype == t)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty()
-    }
-    /// The owner name to write: as in the zone file, else the key.
-    pub fn owner<'a>(&'a self, key: &'a [u8]) -> &'a [u8] {
-        self.owner.as_ref().map(|n| n.wire()).unwrap_or(key)
-    }
 }
 
 /// One zone, ready to answer from.
@@ -86,9 +63,10 @@ pub struct ZoneData {
     pub index: usize,
     /// Apex, lower-cased.
     pub origin: Name,
-    pub nodes: FxMap<Box<[u8]>, Node>,
+    /// Every node (owner name, possibly an empty non-terminal), encoded.
+    pub nodes: Nodes,
     /// The apex SOA (serial already includes failover bumps).
-    pub soa: RRset,
+    pub soa: Soa,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM), RFC 2308 5.
     pub neg_ttl: u32,
     pub serial: u32,
@@ -101,13 +79,13 @@ pub struct ZoneData {
 /// What a name resolves to inside one zone.
 pub enum Lookup<'z> {
     /// The name exists (maybe as an empty non-terminal).
-    Found(&'z Node),
+    Found(Node<'z>),
     /// The name does not exist but a wildcard covers it.
-    Wildcard(&'z Node),
+    Wildcard(Node<'z>),
     /// The name is at or below a delegation (the cut's node and its key).
-    Referral(&'z Node, &'z [u8]),
+    Referral(Node<'z>, &'z [u8]),
     /// A DNAME above the name redirects it: (DNAME owner node, owner key).
-    Dname(&'z Node, &'z [u8]),
+    Dname(Node<'z>, &'z [u8]),
     NxDomain,
 }
 
@@ -134,7 +112,8 @@ impl ZoneData {
             if suffix.len() <= origin_len {
                 continue;
             }
-            let (key, node) = self.nodes.get_key_value(suffix)?;
+            let node = self.nodes.get(suffix)?;
+            let key = node.key();
             let exact = s == 0;
             if node.cut && !(exact && qtype_ds) {
                 return Some(Lookup::Referral(node, key));
@@ -159,7 +138,7 @@ impl ZoneData {
             if suffix.len() < self.origin.len() {
                 break;
             }
-            if self.nodes.contains_key(suffix) {
+            if self.nodes.get(suffix).is_some() {
                 // suffix is the closest encloser.
                 key[0] = 1;
                 key[1] = b'*';
@@ -174,7 +153,7 @@ impl ZoneData {
     }
 
     /// A and AAAA RRsets at `name` (for additional-section processing).
-    pub fn addresses(&self, name: &[u8]) -> Option<&Node> {
+    pub fn addresses(&self, name: &[u8]) -> Option<Node<'_>> {
         self.nodes.get(name)
     }
 
@@ -190,15 +169,15 @@ impl ZoneData {
             ttl: self.soa.ttl,
             rdata: rd.clone(),
         }));
-        for (key, node) in &self.nodes {
-            let owner = Name::from_wire_unchecked(node.owner(key));
-            for set in node.rrsets.iter().filter(|s| s.rtype != rtype::SOA) {
+        for node in self.nodes.iter() {
+            let owner = Name::from_wire_unchecked(node.owner(node.key()));
+            for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
                 out.extend(set.rdatas.iter().map(|rd| Record {
                     owner: owner.clone(),
                     rtype: set.rtype,
                     class: crate::zone::CLASS_IN,
                     ttl: set.ttl,
-                    rdata: rd.clone(),
+                    rdata: rd.to_rdata(),
                 }));
             }
         }
@@ -350,113 +329,197 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         markers,
     } = input;
     let origin = zone.origin.to_lowercase();
-    let mut nodes: FxMap<Box<[u8]>, Node> = FxMap::default();
-    for mut r in zone.records {
+    // Sized for one node per record up front: rehashing a growing map of
+    // 100k names was a tenth of the start-up time.
+    let mut drafts: FxMap<Box<[u8]>, Draft> =
+        FxMap::with_capacity_and_hasher(zone.records.len(), Default::default());
+    let mut records = zone.records;
+    let mut next = vec![NONE; records.len()];
+    for (i, r) in records.iter_mut().enumerate() {
         if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
             r.rdata.set_soa_serial(serial);
         }
-        add_record(&mut nodes, &origin, r);
+        add_record(&mut drafts, &mut next, &origin, r, i as u32);
     }
+    let chain = Chain {
+        records: &records,
+        next: &next,
+    };
     for (name, t, servfail, ttl) in markers {
         let key = name.to_lowercase();
-        add_ancestors(&mut nodes, &origin, &key);
-        let node = nodes.entry(key.wire().into()).or_default();
-        match node.rrsets.iter_mut().find(|s| s.rtype == t) {
+        add_ancestors(&mut drafts, &origin, key.wire());
+        let node = drafts.entry(key.wire().into()).or_default();
+        match node.sets.iter_mut().find(|s| s.rtype == t) {
             Some(set) => set.servfail = servfail,
-            None => node.rrsets.push(RRset {
+            None => node.sets.push(DraftSet {
                 rtype: t,
                 ttl,
-                rdatas: Vec::new(),
+                first: NONE,
+                last: NONE,
                 servfail,
             }),
         }
     }
-    let mut has_cuts = false;
-    let mut has_dname = false;
-    for (key, node) in nodes.iter_mut() {
-        // Vec growth leaves room for four RRsets and four records; most
-        // names have one of each, so give the slack back (halves memory).
-        node.rrsets.shrink_to_fit();
-        for set in &mut node.rrsets {
-            set.rdatas.shrink_to_fit();
-        }
-        let apex = key[..] == *origin.wire();
-        node.cut = !apex && node.get(rtype::NS).is_some();
-        has_cuts |= node.cut;
-        has_dname |= node.get(rtype::DNAME).is_some();
-    }
-    let soa = nodes
+    let soa = drafts
         .get(origin.wire())
-        .and_then(|n| n.get(rtype::SOA))
-        .cloned()
-        .unwrap_or(RRset {
-            rtype: rtype::SOA,
-            ttl: 0,
-            rdatas: Vec::new(),
-            servfail: false,
-        });
+        .and_then(|n| n.sets.iter().find(|s| s.rtype == rtype::SOA))
+        .map_or(
+            Soa {
+                ttl: 0,
+                rdatas: Vec::new(),
+            },
+            |s| Soa {
+                ttl: s.ttl,
+                rdatas: chain.rdatas(s).cloned().collect(),
+            },
+        );
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
+    let (nodes, has_cuts, has_dname) = encode(&drafts, &chain, &origin);
+    // Dropped in file order, as the parser allocated them: freeing in hash
+    // order was a third of the start-up time.
+    drop(records);
+    drop(drafts);
     ZoneData {
         index,
         neg_ttl: soa.ttl.min(minimum),
         soa,
         serial,
         origin,
-        nodes: {
-            nodes.shrink_to_fit();
-            nodes
-        },
+        nodes,
         has_cuts,
         has_dname,
         allow_transfer,
     }
 }
 
-/// Adds a record to its node, creating empty non-terminals up to the apex.
-fn add_record(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, r: Record) {
-    let key = r.owner.to_lowercase();
-    let node = nodes.entry(key.wire().into()).or_default();
-    if node.owner.is_none() && r.owner.wire() != key.wire() {
-        node.owner = Some(r.owner);
+/// Encodes the drafts into the compact node table; also says whether the
+/// zone has cuts and DNAMEs.
+fn encode(drafts: &FxMap<Box<[u8]>, Draft>, chain: &Chain<'_>, origin: &Name) -> (Nodes, bool, bool) {
+    // In file order: reading the records in hash order missed the cache
+    // on every one of them.
+    let mut order: Vec<(u32, &[u8], &Draft)> = drafts.iter().map(|(k, n)| (n.first(), &k[..], n)).collect();
+    order.sort_unstable_by_key(|&(first, ..)| first);
+    let size = order.iter().map(|(_, k, n)| n.encoded_len(k, chain)).sum();
+    let mut builder = NodesBuilder::with_capacity(order.len(), size);
+    let (mut has_cuts, mut has_dname) = (false, false);
+    for (_, key, node) in order {
+        let has = |t| node.sets.iter().any(|s| s.rtype == t);
+        let cut = key != origin.wire() && has(rtype::NS);
+        has_cuts |= cut;
+        has_dname |= has(rtype::DNAME);
+        let owner = node.owner.map_or(key, |i| chain.records[i as usize].owner.wire());
+        builder.push_node(key, owner, cut, node.sets.len());
+        for set in &node.sets {
+            let count = chain.rdatas(set).count();
+            builder.push_rrset(set.rtype, set.ttl, set.servfail, count, chain.rdatas(set));
+        }
     }
-    match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
-        Some(set) => set.rdatas.push(r.rdata),
-        None => node.rrsets.push_within_capacity_or_exact(RRset {
+    (builder.finish(), has_cuts, has_dname)
+}
+
+/// A node while the zone is being built.
+#[derive(Default)]
+struct Draft {
+    /// The record whose owner (as written in the zone file) differs in case
+    /// from the key.
+    owner: Option<u32>,
+    sets: Vec<DraftSet>,
+}
+
+impl Draft {
+    /// Index of its first record (empty non-terminals last).
+    fn first(&self) -> u32 {
+        self.sets.iter().map(|s| s.first).min().unwrap_or(u32::MAX)
+    }
+
+    /// Bytes this node takes in the arena (see `nodes`).
+    fn encoded_len(&self, key: &[u8], chain: &Chain<'_>) -> usize {
+        let owner = self.owner.map_or(0, |_| key.len());
+        let sets: usize = self.sets.iter().map(|s| s.encoded_len(chain)).sum();
+        nodes::NODE_HEADER + key.len() + owner + sets
+    }
+}
+
+/// An RRset while the zone is being built: its first and last record,
+/// linked in file order through `Chain::next` (no allocation per RRset).
+struct DraftSet {
+    rtype: u16,
+    ttl: u32,
+    first: u32,
+    last: u32,
+    servfail: bool,
+}
+
+/// No record (end of a chain, or an RRset a failover marker emptied).
+const NONE: u32 = u32::MAX;
+
+/// The zone's records and, for each, the next record of its RRset.
+struct Chain<'r> {
+    records: &'r [Record],
+    next: &'r [u32],
+}
+
+impl<'r> Chain<'r> {
+    /// An RRset's RDATAs in file order.
+    fn rdatas(&self, set: &DraftSet) -> impl Iterator<Item = &'r Rdata> + '_ {
+        let mut i = set.first;
+        std::iter::from_fn(move || {
+            let r = self.records.get(i as usize)?;
+            i = self.next[i as usize];
+            Some(&r.rdata)
+        })
+    }
+}
+
+impl DraftSet {
+    fn encoded_len(&self, chain: &Chain<'_>) -> usize {
+        let rdatas: usize = chain.rdatas(self).map(nodes::rdata_encoded_len).sum();
+        nodes::RRSET_HEADER + rdatas
+    }
+}
+
+/// Adds a record to its node, creating empty non-terminals up to the apex.
+/// Works on a stack copy of the lower-cased owner and allocates a key only
+/// for a new node (one allocation per name, not three per record).
+fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, next: &mut [u32], origin: &Name, r: &Record, i: u32) {
+    let owner = r.owner.wire();
+    let mut buf = [0u8; 256];
+    let key = &mut buf[..owner.len()];
+    key.copy_from_slice(owner);
+    key.make_ascii_lowercase();
+    let key = &*key;
+    if !drafts.contains_key(key) {
+        drafts.insert(key.into(), Draft::default());
+        add_ancestors(drafts, origin, key);
+    }
+    let Some(node) = drafts.get_mut(key) else { return };
+    if node.owner.is_none() && owner != key {
+        node.owner = Some(i);
+    }
+    match node.sets.iter_mut().find(|s| s.rtype == r.rtype) {
+        Some(set) => {
+            next[set.last as usize] = i;
+            set.last = i;
+        }
+        None => node.sets.push(DraftSet {
             rtype: r.rtype,
             ttl: r.ttl,
-            rdatas: vec![r.rdata],
+            first: i,
+            last: i,
             servfail: false,
         }),
     }
-    add_ancestors(nodes, origin, &key);
 }
 
-/// `Vec::push` that grows by exactly one slot: most names have one RRset, and
-/// the default growth (to four) would quadruple that memory.
-trait PushExact<T> {
-    fn push_within_capacity_or_exact(&mut self, value: T);
-}
-
-impl<T> PushExact<T> for Vec<T> {
-    fn push_within_capacity_or_exact(&mut self, value: T) {
-        if self.len() == self.capacity() {
-            self.reserve_exact(1);
-        }
-        self.push(value);
-    }
-}
-
-/// Creates the empty non-terminals between a (lower-cased) name and the apex.
-fn add_ancestors(nodes: &mut FxMap<Box<[u8]>, Node>, origin: &Name, key: &Name) {
-    let mut parent = key.parent();
-    while let Some(p) = parent {
-        if p.len() < origin.len() || nodes.contains_key(p.wire()) {
+/// Creates the empty non-terminals between a (lower-cased wire) name and
+/// the apex.
+fn add_ancestors(drafts: &mut FxMap<Box<[u8]>, Draft>, origin: &Name, key: &[u8]) {
+    let mut p = key;
+    while p.len() > origin.len() && p[0] != 0 {
+        p = &p[p[0] as usize + 1..];
+        if p.len() < origin.len() || drafts.contains_key(p) {
             break; // an existing node already has all its ancestors
         }
-        nodes.insert(p.wire().into(), Node::default());
-        if p.len() == origin.len() {
-            break;
-        }
-        parent = p.parent();
+        drafts.insert(p.into(), Draft::default());
     }
 }

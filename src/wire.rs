@@ -8,6 +8,38 @@
 use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
 use crate::zone::{rtype, Field, Rdata};
 
+/// One piece of RDATA as the writer sees it, borrowed from a parsed [`Rdata`]
+/// or from a snapshot's encoded RRset.
+#[derive(Clone, Copy, Debug)]
+pub enum FieldRef<'a> {
+    Bytes(&'a [u8]),
+    /// A wire name; `compress` as in [`Field::Name`].
+    Name {
+        wire: &'a [u8],
+        compress: bool,
+    },
+}
+
+/// RDATA the writer can encode.
+pub trait WireRdata {
+    /// Calls `f` on each field in order.
+    fn each_field(&self, f: impl FnMut(FieldRef<'_>));
+}
+
+impl WireRdata for &Rdata {
+    fn each_field(&self, mut f: impl FnMut(FieldRef<'_>)) {
+        for field in &self.fields {
+            f(match field {
+                Field::Bytes(b) => FieldRef::Bytes(b),
+                Field::Name { name, compress } => FieldRef::Name {
+                    wire: name.wire(),
+                    compress: *compress,
+                },
+            })
+        }
+    }
+}
+
 pub const HEADER_LEN: usize = 12;
 /// Classic UDP payload limit without EDNS (RFC 1035 4.2.1).
 pub const CLASSIC_UDP: usize = 512;
@@ -416,17 +448,26 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a whole RRset or nothing. Returns false if it did not fit.
-    pub fn rrset(&mut self, s: Section, owner: Owner<'_>, t: u16, ttl: u32, rdatas: &[Rdata]) -> bool {
+    pub fn rrset<R: WireRdata>(
+        &mut self,
+        s: Section,
+        owner: Owner<'_>,
+        t: u16,
+        ttl: u32,
+        rdatas: impl IntoIterator<Item = R>,
+    ) -> bool {
         let mark = self.buf.len();
         let marks = self.ntargets;
+        let mut n = 0u16;
         for rd in rdatas {
             if !self.record(owner, t, ttl, rd) {
                 self.buf.truncate(mark);
                 self.ntargets = marks;
                 return false;
             }
+            n += 1;
         }
-        self.counts[s as usize] += rdatas.len() as u16;
+        self.counts[s as usize] += n;
         true
     }
 
@@ -497,23 +538,21 @@ impl<'a> Writer<'a> {
         self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
     }
 
-    fn record(&mut self, owner: Owner<'_>, t: u16, ttl: u32, rd: &Rdata) -> bool {
+    fn record(&mut self, owner: Owner<'_>, t: u16, ttl: u32, rd: impl WireRdata) -> bool {
         self.owner(owner);
         self.buf.extend_from_slice(&t.to_be_bytes());
         self.buf.extend_from_slice(&1u16.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let len_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
-        for f in &rd.fields {
-            match f {
-                Field::Bytes(b) => self.buf.extend_from_slice(b),
-                Field::Name { name, compress: true } => self.name(name.wire()),
-                Field::Name {
-                    name,
-                    compress: false,
-                } => self.buf.extend_from_slice(name.wire()),
-            }
-        }
+        rd.each_field(|f| match f {
+            FieldRef::Bytes(b) => self.buf.extend_from_slice(b),
+            FieldRef::Name { wire, compress: true } => self.name(wire),
+            FieldRef::Name {
+                wire,
+                compress: false,
+            } => self.buf.extend_from_slice(wire),
+        });
         let rdlen = self.buf.len() - len_at - 2;
         self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
         self.buf.len() <= self.limit
