@@ -184,7 +184,6 @@ impl App {
         let snap = Arc::new(Snapshot::build(inputs, st.config.server.edns_udp_size, stats));
         let old = self.snapshot.load_full();
         self.swap_in(&old, snap, &st.config);
-        release_free_memory();
     }
 
     /// One zone's records with the rules' current answers written over them.
@@ -505,16 +504,6 @@ fn apply_outcome(
         })),
         Outcome::Nodata => markers.push((owner, rule.rtype, false, ttl)),
         Outcome::Servfail => markers.push((owner, rule.rtype, true, ttl)),
-    }
-}
-
-/// Loading a zone allocates far more than the snapshot keeps; hand the
-/// freed heap back to the OS so resident memory reflects what is served.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

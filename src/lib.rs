@@ -12,7 +12,8 @@
 //! - [`server`]: UDP/TCP sockets and workers; [`rrl`]: response rate limiting;
 //! - [`xfr`], [`tsig`]: NOTIFY, IXFR history and TSIG for transfers;
 //! - [`metrics`], [`admin`]: Prometheus registry and the HTTP API;
-//! - [`app`]: wiring it all together at start-up and on reload.
+//! - [`app`]: wiring it all together at start-up and on reload;
+//!   [`reclaim`]: freeing load-time garbage off the start-up path.
 
 pub mod admin;
 pub mod answer;
@@ -22,6 +23,7 @@ pub mod failover;
 pub mod health;
 pub mod metrics;
 pub mod name;
+pub mod reclaim;
 pub mod respond;
 pub mod rrl;
 pub mod secondary;

@@ -375,10 +375,8 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         );
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
     let (nodes, has_cuts, has_dname) = encode(&drafts, &chain, &origin);
-    // Dropped in file order, as the parser allocated them: freeing in hash
-    // order was a third of the start-up time.
-    drop(records);
-    drop(drafts);
+    // Freed beside serving: it was a third of the time to the first answer.
+    crate::reclaim::later((records, drafts));
     ZoneData {
         index,
         neg_ttl: soa.ttl.min(minimum),
