@@ -1598,6 +1598,9 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 // hickory-proto cross-check
 // ---------------------------------------------------------------------------
 
+/// The differential and consensus suites' query corpus.
+pub mod cases;
+
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
