@@ -10,17 +10,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vigia::metrics::QueryStats;
-use vigia::name::Name;
-use vigia::respond::{respond, Reply};
-use vigia::snapshot::{Snapshot, ZoneInput};
+use vigia::dns::Name;
+use vigia::query::{respond, Reply};
+use vigia::reclaim::Reclaimer;
+use vigia::snapshot::{QueryStats, Settings, Snapshot, ZoneInput};
 use vigia::zone::check::{check_zone, load_zone};
 use vigia::zone::parser::parse_str;
 
 fn site_zone(file: &str, origin: &str) -> vigia::zone::Zone {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let origin = Name::parse(origin, None).unwrap();
-    load_zone(&dir.join("zones").join(file), &origin, dir).unwrap()
+    load_zone(&dir.join("zones").join(file), &origin, dir, &Reclaimer::inline()).unwrap()
 }
 
 /// A zone like ../shared/bench's bench.test: 100k A names plus CNAMEs and a
@@ -44,7 +44,7 @@ fn large_zone() -> vigia::zone::Zone {
     let origin = Name::parse("bench.test.", None).unwrap();
     let path = Path::new("bench.test");
     let recs = parse_str(&text, path, &origin, Path::new(".")).unwrap();
-    check_zone(&origin, recs, path).unwrap()
+    check_zone(&origin, recs, path, &Reclaimer::inline()).unwrap()
 }
 
 fn snapshot() -> Snapshot {
@@ -54,16 +54,13 @@ fn snapshot() -> Snapshot {
         large_zone(),
     ];
     let names = zones.iter().map(|z| z.origin.to_string()).collect();
-    let inputs = zones
-        .into_iter()
-        .map(|zone| ZoneInput {
-            serial: zone.serial(),
-            zone,
-            allow_transfer: Vec::new(),
-            markers: Vec::new(),
-        })
-        .collect();
-    Snapshot::build(inputs, 1232, Arc::new(QueryStats::new(names)))
+    let inputs = zones.into_iter().map(ZoneInput::plain).collect();
+    Snapshot::build(
+        inputs,
+        Settings::default(),
+        Arc::new(QueryStats::new(names)),
+        &Reclaimer::inline(),
+    )
 }
 
 fn query(name: &str, qtype: u16) -> Vec<u8> {

@@ -8,7 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::name::Name;
+use crate::dns::tsig::{Key, Keyring};
+use crate::dns::Name;
+use std::sync::Arc;
 
 /// A configuration problem, already phrased for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -35,7 +37,7 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// TSIG keys (`[[key]]`), for transfers and NOTIFY.
     #[serde(default, rename = "key")]
-    pub keys: Vec<crate::tsig::KeyConfig>,
+    pub keys: Vec<KeyConfig>,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -115,7 +117,8 @@ fn default_tcp_max_pipelined() -> usize {
     128
 }
 
-/// Response rate limiting (`[rrl]`), BIND's defaults; see [`crate::rrl`].
+/// Response rate limiting (`[rrl]`), BIND's defaults (see the query
+/// path's `rrl`).
 /// Only UDP responses are limited. Read at start-up (a reload keeps the
 /// limiter the server started with).
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +227,21 @@ impl ZoneConfig {
     pub fn is_secondary(&self) -> bool {
         self.zone_type == ZoneType::Secondary
     }
+
+    /// The zone's apex, lower-cased (validated at load).
+    pub fn origin(&self) -> Result<Name, crate::dns::name::NameError> {
+        Name::parse(&absolute(&self.name), None).map(|n| n.to_lowercase())
+    }
+}
+
+/// `[[key]]`: a TSIG key (RFC 8945), as `tsig-keygen` prints it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub name: String,
+    pub algorithm: String,
+    /// Base64.
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -428,11 +446,45 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
-        crate::tsig::validate_keys(&self.keys).map_err(|(f, m)| self.err(f, m))?;
+        self.validate_keys()?;
         self.validate_zones()?;
         self.validate_checks()?;
         self.validate_failovers()?;
         Ok(())
+    }
+
+    fn validate_keys(&self) -> Result<(), ConfigError> {
+        for (i, k) in self.keys.iter().enumerate() {
+            Key::new(&k.name, &k.algorithm, &k.secret)
+                .map_err(|(f, m)| self.err(format!("key[{i}].{f}"), m))?;
+            if self.keys[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&k.name))
+            {
+                return Err(self.err(
+                    format!("key[{i}].name"),
+                    format!("key '{}' is defined twice", k.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[[key]]` named `name` (any case), usable (validated at load).
+    pub fn tsig_key(&self, name: &str) -> Option<Key> {
+        let k = self.keys.iter().find(|k| k.name.eq_ignore_ascii_case(name))?;
+        Key::new(&k.name, &k.algorithm, &k.secret).ok()
+    }
+
+    /// Every configured TSIG key.
+    pub fn keyring(&self) -> Keyring {
+        Keyring::new(
+            self.keys
+                .iter()
+                .filter_map(|k| Key::new(&k.name, &k.algorithm, &k.secret).ok())
+                .map(Arc::new)
+                .collect(),
+        )
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {
@@ -535,7 +587,7 @@ impl Config {
             return Err(self.err(format!("zone[{i}].primaries"), msg));
         }
         for (j, t) in z.primaries.iter().enumerate() {
-            crate::xfr::parse_target(t).ok_or_else(|| {
+            parse_target(t).ok_or_else(|| {
                 self.err(
                     format!("zone[{i}].primaries[{j}]"),
                     format!("'{t}' is not an address with optional port (e.g. \"192.0.2.1:53\")"),
@@ -576,7 +628,7 @@ impl Config {
                 })?;
             }
             for (j, t) in z.notify.iter().enumerate() {
-                crate::xfr::parse_target(t).ok_or_else(|| {
+                parse_target(t).ok_or_else(|| {
                     self.err(
                         format!("zone[{i}].notify[{j}]"),
                         format!("'{t}' is not an address with optional port (e.g. \"192.0.2.1:53\")"),
@@ -738,6 +790,14 @@ pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>, String> {
         out.push((lo, hi));
     }
     Ok(out)
+}
+
+/// Parses a `notify` target or a primary: "addr:port" or a bare address
+/// (port 53).
+pub fn parse_target(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
 /// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address.
@@ -905,6 +965,17 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("server.tcp_max_per_client"), "{e}");
+    }
+
+    #[test]
+    fn targets_parse_with_default_port() {
+        assert_eq!(
+            parse_target("127.0.0.2:5300"),
+            Some("127.0.0.2:5300".parse().unwrap())
+        );
+        assert_eq!(parse_target("127.0.0.2"), Some("127.0.0.2:53".parse().unwrap()));
+        assert_eq!(parse_target("[::1]:53"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(parse_target("nope"), None);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! answer over the zone's RRset at the rule's name and type.
 
 use crate::config::{absolute, Config, ConfigError, FailoverConfig, FailoverMode, WhenAllDown};
-use crate::name::Name;
-use crate::zone::{rtype, Field, Rdata, Record, Zone};
+use crate::dns::types::type_name;
+use crate::dns::{rtype, Field, Name, Rdata, Record};
+use crate::zone::Zone;
 
 /// A compiled `[[failover]]` rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,7 +310,7 @@ impl RuleCompiler<'_> {
                     format!(
                         "{} has {} data, which cannot sit beside a CNAME",
                         rule.name,
-                        crate::zone::type_name(r.rtype)
+                        type_name(r.rtype)
                     ),
                 ));
             }
@@ -380,7 +381,7 @@ fn type_label(t: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::CLASS_IN;
+    use crate::dns::class::IN as CLASS_IN;
     use std::collections::BTreeSet;
     use std::path::Path;
 

@@ -1,36 +1,37 @@
 //! vigia: an authoritative DNS server with health-driven failover.
 //!
-//! The query path only reads an immutable [`snapshot::Snapshot`]; zone loading,
-//! health checks and failover rules build new snapshots beside it.
-//!
-//! Modules, in the order a query meets them:
-//! - [`config`]: `config.toml` schema and validation;
-//! - [`name`], [`zone`]: names, zone-file parsing and zone checks;
-//! - [`health`], [`failover`]: probes and the rules that rewrite answers;
-//! - [`snapshot`]: the immutable lookup structure built from all of the above;
-//! - [`wire`], [`answer`]: query parsing, the authoritative algorithm, encoding;
-//! - [`server`]: UDP/TCP sockets and workers; [`rrl`]: response rate limiting;
-//! - [`xfr`], [`tsig`]: NOTIFY, IXFR history and TSIG for transfers;
-//! - [`metrics`], [`admin`]: Prometheus registry and the HTTP API;
-//! - [`app`]: wiring it all together at start-up and on reload;
-//!   [`reclaim`]: freeing load-time garbage off the start-up path.
+//! The query path only reads an immutable [`snapshot::Snapshot`]; zone
+//! loading, health checks, failover rules and transfers build new snapshots
+//! beside it. Layers, lowest first (each imports only those above it in
+//! this list):
+//! - [`dns`]: the protocol, no I/O: names, the record-type table, RCODEs,
+//!   records, the message reader and writer, serials, TSIG;
+//! - [`config`]: `config.toml` schema and validation; [`reclaim`]: freeing
+//!   load-time garbage beside serving;
+//! - [`zone`]: zone files to checked records;
+//! - [`snapshot`]: everything a query may read (zones, keys, secondary
+//!   zones' state, query counters);
+//! - [`query`]: one message in, one response out (the RFC 1034 algorithm,
+//!   NOTIFY, RRL);
+//! - [`control`]: metrics and the admin API;
+//! - [`health`]: probes and check states; [`failover`]: the rules that
+//!   rewrite answers;
+//! - [`transfer`]: AXFR/IXFR out, the IXFR journal, NOTIFY, secondary
+//!   zones in;
+//! - [`net`]: UDP and TCP sockets;
+//! - [`app`]: wiring it all together (start-up, reload, rebuilds);
+//!   [`cli`]: the command line.
 
-pub mod admin;
-pub mod answer;
 pub mod app;
+pub mod cli;
 pub mod config;
+pub mod control;
+pub mod dns;
 pub mod failover;
 pub mod health;
-pub mod metrics;
-pub mod name;
+pub mod net;
+pub mod query;
 pub mod reclaim;
-pub mod respond;
-pub mod rrl;
-pub mod secondary;
-pub mod server;
 pub mod snapshot;
-pub mod tsig;
-pub mod udp_batch;
-pub mod wire;
-pub mod xfr;
+pub mod transfer;
 pub mod zone;

@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use vigia::config::Config;
+use vigia::control::metrics::Metrics;
 use vigia::health::{HealthRegistry, Transition};
-use vigia::metrics::Metrics;
 
 const IP_A: &str = "127.0.0.108";
 const IP_B: &str = "127.0.0.110";

@@ -15,8 +15,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::time::{sleep, timeout_at, Instant};
 
 use vigia::config::Config;
+use vigia::control::metrics::Metrics;
 use vigia::health::{CheckStatus, HealthRegistry, Transition};
-use vigia::metrics::Metrics;
 
 const IP: &str = "127.0.0.108";
 /// Long enough for several probe rounds (with TLS handshakes) on a busy

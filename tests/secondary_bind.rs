@@ -422,21 +422,16 @@ fn bind_secondary_follows_reload_and_failover_by_notify_and_ixfr() {
 }
 
 /// A TSIG key as vigia's library builds it (secret `secret`, name KEY's).
-fn lib_key(secret: &str) -> std::sync::Arc<vigia::tsig::Key> {
-    let cfg = vigia::tsig::KeyConfig {
-        name: KEY.0.into(),
-        algorithm: KEY.1.into(),
-        secret: secret.into(),
-    };
-    std::sync::Arc::new(vigia::tsig::key_from_config(&cfg).unwrap())
+fn lib_key(secret: &str) -> std::sync::Arc<vigia::dns::tsig::Key> {
+    std::sync::Arc::new(vigia::dns::tsig::Key::new(KEY.0, KEY.1, secret).unwrap())
 }
 
 /// The first message answering an AXFR query for ZONE, signed with `key`
 /// if given.
-fn axfr_first(addr: SocketAddr, key: Option<std::sync::Arc<vigia::tsig::Key>>) -> Msg {
+fn axfr_first(addr: SocketAddr, key: Option<std::sync::Arc<vigia::dns::tsig::Key>>) -> Msg {
     let mut q = Q::new(ZONE, AXFR).id(0x7a7a).build();
     if let Some(k) = key {
-        vigia::tsig::Signer::request(k, 0x7a7a).sign(&mut q);
+        vigia::dns::tsig::Signer::request(k, 0x7a7a).sign(&mut q);
     }
     let mut s = tcp_connect(addr).expect("connect to vigia");
     s.write_all(&tcp_frame(&q)).unwrap();

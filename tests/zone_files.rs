@@ -11,9 +11,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vigia::name::Name;
+use vigia::dns::Name;
+use vigia::dns::{rtype, Field, Record};
+use vigia::reclaim::Reclaimer;
 use vigia::zone::check::{load_zone, LoadError};
-use vigia::zone::{rtype, Field, Record, Zone};
+use vigia::zone::Zone;
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones")
@@ -24,7 +26,7 @@ fn n(s: &str) -> Name {
 }
 
 fn load(origin: &str, path: &Path) -> Result<Zone, LoadError> {
-    load_zone(path, &n(origin), &data_dir())
+    load_zone(path, &n(origin), &data_dir(), &Reclaimer::inline())
 }
 
 fn edge() -> Zone {
@@ -360,7 +362,7 @@ fn project_zones() -> Vec<(String, PathBuf)> {
 fn project_zones_load_and_bind_agrees() {
     let checker = named_checkzone();
     for (origin, path) in project_zones() {
-        if let Err(e) = load_zone(&path, &n(&origin), path.parent().unwrap()) {
+        if let Err(e) = load_zone(&path, &n(&origin), path.parent().unwrap(), &Reclaimer::inline()) {
             panic!("{} does not load: {e}", path.display());
         }
         if let Some(checker) = &checker {

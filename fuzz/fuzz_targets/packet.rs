@@ -19,11 +19,11 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vigia::respond::{respond, Reply};
-use vigia::rrl::{slip_reply, ResponseKey};
-use vigia::server::transfer_messages;
+use vigia::dns::message::{parse_query, Parsed};
+use vigia::query::rrl::{slip_reply, ResponseKey};
+use vigia::query::{respond, Reply};
 use vigia::snapshot::Snapshot;
-use vigia::wire::{parse_query, Parsed};
+use vigia::transfer::out::axfr_messages;
 
 const EDNS_SIZE: u16 = 1232;
 
@@ -103,7 +103,7 @@ fuzz_target!(|msg: &[u8]| {
                 };
                 if let Some(zone) = snap.zone(q.qname_lower.wire()) {
                     let question = &msg[12..q.question_end];
-                    for m in transfer_messages(zone, q.id, question) {
+                    for m in axfr_messages(zone, q.id, question) {
                         let h = vigia_fuzz::check_wire(&m)
                             .unwrap_or_else(|e| panic!("malformed transfer message ({e}): {m:02x?}"));
                         assert_eq!(h.id, q.id);

@@ -14,11 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use vigia::metrics::QueryStats;
-use vigia::name::Name;
-use vigia::respond::{respond, Reply};
-use vigia::server::transfer_messages;
-use vigia::snapshot::{Snapshot, ZoneInput};
+use vigia::dns::Name;
+use vigia::query::{respond, Reply};
+use vigia::reclaim::Reclaimer;
+use vigia::snapshot::{QueryStats, Settings, Snapshot, ZoneInput};
+use vigia::transfer::out::axfr_messages;
 use vigia::zone::check::check_zone;
 use vigia::zone::parser::parse_str;
 
@@ -77,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(records) = parse_str(&text, path, &origin, Path::new("/nonexistent")) else {
         return;
     };
-    let Ok(zone) = check_zone(&origin, records, path) else {
+    let Ok(zone) = check_zone(&origin, records, path, &Reclaimer::inline()) else {
         return;
     };
     let owners: Vec<Vec<u8>> = zone
@@ -87,13 +87,13 @@ fuzz_target!(|data: &[u8]| {
         .map(|r| r.owner.wire().to_vec())
         .collect();
     let names = vec![zone.origin.to_string()];
-    let input = ZoneInput {
-        serial: zone.serial(),
-        zone,
-        allow_transfer: Vec::new(),
-        markers: Vec::new(),
-    };
-    let snap = Snapshot::build(vec![input], 1232, Arc::new(QueryStats::new(names)));
+    let input = ZoneInput::plain(zone);
+    let snap = Snapshot::build(
+        vec![input],
+        Settings::default(),
+        Arc::new(QueryStats::new(names)),
+        &Reclaimer::inline(),
+    );
     let apex = origin.wire();
     for t in [6, 255, 1, 28, 15] {
         check_answer(&snap, &query(apex, t));
@@ -104,7 +104,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let z = snap.zone(apex).expect("the zone is in its snapshot");
     let question = &query(apex, 252)[12..];
-    for m in transfer_messages(z, 1, question) {
+    for m in axfr_messages(z, 1, question) {
         vigia_fuzz::check_wire(&m).unwrap_or_else(|e| panic!("malformed AXFR message ({e}): {m:02x?}"));
         assert!(m.len() <= u16::MAX as usize);
     }

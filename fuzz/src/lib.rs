@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vigia::metrics::QueryStats;
-use vigia::name::Name;
-use vigia::snapshot::{Snapshot, ZoneInput};
+use vigia::dns::Name;
+use vigia::reclaim::Reclaimer;
+use vigia::snapshot::{QueryStats, Settings, Snapshot, ZoneInput};
 use vigia::zone::check::check_zone;
 use vigia::zone::parser::parse_str;
 use vigia::zone::Zone;
@@ -38,7 +38,7 @@ pub fn zones() -> Vec<Zone> {
             let origin = Name::parse(origin, None).expect("origin");
             let path = Path::new(file);
             let recs = parse_str(text, path, &origin, Path::new("/nonexistent")).expect("zone parses");
-            check_zone(&origin, recs, path).expect("zone checks")
+            check_zone(&origin, recs, path, &Reclaimer::inline()).expect("zone checks")
         })
         .collect()
 }
@@ -60,14 +60,21 @@ pub fn snapshot(edns_udp_size: u16) -> Snapshot {
                 Vec::new()
             };
             ZoneInput {
-                serial: zone.serial(),
-                zone,
-                allow_transfer: Vec::new(),
                 markers,
+                ..ZoneInput::plain(zone)
             }
         })
         .collect();
-    Snapshot::build(inputs, edns_udp_size, Arc::new(QueryStats::new(names)))
+    let settings = Settings {
+        edns_udp_size,
+        ..Settings::default()
+    };
+    Snapshot::build(
+        inputs,
+        settings,
+        Arc::new(QueryStats::new(names)),
+        &Reclaimer::inline(),
+    )
 }
 
 fn be16(b: &[u8], at: usize) -> Result<u16, String> {

@@ -17,10 +17,9 @@
 
 use std::hash::Hasher;
 
-use super::FxHasher;
-use crate::name::Name;
-use crate::wire::{FieldRef, WireRdata};
-use crate::zone::{Field, Rdata};
+use crate::dns::hash::FxHasher;
+use crate::dns::writer::{FieldRef, WireRdata};
+use crate::dns::{Field, Name, Rdata};
 
 const CUT: u8 = 1;
 /// The owner's case differs from the lower-cased key: its bytes follow.
@@ -299,10 +298,10 @@ impl<'a> RdataRef<'a> {
 
     /// As [`Rdata::additional_target`].
     pub fn additional_target(&self, t: u16) -> Option<&'a [u8]> {
-        use crate::zone::rtype;
-        match t {
-            rtype::NS | rtype::MX | rtype::SRV => self.name_at(0),
-            _ => None,
+        if crate::dns::types::wants_additional(t) {
+            self.name_at(0)
+        } else {
+            None
         }
     }
 
@@ -432,7 +431,7 @@ fn encode_rdata(a: &mut Vec<u8>, rd: &Rdata) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::rtype;
+    use crate::dns::rtype;
 
     fn name(s: &str) -> Name {
         Name::parse(s, None).unwrap()

@@ -12,16 +12,11 @@
 //! missing final dot, usually) and serving without it hides the mistake.
 
 use super::parser::{parse_file, ParseError};
-use super::{rtype, type_name, SourceRecord, Zone, CLASS_IN};
-use crate::name::Name;
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
-
-use crate::snapshot::FxHasher;
-
-/// Fast hashing for zone-sized maps (the data is the operator's own).
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+use super::{SourceRecord, Zone};
+use crate::dns::hash::{FxMap as FastMap, FxSet as FastSet};
+use crate::dns::types::type_name;
+use crate::dns::{class, rtype, Name};
+use crate::reclaim::Reclaimer;
 use std::path::Path;
 
 /// Why a zone could not be loaded.
@@ -36,15 +31,26 @@ pub enum LoadError {
 }
 
 /// Parses a zone file and checks it (see [`check_zone`]).
-pub fn load_zone(path: &Path, origin: &Name, base_dir: &Path) -> Result<Zone, LoadError> {
+pub fn load_zone(
+    path: &Path,
+    origin: &Name,
+    base_dir: &Path,
+    reclaim: &Reclaimer,
+) -> Result<Zone, LoadError> {
     let records = parse_file(path, origin, base_dir)?;
-    check_zone(origin, records, path)
+    check_zone(origin, records, path, reclaim)
 }
 
 /// Checks parsed records and builds the zone. All problems are reported at
 /// once, in file order, so one run is enough to fix a file.
-pub fn check_zone(origin: &Name, records: Vec<SourceRecord>, file: &Path) -> Result<Zone, LoadError> {
-    let (zone, warnings) = check_and_warn(origin, records, file);
+/// Load-time garbage goes to `reclaim`.
+pub fn check_zone(
+    origin: &Name,
+    records: Vec<SourceRecord>,
+    file: &Path,
+    reclaim: &Reclaimer,
+) -> Result<Zone, LoadError> {
+    let (zone, warnings) = check_and_warn(origin, records, file, reclaim);
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
@@ -57,18 +63,23 @@ fn check_and_warn(
     origin: &Name,
     records: Vec<SourceRecord>,
     file: &Path,
+    reclaim: &Reclaimer,
 ) -> (Result<Zone, LoadError>, Vec<String>) {
     let apex = origin.to_lowercase();
     let mut problems = Problems::default();
     // Keep each record's position in the file so problems print in order.
     let numbered = records.into_iter().enumerate().collect();
-    let records = merge_rrsets(in_zone_only(&apex, numbered, &mut problems), &mut problems);
+    let records = merge_rrsets(
+        in_zone_only(&apex, numbered, &mut problems),
+        &mut problems,
+        reclaim,
+    );
     let index = ZoneIndex::new(&apex, &records);
     check_soa(&index, file, &mut problems);
     check_apex_ns(&index, file, &mut problems);
     check_exclusive_types(&index, &mut problems);
     warn_about_targets(&index, &mut problems);
-    crate::reclaim::later((index.by_owner, index.nodes));
+    reclaim.later((index.by_owner, index.nodes));
     let warnings = std::mem::take(&mut problems.warnings);
     let zone = problems.into_result().map(|()| Zone {
         origin: apex,
@@ -123,7 +134,7 @@ fn in_zone_only(apex: &Name, records: Vec<Numbered>, problems: &mut Problems) ->
                 r.owner
             );
             problems.at(&rec, reason);
-        } else if r.class != CLASS_IN {
+        } else if r.class != class::IN {
             let reason = format!("class {} is not supported (only IN)", r.class);
             problems.at(&rec, reason);
         } else {
@@ -141,7 +152,7 @@ fn key(name: &Name) -> Vec<u8> {
 
 /// Drops exact duplicates silently and gives every RRset the TTL of its
 /// first record, warning like BIND ("TTL set to prior TTL").
-fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems) -> Vec<Numbered> {
+fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems, reclaim: &Reclaimer) -> Vec<Numbered> {
     // Sized up front: rehashing maps of 100k keys was a tenth of start-up.
     let mut seen = FastSet::with_capacity_and_hasher(records.len(), Default::default());
     let mut first_ttl = FastMap::with_capacity_and_hasher(records.len(), Default::default());
@@ -161,8 +172,8 @@ fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems) -> Vec<Numbered
         }
         kept.push((order, src));
     }
-    // Two keys per record: freed beside serving (see crate::reclaim).
-    crate::reclaim::later((seen, first_ttl));
+    // Two keys per record: freed beside serving.
+    reclaim.later((seen, first_ttl));
     kept
 }
 
@@ -170,7 +181,7 @@ fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems) -> Vec<Numbered
 /// are compared per covered type.
 fn covered_type(src: &SourceRecord) -> u16 {
     let r = &src.record;
-    if !matches!(r.rtype, rtype::RRSIG | 24) {
+    if !matches!(r.rtype, rtype::RRSIG | rtype::SIG) {
         return 0;
     }
     match r.rdata.to_wire().as_slice() {
@@ -329,7 +340,7 @@ fn check_apex_ns(zone: &ZoneIndex, file: &Path, problems: &mut Problems) {
 /// Types BIND lets share a name with a CNAME: the DNSSEC records of RFC
 /// 4035 (RRSIG, NSEC) and of RFC 2535 (SIG, KEY).
 fn allowed_with_cname(t: u16) -> bool {
-    matches!(t, rtype::RRSIG | rtype::NSEC | 24 | 25)
+    matches!(t, rtype::RRSIG | rtype::NSEC | rtype::SIG | rtype::KEY)
 }
 
 /// CNAME and other data, several CNAMEs, several DNAMEs, CNAME at the apex.
@@ -412,7 +423,7 @@ mod tests {
     fn check_with_origin(origin: &str, text: &str) -> Result<Zone, LoadError> {
         let origin = n(origin);
         let records = parse_str(text, Path::new("db.x"), &origin, Path::new("/")).unwrap();
-        check_zone(&origin, records, Path::new("db.x"))
+        check_zone(&origin, records, Path::new("db.x"), &Reclaimer::inline())
     }
 
     fn check(body: &str) -> Result<Zone, LoadError> {
@@ -435,7 +446,7 @@ mod tests {
         let origin = n("example.test.");
         let text = format!("{HEAD}{body}");
         let records = parse_str(&text, Path::new("db.x"), &origin, Path::new("/")).unwrap();
-        let (zone, warnings) = check_and_warn(&origin, records, Path::new("db.x"));
+        let (zone, warnings) = check_and_warn(&origin, records, Path::new("db.x"), &Reclaimer::inline());
         (
             zone.unwrap_or_else(|e| panic!("unexpected error: {e}")),
             warnings.join("\n"),
@@ -584,7 +595,7 @@ mod tests {
     fn duplicates_are_dropped_keeping_the_first() {
         let z =
             ok("foo A 192.0.2.9\nFOO A 192.0.2.9\nfoo MX 10 Mail\nfoo MX 10 mail\nfoo TXT x\nfoo TXT X\n");
-        let foo: Vec<&crate::zone::Record> = z
+        let foo: Vec<&crate::dns::Record> = z
             .records
             .iter()
             .filter(|r| r.owner.eq_ignore_case(&n("foo.example.test.")))
@@ -616,7 +627,7 @@ mod tests {
         let text = format!("{HEAD}$INCLUDE inc.db\n");
         let origin = n("example.test.");
         let records = parse_str(&text, Path::new("db.x"), &origin, &dir).unwrap();
-        let e = check_zone(&origin, records, Path::new("db.x"))
+        let e = check_zone(&origin, records, Path::new("db.x"), &Reclaimer::inline())
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -631,7 +642,13 @@ mod tests {
 
     #[test]
     fn load_zone_reports_unreadable_files_as_parse_errors() {
-        let e = load_zone(Path::new("/nonexistent/db.x"), &n("x."), Path::new("/")).unwrap_err();
+        let e = load_zone(
+            Path::new("/nonexistent/db.x"),
+            &n("x."),
+            Path::new("/"),
+            &Reclaimer::inline(),
+        )
+        .unwrap_err();
         assert!(matches!(e, LoadError::Parse(_)));
         assert!(
             e.to_string()

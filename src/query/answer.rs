@@ -6,9 +6,12 @@
 //! or authority section does not fit, the caller sends a truncated (TC=1)
 //! response instead.
 
+use crate::dns::message::Query;
+use crate::dns::name::is_subdomain_wire;
+use crate::dns::rcode;
+use crate::dns::rtype;
+use crate::dns::writer::{Owner, Section, Writer};
 use crate::snapshot::{Lookup, Node, RRset, Snapshot, ZoneData};
-use crate::wire::{rcode, Owner, Query, Section, Writer};
-use crate::zone::rtype;
 
 /// CNAME/DNAME hops followed before giving up (BIND's max-restarts is 11).
 const MAX_CHAIN: usize = 12;
@@ -372,15 +375,15 @@ fn dname(node: Node<'_>, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>,
     let keep = cur.len - owner_key.len();
     let new_len = keep + target.len();
     if new_len > 255 {
-        out.rcode = 6; // YXDOMAIN, RFC 6672 2.2
+        out.rcode = rcode::YXDOMAIN; // RFC 6672 2.2
         return Step::Done;
     }
     let mut new = [0u8; 256];
     new[..keep].copy_from_slice(&cur.shown[..keep]);
     new[keep..new_len].copy_from_slice(target);
-    let cname = crate::zone::Rdata::name(
+    let cname = crate::dns::Rdata::name(
         rtype::CNAME,
-        crate::name::Name::from_wire_unchecked(&new[..new_len]),
+        crate::dns::Name::from_wire_unchecked(&new[..new_len]),
     );
     if !w.rrset(Section::Answer, cur.owner(), rtype::CNAME, set.ttl, [&cname]) {
         out.truncated = true;
@@ -441,7 +444,7 @@ fn put(w: &mut Writer<'_>, s: Section, owner: Owner<'_>, set: &RRset<'_>, out: &
 /// Addresses of NS/MX/SRV targets found in the same zone (glue included),
 /// as BIND does; best effort: what does not fit is left out without TC.
 fn additional_for(zone: &ZoneData, set: &RRset<'_>, w: &mut Writer<'_>, extra: &mut Extra<'_>) {
-    if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+    if !crate::dns::types::wants_additional(set.rtype) {
         return;
     }
     let mut lower = [0u8; 256];
@@ -462,7 +465,7 @@ fn additional_for(zone: &ZoneData, set: &RRset<'_>, w: &mut Writer<'_>, extra: &
             *d = s.to_ascii_lowercase();
         }
         let key = &lower[..wire.len()];
-        if !crate::name::is_subdomain_wire(key, zone.origin.wire()) {
+        if !is_subdomain_wire(key, zone.origin.wire()) {
             continue;
         }
         let Some(node) = zone.addresses(key) else {

@@ -271,6 +271,66 @@ pub fn is_subdomain_wire(name: &[u8], zone: &[u8]) -> bool {
     off == 0 || label_starts(name).any(|s| s == off)
 }
 
+/// A lower-cased name in a fixed buffer: no allocation per query.
+#[derive(Clone)]
+pub struct LowerName {
+    buf: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl LowerName {
+    pub fn from_wire(wire: &[u8]) -> LowerName {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = wire.len().min(MAX_NAME_LEN);
+        for (d, s) in buf.iter_mut().zip(&wire[..len]) {
+            *d = s.to_ascii_lowercase();
+        }
+        LowerName { buf, len: len as u8 }
+    }
+    pub fn wire(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl fmt::Debug for LowerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Name::from_wire_unchecked(self.wire()))
+    }
+}
+
+/// Offsets of the label starts of a wire name (root excluded), in order,
+/// without allocating (the query path walks names with it).
+pub fn label_offsets(name: &[u8]) -> LabelOffsets {
+    let mut out = LabelOffsets { v: [0; 128], n: 0 };
+    let mut i = 0;
+    while i < name.len() && name[i] != 0 && out.n < 128 {
+        out.v[out.n] = i as u8;
+        out.n += 1;
+        i += name[i] as usize + 1;
+    }
+    out
+}
+
+/// A fixed-capacity list of label offsets (a name has at most 127 labels).
+pub struct LabelOffsets {
+    v: [u8; 128],
+    n: usize,
+}
+
+impl LabelOffsets {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        self.v[..self.n].iter().map(|&x| x as usize)
+    }
+}
+
+impl IntoIterator for LabelOffsets {
+    type Item = usize;
+    type IntoIter = std::iter::Map<std::iter::Take<std::array::IntoIter<u8, 128>>, fn(u8) -> usize>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.v.into_iter().take(self.n).map(|x| x as usize)
+    }
+}
+
 /// Writes a name in presentation format, escaping as BIND does.
 fn write_label(f: &mut fmt::Formatter<'_>, label: &[u8]) -> fmt::Result {
     for &b in label {

@@ -1,10 +1,25 @@
-//! One message in, one response out: parsing, error answers, EDNS, size
-//! limits and truncation around the authoritative algorithm in `answer`.
+//! One message in, one response out: dispatch by opcode and type, error
+//! answers, EDNS, size limits and truncation around the authoritative
+//! algorithm in [`answer`]. Pure: it reads the snapshot it is given (zones,
+//! keys, secondary zones' state) and writes the response into a buffer; no
+//! I/O, no lock, no allocation per query.
+//!
+//! - [`answer`]: the RFC 1034 4.3.2 algorithm, negative answers, referrals;
+//! - [`notify`]: NOTIFY for secondary zones;
+//! - [`rrl`]: response rate limiting, applied by the UDP server afterwards.
 
-use crate::answer::{self, AnswerOptions};
+pub mod answer;
+pub mod notify;
+pub mod rrl;
+#[cfg(test)]
+mod tests;
+
+use crate::dns::message::{self, parse_query, Parsed, Query, CLASSIC_UDP, HEADER_LEN};
+use crate::dns::rcode::{self, opcode};
+use crate::dns::writer::{Flags, Owner, Section, Writer};
+use crate::dns::{class, rtype};
 use crate::snapshot::Snapshot;
-use crate::wire::{self, opcode, rcode, Flags, Parsed, Query, Writer, CLASSIC_UDP, HEADER_LEN};
-use crate::zone::{rtype, CLASS_IN};
+use answer::AnswerOptions;
 
 /// Size of an OPT record with no options.
 const OPT_LEN: usize = 11;
@@ -43,7 +58,7 @@ pub fn respond_from(
     tcp: bool,
     peer: Option<std::net::IpAddr>,
 ) -> Reply {
-    match wire::parse_query(msg) {
+    match parse_query(msg) {
         Parsed::Drop => Reply::Drop,
         Parsed::Error {
             id,
@@ -75,7 +90,7 @@ pub fn respond_from(
             if matches!(reply, Reply::Send(_)) {
                 // Signed queries get signed answers (RFC 8945), e.g. the
                 // SOA queries of a secondary configured with a key.
-                crate::tsig::sign_response(msg, q.question_end, out);
+                crate::dns::tsig::sign_response(msg, q.tsig, q.question_end, &snap.settings.keyring, out);
             }
             reply
         }
@@ -118,8 +133,7 @@ fn respond_query(
         // primary_key the NOTIFY must be signed with it; a bad signature
         // is turned into NOTAUTH by sign_response below.
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
-        let from_primary = q.qtype == rtype::SOA
-            && crate::secondary::notify(q.qname_lower.wire(), peer, q.raw) == Some(true);
+        let from_primary = q.qtype == rtype::SOA && notify::accept(snap, q, peer);
         if from_primary {
             flags.aa = true;
         } else {
@@ -127,7 +141,7 @@ fn respond_query(
         }
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
-    } else if crate::secondary::is_down(q.qname_lower.wire()) {
+    } else if snap.secondary_down(q.qname_lower.wire()) {
         // A secondary zone never transferred, or expired (RFC 1996 via
         // RFC 1034 4.3.5): no data to stand behind, transfers included.
         meta.zone = snap.find_zone(q.qname_lower.wire()).map(|z| z.index);
@@ -135,7 +149,7 @@ fn respond_query(
     } else if q.qtype == rtype::IXFR && !tcp {
         // RFC 1995 2: over UDP only the current SOA; a client behind it
         // then retries over TCP.
-        let (zone, rc) = crate::xfr::ixfr_udp(snap, q, &mut w);
+        let (zone, rc) = ixfr_udp(snap, q, &mut w);
         (meta.zone, meta.rcode, flags.aa) = (zone, rc, zone.is_some());
     } else if matches!(q.qtype, rtype::AXFR | rtype::IXFR) {
         return Reply::Transfer { qtype: q.qtype };
@@ -145,7 +159,7 @@ fn respond_query(
         // never), and not for 512-octet EDNS buffers. Additional data:
         // always, as Knot and NSD do.
         let opts = AnswerOptions {
-            authority_ns: !q.rd && !small_edns && q.qclass == CLASS_IN,
+            authority_ns: !q.rd && !small_edns && q.qclass == class::IN,
             additional: true,
         };
         let o = answer::answer(snap, q, &mut w, opts);
@@ -153,7 +167,7 @@ fn respond_query(
         meta.rcode = o.rcode;
         // Class ANY is answered from class IN data, but not authoritatively
         // for "any class" (as NSD; Knot sets AA).
-        flags.aa = o.aa && q.qclass == CLASS_IN;
+        flags.aa = o.aa && q.qclass == class::IN;
         not_authoritative = o.rcode == rcode::REFUSED && o.zone.is_none();
         if o.truncated {
             flags.tc = true;
@@ -172,7 +186,7 @@ fn respond_query(
         w.opt_with_ede(snap.edns_udp_size, ext_rcode, e.dnssec_ok, ede);
     }
     if ext_rcode != 0 {
-        meta.rcode = 16;
+        meta.rcode = rcode::BADVERS as u8;
     }
     Reply::Send(meta)
 }
@@ -190,16 +204,16 @@ fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
     }
     // Class IN, and ANY (answered from IN data), are served; every other
     // class is refused, as Knot and NSD answer.
-    if !matches!(q.qclass, CLASS_IN | 255) {
+    if !matches!(q.qclass, class::IN | class::ANY) {
         return Some(rcode::REFUSED);
     }
     match q.qtype {
-        249 | 250 => Some(rcode::FORMERR),
+        rtype::TKEY | rtype::TSIG => Some(rcode::FORMERR),
         // Meta-types OPT, MAILA and MAILB have no data: they get NODATA
         // from the normal path. AXFR over UDP is not implemented.
         rtype::AXFR if !tcp => Some(rcode::NOTIMP),
         // IXFR over UDP needs the client's SOA (RFC 1995 3), as BIND does.
-        rtype::IXFR if !tcp && crate::xfr::ixfr_client_serial(q.raw, q.question_end).is_none() => {
+        rtype::IXFR if !tcp && message::ixfr_client_serial(q.raw, q.question_end).is_none() => {
             Some(rcode::FORMERR)
         }
         _ => None,
@@ -221,4 +235,20 @@ fn size_limit(snap: &Snapshot, q: &Query<'_>, tcp: bool) -> usize {
     } else {
         total
     }
+}
+
+/// An IXFR over UDP (RFC 1995 2): the zone's current SOA in the answer
+/// (zone index, NOERROR), or REFUSED for a zone not served here.
+fn ixfr_udp(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>) -> (Option<usize>, u8) {
+    let Some(zone) = snap.zone(q.qname_lower.wire()) else {
+        return (None, rcode::REFUSED);
+    };
+    w.rrset(
+        Section::Answer,
+        Owner::Question,
+        rtype::SOA,
+        zone.soa.ttl,
+        &zone.soa.rdatas,
+    );
+    (Some(zone.index), rcode::NOERROR)
 }

@@ -20,10 +20,9 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::zone::rtype;
+use crate::snapshot::stats::QueryStats;
 
 /// Probe duration buckets (seconds): probes are loopback-fast or time out
 /// after a configured timeout of typically 0.2 to 2 s.
@@ -214,7 +213,7 @@ impl Metrics {
     /// match the table they are counted in.
     pub fn query_stats_for(&self, zone_names: &[String]) -> Arc<QueryStats> {
         let mut t = self.tables();
-        if t.current.zones[..t.current.zones.len() - 1] != *zone_names {
+        if t.current.zones() != zone_names {
             let new = Arc::new(QueryStats::new(zone_names.to_vec()));
             let old = std::mem::replace(&mut t.current, new);
             t.retired.push(old);
@@ -260,8 +259,8 @@ impl Metrics {
         }
     }
 
-    /// Counts a change of a failover rule's answer (`from`/`to` as
-    /// [`crate::failover::describe`] writes them).
+    /// Counts a change of a failover rule's answer (`from`/`to` as the
+    /// failover module describes answers).
     pub fn failover_event(&self, rule: &str, from: &str, to: &str) {
         self.failover_events.with_label_values(&[rule, from, to]).inc();
     }
@@ -329,159 +328,17 @@ fn label_values<C: Collector>(c: &C) -> Vec<Vec<String>> {
 // ---------------------------------------------------------------------------
 // vigia_queries_total
 
-/// Query types counted by name; every other type is counted as `OTHER`.
-const QTYPES: [(u16, &str); 15] = [
-    (rtype::A, "A"),
-    (rtype::NS, "NS"),
-    (rtype::CNAME, "CNAME"),
-    (rtype::SOA, "SOA"),
-    (rtype::PTR, "PTR"),
-    (rtype::MX, "MX"),
-    (rtype::TXT, "TXT"),
-    (rtype::AAAA, "AAAA"),
-    (rtype::SRV, "SRV"),
-    (rtype::NAPTR, "NAPTR"),
-    (rtype::CAA, "CAA"),
-    (rtype::DNAME, "DNAME"),
-    (rtype::ANY, "ANY"),
-    (rtype::AXFR, "AXFR"),
-    (rtype::IXFR, "IXFR"),
-];
-const QTYPE_SLOTS: usize = QTYPES.len() + 1;
-
-/// RCODE mnemonics (RFC 6895 registry), extended RCODEs included; anything
-/// above is counted as `OTHER`.
-const RCODES: [&str; 24] = [
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-    "DSOTYPENI",
-    "RCODE12",
-    "RCODE13",
-    "RCODE14",
-    "RCODE15",
-    "BADVERS",
-    "BADKEY",
-    "BADTIME",
-    "BADMODE",
-    "BADNAME",
-    "BADALG",
-    "BADTRUNC",
-    "BADCOOKIE",
-];
-const RCODE_SLOTS: usize = RCODES.len() + 1;
-const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
-const CELLS_PER_ZONE: usize = QTYPE_SLOTS * RCODE_SLOTS * TRANSPORTS.len();
-
-/// Query counters for one zone list: a flat array of atomics indexed by
-/// (zone, qtype bucket, rcode, transport). Zone slot `n` (one past the last
-/// zone) counts queries outside every zone; it is labelled `zone=""`.
-pub struct QueryStats {
-    /// Zone names, then `""` for the out-of-zone slot.
-    zones: Vec<String>,
-    cells: Box<[AtomicU64]>,
-}
-
-impl QueryStats {
-    pub fn new(mut zone_names: Vec<String>) -> QueryStats {
-        zone_names.push(String::new());
-        let cells = (0..zone_names.len() * CELLS_PER_ZONE)
-            .map(|_| AtomicU64::new(0))
-            .collect();
-        QueryStats {
-            zones: zone_names,
-            cells,
-        }
-    }
-
-    /// The zone names this table is indexed by (without the out-of-zone slot).
-    pub fn zones(&self) -> &[String] {
-        &self.zones[..self.zones.len() - 1]
-    }
-
-    /// Counts one answered query. `zone` is the index in [`Self::zones`]
-    /// (`None`, or an index out of range, counts as outside every zone);
-    /// `rcode` is the full (extended) RCODE.
-    #[inline]
-    pub fn record(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) {
-        self.cells[self.index(zone, qtype, rcode, tcp)].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The count of one cell (for tests and status pages).
-    pub fn get(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) -> u64 {
-        self.cells[self.index(zone, qtype, rcode, tcp)].load(Ordering::Relaxed)
-    }
-
-    #[inline]
-    fn index(&self, zone: Option<usize>, qtype: u16, rcode: u8, tcp: bool) -> usize {
-        let outside = self.zones.len() - 1;
-        let z = zone.filter(|&z| z < outside).unwrap_or(outside);
-        let r = (rcode as usize).min(RCODE_SLOTS - 1);
-        ((z * QTYPE_SLOTS + qtype_slot(qtype)) * RCODE_SLOTS + r) * TRANSPORTS.len() + usize::from(tcp)
-    }
-
-    /// Adds every non-zero cell to `into`, keyed by its label values.
-    fn add_to(&self, into: &mut BTreeMap<QueryKey, u64>) {
-        for (i, cell) in self.cells.iter().enumerate() {
-            let v = cell.load(Ordering::Relaxed);
-            if v == 0 {
-                continue;
-            }
-            let t = i % TRANSPORTS.len();
-            let r = (i / TRANSPORTS.len()) % RCODE_SLOTS;
-            let q = (i / (TRANSPORTS.len() * RCODE_SLOTS)) % QTYPE_SLOTS;
-            let z = i / CELLS_PER_ZONE;
-            let key = (
-                self.zones[z].clone(),
-                qtype_label(q),
-                rcode_label(r),
-                TRANSPORTS[t],
-            );
-            *into.entry(key).or_insert(0) += v;
-        }
-    }
-}
-
-#[inline]
-fn qtype_slot(qtype: u16) -> usize {
-    match qtype {
-        rtype::A => 0,
-        rtype::NS => 1,
-        rtype::CNAME => 2,
-        rtype::SOA => 3,
-        rtype::PTR => 4,
-        rtype::MX => 5,
-        rtype::TXT => 6,
-        rtype::AAAA => 7,
-        rtype::SRV => 8,
-        rtype::NAPTR => 9,
-        rtype::CAA => 10,
-        rtype::DNAME => 11,
-        rtype::ANY => 12,
-        rtype::AXFR => 13,
-        rtype::IXFR => 14,
-        _ => 15,
-    }
-}
-
-fn qtype_label(slot: usize) -> &'static str {
-    QTYPES.get(slot).map_or("OTHER", |q| q.1)
-}
-
-fn rcode_label(slot: usize) -> &'static str {
-    RCODES.get(slot).copied().unwrap_or("OTHER")
-}
-
 /// (zone, qtype, rcode, transport)
 type QueryKey = (String, &'static str, &'static str, &'static str);
+
+/// Adds every non-zero cell of `t` to `into`, keyed by its label values.
+fn add_to(t: &QueryStats, into: &mut BTreeMap<QueryKey, u64>) {
+    t.for_each_nonzero(|zone, qtype, rcode, transport, v| {
+        *into
+            .entry((zone.to_string(), qtype, rcode, transport))
+            .or_insert(0) += v;
+    });
+}
 
 /// The current table, tables of older zone lists that snapshots may still
 /// count into, and the totals of tables nobody can count into any more.
@@ -506,7 +363,7 @@ impl QueryTables {
         let mut keep = Vec::new();
         for t in self.retired.drain(..) {
             if Arc::strong_count(&t) == 1 {
-                t.add_to(&mut self.folded);
+                add_to(&t, &mut self.folded);
             } else {
                 keep.push(t);
             }
@@ -517,9 +374,9 @@ impl QueryTables {
     fn totals(&mut self) -> BTreeMap<QueryKey, u64> {
         self.fold_unused();
         let mut all = self.folded.clone();
-        self.current.add_to(&mut all);
+        add_to(&self.current, &mut all);
         for t in &self.retired {
-            t.add_to(&mut all);
+            add_to(t, &mut all);
         }
         all
     }
@@ -574,6 +431,7 @@ impl Collector for QueryCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::rtype;
 
     fn zones() -> Vec<String> {
         vec!["example.com.".into(), "example.net.".into()]
@@ -584,28 +442,6 @@ mod tests {
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .collect()
-    }
-
-    #[test]
-    fn query_stats_count_each_cell_apart() {
-        let q = QueryStats::new(zones());
-        q.record(Some(0), rtype::A, 0, false);
-        q.record(Some(0), rtype::A, 0, false);
-        q.record(Some(0), rtype::A, 0, true);
-        q.record(Some(1), rtype::AAAA, 3, false);
-        q.record(None, rtype::A, 5, false);
-        q.record(Some(7), rtype::A, 5, false); // out of range = outside every zone
-        q.record(Some(1), 65280, 16, false);
-        assert_eq!(q.get(Some(0), rtype::A, 0, false), 2);
-        assert_eq!(q.get(Some(0), rtype::A, 0, true), 1);
-        assert_eq!(q.get(Some(1), rtype::AAAA, 3, false), 1);
-        assert_eq!(q.get(None, rtype::A, 5, false), 2);
-        assert_eq!(
-            q.get(Some(1), rtype::HINFO, 16, false),
-            1,
-            "unknown types share the OTHER slot"
-        );
-        assert_eq!(q.get(Some(1), rtype::A, 0, false), 0);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! Record data as a sequence of raw bytes and domain names.
+//! Records, and record data as a sequence of raw bytes and domain names.
 //!
 //! Keeping names apart from the rest lets the encoder compress the names that
 //! RFC 3597 section 4 allows (NS, CNAME, SOA, PTR, MX) and leave the others
 //! alone, without a Rust type per record type.
 
-use super::rtype;
-use crate::name::Name;
+use super::name::{wire_name_len, Name};
+use super::types::{canonical_lower, compressible, layout, type_name, Part};
 
 /// A piece of record data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,41 +20,6 @@ pub enum Field {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Rdata {
     pub fields: Vec<Field>,
-}
-
-/// True for the types whose embedded names may be compressed (RFC 3597 4).
-pub fn compressible(t: u16) -> bool {
-    matches!(
-        t,
-        rtype::NS | rtype::CNAME | rtype::SOA | rtype::PTR | rtype::MX | 3 | 4 | 7 | 8 | 9 | 14
-    )
-}
-
-/// True for the types whose names are lower-cased in canonical form
-/// (RFC 4034 6.2 as amended by RFC 6840 5.1), used to spot duplicates.
-fn canonical_lowercase(t: u16) -> bool {
-    matches!(
-        t,
-        rtype::NS
-            | rtype::CNAME
-            | rtype::SOA
-            | rtype::PTR
-            | rtype::MX
-            | rtype::HINFO
-            | rtype::RP
-            | rtype::AFSDB
-            | rtype::SRV
-            | rtype::KX
-            | rtype::DNAME
-            | 3
-            | 4
-            | 7
-            | 8
-            | 9
-            | 14
-            | 21
-            | 26
-    )
 }
 
 impl Rdata {
@@ -100,7 +65,7 @@ impl Rdata {
 
     /// The canonical form used to decide whether two records are the same.
     pub fn canonical(&self, t: u16) -> Vec<u8> {
-        let lower = canonical_lowercase(t);
+        let lower = canonical_lower(t);
         let mut out = Vec::new();
         for f in &self.fields {
             match f {
@@ -127,7 +92,7 @@ impl Rdata {
     /// (RFC 1034 3.6 / RFC 2782): NS, MX, SRV targets.
     pub fn additional_target(&self, t: u16) -> Option<&Name> {
         match t {
-            rtype::NS | rtype::MX | rtype::SRV => self.name_at(0),
+            t if super::types::wants_additional(t) => self.name_at(0),
             _ => None,
         }
     }
@@ -189,4 +154,139 @@ impl Rdata {
             _ => None,
         }
     }
+}
+
+/// One resource record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub owner: Name,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    pub rdata: Rdata,
+}
+
+/// Longest character-string (RFC 1035 3.3).
+pub const MAX_STRING: usize = 255;
+
+/// Collects RDATA pieces of one type; adjacent byte pieces are merged, so a
+/// record read from text and the same record read from wire data compare
+/// equal, and names get the type's compression flag from the type table.
+pub struct RdataBuilder {
+    t: u16,
+    fields: Vec<Field>,
+    pending: Vec<u8>,
+}
+
+impl RdataBuilder {
+    pub fn new(t: u16) -> Self {
+        RdataBuilder {
+            t,
+            fields: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.pending.extend_from_slice(b);
+    }
+
+    pub fn u8(&mut self, v: u8) {
+        self.pending.push(v);
+    }
+
+    pub fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    pub fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    /// A length-prefixed character-string (the caller checked the length).
+    pub fn string(&mut self, s: &[u8]) {
+        self.pending.push(s.len().min(MAX_STRING) as u8);
+        self.pending
+            .extend_from_slice(s.get(..MAX_STRING.min(s.len())).unwrap_or(&[]));
+    }
+
+    /// A name; compressed on the wire only for the RFC 3597 section 4 types.
+    pub fn name(&mut self, name: Name) {
+        self.flush();
+        self.fields.push(Field::Name {
+            name,
+            compress: compressible(self.t),
+        });
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let bytes = std::mem::take(&mut self.pending);
+            self.fields.push(Field::Bytes(bytes.into_boxed_slice()));
+        }
+    }
+
+    /// The RDATA; Err (with a reason) if it does not fit the 16-bit RDLENGTH.
+    pub fn finish(mut self) -> Result<Rdata, String> {
+        self.flush();
+        let rdata = Rdata { fields: self.fields };
+        if rdata.wire_len() > usize::from(u16::MAX) {
+            return Err(format!(
+                "{} record data is {} octets; the limit is 65535",
+                type_name(self.t),
+                rdata.wire_len()
+            ));
+        }
+        Ok(rdata)
+    }
+}
+
+impl Rdata {
+    /// Splits uncompressed wire-format RDATA of type `t` into fields
+    /// following the type table's layout; rejects data of the wrong shape.
+    pub fn from_wire(t: u16, data: &[u8]) -> Result<Rdata, String> {
+        let mut b = RdataBuilder::new(t);
+        let mut rest = data;
+        for part in layout(t) {
+            rest = match *part {
+                Part::Fixed(n) => {
+                    let (head, tail) = rest.split_at_checked(n).ok_or("data too short")?;
+                    b.bytes(head);
+                    tail
+                }
+                Part::Name => {
+                    let len = wire_name_len(rest).ok_or("invalid or compressed domain name")?;
+                    let (head, tail) = rest.split_at_checked(len).ok_or("data too short")?;
+                    b.name(Name::from_wire(head).ok_or("invalid domain name")?);
+                    tail
+                }
+                Part::Str => wire_string(rest, &mut b)?,
+                Part::Strs => {
+                    let mut tail = wire_string(rest, &mut b)?;
+                    while !tail.is_empty() {
+                        tail = wire_string(tail, &mut b)?;
+                    }
+                    tail
+                }
+                Part::Rest => {
+                    b.bytes(rest);
+                    &[]
+                }
+            };
+        }
+        if !rest.is_empty() {
+            return Err(format!("{} octets left over", rest.len()));
+        }
+        b.finish()
+    }
+}
+
+/// One length-prefixed character-string from wire data.
+fn wire_string<'d>(data: &'d [u8], b: &mut RdataBuilder) -> Result<&'d [u8], String> {
+    let (&len, tail) = data.split_first().ok_or("missing character-string")?;
+    let (s, tail) = tail
+        .split_at_checked(usize::from(len))
+        .ok_or("character-string runs past the end")?;
+    b.string(s);
+    Ok(tail)
 }

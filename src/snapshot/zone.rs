@@ -1,53 +1,17 @@
-//! The immutable structure every query is answered from.
-//!
-//! A [`Snapshot`] holds every served zone as a hash map from lower-cased
-//! wire-format owner names to nodes, with empty non-terminals present as empty
-//! nodes. A lookup walks the query name's suffixes (one hash probe per label),
-//! so positive and negative answers cost the same and do not depend on the
-//! zone's size. Snapshots are built beside the query path and swapped in
-//! atomically (see `app`), so readers never lock.
+//! One zone as the query path reads it ([`ZoneData`]) and how it is
+//! built from checked records ([`ZoneInput`]).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::metrics::QueryStats;
-use crate::name::Name;
-use crate::zone::{rtype, Rdata, Record, Zone};
-
-mod nodes;
-use nodes::NodesBuilder;
-pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
-
-/// FxHash: a fast non-cryptographic hash for name keys. Names come from the
-/// network, but the map only ever holds the zone's own names, so a client
-/// cannot grow a bucket by choosing query names.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use super::nodes::{self, Node, Nodes, NodesBuilder};
+use super::secondary::SecondaryState;
+use crate::dns::hash::FxMap;
+use crate::dns::name::label_offsets;
+use crate::dns::tsig::Key;
+use crate::dns::{class, rtype, Name, Rdata, Record};
+use crate::reclaim::Reclaimer;
+use crate::zone::Zone;
 
 /// The apex SOA RRset, kept decoded beside the zone's nodes.
 #[derive(Clone, Debug)]
@@ -74,6 +38,11 @@ pub struct ZoneData {
     pub has_cuts: bool,
     pub has_dname: bool,
     pub allow_transfer: Vec<(IpAddr, u8)>,
+    /// AXFR/IXFR need a TSIG with this key (`transfer_key`); NOTIFY and
+    /// transfer answers are signed with it.
+    pub transfer_key: Option<Arc<Key>>,
+    /// Set for a secondary zone (type = "secondary").
+    pub secondary: Option<Arc<SecondaryState>>,
 }
 
 /// What a name resolves to inside one zone.
@@ -106,7 +75,7 @@ impl ZoneData {
     /// Walks from just below the apex to `name`, stopping at cuts and DNAMEs.
     fn walk_down(&self, name: &[u8], qtype_ds: bool) -> Option<Lookup<'_>> {
         let origin_len = self.origin.len();
-        let starts = label_starts(name);
+        let starts = label_offsets(name);
         for s in starts.iter().rev() {
             let suffix = &name[s..];
             if suffix.len() <= origin_len {
@@ -133,7 +102,7 @@ impl ZoneData {
     /// (RFC 4592 3.3.1), or NXDOMAIN.
     fn wildcard_or_nx(&self, name: &[u8]) -> Lookup<'_> {
         let mut key = [0u8; 256];
-        for s in label_starts(name).into_iter().skip(1) {
+        for s in label_offsets(name).into_iter().skip(1) {
             let suffix = &name[s..];
             if suffix.len() < self.origin.len() {
                 break;
@@ -165,7 +134,7 @@ impl ZoneData {
         out.extend(self.soa.rdatas.iter().map(|rd| Record {
             owner: self.origin.clone(),
             rtype: rtype::SOA,
-            class: crate::zone::CLASS_IN,
+            class: class::IN,
             ttl: self.soa.ttl,
             rdata: rd.clone(),
         }));
@@ -175,77 +144,13 @@ impl ZoneData {
                 out.extend(set.rdatas.iter().map(|rd| Record {
                     owner: owner.clone(),
                     rtype: set.rtype,
-                    class: crate::zone::CLASS_IN,
+                    class: class::IN,
                     ttl: set.ttl,
                     rdata: rd.to_rdata(),
                 }));
             }
         }
         out
-    }
-}
-
-/// Offsets of the label starts of a wire name (root excluded), in order.
-pub fn label_starts(name: &[u8]) -> smallvec::SmallStarts {
-    let mut out = smallvec::SmallStarts::new();
-    let mut i = 0;
-    while i < name.len() && name[i] != 0 {
-        out.push(i as u8);
-        i += name[i] as usize + 1;
-    }
-    out
-}
-
-/// A tiny fixed-capacity list of label offsets (a name has at most 127 labels).
-pub mod smallvec {
-    pub struct SmallStarts {
-        v: [u8; 128],
-        n: usize,
-    }
-    impl SmallStarts {
-        pub fn new() -> Self {
-            SmallStarts { v: [0; 128], n: 0 }
-        }
-        pub fn push(&mut self, x: u8) {
-            if self.n < 128 {
-                self.v[self.n] = x;
-                self.n += 1;
-            }
-        }
-        pub fn iter(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-            self.v[..self.n].iter().map(|&x| x as usize)
-        }
-    }
-    impl Default for SmallStarts {
-        fn default() -> Self {
-            Self::new()
-        }
-    }
-    impl IntoIterator for SmallStarts {
-        type Item = usize;
-        type IntoIter = std::iter::Map<std::iter::Take<std::array::IntoIter<u8, 128>>, fn(u8) -> usize>;
-        fn into_iter(self) -> Self::IntoIter {
-            self.v.into_iter().take(self.n).map(|x| x as usize)
-        }
-    }
-}
-
-/// Everything the query path needs, immutable once built.
-pub struct Snapshot {
-    /// Shared between snapshots: a failover change rebuilds only its zone.
-    pub zones: Vec<Arc<ZoneData>>,
-    by_origin: FxMap<Box<[u8]>, usize>,
-    /// EDNS UDP size vigia advertises.
-    pub edns_udp_size: u16,
-    /// Query counters indexed by this snapshot's zone order.
-    pub stats: Arc<QueryStats>,
-}
-
-impl std::fmt::Debug for Snapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("zones", &self.zones.len())
-            .finish()
     }
 }
 
@@ -259,74 +164,41 @@ pub struct ZoneInput {
     /// NODATA (policy `nodata`) whose negative TTL is at most `ttl`. Either
     /// way the name keeps existing.
     pub markers: Vec<(Name, u16, bool, u32)>,
+    pub transfer_key: Option<Arc<Key>>,
+    pub secondary: Option<Arc<SecondaryState>>,
 }
 
-impl Snapshot {
-    /// Builds the lookup structure. Slow-ish (allocates per record), never on
-    /// the query path.
-    pub fn build(inputs: Vec<ZoneInput>, edns_udp_size: u16, stats: Arc<QueryStats>) -> Snapshot {
-        let zones = inputs
-            .into_iter()
-            .enumerate()
-            .map(|(index, input)| Arc::new(ZoneData::build(index, input)))
-            .collect();
-        Snapshot::from_zones(zones, edns_udp_size, stats)
-    }
-
-    /// Assembles a snapshot from zones already built (some shared with the
-    /// previous snapshot). Zone `i` must have `index == i`.
-    pub fn from_zones(zones: Vec<Arc<ZoneData>>, edns_udp_size: u16, stats: Arc<QueryStats>) -> Snapshot {
-        let by_origin = zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| (z.origin.wire().into(), i))
-            .collect();
-        Snapshot {
-            zones,
-            by_origin,
-            edns_udp_size,
-            stats,
+impl ZoneInput {
+    /// A zone served as its file says: its own serial, no transfers, no
+    /// failover markers (tools, tests, benchmarks).
+    pub fn plain(zone: Zone) -> ZoneInput {
+        ZoneInput {
+            serial: zone.serial(),
+            zone,
+            allow_transfer: Vec::new(),
+            markers: Vec::new(),
+            transfer_key: None,
+            secondary: None,
         }
-    }
-
-    /// The closest enclosing served zone for a lower-cased name.
-    #[inline]
-    pub fn find_zone(&self, name: &[u8]) -> Option<&ZoneData> {
-        let mut i = 0;
-        loop {
-            if let Some(&z) = self.by_origin.get(&name[i..]) {
-                return self.zones.get(z).map(|z| &**z);
-            }
-            let len = *name.get(i)? as usize;
-            if len == 0 {
-                return None;
-            }
-            i += len + 1;
-        }
-    }
-
-    /// The zone with exactly this (lower-cased) origin.
-    pub fn zone(&self, origin: &[u8]) -> Option<&ZoneData> {
-        self.by_origin
-            .get(origin)
-            .and_then(|&z| self.zones.get(z))
-            .map(|z| &**z)
     }
 }
 
 impl ZoneData {
-    /// Builds one zone's lookup structure.
-    pub fn build(index: usize, input: ZoneInput) -> ZoneData {
-        build_zone(index, input)
+    /// Builds one zone's lookup structure (slow-ish: allocates per record;
+    /// never on the query path). Load-time garbage goes to `reclaim`.
+    pub fn build(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
+        build_zone(index, input, reclaim)
     }
 }
 
-fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
+fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
     let ZoneInput {
         zone,
         serial,
         allow_transfer,
         markers,
+        transfer_key,
+        secondary,
     } = input;
     let origin = zone.origin.to_lowercase();
     // Sized for one node per record up front: rehashing a growing map of
@@ -376,7 +248,7 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
     let (nodes, has_cuts, has_dname) = encode(&drafts, &chain, &origin);
     // Freed beside serving: it was a third of the time to the first answer.
-    crate::reclaim::later((records, drafts));
+    reclaim.later((records, drafts));
     ZoneData {
         index,
         neg_ttl: soa.ttl.min(minimum),
@@ -387,6 +259,8 @@ fn build_zone(index: usize, input: ZoneInput) -> ZoneData {
         has_cuts,
         has_dname,
         allow_transfer,
+        transfer_key,
+        secondary,
     }
 }
 

@@ -27,8 +27,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::config::RrlConfig;
-use crate::wire::{rcode, HEADER_LEN};
+use crate::config::{cidr_contains, parse_cidr, RrlConfig};
+use crate::dns::message::{question_name, HEADER_LEN};
+use crate::dns::rcode;
 
 /// Slots in the table (a power of two).
 const SLOTS: usize = 1 << 16;
@@ -65,7 +66,7 @@ pub struct ResponseKey {
 impl ResponseKey {
     /// The key of a response: `resp` is the response message (its question
     /// gives the name, compared without case), `zone` the index of the zone
-    /// it came from, `qtype` and `rcode` as [`crate::respond::Meta`] has them.
+    /// it came from, `qtype` and `rcode` as [`super::Meta`] has them.
     pub fn new(resp: &[u8], zone: Option<usize>, qtype: u16, rc: u8) -> ResponseKey {
         match rc {
             rcode::NOERROR => {
@@ -88,27 +89,6 @@ impl ResponseKey {
             },
         }
     }
-}
-
-/// The question name of a message, in wire form (empty if malformed).
-fn question_name(msg: &[u8]) -> &[u8] {
-    let Some(rest) = msg.get(HEADER_LEN..) else {
-        return &[];
-    };
-    if msg.get(4..6) == Some(&[0, 0]) {
-        return &[];
-    }
-    let mut i = 0;
-    while let Some(&len) = rest.get(i) {
-        if len == 0 {
-            return &rest[..=i];
-        }
-        if len & 0xC0 != 0 {
-            return &[];
-        }
-        i += 1 + len as usize;
-    }
-    &[]
 }
 
 fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
@@ -169,11 +149,7 @@ impl Rrl {
             slip: u64::from(cfg.slip),
             ipv4_prefix: cfg.ipv4_prefix,
             ipv6_prefix: cfg.ipv6_prefix,
-            exempt: cfg
-                .exempt
-                .iter()
-                .filter_map(|c| crate::config::parse_cidr(c))
-                .collect(),
+            exempt: cfg.exempt.iter().filter_map(|c| parse_cidr(c)).collect(),
             limited: AtomicU64::new(0),
             start: Instant::now(),
             dropped,
@@ -197,11 +173,7 @@ impl Rrl {
         if rate == 0 {
             return Action::Send;
         }
-        if self
-            .exempt
-            .iter()
-            .any(|&net| crate::config::cidr_contains(net, client))
-        {
+        if self.exempt.iter().any(|&net| cidr_contains(net, client)) {
             return Action::Send;
         }
         let h = mix(key.hash ^ mix(self.prefix(client)));

@@ -1,129 +1,88 @@
 //! TSIG (RFC 8945) with HMAC-SHA256: verifying signed requests, signing
 //! responses (every message of a transfer, each MAC chained to the
-//! previous one, 5.3.1) and signing outgoing NOTIFY.
+//! previous one, 5.3.1), signing requests (NOTIFY, a secondary's SOA and
+//! transfer requests) and verifying a primary's responses.
 //!
-//! The keyring is process-wide: the UDP and TCP query paths must answer a
-//! signed SOA query (a secondary's refresh) signed, and they only see the
-//! snapshot. `app` replaces it on start-up and reload.
+//! Keys live in a [`Keyring`] that the caller passes in (the query path
+//! takes it from the snapshot it answers from).
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwap;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::name::Name;
+use super::name::Name;
+use super::rcode::{tsig_error_name, BADKEY, BADSIG, BADTIME, NOTAUTH};
+use super::types::{class, rtype::TSIG};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// RR type and class of TSIG.
-pub const TSIG: u16 = 250;
-const CLASS_ANY: u16 = 255;
 /// Allowed clock difference, seconds (RFC 8945 recommends 300).
 const FUDGE: u16 = 300;
-/// TSIG error codes (RFC 8945 3).
-pub const BADSIG: u16 = 16;
-pub const BADKEY: u16 = 17;
-pub const BADTIME: u16 = 18;
 /// `hmac-sha256.` in wire format.
 const ALG_SHA256: &[u8] = b"\x0bhmac-sha256\x00";
-const NOTAUTH: u8 = 9;
 
-/// `[[key]]` in the config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    pub name: String,
-    pub algorithm: String,
-    /// Base64, as `tsig-keygen` prints it.
-    pub secret: String,
-}
-
-/// A usable key: lower-cased wire name and the decoded secret.
-#[derive(Debug)]
+/// A usable key: lower-cased wire name and the decoded secret. The secret
+/// never leaves this module (not in Debug output either).
 pub struct Key {
     pub name: Vec<u8>,
     secret: Vec<u8>,
 }
 
-/// Checks `[[key]]` entries: Err((field, message)).
-pub fn validate_keys(keys: &[KeyConfig]) -> Result<(), (String, String)> {
-    for (i, k) in keys.iter().enumerate() {
-        key_from_config(k).map_err(|(f, m)| (format!("key[{i}].{f}"), m))?;
-        if keys[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&k.name)) {
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({})", Name::from_wire_unchecked(&self.name))
+    }
+}
+
+impl Key {
+    /// A key from its configured name, algorithm and base64 secret;
+    /// Err((field, message)) names what is wrong.
+    pub fn new(name: &str, algorithm: &str, secret: &str) -> Result<Key, (&'static str, String)> {
+        let absolute = if name.ends_with('.') {
+            name.to_string()
+        } else {
+            format!("{name}.")
+        };
+        let parsed = Name::parse(&absolute, None).map_err(|e| ("name", format!("'{name}': {e}")))?;
+        if !algorithm
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case("hmac-sha256")
+        {
             return Err((
-                format!("key[{i}].name"),
-                format!("key '{}' is defined twice", k.name),
+                "algorithm",
+                format!("'{algorithm}' is not supported (only \"hmac-sha256\")"),
             ));
         }
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(secret.trim())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ("secret", "is not non-empty base64".to_string()))?;
+        Ok(Key {
+            name: parsed.to_lowercase().wire().to_vec(),
+            secret,
+        })
     }
-    Ok(())
 }
 
-/// Builds a [`Key`]; Err((field, message)).
-pub fn key_from_config(k: &KeyConfig) -> Result<Key, (String, String)> {
-    let name = Name::parse(&crate::config::absolute(&k.name), None)
-        .map_err(|e| ("name".to_string(), format!("'{}': {e}", k.name)))?;
-    if !k
-        .algorithm
-        .trim_end_matches('.')
-        .eq_ignore_ascii_case("hmac-sha256")
-    {
-        return Err((
-            "algorithm".into(),
-            format!("'{}' is not supported (only \"hmac-sha256\")", k.algorithm),
-        ));
-    }
-    let secret = base64::engine::general_purpose::STANDARD
-        .decode(k.secret.trim())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ("secret".to_string(), "is not non-empty base64".to_string()))?;
-    Ok(Key {
-        name: name.to_lowercase().wire().to_vec(),
-        secret,
-    })
-}
-
-/// Every configured key, and the key each zone's transfers require.
-#[derive(Default)]
+/// Every configured key, looked up by name when a signed message comes in.
+#[derive(Default, Debug)]
 pub struct Keyring {
     keys: Vec<Arc<Key>>,
-    zones: HashMap<Vec<u8>, Arc<Key>>,
 }
 
-static KEYRING: LazyLock<ArcSwap<Keyring>> = LazyLock::new(|| ArcSwap::from_pointee(Keyring::default()));
-
-/// Installs the keys of a (validated) config.
-pub fn install(config: &crate::config::Config) {
-    let keys: Vec<(String, Arc<Key>)> = config
-        .keys
-        .iter()
-        .filter_map(|k| Some((k.name.clone(), Arc::new(key_from_config(k).ok()?))))
-        .collect();
-    let mut zones = HashMap::new();
-    for zc in &config.zones {
-        let (Some(want), Ok(origin)) = (
-            &zc.transfer_key,
-            Name::parse(&crate::config::absolute(&zc.name), None),
-        ) else {
-            continue;
-        };
-        if let Some((_, k)) = keys.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)) {
-            zones.insert(origin.to_lowercase().wire().to_vec(), k.clone());
-        }
+impl Keyring {
+    pub fn new(keys: Vec<Arc<Key>>) -> Keyring {
+        Keyring { keys }
     }
-    let keys = keys.into_iter().map(|(_, k)| k).collect();
-    KEYRING.store(Arc::new(Keyring { keys, zones }));
-}
 
-/// The key a zone's transfers and NOTIFY use, if any.
-pub fn zone_key(origin: &[u8]) -> Option<Arc<Key>> {
-    KEYRING.load().zones.get(origin).cloned()
+    /// The key with this (lower-cased wire) name.
+    pub fn get(&self, name: &[u8]) -> Option<&Arc<Key>> {
+        self.keys.iter().find(|k| k.name == name)
+    }
 }
 
 /// A TSIG record found at the end of a message.
@@ -142,53 +101,23 @@ pub struct Found<'a> {
 
 /// The TSIG record if it is the last record of `msg` (RFC 8945 5.1).
 pub fn find(msg: &[u8]) -> Option<Found<'_>> {
-    let count = |i: usize| u16::from_be_bytes([msg[i], msg[i + 1]]) as usize;
-    if msg.len() < 12 || count(10) == 0 {
-        return None;
-    }
-    let mut at = 12;
-    for _ in 0..count(4) {
-        at = skip_name(msg, at)? + 4;
-    }
-    let total = count(6) + count(8) + count(10);
-    for i in 0..total {
-        let start = at;
-        let p = skip_name(msg, at)?;
-        let t = u16::from_be_bytes([*msg.get(p)?, *msg.get(p + 1)?]);
-        let rdlen = u16::from_be_bytes([*msg.get(p + 8)?, *msg.get(p + 9)?]) as usize;
-        let rd = msg.get(p + 10..p + 10 + rdlen)?;
-        at = p + 10 + rdlen;
-        if i + 1 == total && t == TSIG && at == msg.len() {
-            let mut owner = Vec::new();
-            crate::wire::read_name(msg, start, &mut owner)?;
-            return parse_rdata(start, lower(&owner), rd);
-        }
-    }
-    None
+    find_at(msg, super::message::tsig_position(msg)?)
 }
 
-/// The offset after a (possibly compressed) name, without allocating:
-/// the query path calls [`find`] for every message.
-fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *msg.get(at)? as usize;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2),
-            l if l < 64 => at += 1 + l,
-            _ => return None,
-        }
-    }
-}
-
-fn lower(wire: &[u8]) -> Vec<u8> {
-    wire.to_ascii_lowercase()
+/// The TSIG record starting at `start` (as [`super::message::Query::tsig`]
+/// found it).
+pub fn find_at(msg: &[u8], start: usize) -> Option<Found<'_>> {
+    let mut owner = Vec::new();
+    let p = super::message::read_name(msg, start, &mut owner)?;
+    let rdlen = u16::from_be_bytes([*msg.get(p + 8)?, *msg.get(p + 9)?]) as usize;
+    let rd = msg.get(p + 10..p + 10 + rdlen)?;
+    parse_rdata(start, owner.to_ascii_lowercase(), rd)
 }
 
 /// Reads TSIG RDATA (names in it are never compressed).
 fn parse_rdata(start: usize, key: Vec<u8>, rd: &[u8]) -> Option<Found<'_>> {
-    let alg_len = crate::name::wire_name_len(rd)?;
-    let alg = lower(&rd[..alg_len]);
+    let alg_len = super::name::wire_name_len(rd)?;
+    let alg = rd[..alg_len].to_ascii_lowercase();
     let f = rd.get(alg_len..)?;
     let time = f.get(..6)?.iter().fold(0u64, |a, &b| a << 8 | b as u64);
     let fudge = u16::from_be_bytes([*f.get(6)?, *f.get(7)?]);
@@ -238,25 +167,34 @@ pub struct Rejected {
 /// Checks the TSIG of a request. Ok(None): unsigned. `required`: the key
 /// the request must be signed with (an unsigned one is then BADKEY-free
 /// but still rejected by the caller).
-pub fn verify(msg: &[u8], required: Option<&Key>) -> Result<Option<Signer>, Rejected> {
+pub fn verify(msg: &[u8], keys: &Keyring, required: Option<&Key>) -> Result<Option<Signer>, Rejected> {
     let Some(t) = find(msg) else {
         return Ok(None);
     };
+    verify_found(msg, &t, keys, required).map(Some)
+}
+
+/// [`verify`] of a TSIG record already found.
+fn verify_found(
+    msg: &[u8],
+    t: &Found<'_>,
+    keys: &Keyring,
+    required: Option<&Key>,
+) -> Result<Signer, Rejected> {
     let reject = |error| Rejected {
         error,
         key: t.key.clone(),
         alg: t.alg.clone(),
         orig_id: t.orig_id,
     };
-    let ring = KEYRING.load();
-    let key = ring.keys.iter().find(|k| k.name == t.key).cloned();
+    let key = keys.get(&t.key).cloned();
     let key = match (key, required) {
         (Some(k), Some(r)) if k.name != r.name => return Err(reject(BADKEY)),
         (Some(k), _) if t.alg == ALG_SHA256 => k,
         _ => return Err(reject(BADKEY)),
     };
     let mut m = mac(&key);
-    m.update(&unsigned_part(msg, &t));
+    m.update(&unsigned_part(msg, t));
     m.update(&variables(&key.name, t.time, t.fudge));
     if m.verify_slice(t.mac).is_err() {
         return Err(reject(BADSIG));
@@ -264,12 +202,12 @@ pub fn verify(msg: &[u8], required: Option<&Key>) -> Result<Option<Signer>, Reje
     if now().abs_diff(t.time) > t.fudge as u64 {
         return Err(reject(BADTIME));
     }
-    Ok(Some(Signer {
+    Ok(Signer {
         key,
         prior: Some(t.mac.to_vec()),
         first: true,
         orig_id: t.orig_id,
-    }))
+    })
 }
 
 /// The message as it was before TSIG was added: ARCOUNT less one and the
@@ -290,7 +228,7 @@ fn mac(key: &Key) -> HmacSha256 {
 /// TSIG variables (RFC 8945 4.3.3) with error 0 and no other data.
 fn variables(key: &[u8], time: u64, fudge: u16) -> Vec<u8> {
     let mut v = key.to_vec();
-    v.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    v.extend_from_slice(&class::ANY.to_be_bytes());
     v.extend_from_slice(&0u32.to_be_bytes());
     v.extend_from_slice(ALG_SHA256);
     v.extend_from_slice(&timers(time, fudge));
@@ -405,7 +343,7 @@ impl ResponseVerifier {
         if t.error != 0 {
             return Err(format!(
                 "the primary rejected our TSIG signature: {} (is key {key} and its secret the same on both sides, and are the clocks in sync?)",
-                error_name(t.error)
+                tsig_error_name(t.error)
             ));
         }
         if t.key != self.key.name || t.alg != ALG_SHA256 {
@@ -454,17 +392,6 @@ impl ResponseVerifier {
     }
 }
 
-/// The mnemonic of a TSIG error code.
-pub fn error_name(code: u16) -> String {
-    match code {
-        BADSIG => "BADSIG".into(),
-        BADKEY => "BADKEY".into(),
-        BADTIME => "BADTIME".into(),
-        22 => "BADTRUNC".into(),
-        c => format!("TSIG error {c}"),
-    }
-}
-
 /// Appends a TSIG record and counts it in ARCOUNT.
 fn append_tsig(msg: &mut Vec<u8>, key: &[u8], alg: &[u8], time: u64, mac: &[u8], orig_id: u16, error: u16) {
     let mut rd = alg.to_vec();
@@ -476,7 +403,7 @@ fn append_tsig(msg: &mut Vec<u8>, key: &[u8], alg: &[u8], time: u64, mac: &[u8],
     rd.extend_from_slice(&[0, 0]);
     msg.extend_from_slice(key);
     msg.extend_from_slice(&TSIG.to_be_bytes());
-    msg.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    msg.extend_from_slice(&class::ANY.to_be_bytes());
     msg.extend_from_slice(&0u32.to_be_bytes());
     msg.extend_from_slice(&(rd.len() as u16).to_be_bytes());
     msg.extend_from_slice(&rd);
@@ -494,12 +421,21 @@ pub fn error_response(out: &mut Vec<u8>, question_end: usize, r: &Rejected) {
     append_tsig(out, &r.key, &r.alg, now(), &[], r.orig_id, r.error);
 }
 
-/// For a complete response to `query`: signs it if the query was signed
-/// with a known key, or turns it into a TSIG error (UDP and TCP queries).
-pub fn sign_response(query: &[u8], question_end: usize, out: &mut Vec<u8>) {
-    match verify(query, None) {
-        Ok(None) => {}
-        Ok(Some(mut s)) => s.sign(out),
+/// For a complete response to `query`, whose TSIG record (if any) starts
+/// at `tsig`: signs it if the query was signed with a known key, or turns
+/// it into a TSIG error (UDP and TCP queries).
+pub fn sign_response(
+    query: &[u8],
+    tsig: Option<usize>,
+    question_end: usize,
+    keys: &Keyring,
+    out: &mut Vec<u8>,
+) {
+    let Some(t) = tsig.and_then(|at| find_at(query, at)) else {
+        return;
+    };
+    match verify_found(query, &t, keys, None) {
+        Ok(mut s) => s.sign(out),
         Err(r) => error_response(out, question_end, &r),
     }
 }
@@ -509,40 +445,19 @@ mod tests {
     use super::*;
 
     fn key() -> Arc<Key> {
-        Arc::new(
-            key_from_config(&KeyConfig {
-                name: "xfr-key".into(),
-                algorithm: "hmac-sha256".into(),
-                secret: "c2VjcmV0c2VjcmV0c2VjcmV0".into(),
-            })
-            .unwrap(),
-        )
+        Arc::new(Key::new("xfr-key", "hmac-sha256", "c2VjcmV0c2VjcmV0c2VjcmV0").unwrap())
     }
 
     #[test]
-    fn keys_are_validated_by_field() {
-        let bad = |alg: &str, secret: &str| {
-            validate_keys(&[KeyConfig {
-                name: "k".into(),
-                algorithm: alg.into(),
-                secret: secret.into(),
-            }])
-            .unwrap_err()
-            .0
-        };
-        assert_eq!(bad("hmac-md5", "c2VjcmV0"), "key[0].algorithm");
-        assert_eq!(bad("hmac-sha256", "not base64!"), "key[0].secret");
+    fn keys_are_checked_by_field() {
+        let bad = |alg: &str, secret: &str| Key::new("k", alg, secret).unwrap_err().0;
+        assert_eq!(bad("hmac-md5", "c2VjcmV0"), "algorithm");
+        assert_eq!(bad("hmac-sha256", "not base64!"), "secret");
+        assert_eq!(format!("{:?}", key()), "Key(xfr-key.)", "no secret in Debug");
     }
 
     fn other_key(secret: &str) -> Arc<Key> {
-        Arc::new(
-            key_from_config(&KeyConfig {
-                name: "xfr-key".into(),
-                algorithm: "hmac-sha256".into(),
-                secret: secret.into(),
-            })
-            .unwrap(),
-        )
+        Arc::new(Key::new("xfr-key", "hmac-sha256", secret).unwrap())
     }
 
     /// A response message whose question name is the letter `n`.

@@ -1,0 +1,130 @@
+//! The command line: `vigia serve`, `vigia check`, `vigia query`.
+
+mod query;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// vigia: an authoritative DNS server that replaces BIND for small sites and
+/// moves names away from web servers that stop answering.
+///
+/// It serves BIND-format zone files over UDP and TCP, probes the web servers
+/// named in config.toml over HTTP or TCP, and rewrites A/CNAME answers while
+/// one is down. Metrics, status and the drain API are on [metrics] listen.
+#[derive(Parser)]
+#[command(name = "vigia", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the zones in the config (runs until SIGTERM; SIGHUP reloads).
+    Serve {
+        /// Configuration file (zone paths in it are relative to its folder).
+        #[arg(short, long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Check the config and every zone file like named-checkconf -z, then exit.
+    ///
+    /// Prints `zone NAME/IN: loaded serial N (K records)` per zone; on any
+    /// error prints `FILE:LINE: reason` and exits with status 1. Starts no
+    /// health checks and opens no sockets.
+    Check {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Send one DNS query and print the answer, like a tiny dig.
+    ///
+    /// Prints the status (rcode), the header flags and every section in
+    /// presentation form. Exits with status 0 when an answer with NOERROR or
+    /// NXDOMAIN arrives, and 1 on a timeout, a network error, a malformed
+    /// answer or any other rcode (SERVFAIL, REFUSED, ...). Used by the
+    /// container's HEALTHCHECK, e.g. `vigia query no-paladar.com.br SOA`.
+    ///
+    /// The query is non-recursive with EDNS(0) (UDP payload 1232); a
+    /// truncated UDP answer is retried over TCP.
+    Query {
+        /// Name to ask for (a final dot is optional: names are absolute).
+        name: String,
+        /// Record type: A, AAAA, CNAME, MX, NS, SOA, TXT, PTR, SRV, CAA, ANY,
+        /// ... or TYPEnnn.
+        #[arg(default_value = "A", value_name = "TYPE")]
+        rtype: String,
+        /// Server to ask, ADDRESS:PORT (or a bare address for port 53).
+        #[arg(short, long, default_value = "127.0.0.1:53", value_name = "ADDR:PORT")]
+        server: String,
+        /// Ask over TCP instead of UDP.
+        #[arg(long)]
+        tcp: bool,
+        /// How long to wait for the answer ("500ms", "2s", ...).
+        #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// Print only the answer records' data, one per line (like dig +short).
+        #[arg(long)]
+        short: bool,
+    },
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match crate::config::parse_duration(s)? {
+        d if d.is_zero() => Err("the timeout must be greater than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => match crate::app::serve(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vigia: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check { config } => match crate::app::check(&config) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Query {
+            name,
+            rtype,
+            server,
+            tcp,
+            timeout,
+            short,
+        } => {
+            let opts = query::Opts {
+                name,
+                rtype,
+                server,
+                tcp,
+                timeout,
+                short,
+            };
+            match query::run(&opts) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("vigia query: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

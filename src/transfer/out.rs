@@ -1,0 +1,237 @@
+//! Outgoing zone transfers: AXFR (RFC 5936) from the snapshot and IXFR
+//! (RFC 1995) from the journal, to `allow_transfer` addresses, with TSIG
+//! (RFC 8945) when the zone has a `transfer_key`. Builds the messages; the
+//! TCP server writes them out.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::journal::{Diff, Journal};
+use crate::config::cidr_contains;
+use crate::dns::message::{ixfr_client_serial, parse_query, Parsed, Query, HEADER_LEN};
+use crate::dns::rcode;
+use crate::dns::serial::serial_gt;
+use crate::dns::tsig::{self, Signer};
+use crate::dns::writer::{FieldRef, Flags, Owner, Section, WireRdata, Writer};
+use crate::dns::{class, rtype, Name, Rdata, Record};
+use crate::snapshot::{RdataRef, Snapshot, ZoneData};
+
+/// What to send back for a transfer request.
+pub struct Transfer {
+    /// The response messages, in order (signed when asked).
+    pub messages: Vec<Vec<u8>>,
+    /// For the query counters: the zone (if served) and the RCODE; None
+    /// when nothing is counted (a TSIG rejection).
+    pub counted: Option<(Option<usize>, u8)>,
+}
+
+/// Answers an AXFR or IXFR request `msg` (over TCP) from `peer`: refused
+/// unless `peer` is in the zone's `allow_transfer`; IXFR incremental when
+/// the journal reaches back to the client's serial, else a full zone as
+/// RFC 1995 4 allows.
+pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer: IpAddr) -> Transfer {
+    let Parsed::Query(q) = parse_query(msg) else {
+        return Transfer {
+            messages: Vec::new(),
+            counted: None,
+        };
+    };
+    let question = &msg[HEADER_LEN..q.question_end];
+    let zone = snap.zone(q.qname_lower.wire());
+    let allowed = zone.is_some_and(|z| z.allow_transfer.iter().any(|&net| cidr_contains(net, peer)));
+    let Some(zone) = zone.filter(|_| allowed) else {
+        let rcode = if snap.find_zone(q.qname_lower.wire()).is_some() && zone.is_none() {
+            rcode::NOTAUTH
+        } else {
+            rcode::REFUSED
+        };
+        tracing::info!(%peer, zone = %Name::from_wire_unchecked(q.qname_lower.wire()), "transfer refused");
+        return Transfer {
+            messages: vec![header_only(&q, question, rcode, q.rd)],
+            counted: Some((zone.map(|z| z.index), rcode)),
+        };
+    };
+    // TSIG: a zone with a transfer_key needs it; signed requests get
+    // every response message signed.
+    let mut signer = match authorize(snap, zone, &q) {
+        Ok(s) => s,
+        Err(resp) => {
+            tracing::info!(%peer, zone = %zone.origin, "transfer refused: TSIG missing or invalid");
+            return Transfer {
+                messages: vec![resp],
+                counted: None,
+            };
+        }
+    };
+    let incremental = (qtype == rtype::IXFR)
+        .then(|| ixfr_messages(journal, zone, msg, q.question_end))
+        .flatten();
+    let (kind, mut messages) = incremental.unwrap_or_else(|| ("AXFR", axfr_messages(zone, q.id, question)));
+    tracing::info!(%peer, zone = %zone.origin, serial = zone.serial, kind, "outgoing transfer");
+    if let Some(s) = signer.as_mut() {
+        for m in &mut messages {
+            s.sign(m);
+        }
+    }
+    Transfer {
+        messages,
+        counted: Some((Some(zone.index), rcode::NOERROR)),
+    }
+}
+
+/// A response with the question only and `rcode`.
+fn header_only(q: &Query<'_>, question: &[u8], rcode: u8, rd: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut w = Writer::new(&mut out, q.id, question, usize::MAX);
+    w.finish(Flags {
+        rd,
+        rcode,
+        ..Flags::default()
+    });
+    out
+}
+
+/// TSIG for a transfer request of `zone` (RFC 8945): Ok(signer) if the
+/// request may proceed (signer: sign every response message), else the
+/// response to send instead: REFUSED when the zone needs a key and the
+/// request is unsigned, NOTAUTH with the TSIG error when it is badly signed.
+fn authorize(snap: &Snapshot, zone: &ZoneData, q: &Query<'_>) -> Result<Option<Signer>, Vec<u8>> {
+    let required = zone.transfer_key.as_deref();
+    let question = &q.raw[HEADER_LEN..q.question_end];
+    match tsig::verify(q.raw, &snap.settings.keyring, required) {
+        Ok(s) if required.is_none() || s.is_some() => Ok(s),
+        Ok(_) => Err(header_only(q, question, rcode::REFUSED, false)),
+        Err(r) => {
+            let mut out = Vec::with_capacity(512);
+            let mut w = Writer::new(&mut out, q.id, question, usize::MAX);
+            w.finish(Flags::default());
+            tsig::error_response(&mut out, q.question_end, &r);
+            Err(out)
+        }
+    }
+}
+
+/// The answer to an IXFR query (RFC 1995 4) when it can be incremental:
+/// a single SOA if the client is current (or ahead), the differences if
+/// the journal reaches back to the client's serial. None: send AXFR-style.
+fn ixfr_messages(
+    journal: &Journal,
+    zone: &ZoneData,
+    msg: &[u8],
+    question_end: usize,
+) -> Option<(&'static str, Vec<Vec<u8>>)> {
+    let client = ixfr_client_serial(msg, question_end)?;
+    let soa = current_soa(zone)?;
+    let id = u16::from_be_bytes([msg[0], msg[1]]);
+    let question = &msg[HEADER_LEN..question_end];
+    if !serial_gt(zone.serial, client) {
+        return Some(("IXFR up to date", pack_records(&[soa], id, question)));
+    }
+    let diffs = journal.since(&zone.origin, client, zone.serial)?;
+    let records = ixfr_records(&soa, &diffs);
+    Some(("IXFR", pack_records(&records, id, question)))
+}
+
+/// The current SOA of a zone as a record.
+pub fn current_soa(zone: &ZoneData) -> Option<Record> {
+    zone.soa.rdatas.first().map(|rd| Record {
+        owner: zone.origin.clone(),
+        rtype: rtype::SOA,
+        class: class::IN,
+        ttl: zone.soa.ttl,
+        rdata: rd.clone(),
+    })
+}
+
+/// The records of an incremental transfer (RFC 1995 4): new SOA, then per
+/// difference old SOA, deletions, new SOA, additions; new SOA last.
+pub fn ixfr_records(current: &Record, diffs: &[Arc<Diff>]) -> Vec<Record> {
+    let mut out = vec![current.clone()];
+    for d in diffs {
+        out.push(d.old_soa.clone());
+        out.extend(d.deleted.iter().cloned());
+        out.push(d.new_soa.clone());
+        out.extend(d.added.iter().cloned());
+    }
+    out.push(current.clone());
+    out
+}
+
+/// RDATA of a transfer record: parsed (the SOA, journal records) or as the
+/// snapshot stores it.
+#[derive(Clone, Copy)]
+enum Rd<'a> {
+    Parsed(&'a Rdata),
+    Stored(RdataRef<'a>),
+}
+
+impl WireRdata for Rd<'_> {
+    fn each_field(&self, f: impl FnMut(FieldRef<'_>)) {
+        match self {
+            Rd::Parsed(rd) => rd.each_field(f),
+            Rd::Stored(rd) => rd.each_field(f),
+        }
+    }
+}
+
+/// One record of a transfer: owner (wire), type, TTL, RDATA.
+type Item<'a> = (&'a [u8], u16, u32, Rd<'a>);
+
+/// The messages of an AXFR: SOA, every other record, SOA again.
+pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> {
+    let soa = zone.soa.rdatas.first().map(Rd::Parsed);
+    let apex = zone.origin.wire();
+    let mut records: Vec<Item<'_>> = Vec::new();
+    records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
+    for node in zone.nodes.iter() {
+        for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
+            records.extend(
+                set.rdatas
+                    .iter()
+                    .map(|rd| (node.owner(node.key()), set.rtype, set.ttl, Rd::Stored(rd))),
+            );
+        }
+    }
+    records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
+    pack(&records, id, question)
+}
+
+/// Packs parsed records (an IXFR) into messages.
+pub fn pack_records(records: &[Record], id: u16, question: &[u8]) -> Vec<Vec<u8>> {
+    let items: Vec<Item<'_>> = records
+        .iter()
+        .map(|r| (r.owner.wire(), r.rtype, r.ttl, Rd::Parsed(&r.rdata)))
+        .collect();
+    pack(&items, id, question)
+}
+
+/// Packs transfer records into messages of about 16 KiB each, the question
+/// only in the first, AA set. A record too large for any message cannot be
+/// sent and is skipped.
+fn pack(records: &[Item<'_>], id: u16, question: &[u8]) -> Vec<Vec<u8>> {
+    const SOFT_MAX: usize = 16 * 1024;
+    let mut msgs = Vec::new();
+    let mut i = 0;
+    while i < records.len() {
+        let start = i;
+        let mut buf = Vec::with_capacity(SOFT_MAX + 1024);
+        let q = if msgs.is_empty() { question } else { &[] };
+        let mut w = Writer::new(&mut buf, id, q, u16::MAX as usize);
+        while let Some(&(owner, t, ttl, rd)) = records.get(i) {
+            if w.len() >= SOFT_MAX || !w.rrset(Section::Answer, Owner::Name(owner), t, ttl, [rd]) {
+                break;
+            }
+            i += 1;
+        }
+        if i == start {
+            i += 1;
+            continue;
+        }
+        w.finish(Flags {
+            aa: true,
+            ..Flags::default()
+        });
+        msgs.push(buf);
+    }
+    msgs
+}
