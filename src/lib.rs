@@ -4,7 +4,8 @@
 //! health checks and failover rules build new snapshots beside it.
 //!
 //! Modules, in the order a query meets them:
-//! - [`config`]: `config.toml` schema and validation;
+//! - [`config`]: `config.toml` schema and validation; [`bindconf`]: BIND's
+//!   named.conf read and converted to it (`vigia import-bind`);
 //! - [`name`], [`zone`]: names, zone-file parsing and zone checks;
 //! - [`health`], [`failover`]: probes and the rules that rewrite answers;
 //! - [`snapshot`]: the immutable lookup structure built from all of the above;
@@ -18,6 +19,7 @@
 pub mod admin;
 pub mod answer;
 pub mod app;
+pub mod bindconf;
 pub mod config;
 pub mod failover;
 pub mod health;
