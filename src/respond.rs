@@ -127,7 +127,7 @@ fn respond_query(
         }
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
-    } else if crate::secondary::is_down(q.qname_lower.wire()) {
+    } else if crate::secondary::is_down(down_check_name(snap, q)) {
         // A secondary zone never transferred, or expired (RFC 1996 via
         // RFC 1034 4.3.5): no data to stand behind, transfers included.
         meta.zone = snap.find_zone(q.qname_lower.wire()).map(|z| z.index);
@@ -220,5 +220,16 @@ fn size_limit(snap: &Snapshot, q: &Query<'_>, tcp: bool) -> usize {
         total - OPT_LEN
     } else {
         total
+    }
+}
+
+/// The name whose secondary zone must hold data for `q` to be answered:
+/// the question's, except DS at a zone's apex, which the parent zone
+/// answers when it is served here (RFC 4035 3.1.4.1).
+fn down_check_name<'q>(snap: &Snapshot, q: &'q Query<'_>) -> &'q [u8] {
+    let name = q.qname_lower.wire();
+    match crate::snapshot::parent_wire(name) {
+        Some(parent) if q.qtype == rtype::DS && snap.find_zone(parent).is_some() => parent,
+        _ => name,
     }
 }

@@ -305,6 +305,19 @@ impl Snapshot {
         }
     }
 
+    /// The zone that answers `qtype` at `name`: the closest enclosing zone,
+    /// except that DS at a zone's apex belongs to the parent side of the
+    /// cut (RFC 4035 3.1.4.1) and is answered by the parent zone when that
+    /// is served here too, as BIND does.
+    pub fn answering_zone(&self, name: &[u8], qtype: u16) -> Option<&ZoneData> {
+        let zone = self.find_zone(name)?;
+        if qtype != rtype::DS || zone.origin.wire() != name {
+            return Some(zone);
+        }
+        let parent = parent_wire(name);
+        Some(parent.and_then(|p| self.find_zone(p)).unwrap_or(zone))
+    }
+
     /// The zone with exactly this (lower-cased) origin.
     pub fn zone(&self, origin: &[u8]) -> Option<&ZoneData> {
         self.by_origin
@@ -312,6 +325,12 @@ impl Snapshot {
             .and_then(|&z| self.zones.get(z))
             .map(|z| &**z)
     }
+}
+
+/// A wire name without its first label (None for the root).
+pub fn parent_wire(name: &[u8]) -> Option<&[u8]> {
+    let len = *name.first()? as usize;
+    name.get(1 + len..).filter(|p| !p.is_empty())
 }
 
 impl ZoneData {
