@@ -362,6 +362,13 @@ fn zone_name(s: &str) -> String {
     }
 }
 
+/// A zone name as vigia compares them: lower-cased wire form.
+fn name_key(name: &str) -> Option<Vec<u8>> {
+    Name::parse(&crate::config::absolute(name), None)
+        .ok()
+        .map(|n| n.to_lowercase().wire().to_vec())
+}
+
 fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
@@ -1011,9 +1018,10 @@ impl<'a> Converter<'a> {
             let Some(kw) = s.keyword() else { continue };
             let num = s.arg(0).and_then(|w| w.text.parse::<u32>().ok());
             let (key, ok) = match (kw.as_str(), num) {
-                ("responses-per-second", Some(_)) => ("responses_per_second", true),
-                ("nxdomains-per-second", Some(_)) => ("nxdomains_per_second", true),
-                ("errors-per-second", Some(_)) => ("errors_per_second", true),
+                // vigia's bound on the rates
+                ("responses-per-second", Some(n)) => ("responses_per_second", n <= 1_000_000),
+                ("nxdomains-per-second", Some(n)) => ("nxdomains_per_second", n <= 1_000_000),
+                ("errors-per-second", Some(n)) => ("errors_per_second", n <= 1_000_000),
                 ("window", Some(n)) => ("window", (1..=3600).contains(&n)),
                 ("slip", Some(n)) => ("slip", n <= 10),
                 ("ipv4-prefix-length", Some(n)) => ("ipv4_prefix", (8..=32).contains(&n)),
@@ -1187,18 +1195,19 @@ impl<'a> Converter<'a> {
                 return None;
             }
         }
-        if Name::parse(&crate::config::absolute(&name), None).is_err() {
+        let Some(key) = name_key(&name) else {
             self.warn(
                 st.loc,
                 format!("zone \"{raw}\" is not a valid domain name: not carried"),
             );
             return None;
-        }
+        };
+        // The same zone however written (case, final dot, escapes).
         if let Some(dup) = self
             .model
             .zones
             .iter()
-            .find(|z| z.name.eq_ignore_ascii_case(&name))
+            .find(|z| name_key(&z.name) == Some(key.clone()))
         {
             let first = self.at(dup.source.loc);
             self.warn(
@@ -1251,7 +1260,9 @@ impl<'a> Converter<'a> {
         let no_acl = self.zone_transfer(&mut z, get("allow-transfer"));
         let notify_ns = self.zone_notify(&mut z, get("notify"), get("also-notify"));
         if secondary {
-            self.zone_primaries(&mut z, get("masters").or(get("primaries")), st.loc);
+            if !self.zone_primaries(&mut z, get("masters").or(get("primaries")), st.loc) {
+                return None;
+            }
         } else if let Some(m) = get("masters").or(get("primaries")) {
             self.warn(
                 m.loc,
@@ -1414,16 +1425,14 @@ impl<'a> Converter<'a> {
     }
 
     /// masters / primaries of a secondary zone, and the key to sign with.
-    fn zone_primaries(&mut self, z: &mut ZoneOut, st: Option<&Stmt>, loc: Loc) {
+    /// False if no primary can be carried (nor, then, the zone).
+    fn zone_primaries(&mut self, z: &mut ZoneOut, st: Option<&Stmt>, loc: Loc) -> bool {
         let Some(st) = st else {
             self.warn(
                 loc,
-                format!(
-                    "zone \"{}\" is a secondary without masters: not valid for vigia (nor named)",
-                    z.name
-                ),
+                format!("zone \"{}\" is a secondary without masters: not carried", z.name),
             );
-            return;
+            return false;
         };
         let remotes = self.remotes(st, 0);
         z.comments.push(st.render(100));
@@ -1456,9 +1465,11 @@ impl<'a> Converter<'a> {
         if remotes.is_empty() {
             self.warn(
                 st.loc,
-                format!("{what}: no address carried: the zone cannot be carried"),
+                format!("{what}: no address carried: the zone is not carried"),
             );
+            return false;
         }
+        true
     }
 
     /// Zone options other than the carried ones, one message per kind.

@@ -198,6 +198,7 @@ pub fn read(path: &Path, root: Option<&Path>, limits: Limits) -> Result<Conf, Re
         root: root.map(Path::to_path_buf),
         directory: None,
         limits,
+        includes: true,
     };
     let stmts = r.read_file(path, None)?;
     Ok(Conf {
@@ -206,8 +207,8 @@ pub fn read(path: &Path, root: Option<&Path>, limits: Limits) -> Result<Conf, Re
     })
 }
 
-/// Parses text that must not include anything (unit tests, the fuzz
-/// target, `vigia check`'s guess at what a file is).
+/// Parses text alone: an `include` is an error (it would read files).
+/// For unit tests and the fuzz target.
 pub fn parse_text(name: &str, text: &str, limits: Limits) -> Result<Conf, ReadError> {
     let mut r = Reader {
         files: vec![PathBuf::from(name)],
@@ -216,6 +217,7 @@ pub fn parse_text(name: &str, text: &str, limits: Limits) -> Result<Conf, ReadEr
         root: None,
         directory: None,
         limits,
+        includes: false,
     };
     if text.len() > limits.max_total_bytes {
         return Err(r.err(0, 0, too_big(limits)));
@@ -252,6 +254,8 @@ struct Reader {
     /// `options { directory }` once read, as a path on this machine.
     directory: Option<PathBuf>,
     limits: Limits,
+    /// False for text parsed alone ([`parse_text`]).
+    includes: bool,
 }
 
 /// Where an include statement stands: (file index, line, the including
@@ -450,6 +454,9 @@ impl Reader {
             (2, Some(w)) => w.text.clone(),
             _ => return Err(self.err(file, line, "include needs one file name: include \"FILE\";")),
         };
+        if !self.includes {
+            return Err(self.err(file, line, format!("include \"{name}\" is not followed here")));
+        }
         let wanted = Path::new(&name);
         let including = self.files[file as usize].clone();
         let path = if wanted.is_absolute() {
@@ -734,6 +741,11 @@ mod tests {
             ),
             ("zone \"a\" { type master; }\n", 1, "statement has no ';'"),
             ("\ninclude;\n", 2, "include needs one file name"),
+            (
+                "\n\ninclude \"/etc/passwd\";\n",
+                3,
+                "include \"/etc/passwd\" is not followed here",
+            ),
         ];
         for (text, line, msg) in cases {
             let e = parse(text).unwrap_err();

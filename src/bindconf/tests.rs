@@ -443,3 +443,90 @@ fn check_recognises_named_conf_but_not_toml() {
         "{h}"
     );
 }
+
+#[test]
+fn same_zone_however_written_and_secondaries_without_primaries() {
+    let (imp, cfg, _d) = convert(
+        "dups",
+        "options { directory \"/var/named\"; listen-on { 127.0.0.1; }; };\nzone \"a.example\" { type master; file \"db.a\"; };\nzone \"A.EXAMPLE.\" { type master; file \"db.b\"; };\nzone \"s.example\" { type slave; masters { nolist; }; };\nzone \"t.example\" { type slave; file \"t\"; };\n",
+    );
+    assert_eq!(cfg.zones.len(), 1);
+    assert!(
+        has(&imp, 3, "zone \"A.EXAMPLE\" is defined again"),
+        "{:#?}",
+        imp.messages
+    );
+    assert!(has(
+        &imp,
+        4,
+        "'nolist' is neither an address nor a defined primaries list"
+    ));
+    assert!(has(&imp, 4, "no address carried: the zone is not carried"));
+    assert!(has(&imp, 5, "secondary without masters: not carried"));
+}
+
+/// Random named.conf files made of awkward pieces: whatever they carry,
+/// the output must pass vigia's own validation (import() checks it and
+/// reports a `problem` otherwise).
+#[test]
+fn whatever_is_carried_is_a_valid_config() {
+    const PIECES: &[&str] = &[
+        "zone \"a.example\" { type master; file \"db.a\"; };",
+        "zone \"A.EXAMPLE.\" { type primary; file \"db.a\"; };",
+        "zone \"a\\\\.b.example\" { type master; file \"db.a\"; };",
+        "zone \"a\\\\046b.example\" { type master; file \"db.a\"; };",
+        "zone \"bad..name\" { type master; file \"x\"; };",
+        "zone \".\" { type master; file \"x\"; };",
+        "zone \"s.example\" { type slave; masters { }; };",
+        "zone \"s2.example\" { type secondary; file \"s2\"; masters { p; 192.0.2.1 key k; 192.0.2.2 key nokey; }; };",
+        "zone \"x.example\" { type master; file \"db.b\"; allow-transfer { !192.0.2.4; key k; any; }; also-notify { 192.0.2.4 port 99999; p; }; };",
+        "zone \"y.example\" { type master; file \"db.b\"; allow-transfer { a; { key k; 10/8; }; localhost; }; notify explicit; };",
+        "zone \"z.example\" CH { type master; file \"db.b\"; };",
+        "key k { algorithm hmac-sha256; secret \"not base64!\"; };",
+        "key \"k\" { algorithm hmac-sha256; secret \"nMZc8TnGubnuIxt9hSGeKjQlH+JmCMj65nmXWkt/Drc=\"; };",
+        "key \"K.\" { algorithm HMAC-SHA256; secret \"nMZc8TnGubnuIxt9hSGeKjQlH+JmCMj65nmXWkt/Drc=\"; };",
+        "options { directory \"/var/named\"; listen-on port 0 { none; }; listen-on-v6 { none; }; };",
+        "options { listen-on { 192.0.2.0/24; ::1; any; }; port 5300; rate-limit { responses-per-second 5000000; window 0; slip 11; exempt-clients { a; }; }; };",
+        "options { allow-transfer { b; }; also-notify { p; }; notify no; };",
+        "acl a { a; 192.0.2.9; };",
+        "acl b { !a; };",
+        "primaries p port 5301 { p; 2001:db8::1; };",
+        "server 192.0.2.0/24 { keys { k; }; };",
+        "view v { zone \"v.example\" { type master; file \"x\"; }; };",
+        "zone;",
+    ];
+    let d = Scratch::new("random");
+    d.write("var/named/db.a", ZONE);
+    d.write("var/named/db.b", ZONE);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut carried = 0;
+    for round in 0..800 {
+        let mut text = String::new();
+        for _ in 0..1 + round % 9 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text.push_str(PIECES[(x % PIECES.len() as u64) as usize]);
+            text.push('\n');
+        }
+        if round % 10 == 0 {
+            text.push_str("};\n"); // unreadable: an error, never a config
+        }
+        let conf = d.write("etc/named.conf", &text);
+        let Ok(imp) = import(
+            &conf,
+            Some(&d.0),
+            Some(&d.0.join("config.toml")),
+            Limits::default(),
+        ) else {
+            assert!(round % 10 == 0, "{text}");
+            continue;
+        };
+        match &imp.problem {
+            Some(p) if p.contains("no zone could be carried") => {}
+            Some(p) => panic!("{p}\n--- named.conf ---\n{text}\n--- output ---\n{}", imp.toml),
+            None => carried += 1,
+        }
+    }
+    assert!(carried > 150, "only {carried} conversions carried a zone");
+}
