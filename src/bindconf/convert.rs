@@ -1,10 +1,9 @@
 //! From named.conf's statements to vigia's settings: what carries over,
 //! what does not and why.
 //!
-//! Where BIND and vigia mean different things, the conversion chooses the
-//! stricter reading and says so (a transfer ACL vigia cannot express is
-//! narrowed, never widened), so the generated config never opens more than
-//! named.conf did.
+//! Where a transfer ACL means something vigia cannot express, the
+//! conversion narrows it, never widens it, and says so: the generated
+//! config never allows a transfer named.conf refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -342,6 +341,8 @@ pub fn convert(conf: &Conf, paths: Paths, out_dir: Option<PathBuf>) -> Model {
     c.read_options();
     c.read_zones();
     c.carry_used_keys();
+    // In reading order (a kind's message stands at its first statement).
+    c.model.messages.sort_by_key(|m| m.loc);
     c.model
 }
 
