@@ -95,6 +95,12 @@ const ANY4: &str = "0.0.0.0/0";
 const ANY6: &str = "::/0";
 /// Statements nested (acl in acl, list in list) deeper than this are not followed.
 const MAX_REF_DEPTH: usize = 8;
+/// Elements of address and server lists visited in one conversion, acls
+/// and named lists expanded: bounds a file of lists that refer to lists
+/// that refer to lists (fan-out to the power of the depth).
+const MAX_LIST_ELEMENTS: usize = 200_000;
+/// Messages kept; more are counted in one last note.
+const MAX_MESSAGES: usize = 500;
 /// BIND's zones for the local resolver (named.rfc1912.zones,
 /// named.conf.default-zones); the root hint zone "." is skipped too.
 const DEFAULT_ZONES: &[&str] = &[
@@ -314,6 +320,10 @@ struct Converter<'a> {
     port: u16,
     options: Option<&'a Stmt>,
     model: Model,
+    /// List elements still allowed to be visited ([`MAX_LIST_ELEMENTS`]).
+    budget: usize,
+    /// Messages beyond [`MAX_MESSAGES`].
+    dropped: usize,
 }
 
 /// Converts a configuration. `out_dir`: see [`Converter::out_dir`].
@@ -336,6 +346,8 @@ pub fn convert(conf: &Conf, paths: Paths, out_dir: Option<PathBuf>) -> Model {
         port: 53,
         options: None,
         model: Model::default(),
+        budget: MAX_LIST_ELEMENTS,
+        dropped: 0,
     };
     c.collect_definitions();
     c.read_options();
@@ -343,6 +355,14 @@ pub fn convert(conf: &Conf, paths: Paths, out_dir: Option<PathBuf>) -> Model {
     c.carry_used_keys();
     // In reading order (a kind's message stands at its first statement).
     c.model.messages.sort_by_key(|m| m.loc);
+    if c.dropped > 0 {
+        let text = format!("{} more messages not shown", c.dropped);
+        c.model.messages.push(Message {
+            loc: None,
+            level: Level::Note,
+            text,
+        });
+    }
     c.model
 }
 
@@ -403,12 +423,37 @@ impl<'a> Converter<'a> {
         self.conf.at(loc)
     }
 
+    /// Records a message once (lists expanded in many places repeat them).
     fn msg(&mut self, loc: Option<Loc>, level: Level, text: impl Into<String>) {
-        self.model.messages.push(Message {
+        let m = Message {
             loc,
             level,
             text: text.into(),
-        });
+        };
+        if self.model.messages.contains(&m) {
+            return;
+        }
+        if self.model.messages.len() >= MAX_MESSAGES {
+            self.dropped += 1;
+            return;
+        }
+        self.model.messages.push(m);
+    }
+
+    /// Takes one list element from the budget; false (with one warning)
+    /// once it is spent: the rest of the list is not carried (narrower).
+    fn spend(&mut self, loc: Loc) -> bool {
+        if self.budget == 0 {
+            return false;
+        }
+        self.budget -= 1;
+        if self.budget == 0 {
+            self.warn(
+                loc,
+                format!("lists (with their acls and named lists) expand to more than {MAX_LIST_ELEMENTS} elements: the rest is not carried"),
+            );
+        }
+        self.budget > 0
     }
 
     fn warn(&mut self, loc: Loc, text: impl Into<String>) {
@@ -739,12 +784,18 @@ impl<'a> Converter<'a> {
     fn address_list(&mut self, block: &Block, what: &str, depth: usize) -> AddrList {
         let mut out = AddrList::default();
         self.address_list_into(block, what, depth, &mut out);
+        let mut seen = std::collections::HashSet::new();
+        out.cidrs.retain(|c| seen.insert(c.clone()));
+        out.keys.retain(|k| seen.insert(format!("key {}", k.to_ascii_lowercase())));
         out
     }
 
     /// Returns false if a negation stopped the list.
     fn address_list_into(&mut self, block: &Block, what: &str, depth: usize, out: &mut AddrList) -> bool {
         for el in &block.stmts {
+            if !self.spend(el.loc) {
+                return false;
+            }
             let words: Vec<&Word> = el
                 .items
                 .iter()
@@ -846,6 +897,9 @@ impl<'a> Converter<'a> {
         let mut out = Vec::new();
         let Some(block) = st.block() else { return out };
         for el in &block.stmts {
+            if !self.spend(el.loc) {
+                break;
+            }
             let words: Vec<&Word> = el
                 .items
                 .iter()

@@ -530,3 +530,33 @@ fn whatever_is_carried_is_a_valid_config() {
     }
     assert!(carried > 150, "only {carried} conversions carried a zone");
 }
+
+#[test]
+fn lists_of_lists_cannot_blow_up() {
+    // Ten acls, each naming the next 40 times: 40^9 expansions unbounded.
+    let mut text = String::from(
+        "options { directory \"/var/named\"; listen-on { 127.0.0.1; }; allow-transfer { a0; }; };\n",
+    );
+    for i in 0..10 {
+        let refs = format!("a{}; ", i + 1).repeat(40);
+        text.push_str(&format!("acl a{i} {{ {refs} 192.0.2.{i}; }};\n"));
+    }
+    text.push_str("acl a10 { 192.0.2.99; };\n");
+    for i in 0..20 {
+        text.push_str(&format!(
+            "zone \"z{i}.example\" {{ type master; file \"db.a\"; }};\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let (imp, cfg, _d) = convert("blowup", &text);
+    assert_eq!(cfg.zones.len(), 20);
+    assert!(
+        imp.messages
+            .iter()
+            .any(|m| m.contains("expand to more than 200000 elements")),
+        "{:#?}",
+        imp.messages
+    );
+    // (a bound on work, not a timing test: unbounded this never ends)
+    eprintln!("converted in {:?}", started.elapsed());
+}
