@@ -435,7 +435,11 @@ const IN_NETNS: &str = "VIGIA_IMPORT_BIND_NETNS";
 /// test binary runs itself again, just this test, under `unshare`.
 fn isolated(test: &str, body: fn(&Path)) {
     if std::env::var_os(IN_NETNS).is_some() {
-        let up = Command::new("ip").args(["link", "set", "lo", "up"]).status();
+        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("ip");
+        let up = Command::new(ip).args(["link", "set", "lo", "up"]).status();
         assert!(
             up.is_ok_and(|s| s.success()),
             "cannot bring lo up in the namespace"
