@@ -786,7 +786,8 @@ impl<'a> Converter<'a> {
         self.address_list_into(block, what, depth, &mut out);
         let mut seen = std::collections::HashSet::new();
         out.cidrs.retain(|c| seen.insert(c.clone()));
-        out.keys.retain(|k| seen.insert(format!("key {}", k.to_ascii_lowercase())));
+        out.keys
+            .retain(|k| seen.insert(format!("key {}", k.to_ascii_lowercase())));
         out
     }
 

@@ -141,7 +141,7 @@ fn example(o: &mut String, m: &Model) {
         .zones
         .iter()
         .find(|z| !z.secondary)
-        .map(|z| z.name.trim_end_matches('.').to_string())
+        .map(|z| clean(z.name.trim_end_matches('.')))
         .unwrap_or_else(|| "example.com".into());
     let _ = write!(
         o,

@@ -560,3 +560,17 @@ fn lists_of_lists_cannot_blow_up() {
     // (a bound on work, not a timing test: unbounded this never ends)
     eprintln!("converted in {:?}", started.elapsed());
 }
+
+#[test]
+fn control_characters_stay_out_of_comments() {
+    // Found by the fuzz target: a zone name with NULs went into the
+    // example's comment, which TOML refuses.
+    let (imp, cfg, _d) = convert(
+        "control",
+        "options { directory \"/var/named\"; listen-on { 127.0.0.1; }; };\nzone \"a\u{0}\u{7f}\tb.example\" { type master; file \"db.a\"; };\n",
+    );
+    assert_eq!(cfg.zones[0].name, "a\u{0}\u{7f}\tb.example");
+    for line in imp.toml.lines().filter(|l| l.trim_start().starts_with('#')) {
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+    }
+}
