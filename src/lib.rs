@@ -7,7 +7,8 @@
 //! - [`dns`]: the protocol, no I/O: names, the record-type table, RCODEs,
 //!   records, the message reader and writer, serials, TSIG;
 //! - [`config`]: `config.toml` schema and validation; [`reclaim`]: freeing
-//!   load-time garbage beside serving;
+//!   load-time garbage beside serving; [`bindconf`]: BIND's named.conf read
+//!   and converted to a config (`vigia import-bind`);
 //! - [`zone`]: zone files to checked records;
 //! - [`snapshot`]: everything a query may read (zones, keys, secondary
 //!   zones' state, query counters);
@@ -23,6 +24,7 @@
 //!   [`cli`]: the command line.
 
 pub mod app;
+pub mod bindconf;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -261,4 +261,23 @@ fn main() {
         configs.push((name, fs::read(root.join(f)).unwrap()));
     }
     write_dir(&seeds.join("config"), &configs);
+
+    // named.conf seeds: every file of the test trees' etc/ (import-bind).
+    let mut confs = Vec::new();
+    for shape in ["thesis", "debian", "centos"] {
+        let mut stack = vec![root.join("tests/data/bind").join(shape).join("etc")];
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+            entries.sort();
+            for p in entries {
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p.is_symlink() {
+                    let name = format!("{shape}_{}", p.file_name().unwrap().to_string_lossy());
+                    confs.push((name, fs::read(&p).unwrap()));
+                }
+            }
+        }
+    }
+    write_dir(&seeds.join("bindconf"), &confs);
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::dns::hash::FxMap;
-use crate::dns::name::is_subdomain_wire;
+use crate::dns::name::{is_subdomain_wire, parent_wire};
 use crate::dns::tsig::Keyring;
 use crate::reclaim::Reclaimer;
 
@@ -142,6 +142,19 @@ impl Snapshot {
             }
             i += len + 1;
         }
+    }
+
+    /// The zone that answers `qtype` at `name`: the closest enclosing zone,
+    /// except that DS at a zone's apex belongs to the parent side of the
+    /// cut (RFC 4035 3.1.4.1) and is answered by the parent zone when that
+    /// is served here too, as BIND does.
+    pub fn answering_zone(&self, name: &[u8], qtype: u16) -> Option<&ZoneData> {
+        let zone = self.find_zone(name)?;
+        if qtype != crate::dns::rtype::DS || zone.origin.wire() != name {
+            return Some(zone);
+        }
+        let parent = parent_wire(name);
+        Some(parent.and_then(|p| self.find_zone(p)).unwrap_or(zone))
     }
 
     /// The zone with exactly this (lower-cased) origin.

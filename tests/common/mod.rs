@@ -227,6 +227,43 @@ impl Server {
         cfg.push_str(&opts.extra);
         let config = dir.path().join("vigia.toml");
         std::fs::write(&config, &cfg).unwrap();
+        let probe = opts
+            .zones
+            .first()
+            .map(|z| z.name.clone())
+            .unwrap_or_else(|| "no-paladar.com.br".into());
+        Server::spawn(
+            config,
+            SocketAddr::from((ip, port)),
+            SocketAddr::from((ip, mport)),
+            dir,
+            &probe,
+            &cfg,
+        )
+    }
+
+    /// `vigia serve` with a config written elsewhere (e.g. by `vigia
+    /// import-bind`), which listens on `addr` with metrics on `metrics`;
+    /// waits until it answers SOA for `probe`.
+    pub fn start_with_config(
+        config: PathBuf,
+        addr: SocketAddr,
+        metrics: SocketAddr,
+        dir: TempDir,
+        probe: &str,
+    ) -> Server {
+        let text = std::fs::read_to_string(&config).unwrap_or_default();
+        Server::spawn(config, addr, metrics, dir, probe, &text)
+    }
+
+    fn spawn(
+        config: PathBuf,
+        addr: SocketAddr,
+        metrics: SocketAddr,
+        dir: TempDir,
+        probe: &str,
+        cfg: &str,
+    ) -> Server {
         let stderr_path = dir.path().join("vigia.stderr");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(vigia_bin())
@@ -241,19 +278,14 @@ impl Server {
             .spawn()
             .expect("spawn vigia");
         let mut s = Server {
-            addr: SocketAddr::from((ip, port)),
-            metrics: SocketAddr::from((ip, mport)),
+            addr,
+            metrics,
             config,
             child,
             stderr_path,
             dir,
         };
-        let probe = opts
-            .zones
-            .first()
-            .map(|z| z.name.clone())
-            .unwrap_or_else(|| "no-paladar.com.br".into());
-        s.wait_ready(&probe, &cfg);
+        s.wait_ready(probe, cfg);
         s
     }
 
@@ -479,8 +511,43 @@ controls {{ }};
             log_path,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
         let probe: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
+        n.wait_serving(&probe, &conf);
+        n
+    }
+
+    /// `named ARGS` (e.g. an operator's named.conf, with `-t ROOT -c
+    /// FILE`) answering on `addr`, its output logged in `dir`; waits until
+    /// it answers SOA for every zone of `probe` (15 s).
+    pub fn start_args(
+        named: &Path,
+        args: &[std::ffi::OsString],
+        addr: SocketAddr,
+        probe: &[String],
+        dir: TempDir,
+    ) -> Named {
+        let log_path = dir.path().join("named.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(named)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn named");
+        let mut n = Named {
+            addr,
+            child,
+            log_path,
+            dir,
+        };
+        n.wait_serving(probe, &format!("named {args:?}"));
+        n
+    }
+
+    fn wait_serving(&mut self, probe: &[String], conf: &str) {
+        let n = self;
+        let deadline = Instant::now() + Duration::from_secs(15);
         'wait: loop {
             if let Some(st) = n.child.try_wait().unwrap() {
                 panic!(
@@ -489,7 +556,7 @@ controls {{ }};
                 );
             }
             let mut all = true;
-            for z in &probe {
+            for z in probe {
                 let q = Q::new(z, SOA).build();
                 let ok = query_udp_timeout(n.addr, &q, Duration::from_millis(200))
                     .and_then(|r| parse(&r).ok())
@@ -508,7 +575,6 @@ controls {{ }};
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        n
     }
 
     pub fn log(&self) -> String {
