@@ -11,6 +11,7 @@
 pub mod convert;
 pub mod emit;
 pub mod reader;
+mod zones;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
