@@ -11,6 +11,7 @@
 //! - [`wire`], [`answer`]: query parsing, the authoritative algorithm, encoding;
 //! - [`server`]: UDP/TCP sockets and workers; [`rrl`]: response rate limiting;
 //! - [`xfr`], [`tsig`]: NOTIFY, IXFR history and TSIG for transfers;
+//! - [`dnssec`]: keys, signatures and denial of existence (pure, no I/O but key files);
 //! - [`metrics`], [`admin`]: Prometheus registry and the HTTP API;
 //! - [`app`]: wiring it all together at start-up and on reload;
 //!   [`reclaim`]: freeing load-time garbage off the start-up path.
@@ -19,6 +20,7 @@ pub mod admin;
 pub mod answer;
 pub mod app;
 pub mod config;
+pub mod dnssec;
 pub mod failover;
 pub mod health;
 pub mod metrics;
