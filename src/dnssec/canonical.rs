@@ -103,24 +103,67 @@ pub fn is_subdomain(name: &[u8], zone: &[u8]) -> bool {
 /// which also makes "is below" a prefix test on keys.
 pub fn name_key(name: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 8);
-    let offsets: Vec<usize> = label_offsets(name).collect();
-    for &o in offsets.iter().rev() {
-        let len = name[o] as usize;
-        for &b in &name[o + 1..o + 1 + len] {
-            if b == 0 {
-                key.extend_from_slice(&[0, 1]);
-            } else {
-                key.push(b.to_ascii_lowercase());
-            }
-        }
-        key.extend_from_slice(&[0, 0]);
-    }
+    name_key_into(name, &mut key);
     key
 }
 
-/// Canonical order of two names (RFC 4034 6.1).
+/// [`name_key`], appended to `out` (zone-sized loops keep one buffer).
+/// For a valid name; a malformed one gives a meaningless key, no panic.
+pub fn name_key_into(name: &[u8], out: &mut Vec<u8>) {
+    let (labels, n) = offsets(name);
+    out.reserve(name.len() + n);
+    for &o in labels[..n].iter().rev() {
+        let label = label_at(name, o);
+        if label.contains(&0) {
+            for &b in label {
+                match b {
+                    0 => out.extend_from_slice(&[0, 1]),
+                    b => out.push(b.to_ascii_lowercase()),
+                }
+            }
+        } else {
+            // The usual label: one copy, lower-cased in place.
+            let at = out.len();
+            out.extend_from_slice(label);
+            out[at..].make_ascii_lowercase();
+        }
+        out.extend_from_slice(&[0, 0]);
+    }
+}
+
+/// Canonical order of two valid names (RFC 4034 6.1): labels compared
+/// from the rightmost, as lower-cased octet strings, a name before its
+/// descendants. The same order as [`name_key`]'s, without allocating.
 pub fn compare_names(a: &[u8], b: &[u8]) -> Ordering {
-    name_key(a).cmp(&name_key(b))
+    let (la, na) = offsets(a);
+    let (lb, nb) = offsets(b);
+    for i in 1..=na.min(nb) {
+        let x = label_at(a, la[na - i]).iter().map(u8::to_ascii_lowercase);
+        let order = x.cmp(label_at(b, lb[nb - i]).iter().map(u8::to_ascii_lowercase));
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    na.cmp(&nb)
+}
+
+/// Label start offsets of a name, on the stack (a valid name has at most
+/// 127 labels, all starting below offset 255).
+fn offsets(name: &[u8]) -> ([u8; 128], usize) {
+    let mut out = [0u8; 128];
+    let mut n = 0;
+    for o in label_offsets(name).take(128) {
+        out[n] = o.min(255) as u8;
+        n += 1;
+    }
+    (out, n)
+}
+
+/// The label starting at `at`, empty if out of bounds.
+fn label_at(name: &[u8], at: u8) -> &[u8] {
+    let at = usize::from(at);
+    let len = name.get(at).map_or(0, |&l| usize::from(l));
+    name.get(at + 1..at + 1 + len).unwrap_or_default()
 }
 
 /// What one piece of an RDATA layout is.
@@ -232,30 +275,45 @@ pub fn canonical_rdata(t: u16, rdata: &[u8]) -> Result<Cow<'_, [u8]>, BadRdata> 
 /// signs it: each RR as `owner | type | class | TTL | RDLENGTH | RDATA`,
 /// owner lower-cased, TTL the original TTL, RDATA canonical, sorted as
 /// octet strings and without duplicates (RFC 4034 6.3).
-pub fn rrset_wire(
+pub fn rrset_wire<R: AsRef<[u8]>>(
     owner: &[u8],
     t: u16,
     class: u16,
     ttl: u32,
-    rdatas: &[&[u8]],
+    rdatas: &[R],
     out: &mut Vec<u8>,
 ) -> Result<(), BadRdata> {
+    // Most RRsets hold one record: no sorting, no allocation.
+    if let [one] = rdatas {
+        let rd = canonical_rdata(t, one.as_ref())?;
+        return push_rr(owner, t, class, ttl, &rd, out);
+    }
     let mut canon: Vec<Cow<[u8]>> = rdatas
         .iter()
-        .map(|r| canonical_rdata(t, r))
+        .map(|r| canonical_rdata(t, r.as_ref()))
         .collect::<Result<_, _>>()?;
     canon.sort_unstable();
     canon.dedup();
-    let owner = lower(owner);
     for rd in &canon {
-        let len = u16::try_from(rd.len()).map_err(|_| BadRdata { rtype: t })?;
-        out.extend_from_slice(&owner);
-        out.extend_from_slice(&t.to_be_bytes());
-        out.extend_from_slice(&class.to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(rd);
+        push_rr(owner, t, class, ttl, rd, out)?;
     }
+    Ok(())
+}
+
+fn push_rr(owner: &[u8], t: u16, class: u16, ttl: u32, rd: &[u8], out: &mut Vec<u8>) -> Result<(), BadRdata> {
+    let len = u16::try_from(rd.len()).map_err(|_| BadRdata { rtype: t })?;
+    // Three copies per record: zones have hundreds of thousands of them.
+    let mut fixed = [0u8; 10];
+    fixed[..2].copy_from_slice(&t.to_be_bytes());
+    fixed[2..4].copy_from_slice(&class.to_be_bytes());
+    fixed[4..8].copy_from_slice(&ttl.to_be_bytes());
+    fixed[8..].copy_from_slice(&len.to_be_bytes());
+    out.reserve(owner.len() + fixed.len() + rd.len());
+    let at = out.len();
+    out.extend_from_slice(owner);
+    out[at..].make_ascii_lowercase();
+    out.extend_from_slice(&fixed);
+    out.extend_from_slice(rd);
     Ok(())
 }
 
@@ -284,6 +342,11 @@ mod tests {
         let wires: Vec<Vec<u8>> = names.iter().map(|n| w(n)).collect();
         for pair in wires.windows(2) {
             assert_eq!(compare_names(&pair[0], &pair[1]), Ordering::Less, "{pair:?}");
+        }
+        for a in &wires {
+            for b in &wires {
+                assert_eq!(compare_names(a, b), name_key(a).cmp(&name_key(b)), "{a:?} {b:?}");
+            }
         }
         let mut shuffled = wires.clone();
         shuffled.reverse();

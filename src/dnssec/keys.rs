@@ -125,14 +125,14 @@ impl KeyTiming {
 
     /// True if the DNSKEY belongs in the zone at `now`.
     pub fn is_published(&self, now: u64) -> bool {
-        self.publish.is_none_or(|t| t <= now) && self.delete.is_none_or(|t| now < t)
+        self.publish.map_or(true, |t| t <= now) && self.delete.map_or(true, |t| now < t)
     }
 
     /// True if the key signs at `now` (which needs it published too).
     pub fn is_active(&self, now: u64) -> bool {
         self.is_published(now)
-            && self.activate.is_none_or(|t| t <= now)
-            && self.inactive.is_none_or(|t| now < t)
+            && self.activate.map_or(true, |t| t <= now)
+            && self.inactive.map_or(true, |t| now < t)
     }
 }
 

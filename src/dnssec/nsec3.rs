@@ -122,7 +122,7 @@ pub fn nsec3_chain(
                 .map(|e| (nsec3_hash(e, params), e.as_slice(), Vec::new())),
         )
         .collect();
-    hashed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    hashed.sort_unstable_by_key(|e| e.0);
     if let Some(w) = hashed.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(HashCollision(w[0].1.to_vec(), w[1].1.to_vec()));
     }

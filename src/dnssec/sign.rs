@@ -16,10 +16,10 @@ use std::fmt;
 
 /// How long signatures are valid, and when they are replaced.
 ///
-/// A fresh signature runs from `now - inception_offset` to `now + lifetime
-/// - j`, `j` in `0..=jitter` chosen per RRset so that signatures made
-/// together do not all expire together. One with less than `refresh` left
-/// is replaced at the next signing.
+/// A fresh signature runs from `now - inception_offset` to
+/// `now + lifetime - j`, with `j` in `0..=jitter` chosen per RRset so that
+/// signatures made together do not all expire together. One with less
+/// than `refresh` left is replaced at the next signing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Validity {
     /// Seconds the inception lies in the past, for validators whose clock
@@ -172,24 +172,30 @@ impl RrsigFields {
     }
 }
 
-/// Makes the RRSIG of the RRset whose canonical wire form (see
-/// [`rrset_wire`]) is `body`. The RRSIG's owner is `owner` lower-cased,
-/// its TTL the RRset's (RFC 4034 3).
+/// An RRset in canonical wire form (see [`rrset_wire`]), ready to sign.
+#[derive(Clone, Copy, Debug)]
+pub struct CanonicalRrset<'a> {
+    pub owner: &'a [u8],
+    pub rtype: u16,
+    pub class: u16,
+    /// The original TTL, the one in `body`.
+    pub ttl: u32,
+    pub body: &'a [u8],
+}
+
+/// Makes the RRSIG of an RRset in canonical form. The RRSIG's owner is
+/// the RRset's, lower-cased; its TTL the RRset's (RFC 4034 3).
 pub fn sign_body(
     key: &DnssecKey,
-    owner: &[u8],
-    t: u16,
-    class: u16,
-    ttl: u32,
-    body: &[u8],
+    set: &CanonicalRrset,
     inception: u64,
     expiration: u64,
 ) -> Result<Rr, SignError> {
     let fields = RrsigFields {
-        type_covered: t,
+        type_covered: set.rtype,
         algorithm: key.algorithm().number(),
-        labels: rrsig_labels(owner),
-        original_ttl: ttl,
+        labels: rrsig_labels(set.owner),
+        original_ttl: set.ttl,
         // Serial number arithmetic on 32 bits: the truncation is the format.
         expiration: expiration as u32,
         inception: inception as u32,
@@ -197,15 +203,15 @@ pub fn sign_body(
         signer: key.zone().to_vec(),
     };
     let mut rdata = fields.to_wire();
-    let mut data = Vec::with_capacity(rdata.len() + body.len());
+    let mut data = Vec::with_capacity(rdata.len() + set.body.len());
     data.extend_from_slice(&rdata);
-    data.extend_from_slice(body);
+    data.extend_from_slice(set.body);
     rdata.extend_from_slice(&key.sign(&data)?);
     Ok(Rr {
-        owner: lower(owner),
+        owner: lower(set.owner),
         rtype: rtype::RRSIG,
-        class,
-        ttl,
+        class: set.class,
+        ttl: set.ttl,
         rdata,
     })
 }
@@ -222,16 +228,14 @@ pub fn sign_rrset(key: &DnssecKey, rrset: &[Rr], inception: u64, expiration: u64
         )));
     }
     let body = body_of(rrset, ttl).map_err(SignError::Record)?;
-    sign_body(
-        key,
-        &first.owner,
-        first.rtype,
-        first.class,
+    let set = CanonicalRrset {
+        owner: &first.owner,
+        rtype: first.rtype,
+        class: first.class,
         ttl,
-        &body,
-        inception,
-        expiration,
-    )
+        body: &body,
+    };
+    sign_body(key, &set, inception, expiration)
 }
 
 /// The first record and the RRset's TTL, after checking the records form

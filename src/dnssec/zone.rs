@@ -14,16 +14,25 @@
 //! NSEC). Names below a delegation (glue) or below a DNAME are occluded:
 //! neither signed nor in the chain.
 
-use super::canonical::{is_subdomain, is_valid_name, lower, name_key, rrset_wire};
+mod input;
+mod store;
+
+use super::canonical::{
+    compare_names, is_subdomain, is_valid_name, lower, name_key, name_key_into, rrset_wire, BadRdata,
+};
 use super::keys::DnssecKey;
 use super::nsec::{nsec_chain, DenialName};
 use super::nsec3::{nsec3_chain, Nsec3Params};
-use super::sign::{sign_body, verify_rrsig, RrsigFields, SignError, Validity};
+use super::sign::{sign_body, verify_rrsig, CanonicalRrset, RrsigFields, SignError, Validity};
 use super::text::{name_to_text, type_to_text};
 use super::{rtype, Rr};
+use input::{Input, SetRec};
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+use store::{FxBuild, SetStore, SignedSet};
+
+pub use store::Signature;
 
 /// Denial of existence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,56 +88,13 @@ pub struct SignStats {
     pub denial_records: usize,
 }
 
-/// One RRSIG and what the signer needs to know about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signature {
-    pub rrsig: Rr,
-    pub algorithm: u8,
-    pub key_tag: u16,
-    /// Seconds since the epoch (not truncated to 32 bits).
-    pub inception: u64,
-    pub expiration: u64,
-}
-
-/// The signatures of one RRset and the canonical data they sign, kept to
-/// decide reuse by comparing bytes.
-#[derive(Debug)]
-struct SignedSet {
-    body: Box<[u8]>,
-    sigs: Vec<Signature>,
-}
-
 /// The RRset whose signatures expire first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expiry {
+    /// Lower-cased wire form.
     pub owner: Vec<u8>,
     pub rtype: u16,
     pub at: u64,
-}
-
-/// FxHash: the keys are the zone's own names, hashed a great many times.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-
-/// Map key of an RRset: lower-cased owner wire name, then the type.
-fn set_id(owner_lower: &[u8], t: u16) -> Box<[u8]> {
-    [owner_lower, &t.to_be_bytes()].concat().into_boxed_slice()
 }
 
 /// The records signing adds to a zone, and the signatures of its RRsets.
@@ -138,7 +104,7 @@ pub struct SignedZone {
     /// DNSKEY, CDS, CDNSKEY, NSEC3PARAM (at the apex) and the NSEC/NSEC3
     /// chain, in that order; the chain in canonical or hash order.
     generated: Vec<Rr>,
-    sets: FxMap<Box<[u8]>, Arc<SignedSet>>,
+    store: SetStore,
     stats: SignStats,
 }
 
@@ -155,19 +121,19 @@ impl SignedZone {
 
     /// Every record signing adds: [`Self::generated`] and all RRSIGs.
     pub fn records(&self) -> impl Iterator<Item = &Rr> {
-        let sigs = self.sets.values().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig));
+        let sigs = self.store.sets().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig));
         self.generated.iter().chain(sigs)
     }
 
-    /// The RRSIGs covering `(owner, rtype)`; empty for unsigned RRsets
-    /// (glue, delegation NS) and unknown ones.
+    /// The RRSIGs covering `(owner, rtype)` (owner in any case); empty for
+    /// unsigned RRsets (glue, delegation NS) and unknown ones.
     pub fn rrsigs(&self, owner: &[u8], t: u16) -> &[Signature] {
-        self.sets.get(&set_id(&lower(owner), t)).map_or(&[], |s| &s.sigs)
+        self.store.get(&name_key(owner), t).map_or(&[], |s| &s.sigs)
     }
 
     /// Number of RRSIG records.
     pub fn signature_count(&self) -> usize {
-        self.sets.values().map(|s| s.sigs.len()).sum()
+        self.store.sets().map(|s| s.sigs.len()).sum()
     }
 
     pub fn stats(&self) -> SignStats {
@@ -177,15 +143,15 @@ impl SignedZone {
     /// The signature that expires first (for monitoring: vigia exports it
     /// as `vigia_dnssec_signature_expiry_timestamp_seconds`).
     pub fn earliest_expiration(&self) -> Option<Expiry> {
-        let (id, sig) = self
-            .sets
-            .iter()
-            .flat_map(|(id, s)| s.sigs.iter().map(move |sig| (id, sig)))
-            .min_by_key(|(_, sig)| sig.expiration)?;
-        let (owner, t) = id.split_at(id.len() - 2);
+        let sig = self
+            .store
+            .sets()
+            .flat_map(|s| s.sigs.iter())
+            .min_by_key(|s| s.expiration)?;
+        let (fields, _) = RrsigFields::parse(&sig.rrsig.rdata)?;
         Some(Expiry {
-            owner: owner.to_vec(),
-            rtype: u16::from_be_bytes([t[0], t[1]]),
+            owner: sig.rrsig.owner.clone(),
+            rtype: fields.type_covered,
             at: sig.expiration,
         })
     }
@@ -202,120 +168,46 @@ impl SignedZone {
     /// IXFR difference, RFC 1995): changed generated records and the
     /// RRSIGs of every RRset that was re-signed, appeared or went away.
     pub fn diff<'a>(&'a self, old: &'a SignedZone) -> (Vec<&'a Rr>, Vec<&'a Rr>) {
-        let new_gen: HashSet<&Rr> = self.generated.iter().collect();
-        let old_gen: HashSet<&Rr> = old.generated.iter().collect();
-        let mut removed: Vec<&Rr> = old.generated.iter().filter(|r| !new_gen.contains(r)).collect();
-        let mut added: Vec<&Rr> = self.generated.iter().filter(|r| !old_gen.contains(r)).collect();
-        for (id, set) in &self.sets {
-            match old.sets.get(id) {
-                Some(o) if Arc::ptr_eq(o, set) => {}
-                Some(o) => {
-                    removed.extend(o.sigs.iter().map(|s| &s.rrsig));
-                    added.extend(set.sigs.iter().map(|s| &s.rrsig));
-                }
-                None => added.extend(set.sigs.iter().map(|s| &s.rrsig)),
-            }
-        }
-        for (id, o) in &old.sets {
-            if !self.sets.contains_key(id) {
-                removed.extend(o.sigs.iter().map(|s| &s.rrsig));
-            }
-        }
+        let (mut removed, mut added) = generated_changes(&self.generated, &old.generated);
+        let (gone, new) = self.store.changes(&old.store);
+        removed.extend(gone.iter().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig)));
+        added.extend(new.iter().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig)));
         (removed, added)
     }
 }
 
-/// One owner name of the input and its RRsets, sorted by type.
-struct Node<'a> {
-    owner: Vec<u8>,
-    key: Vec<u8>,
-    sets: Vec<InSet<'a>>,
-}
-
-/// One input RRset: the smallest TTL of its records is the TTL signed
-/// (RFC 2181 5.2 wants one TTL per RRset; validators cap served TTLs at
-/// the original TTL, so signing the smallest never makes answers bogus).
-struct InSet<'a> {
-    rtype: u16,
-    ttl: u32,
-    rdatas: Vec<&'a [u8]>,
-}
-
-impl Node<'_> {
-    fn has(&self, t: u16) -> bool {
-        self.sets.iter().any(|s| s.rtype == t)
-    }
-}
-
-/// Groups records by owner (canonical order) and type, refusing records
-/// the signer cannot take.
-fn group<'a>(origin: &[u8], class: u16, records: &'a [Rr]) -> Result<Vec<Node<'a>>, SignError> {
-    let mut keyed: Vec<(Vec<u8>, u16, usize)> = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        check_record(origin, class, r)?;
-        // Zone files list a name's records together: reuse the last key.
-        let key = match keyed.last() {
-            Some((k, _, j)) if records[*j].owner.eq_ignore_ascii_case(&r.owner) => k.clone(),
-            _ => name_key(&r.owner),
+/// The generated records removed and added between two runs: the few
+/// apex records by comparison, the chains (in canonical order of their
+/// owners, which is hash order for NSEC3) by a merge.
+fn generated_changes<'a>(new: &'a [Rr], old: &'a [Rr]) -> (Vec<&'a Rr>, Vec<&'a Rr>) {
+    let split = |g: &'a [Rr]| g.split_at(g.iter().position(is_chain).unwrap_or(g.len()));
+    let ((new_apex, new_chain), (old_apex, old_chain)) = (split(new), split(old));
+    let mut removed: Vec<&Rr> = old_apex.iter().filter(|r| !new_apex.contains(r)).collect();
+    let mut added: Vec<&Rr> = new_apex.iter().filter(|r| !old_apex.contains(r)).collect();
+    let (mut i, mut j) = (0, 0);
+    while i < new_chain.len() || j < old_chain.len() {
+        let order = match (new_chain.get(i), old_chain.get(j)) {
+            (Some(n), Some(o)) => compare_names(&n.owner, &o.owner).then(n.rtype.cmp(&o.rtype)),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
         };
-        keyed.push((key, r.rtype, i));
-    }
-    keyed.sort_unstable();
-    let mut nodes: Vec<Node> = Vec::new();
-    for (key, t, i) in keyed {
-        let r = &records[i];
-        if nodes.last().is_none_or(|n| n.key != key) {
-            nodes.push(Node {
-                owner: lower(&r.owner),
-                key,
-                sets: Vec::new(),
-            });
-        }
-        let node = nodes.last_mut().expect("pushed above");
-        match node.sets.last_mut() {
-            Some(set) if set.rtype == t => {
-                set.ttl = set.ttl.min(r.ttl);
-                set.rdatas.push(&r.rdata);
+        match order {
+            Ordering::Less => added.push(&new_chain[i]),
+            Ordering::Greater => removed.push(&old_chain[j]),
+            Ordering::Equal if new_chain[i] != old_chain[j] => {
+                added.push(&new_chain[i]);
+                removed.push(&old_chain[j]);
             }
-            _ => node.sets.push(InSet {
-                rtype: t,
-                ttl: r.ttl,
-                rdatas: vec![&r.rdata],
-            }),
+            Ordering::Equal => {}
         }
+        i += usize::from(order != Ordering::Greater);
+        j += usize::from(order != Ordering::Less);
     }
-    Ok(nodes)
+    (removed, added)
 }
 
-fn check_record(origin: &[u8], class: u16, r: &Rr) -> Result<(), SignError> {
-    let at = || format!("{} {}", name_to_text(&r.owner), type_to_text(r.rtype));
-    if !is_valid_name(&r.owner) {
-        return Err(SignError::Record("record with a malformed owner name".into()));
-    }
-    if !is_subdomain(&r.owner, origin) {
-        return Err(SignError::Record(format!(
-            "{}: outside the zone {}",
-            at(),
-            name_to_text(origin)
-        )));
-    }
-    if r.class != class {
-        return Err(SignError::Record(format!(
-            "{}: class {} differs from the SOA's",
-            at(),
-            r.class
-        )));
-    }
-    if matches!(
-        r.rtype,
-        rtype::RRSIG | rtype::NSEC | rtype::NSEC3 | rtype::NSEC3PARAM
-    ) {
-        return Err(SignError::Record(format!(
-            "{}: the zone data holds DNSSEC records the signer makes itself; remove them",
-            at()
-        )));
-    }
-    Ok(())
+fn is_chain(r: &Rr) -> bool {
+    matches!(r.rtype, rtype::NSEC | rtype::NSEC3)
 }
 
 /// Where a name stands in the zone.
@@ -329,24 +221,25 @@ enum Kind {
 
 /// The authoritative names and their kind, in canonical order; names
 /// below a delegation or a DNAME are skipped. The apex sorts first.
-fn classify(nodes: &[Node]) -> Vec<(usize, Kind)> {
-    let mut out = Vec::with_capacity(nodes.len());
+fn classify(input: &Input) -> Vec<(usize, Kind)> {
+    let mut out = Vec::with_capacity(input.len());
     let mut occluder: Option<&[u8]> = None;
-    for (i, node) in nodes.iter().enumerate() {
+    for i in 0..input.len() {
+        let key = input.key(i);
         if let Some(o) = occluder {
             // Keys of descendants extend their ancestor's key.
-            if node.key.len() > o.len() && node.key.starts_with(o) {
+            if key.len() > o.len() && key.starts_with(o) {
                 continue;
             }
             occluder = None;
         }
         let kind = match i {
             0 => Kind::Apex,
-            _ if node.has(rtype::NS) => Kind::Cut,
+            _ if input.has(i, rtype::NS) => Kind::Cut,
             _ => Kind::Auth,
         };
-        if kind == Kind::Cut || node.has(rtype::DNAME) {
-            occluder = Some(&node.key);
+        if kind == Kind::Cut || input.has(i, rtype::DNAME) {
+            occluder = Some(key);
         }
         out.push((i, kind));
     }
@@ -363,16 +256,9 @@ struct Signers<'k> {
 
 fn signers<'k>(origin: &[u8], keys: &'k [DnssecKey], now: u64) -> Result<Signers<'k>, SignError> {
     let zone_err = |m: String| Err(SignError::Zone(format!("{}: {m}", name_to_text(origin))));
-    let mine: Vec<&DnssecKey> = keys.iter().filter(|k| k.zone() == origin).collect();
-    let published: Vec<&DnssecKey> = mine
+    let published: Vec<&DnssecKey> = keys
         .iter()
-        .copied()
-        .filter(|k| k.timing.is_published(now))
-        .collect();
-    let active: Vec<&DnssecKey> = published
-        .iter()
-        .copied()
-        .filter(|k| k.timing.is_active(now) && k.has_private())
+        .filter(|k| k.zone() == origin && k.timing.is_published(now))
         .collect();
     let mut seen = HashSet::new();
     if let Some(k) = published
@@ -384,8 +270,12 @@ fn signers<'k>(origin: &[u8], keys: &'k [DnssecKey], now: u64) -> Result<Signers
             k.file_stem()
         ));
     }
+    let mut active: Vec<&DnssecKey> = published
+        .iter()
+        .copied()
+        .filter(|k| k.timing.is_active(now) && k.has_private())
+        .collect();
     // Key order is signature order, which reuse compares: make it fixed.
-    let mut active = active;
     active.sort_by_key(|k| (k.algorithm().number(), k.key_tag()));
     let mut ksk: Vec<&DnssecKey> = active.iter().copied().filter(|k| k.is_sep()).collect();
     let mut zsk: Vec<&DnssecKey> = active.iter().copied().filter(|k| !k.is_sep()).collect();
@@ -412,15 +302,15 @@ fn signers<'k>(origin: &[u8], keys: &'k [DnssecKey], now: u64) -> Result<Signers
     Ok(Signers { ksk, zsk, published })
 }
 
-/// SOA TTL, MINIMUM and class, from the apex SOA.
-fn soa_numbers(origin: &[u8], nodes: &[Node], records: &[Rr]) -> Result<(u32, u32, u16), SignError> {
+/// SOA TTL and MINIMUM, from the apex SOA, after checking there is one.
+fn soa_numbers(origin: &[u8], input: &Input, records: &[Rr]) -> Result<(u32, u32), SignError> {
     let zone_err = |m: &str| SignError::Zone(format!("{}: {m}", name_to_text(origin)));
     let soa = records
         .iter()
         .find(|r| r.rtype == rtype::SOA && r.owner.eq_ignore_ascii_case(origin))
         .ok_or_else(|| zone_err("no SOA record at the apex"))?;
-    let apex_ok = nodes.first().is_some_and(|n| n.owner == origin);
-    if !apex_ok || records.iter().filter(|r| r.rtype == rtype::SOA).count() != 1 {
+    let apex_first = input.len() > 0 && input.owner(0) == origin;
+    if !apex_first || records.iter().filter(|r| r.rtype == rtype::SOA).count() != 1 {
         return Err(zone_err("a zone needs exactly one SOA record, at the apex"));
     }
     let min = soa
@@ -430,26 +320,7 @@ fn soa_numbers(origin: &[u8], nodes: &[Node], records: &[Rr]) -> Result<(u32, u3
         .and_then(|at| soa.rdata.get(at..))
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         .ok_or_else(|| zone_err("malformed SOA RDATA"))?;
-    Ok((soa.ttl, min, soa.class))
-}
-
-/// An RRset to carry signatures, borrowed from the input or from the
-/// generated records.
-struct Unit<'a> {
-    owner: &'a [u8],
-    rtype: u16,
-    ttl: u32,
-    rdatas: Vec<&'a [u8]>,
-    /// Signed by the KSKs (DNSKEY, CDS, CDNSKEY at the apex).
-    keyset: bool,
-}
-
-/// The zone as the signer sees it, before signing.
-struct Plan<'a> {
-    class: u16,
-    nodes: Vec<Node<'a>>,
-    auth: Vec<(usize, Kind)>,
-    apex_extra: Vec<Rr>,
+    Ok((soa.ttl, min))
 }
 
 /// Signs `records` (the whole zone at `origin`, SOA included, in wire
@@ -475,36 +346,44 @@ pub fn sign_zone(
         .iter()
         .find(|r| r.rtype == rtype::SOA)
         .map_or(super::CLASS_IN, |r| r.class);
-    let nodes = group(&origin, class, records)?;
-    let (soa_ttl, soa_min, class) = soa_numbers(&origin, &nodes, records)?;
-    let auth = classify(&nodes);
-    let dnskey_ttl = config.dnskey_ttl.unwrap_or(soa_ttl);
-    let plan = Plan {
+    let input = Input::group(&origin, class, records)?;
+    let (soa_ttl, soa_min) = soa_numbers(&origin, &input, records)?;
+    let auth = classify(&input);
+    let apex_extra = apex_records(&origin, &signers, config, config.dnskey_ttl.unwrap_or(soa_ttl));
+    let zone = ZoneView {
         class,
-        nodes,
-        auth,
-        apex_extra: apex_records(&origin, &signers, config, dnskey_ttl),
+        input: &input,
+        auth: &auth,
+        apex_extra: &apex_extra,
     };
     let denial_ttl = soa_ttl.min(soa_min); // RFC 9077 3
-    let chain = denial_records(&origin, &plan, config, denial_ttl)?;
-    let units = units(&origin, &plan, &chain);
-    let (sets, signed, signatures) = sign_units(&units, &signers, config, now, previous, class)?;
+    let chain = denial_records(&origin, &zone, config, denial_ttl)?;
+    let units = units(&zone, &chain);
+    let (store, signed, signatures) = sign_units(&units, &signers, config, now, previous, class)?;
     let stats = SignStats {
         rrsets: units.len(),
         signed,
         reused: units.len() - signed,
         signatures,
-        denial_records: chain.len(),
+        denial_records: chain.records.len(),
     };
     drop(units);
-    let mut generated = plan.apex_extra;
-    generated.extend(chain);
+    let mut generated = apex_extra;
+    generated.extend(chain.records);
     Ok(SignedZone {
         origin,
         generated,
-        sets,
+        store,
         stats,
     })
+}
+
+/// The zone as the signer sees it, before signing.
+struct ZoneView<'z, 'a> {
+    class: u16,
+    input: &'z Input<'a>,
+    auth: &'z [(usize, Kind)],
+    apex_extra: &'z [Rr],
 }
 
 /// The apex records signing adds: DNSKEY for each published key, CDS and
@@ -526,25 +405,15 @@ fn apex_records(origin: &[u8], signers: &Signers, config: &SignerConfig, ttl: u3
 
 /// Types at an authoritative name for its NSEC/NSEC3 bitmap (RRSIG
 /// included when something there is signed; NSEC added by the chain).
-fn bitmap_types(node: &Node, kind: Kind, apex_extra: &[Rr]) -> Vec<u16> {
+fn bitmap_types(zone: &ZoneView, i: usize, kind: Kind) -> Vec<u16> {
+    let sets = zone.input.sets(i).iter().map(|s| s.rtype);
     let mut types: Vec<u16> = match kind {
         // RFC 4035 2.3: at a delegation, NS and DS only.
-        Kind::Cut => node
-            .sets
-            .iter()
-            .map(|s| s.rtype)
-            .filter(|&t| t == rtype::NS || t == rtype::DS)
-            .collect(),
-        Kind::Apex => node
-            .sets
-            .iter()
-            .map(|s| s.rtype)
-            .chain(apex_extra.iter().map(|r| r.rtype))
-            .collect(),
-        Kind::Auth => node.sets.iter().map(|s| s.rtype).collect(),
+        Kind::Cut => sets.filter(|&t| t == rtype::NS || t == rtype::DS).collect(),
+        Kind::Apex => sets.chain(zone.apex_extra.iter().map(|r| r.rtype)).collect(),
+        Kind::Auth => sets.collect(),
     };
-    let signed = kind != Kind::Cut || node.has(rtype::DS);
-    if signed {
+    if kind != Kind::Cut || zone.input.has(i, rtype::DS) {
         types.push(rtype::RRSIG);
     }
     types.sort_unstable();
@@ -552,18 +421,34 @@ fn bitmap_types(node: &Node, kind: Kind, apex_extra: &[Rr]) -> Vec<u16> {
     types
 }
 
-/// The NSEC or NSEC3 chain.
-fn denial_records(origin: &[u8], plan: &Plan, config: &SignerConfig, ttl: u32) -> Result<Vec<Rr>, SignError> {
-    let names: Vec<DenialName> = plan
+/// The NSEC or NSEC3 records, and for NSEC3 the canonical keys of their
+/// owners (NSEC records sit at the zone's own names, whose keys exist).
+struct Chain {
+    records: Vec<Rr>,
+    keys: Vec<u8>,
+    key_ends: Vec<usize>,
+}
+
+impl Chain {
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
+        &self.keys[start..self.key_ends[i]]
+    }
+}
+
+fn denial_records(
+    origin: &[u8],
+    zone: &ZoneView,
+    config: &SignerConfig,
+    ttl: u32,
+) -> Result<Chain, SignError> {
+    let names: Vec<DenialName> = zone
         .auth
         .iter()
-        .map(|&(i, kind)| {
-            let node = &plan.nodes[i];
-            DenialName {
-                owner: &node.owner,
-                key: &node.key,
-                types: bitmap_types(node, kind, &plan.apex_extra),
-            }
+        .map(|&(i, kind)| DenialName {
+            owner: zone.input.owner(i),
+            key: zone.input.key(i),
+            types: bitmap_types(zone, i, kind),
         })
         .collect();
     let caps: Vec<(Vec<u8>, u32)> = config
@@ -572,96 +457,181 @@ fn denial_records(origin: &[u8], plan: &Plan, config: &SignerConfig, ttl: u32) -
         .filter(|(n, _)| is_valid_name(n) && is_subdomain(n, origin))
         .map(|(n, t)| (lower(n), *t))
         .collect();
-    match &config.denial {
+    let records = match &config.denial {
         Denial::Nsec => {
             let caps: Vec<(Vec<u8>, u32)> = caps.into_iter().map(|(n, t)| (name_key(&n), t)).collect();
-            Ok(nsec_chain(&names, plan.class, ttl, &caps))
+            nsec_chain(&names, zone.class, ttl, &caps)
         }
-        Denial::Nsec3(params) => nsec3_chain(origin, &names, params, plan.class, ttl, &caps).map_err(|c| {
-            SignError::Zone(format!(
-                "NSEC3 hash collision between {} and {}; choose a salt",
-                name_to_text(&c.0),
-                name_to_text(&c.1)
-            ))
-        }),
+        Denial::Nsec3(params) => {
+            nsec3_chain(origin, &names, params, zone.class, ttl, &caps).map_err(|c| {
+                SignError::Zone(format!(
+                    "NSEC3 hash collision between {} and {}; choose a salt",
+                    name_to_text(&c.0),
+                    name_to_text(&c.1)
+                ))
+            })?
+        }
+    };
+    let mut chain = Chain {
+        records,
+        keys: Vec::new(),
+        key_ends: Vec::new(),
+    };
+    if matches!(config.denial, Denial::Nsec3(_)) {
+        for r in &chain.records {
+            name_key_into(&r.owner, &mut chain.keys);
+            chain.key_ends.push(chain.keys.len());
+        }
+    }
+    Ok(chain)
+}
+
+/// The RDATA of an RRset to sign.
+enum Rdatas<'a> {
+    /// An RRset of the zone data.
+    Set(&'a [&'a [u8]]),
+    /// A generated record alone in its RRset (NSEC, NSEC3...).
+    One(&'a [u8]),
+    /// A generated apex RRset merged with the data's records of its type.
+    Merged(Vec<&'a [u8]>),
+}
+
+/// An RRset that carries signatures, borrowed from the input or from the
+/// generated records.
+struct Unit<'a> {
+    key: &'a [u8],
+    owner: &'a [u8],
+    rtype: u16,
+    ttl: u32,
+    rdatas: Rdatas<'a>,
+    /// Signed by the KSKs (DNSKEY, CDS, CDNSKEY at the apex).
+    keyset: bool,
+}
+
+impl Unit<'_> {
+    /// Appends the canonical wire form of the RRset.
+    fn wire(&self, class: u16, out: &mut Vec<u8>) -> Result<(), BadRdata> {
+        let (o, t, ttl) = (self.owner, self.rtype, self.ttl);
+        match &self.rdatas {
+            Rdatas::Set(s) => rrset_wire(o, t, class, ttl, s, out),
+            Rdatas::One(r) => rrset_wire(o, t, class, ttl, std::slice::from_ref(r), out),
+            Rdatas::Merged(v) => rrset_wire(o, t, class, ttl, v, out),
+        }
     }
 }
 
-/// Every RRset that gets signatures: authoritative data, the apex
-/// records signing adds (merged with any of the same type in the data),
-/// and each NSEC/NSEC3 record.
-fn units<'a>(origin: &'a [u8], plan: &'a Plan, chain: &'a [Rr]) -> Vec<Unit<'a>> {
-    let mut out = Vec::with_capacity(plan.nodes.len() * 2);
-    let extra_types: HashSet<u16> = plan.apex_extra.iter().map(|r| r.rtype).collect();
-    for &(i, kind) in &plan.auth {
-        let node = &plan.nodes[i];
-        for set in &node.sets {
-            let skip = match kind {
-                Kind::Cut => set.rtype != rtype::DS,
-                Kind::Apex => extra_types.contains(&set.rtype),
-                Kind::Auth => false,
-            };
-            if !skip {
+/// Every RRset that gets signatures, in (canonical key, type) order (the
+/// order of the store, so reuse is a merge join): authoritative data, the
+/// apex records signing adds (merged with any of the same type in the
+/// data), and each NSEC or NSEC3 record.
+fn units<'a>(zone: &ZoneView<'a, 'a>, chain: &'a Chain) -> Vec<Unit<'a>> {
+    let input = zone.input;
+    let extra_types: Vec<u16> = {
+        let mut t: Vec<u16> = zone.apex_extra.iter().map(|r| r.rtype).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    let nsec = chain.key_ends.is_empty();
+    let mut out = Vec::with_capacity(input.len() * 2 + extra_types.len());
+    for (k, &(i, kind)) in zone.auth.iter().enumerate() {
+        let start = out.len();
+        let (key, owner) = (input.key(i), input.owner(i));
+        for set in input.sets(i) {
+            if is_signed_data(kind, set, &extra_types) {
                 out.push(Unit {
-                    owner: &node.owner,
+                    key,
+                    owner,
                     rtype: set.rtype,
                     ttl: set.ttl,
-                    rdatas: set.rdatas.clone(),
+                    rdatas: Rdatas::Set(input.rdatas(set)),
                     // RFC 7344 4.1: CDS/CDNSKEY are signed by a key the DS names.
                     keyset: kind == Kind::Apex && matches!(set.rtype, rtype::CDS | rtype::CDNSKEY),
                 });
             }
         }
+        if kind == Kind::Apex {
+            out.extend(extra_types.iter().map(|&t| apex_unit(zone, t)));
+        }
+        if nsec {
+            let r = &chain.records[k];
+            out.push(Unit {
+                key,
+                owner,
+                rtype: rtype::NSEC,
+                ttl: r.ttl,
+                rdatas: Rdatas::One(&r.rdata),
+                keyset: false,
+            });
+        }
+        out[start..].sort_unstable_by_key(|u| u.rtype);
     }
-    for t in sorted(extra_types) {
-        out.push(apex_unit(origin, plan, t));
+    if nsec {
+        return out;
     }
-    out.extend(chain.iter().map(|r| Unit {
+    let nsec3 = chain.records.iter().enumerate().map(|(k, r)| Unit {
+        key: chain.key(k),
         owner: &r.owner,
-        rtype: r.rtype,
+        rtype: rtype::NSEC3,
         ttl: r.ttl,
-        rdatas: vec![&r.rdata],
+        rdatas: Rdatas::One(&r.rdata),
         keyset: false,
-    }));
-    out
+    });
+    merge_by_key(out, nsec3.collect())
 }
 
-fn sorted(set: HashSet<u16>) -> Vec<u16> {
-    let mut v: Vec<u16> = set.into_iter().collect();
-    v.sort_unstable();
-    v
+/// Merges two (key, type)-sorted unit lists (hash order is key order for
+/// NSEC3 owners: same parent, same-length base32hex labels).
+fn merge_by_key<'a>(a: Vec<Unit<'a>>, b: Vec<Unit<'a>>) -> Vec<Unit<'a>> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (x.key, x.rtype) <= (y.key, y.rtype),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
+fn is_signed_data(kind: Kind, set: &SetRec, extra_types: &[u16]) -> bool {
+    match kind {
+        Kind::Cut => set.rtype == rtype::DS,
+        Kind::Apex => !extra_types.contains(&set.rtype),
+        Kind::Auth => true,
+    }
 }
 
 /// A generated apex RRset, merged with the zone data's own records of
 /// that type (a pre-published key kept elsewhere, say).
-fn apex_unit<'a>(origin: &'a [u8], plan: &'a Plan, t: u16) -> Unit<'a> {
-    let own = plan.apex_extra.iter().filter(|r| r.rtype == t);
+fn apex_unit<'a>(zone: &ZoneView<'a, 'a>, t: u16) -> Unit<'a> {
+    let own = zone.apex_extra.iter().filter(|r| r.rtype == t);
     let ttl = own.clone().map(|r| r.ttl).min().unwrap_or(0);
     let mut rdatas: Vec<&[u8]> = own.map(|r| r.rdata.as_slice()).collect();
-    if let Some(set) = plan.nodes[0].sets.iter().find(|s| s.rtype == t) {
-        rdatas.extend(set.rdatas.iter().copied());
+    if let Some(set) = zone.input.sets(0).iter().find(|s| s.rtype == t) {
+        rdatas.extend(zone.input.rdatas(set).iter().copied());
     }
     Unit {
-        owner: origin,
+        key: zone.input.key(0),
+        owner: zone.input.owner(0),
         rtype: t,
         ttl,
-        rdatas,
+        rdatas: Rdatas::Merged(rdatas),
         keyset: matches!(t, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY),
     }
 }
 
 /// An RRset to sign in this run.
 struct Job<'a> {
-    id: Box<[u8]>,
     unit: &'a Unit<'a>,
     body: Vec<u8>,
     keys: &'a [&'a DnssecKey],
 }
 
-type SignedSets = (FxMap<Box<[u8]>, Arc<SignedSet>>, usize, usize);
-
 /// Signs every unit, or carries its previous signatures over. Returns the
-/// sets, the number of RRsets signed and of signatures made.
+/// store, the number of RRsets signed and of signatures made.
 fn sign_units(
     units: &[Unit],
     signers: &Signers,
@@ -669,40 +639,52 @@ fn sign_units(
     now: u64,
     previous: Option<&SignedZone>,
     class: u16,
-) -> Result<SignedSets, SignError> {
-    let mut sets: FxMap<Box<[u8]>, Arc<SignedSet>> = FxMap::default();
-    sets.reserve(units.len());
+) -> Result<(SetStore, usize, usize), SignError> {
+    let mut cursor = previous.map(|p| p.store.cursor());
+    let mut kept: Vec<Option<Arc<SignedSet>>> = Vec::with_capacity(units.len());
     let mut jobs = Vec::new();
     let mut body = Vec::new();
     for unit in units {
         let keys: &[&DnssecKey] = if unit.keyset { &signers.ksk } else { &signers.zsk };
         body.clear();
-        rrset_wire(unit.owner, unit.rtype, class, unit.ttl, &unit.rdatas, &mut body).map_err(|e| {
+        unit.wire(class, &mut body).map_err(|e| {
             SignError::Record(format!(
                 "{} {}: {e}",
                 name_to_text(unit.owner),
                 type_to_text(unit.rtype)
             ))
         })?;
-        let id = set_id(unit.owner, unit.rtype);
-        let old = previous.and_then(|p| p.sets.get(&id));
+        let old = cursor.as_mut().and_then(|c| c.seek(unit.key, unit.rtype));
         match old {
             Some(old) if reusable(old, &body, keys, now, config.validity.refresh) => {
-                sets.insert(id, Arc::clone(old));
+                kept.push(Some(Arc::clone(old)));
             }
-            _ => jobs.push(Job {
-                id,
-                unit,
-                body: std::mem::take(&mut body),
-                keys,
-            }),
+            _ => {
+                kept.push(None);
+                jobs.push(Job {
+                    unit,
+                    body: std::mem::take(&mut body),
+                    keys,
+                });
+            }
         }
     }
     let signed = jobs.len();
-    let made = run_jobs(jobs, config, now, class)?;
-    let signatures = made.iter().map(|(_, s)| s.sigs.len()).sum();
-    sets.extend(made.into_iter().map(|(id, s)| (id, Arc::new(s))));
-    Ok((sets, signed, signatures))
+    let mut made = run_jobs(jobs, config, now, class)?.into_iter();
+    let mut signatures = 0;
+    let mut store = SetStore::with_capacity(units.len());
+    for (unit, kept) in units.iter().zip(kept) {
+        let set = match kept {
+            Some(set) => set,
+            None => {
+                let set = made.next().expect("one signed set per job");
+                signatures += set.sigs.len();
+                Arc::new(set)
+            }
+        };
+        store.push(unit.key, unit.rtype, set);
+    }
+    Ok((store, signed, signatures))
 }
 
 /// Previous signatures are kept if they sign the same bytes with the
@@ -718,13 +700,13 @@ fn reusable(old: &SignedSet, body: &[u8], keys: &[&DnssecKey], now: u64, refresh
         })
 }
 
-/// Signs the jobs, on `config.threads` threads.
+/// Signs the jobs, on `config.threads` threads; results in job order.
 fn run_jobs(
     jobs: Vec<Job>,
     config: &SignerConfig,
     now: u64,
     class: u16,
-) -> Result<Vec<(Box<[u8]>, SignedSet)>, SignError> {
+) -> Result<Vec<SignedSet>, SignError> {
     let threads = config.threads.max(1);
     if threads == 1 || jobs.len() < 64 {
         return jobs.into_iter().map(|j| run_job(j, config, now, class)).collect();
@@ -740,10 +722,8 @@ fn run_jobs(
             .into_iter()
             .map(|chunk| {
                 scope.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|j| run_job(j, config, now, class))
-                        .collect::<Result<Vec<_>, _>>()
+                    let signed = chunk.into_iter().map(|j| run_job(j, config, now, class));
+                    signed.collect::<Result<Vec<_>, _>>()
                 })
             })
             .collect();
@@ -758,23 +738,22 @@ fn run_jobs(
     })
 }
 
-fn run_job(
-    job: Job,
-    config: &SignerConfig,
-    now: u64,
-    class: u16,
-) -> Result<(Box<[u8]>, SignedSet), SignError> {
+fn run_job(job: Job, config: &SignerConfig, now: u64, class: u16) -> Result<SignedSet, SignError> {
     let u = job.unit;
     let (inception, expiration) = config.validity.window(now, u.owner, u.rtype);
+    let set = CanonicalRrset {
+        owner: u.owner,
+        rtype: u.rtype,
+        class,
+        ttl: u.ttl,
+        body: &job.body,
+    };
     let sigs = job
         .keys
         .iter()
         .map(|k| {
-            let rrsig = sign_body(
-                k, u.owner, u.rtype, class, u.ttl, &job.body, inception, expiration,
-            )?;
             Ok(Signature {
-                rrsig,
+                rrsig: sign_body(k, &set, inception, expiration)?,
                 algorithm: k.algorithm().number(),
                 key_tag: k.key_tag(),
                 inception,
@@ -782,13 +761,10 @@ fn run_job(
             })
         })
         .collect::<Result<Vec<_>, SignError>>()?;
-    Ok((
-        job.id,
-        SignedSet {
-            body: job.body.into_boxed_slice(),
-            sigs,
-        },
-    ))
+    Ok(SignedSet {
+        body: job.body.into_boxed_slice(),
+        sigs,
+    })
 }
 
 /// A 32-bit RRSIG time as seconds since the epoch: the instant nearest
@@ -798,83 +774,113 @@ fn serial_to_epoch(t: u32, now: u64) -> u64 {
     now.saturating_add_signed(delta)
 }
 
+/// Records of a stored signed zone grouped by (lower-cased owner, type).
+type Grouped<'r> = HashMap<(Vec<u8>, u16), Vec<&'r Rr>, FxBuild>;
+
 impl SignedZone {
     /// Rebuilds a [`SignedZone`] from a signed zone's records (its data,
     /// the DNSSEC records and the RRSIGs, as kept in vigia's state
-    /// directory or read from a transfer), so that the next
-    /// [`sign_zone`] reuses those signatures. With `keys`, each RRSIG is
-    /// verified against the matching key and dropped if it fails; RRSIGs
-    /// of no key in `keys` are dropped either way, so the next run makes
-    /// them afresh.
+    /// directory), so that the next [`sign_zone`] reuses those signatures
+    /// and a restart with unchanged data serves the same ones. With
+    /// `verify`, each RRSIG is checked against its key and dropped if it
+    /// fails; RRSIGs by keys not in `keys` are dropped either way, so the
+    /// next run makes them afresh.
     pub fn restore(origin: &[u8], records: &[Rr], keys: &[DnssecKey], verify: bool, now: u64) -> SignedZone {
-        let origin = lower(origin);
-        let mut data: FxMap<Box<[u8]>, Vec<&Rr>> = FxMap::default();
+        let mut data: Grouped = HashMap::default();
         let mut rrsigs: Vec<(&Rr, RrsigFields)> = Vec::new();
         let mut generated = Vec::new();
         for r in records {
             if r.rtype == rtype::RRSIG {
-                if let Some((f, _)) = RrsigFields::parse(&r.rdata) {
-                    rrsigs.push((r, f));
-                }
+                rrsigs.extend(RrsigFields::parse(&r.rdata).map(|(f, _)| (r, f)));
                 continue;
             }
-            if matches!(
-                r.rtype,
-                rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY | rtype::NSEC | rtype::NSEC3 | rtype::NSEC3PARAM
-            ) {
+            let made_by_signer = [
+                rtype::DNSKEY,
+                rtype::CDS,
+                rtype::CDNSKEY,
+                rtype::NSEC,
+                rtype::NSEC3,
+                rtype::NSEC3PARAM,
+            ];
+            if made_by_signer.contains(&r.rtype) {
                 generated.push(r.clone());
             }
-            data.entry(set_id(&lower(&r.owner), r.rtype)).or_default().push(r);
+            data.entry((lower(&r.owner), r.rtype)).or_default().push(r);
         }
-        let mut sets: FxMap<Box<[u8]>, SignedSet> = FxMap::default();
+        let mut sets: HashMap<(Vec<u8>, u16), SignedSet, FxBuild> = HashMap::default();
         for (rrsig, f) in rrsigs {
-            let id = set_id(&lower(&rrsig.owner), f.type_covered);
+            let id = (lower(&rrsig.owner), f.type_covered);
             let Some(rrset) = data.get(&id) else { continue };
-            let Some(key) = keys
-                .iter()
-                .find(|k| k.key_tag() == f.key_tag && k.algorithm().number() == f.algorithm)
-            else {
+            let Some(sig) = restored_signature(rrsig, &f, rrset, keys, verify, now) else {
                 continue;
             };
-            let owned: Vec<Rr> = rrset.iter().map(|r| (*r).clone()).collect();
-            if verify && verify_rrsig(rrsig, &owned, &key.dnskey_rdata(), Some(now)).is_err() {
-                continue;
-            }
             let rdatas: Vec<&[u8]> = rrset.iter().map(|r| r.rdata.as_slice()).collect();
             let mut body = Vec::new();
-            if rrset_wire(
-                &rrset[0].owner,
-                f.type_covered,
-                rrsig.class,
-                f.original_ttl,
-                &rdatas,
-                &mut body,
-            )
-            .is_err()
-            {
+            if rrset_wire(&id.0, id.1, rrsig.class, f.original_ttl, &rdatas, &mut body).is_err() {
                 continue;
             }
             let entry = sets.entry(id).or_insert_with(|| SignedSet {
                 body: body.into_boxed_slice(),
                 sigs: Vec::new(),
             });
-            entry.sigs.push(Signature {
-                rrsig: rrsig.clone(),
-                algorithm: f.algorithm,
-                key_tag: f.key_tag,
-                inception: serial_to_epoch(f.inception, now),
-                expiration: serial_to_epoch(f.expiration, now),
-            });
+            entry.sigs.push(sig);
         }
-        // Signatures in the order sign_zone makes them: by key order.
-        for set in sets.values_mut() {
-            set.sigs.sort_by_key(|s| (s.algorithm, s.key_tag));
+        let mut sorted: Vec<(Vec<u8>, u16, SignedSet)> = sets
+            .into_iter()
+            .map(|((owner, t), mut set)| {
+                // Signatures in the order sign_zone makes them: by key.
+                set.sigs.sort_by_key(|s| (s.algorithm, s.key_tag));
+                (name_key(&owner), t, set)
+            })
+            .collect();
+        sorted.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut store = SetStore::with_capacity(sorted.len());
+        for (key, t, set) in sorted {
+            store.push(&key, t, Arc::new(set));
         }
+        // The order sign_zone gives: apex records, then the chain in
+        // canonical order of owners (what diff's merge expects).
+        generated.sort_by(|a, b| {
+            let chain = is_chain(a).cmp(&is_chain(b));
+            chain.then_with(|| match is_chain(a) {
+                true => compare_names(&a.owner, &b.owner).then(a.rtype.cmp(&b.rtype)),
+                false => Ordering::Equal,
+            })
+        });
         SignedZone {
-            origin,
+            origin: lower(origin),
             generated,
-            sets: sets.into_iter().map(|(id, s)| (id, Arc::new(s))).collect(),
+            store,
             stats: SignStats::default(),
         }
     }
 }
+
+/// A stored RRSIG as a [`Signature`], if one of `keys` made it (and, with
+/// `verify`, if it verifies).
+fn restored_signature(
+    rrsig: &Rr,
+    f: &RrsigFields,
+    rrset: &[&Rr],
+    keys: &[DnssecKey],
+    verify: bool,
+    now: u64,
+) -> Option<Signature> {
+    let key = keys
+        .iter()
+        .find(|k| k.key_tag() == f.key_tag && k.algorithm().number() == f.algorithm)?;
+    if verify {
+        let owned: Vec<Rr> = rrset.iter().map(|r| (*r).clone()).collect();
+        verify_rrsig(rrsig, &owned, &key.dnskey_rdata(), Some(now)).ok()?;
+    }
+    Some(Signature {
+        rrsig: rrsig.clone(),
+        algorithm: f.algorithm,
+        key_tag: f.key_tag,
+        inception: serial_to_epoch(f.inception, now),
+        expiration: serial_to_epoch(f.expiration, now),
+    })
+}
+
+#[cfg(test)]
+mod tests;
