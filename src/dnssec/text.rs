@@ -96,7 +96,7 @@ pub fn name_to_text(wire: &[u8]) -> String {
     while wire[i] != 0 {
         let len = wire[i] as usize;
         for &b in &wire[i + 1..i + 1 + len] {
-            push_escaped(&mut out, b, b".\\\"()@$; ");
+            push_escaped(&mut out, b, b".\\\"()@$;");
         }
         out.push('.');
         i += 1 + len;
