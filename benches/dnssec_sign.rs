@@ -9,7 +9,8 @@
 //! anchors serve), else one generated like it. `DNSSEC_BENCH_RUNS` sets
 //! the runs per full signing (default 3), `DNSSEC_BENCH_RESIGNS` the
 //! successive failovers re-signed (default 10), `DNSSEC_BENCH_CASES=1`
-//! keeps the first case on one thread (for `perf record`).
+//! keeps one case on one thread (for `perf record`), `DNSSEC_BENCH_FIRST`
+//! picks which.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -157,8 +158,11 @@ fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let runs = env("DNSSEC_BENCH_RUNS", 3).max(1);
     let resigns = env("DNSSEC_BENCH_RESIGNS", 10).max(1) as u32;
-    // DNSSEC_BENCH_CASES=1: the first case only, one thread (for profiling).
+    // DNSSEC_BENCH_CASES=1: the first case only, one thread (for profiling);
+    // DNSSEC_BENCH_FIRST=n starts at case n (0: ECDSA/NSEC, 1: ECDSA/NSEC3,
+    // 2: Ed25519/NSEC).
     let case_count = env("DNSSEC_BENCH_CASES", 3);
+    let first_case = env("DNSSEC_BENCH_FIRST", 0);
     let (apex, data, source) = large_zone();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("large zone: {source}: {} records; {cpus} CPUs", data.len());
@@ -183,7 +187,7 @@ fn main() {
         "| case | threads | full signing ms (median/worst) | RRSIGs | RSS MiB added | re-sign after 1 change ms (median/worst) | RRsets re-signed | IXFR diff ms |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for case in cases.iter().take(case_count) {
+    for case in cases.iter().skip(first_case).take(case_count) {
         let keys = generate_keys(&apex, case.alg, KeyScheme::Csk, NOW - 3600).unwrap();
         let thread_counts = if case_count == 1 {
             vec![1]

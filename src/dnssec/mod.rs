@@ -16,6 +16,7 @@
 //! - [`text`]: zone-file presentation of records and timestamps.
 
 pub mod canonical;
+mod fx;
 pub mod keyfile;
 pub mod keys;
 pub mod nsec;

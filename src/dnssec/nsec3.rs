@@ -5,6 +5,7 @@
 //! NSEC3 record (RFC 5155 7.1); the chain is ordered by hash.
 
 use super::canonical::{is_subdomain, lower, parent};
+use super::fx::FxBuild;
 use super::nsec::{type_bitmap, DenialName};
 use super::text::base32hex;
 use super::{rtype, Rr};
@@ -80,7 +81,9 @@ pub fn hashed_owner(hash: &[u8; 20], origin: &[u8]) -> Vec<u8> {
 /// Empty non-terminals: names between the apex and an authoritative name
 /// that own no records themselves (RFC 5155 7.1 gives them NSEC3s).
 pub fn empty_non_terminals(origin: &[u8], names: &[DenialName]) -> Vec<Vec<u8>> {
-    let mut known: HashSet<&[u8]> = names.iter().map(|n| n.owner).collect();
+    let mut known: HashSet<&[u8], FxBuild> =
+        HashSet::with_capacity_and_hasher(names.len() * 2, FxBuild::default());
+    known.extend(names.iter().map(|n| n.owner));
     let mut found: Vec<Vec<u8>> = Vec::new();
     for name in names {
         let mut cur = name.owner;

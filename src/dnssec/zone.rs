@@ -20,6 +20,7 @@ mod store;
 use super::canonical::{
     compare_names, is_subdomain, is_valid_name, lower, name_key, name_key_into, rrset_wire, BadRdata,
 };
+use super::fx::FxBuild;
 use super::keys::DnssecKey;
 use super::nsec::{nsec_chain, DenialName};
 use super::nsec3::{nsec3_chain, Nsec3Params};
@@ -30,7 +31,7 @@ use input::{Input, SetRec};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use store::{FxBuild, SetStore, SignedSet};
+use store::{SetStore, SignedSet};
 
 pub use store::Signature;
 

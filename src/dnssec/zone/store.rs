@@ -7,7 +7,6 @@
 
 use crate::dnssec::Rr;
 use std::cmp::Ordering;
-use std::hash::Hasher;
 use std::sync::Arc;
 
 /// One RRSIG and what the signer needs to know about it.
@@ -147,23 +146,3 @@ impl<'s> Cursor<'s> {
         found.then(|| &self.store.entries[self.at].set)
     }
 }
-
-/// FxHash (as in rustc): hashing a zone's own records, not hostile input.
-#[derive(Default)]
-pub(super) struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-}
-
-pub(super) type FxBuild = std::hash::BuildHasherDefault<Fx>;
