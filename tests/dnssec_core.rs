@@ -212,6 +212,47 @@ fn zones_signed_by_vigia_pass_dnssec_verify_and_ldns() {
 }
 
 #[test]
+fn upper_case_names_inside_rdata_are_signed_in_canonical_form() {
+    // RFC 4034 6.2 / RFC 6840 5.1: names inside MX, SRV, NAPTR, RP, CNAME,
+    // PTR, DNAME... RDATA are lower-cased in the signed data. Validators
+    // rebuild that form from what they receive, so a signer that got it
+    // wrong would be caught here.
+    let Some(tools) = tools() else { return };
+    let tmp = TempDir::new("case");
+    let text = "$ORIGIN Case.Test.\n$TTL 300\n\
+        @ SOA NS1.Case.Test. HostMaster.Case.Test. 1 7200 900 86400 300\n\
+        @ NS NS1\nNS1 A 192.0.2.1\n@ MX 10 Mail.CASE.test.\nMail A 192.0.2.2\n\
+        _sip._tcp SRV 1 2 5060 Sip.Case.Test.\nSip A 192.0.2.3\n\
+        Naptr NAPTR 100 10 \"S\" \"SIP+D2T\" \"\" _Sip._Tcp.Case.Test.\n\
+        Rp RP HostMaster.Case.Test. Txt.Case.Test.\nTxt TXT \"Keep This Case\"\n\
+        Alias CNAME Mail.Case.TEST.\nPtr PTR Mail.Case.Test.\nOld DNAME New.Case.Test.\n";
+    let origin = Name::parse("Case.Test.", None).unwrap();
+    let file = tmp.0.join("case.zone");
+    let parsed = vigia::zone::parser::parse_str(text, &file, &origin, &tmp.0).unwrap();
+    let zone = vigia::zone::check::check_zone(&origin, parsed, &file).unwrap();
+    let data: Vec<Rr> = zone
+        .records
+        .iter()
+        .map(|r| Rr {
+            owner: r.owner.wire().to_vec(),
+            rtype: r.rtype,
+            class: r.class,
+            ttl: r.ttl,
+            rdata: r.rdata.to_wire(),
+        })
+        .collect();
+    assert!(data
+        .iter()
+        .any(|r| r.rtype == rtype::MX && r.rdata.windows(4).any(|w| w == b"CASE")));
+    let apex = origin.wire().to_vec();
+    let keys = generate_keys(&apex, Algorithm::Ed25519, KeyScheme::Csk, now()).unwrap();
+    for denial in [Denial::Nsec, nsec3()] {
+        let signed = sign_zone(&apex, &data, &keys, &config(denial), now(), None).unwrap();
+        assert_validators_accept(&tools, &apex, &write_signed(&tmp.0, &data, &signed), true);
+    }
+}
+
+#[test]
 fn the_validators_do_catch_a_broken_signature_or_chain() {
     // The harness must be able to fail: a tampered RRSIG and a missing
     // NSEC are both refused by each tool.
