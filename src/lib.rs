@@ -9,6 +9,8 @@
 //! - [`config`]: `config.toml` schema and validation; [`reclaim`]: freeing
 //!   load-time garbage beside serving; [`bindconf`]: BIND's named.conf read
 //!   and converted to a config (`vigia import-bind`);
+//! - [`dnssec`]: DNSSEC signing with no I/O but key files (keys, RRSIG,
+//!   NSEC/NSEC3, the incremental zone signer);
 //! - [`zone`]: zone files to checked records;
 //! - [`snapshot`]: everything a query may read (zones, keys, secondary
 //!   zones' state, query counters);
@@ -29,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dns;
+pub mod dnssec;
 pub mod failover;
 pub mod health;
 pub mod net;
