@@ -177,7 +177,9 @@ impl WireRdata for Rd<'_> {
 /// One record of a transfer: owner (wire), type, TTL, RDATA.
 type Item<'a> = (&'a [u8], u16, u32, Rd<'a>);
 
-/// The messages of an AXFR: SOA, every other record, SOA again.
+/// The messages of an AXFR: SOA, every other record, SOA again. RRsets a
+/// failover rule withholds from queries carry their transfer records
+/// (see `snapshot::Withheld`).
 pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> {
     let soa = zone.soa.rdatas.first().map(Rd::Parsed);
     let apex = zone.origin.wire();
@@ -186,7 +188,7 @@ pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> 
     for node in zone.nodes.iter() {
         for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
             records.extend(
-                set.rdatas
+                set.transfer
                     .iter()
                     .map(|rd| (node.owner(node.key()), set.rtype, set.ttl, Rd::Stored(rd))),
             );
