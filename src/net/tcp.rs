@@ -120,6 +120,9 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 if let Some((zone, rcode)) = x.counted {
                     snap.stats.record(zone, qtype, rcode, true);
                 }
+                if let (Some(m), Some((zone, kind, result))) = (&shared.metrics, &x.xfr) {
+                    m.xfr_out(zone, kind, result);
+                }
             }
         }
         // Batch answers to pipelined queries into one write, while a whole
