@@ -159,6 +159,12 @@ pub struct ServerOpts {
     pub zones: Vec<ZoneSpec>,
     pub edns_udp_size: Option<u16>,
     pub tcp_idle_timeout: Option<String>,
+    /// `[server] state_dir`; default: `state` in the server's temp dir.
+    pub state_dir: Option<PathBuf>,
+    /// Loopback address to listen on; default 127.0.0.1.
+    pub listen_ip: Option<Ipv4Addr>,
+    /// Raw TOML appended to the `[server]` table.
+    pub server_extra: String,
     /// Raw TOML appended to the config.
     pub extra: String,
 }
@@ -190,6 +196,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub metrics: SocketAddr,
     pub config: PathBuf,
+    /// Its `[server] state_dir`.
+    pub state_dir: PathBuf,
     child: Child,
     stderr_path: PathBuf,
     pub dir: TempDir,
@@ -202,13 +210,16 @@ impl Server {
     }
 
     pub fn start(opts: ServerOpts) -> Server {
-        let ip = Ipv4Addr::LOCALHOST;
+        let ip = opts.listen_ip.unwrap_or(Ipv4Addr::LOCALHOST);
         let port = free_port(ip);
-        let mport = free_port(ip);
+        let mport = free_port(Ipv4Addr::LOCALHOST);
         let dir = TempDir::new("vigia");
+        let state_dir = opts.state_dir.clone().unwrap_or_else(|| dir.path().join("state"));
         let mut cfg = String::new();
         writeln!(cfg, "[server]").unwrap();
         writeln!(cfg, "listen = [\"{ip}:{port}\"]").unwrap();
+        writeln!(cfg, "state_dir = {}", toml_str(&state_dir.to_string_lossy())).unwrap();
+        cfg.push_str(&opts.server_extra);
         if let Some(s) = opts.edns_udp_size {
             writeln!(cfg, "edns_udp_size = {s}").unwrap();
         }
@@ -222,7 +233,7 @@ impl Server {
             let list: Vec<String> = z.allow_transfer.iter().map(|c| toml_str(c)).collect();
             writeln!(cfg, "allow_transfer = [{}]", list.join(", ")).unwrap();
         }
-        writeln!(cfg, "\n[metrics]\nlisten = \"{ip}:{mport}\"").unwrap();
+        writeln!(cfg, "\n[metrics]\nlisten = \"127.0.0.1:{mport}\"").unwrap();
         writeln!(cfg, "\n[log]\nlevel = \"info\"").unwrap();
         cfg.push_str(&opts.extra);
         let config = dir.path().join("vigia.toml");
@@ -242,8 +253,9 @@ impl Server {
             .expect("spawn vigia");
         let mut s = Server {
             addr: SocketAddr::from((ip, port)),
-            metrics: SocketAddr::from((ip, mport)),
+            metrics: SocketAddr::from((Ipv4Addr::LOCALHOST, mport)),
             config,
+            state_dir,
             child,
             stderr_path,
             dir,
@@ -1600,6 +1612,7 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 
 /// The differential and consensus suites' query corpus.
 pub mod cases;
+pub mod lifecycle;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -1876,9 +1889,11 @@ pub type NamedKey<'a> = (&'a str, &'a str, &'a str);
 
 impl Named {
     /// `named` on 127.0.0.1:`port` as secondary for `zone` from `primary`
-    /// (a loopback vigia), accepting NOTIFY from 127.0.0.0/8, asking for
-    /// IXFR, transfers signed with `key` if given. Waits until the zone is
-    /// served (first transfer done), up to 15 s.
+    /// (a loopback vigia), configured as docs/operations.md section 11
+    /// shows it, with BIND's defaults: NOTIFY is accepted from the primary's
+    /// address only, IXFR is asked for; transfers signed with `key` if
+    /// given. Waits until the zone is served (first transfer done), up to
+    /// 15 s.
     pub fn start_secondary(
         named: &Path,
         port: u16,
@@ -1907,9 +1922,9 @@ impl Named {
     listen-on-v6 {{ none; }};
     recursion no;
     dnssec-validation no;
+    // Not BIND's default, and for the test machine only: a secondary's own
+    // NOTIFY would go to the zone's NS addresses, which are not loopback.
     notify no;
-    allow-notify {{ 127.0.0.0/8; }};
-    request-ixfr yes;
 }};
 controls {{ }};
 {key_clause}zone "{zone}" {{
