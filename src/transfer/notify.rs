@@ -128,6 +128,9 @@ impl Request {
     }
 }
 
+/// One (source, target) pair's turn to use a fixed source port.
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
 /// Sends NOTIFY to secondaries and judges their answers. Shared by every
 /// zone; lives as long as the server.
 pub struct Notifier {
@@ -136,7 +139,7 @@ pub struct Notifier {
     inflight: Mutex<HashMap<(Name, SocketAddr), tokio::task::AbortHandle>>,
     /// A source with a fixed port is one socket address: NOTIFYs from it
     /// to one target go one at a time, so their replies cannot cross.
-    fixed: Mutex<HashMap<(SocketAddr, SocketAddr), Arc<tokio::sync::Mutex<()>>>>,
+    fixed: Mutex<HashMap<(SocketAddr, SocketAddr), Turn>>,
 }
 
 impl Notifier {
@@ -180,7 +183,7 @@ impl Notifier {
         }
     }
 
-    fn fixed_turn(&self, t: Target) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    fn fixed_turn(&self, t: Target) -> Option<Turn> {
         (t.source.port() != 0).then(|| lock(&self.fixed).entry((t.source, t.addr)).or_default().clone())
     }
 }
