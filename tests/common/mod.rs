@@ -1613,6 +1613,8 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 /// The differential and consensus suites' query corpus.
 pub mod cases;
 pub mod lifecycle;
+pub mod site_vigia;
+pub mod web_backend;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
