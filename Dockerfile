@@ -5,7 +5,7 @@
 #
 # Run on the site's DNS VM, where config.toml listens on 192.168.0.109:53:
 #   docker run -d --name vigia --restart unless-stopped --network host \
-#     -v /srv/vigia:/etc/vigia:ro \
+#     -v /srv/vigia:/etc/vigia:ro -v vigia-state:/var/lib/vigia \
 #     -e VIGIA_HEALTHCHECK_SERVER=192.168.0.109:53 \
 #     vigia
 # with /srv/vigia/config.toml and /srv/vigia/zones/ (the repository's
