@@ -326,3 +326,73 @@ fn a_drain_survives_a_restart_with_its_time_and_reason() {
         ["192.168.0.108", "192.168.0.110"]
     );
 }
+
+#[test]
+fn a_check_changed_by_reload_is_probed_before_it_decides_an_answer() {
+    let site = Site::start(SiteOpts::default());
+    assert_eq!(
+        apex_at(site.vigia.addr).unwrap().1,
+        ["192.168.0.108", "192.168.0.110"]
+    );
+    // webserver's check now probes a port where nothing listens: a new
+    // target, so nothing of the old state carries over.
+    let dead = SocketAddr::from((
+        Ipv4Addr::new(127, 0, 0, 110),
+        free_port(Ipv4Addr::new(127, 0, 0, 110)),
+    ));
+    let cfg = std::fs::read_to_string(&site.vigia.config).unwrap();
+    let old = format!("http = \"{}\"", site.webserver.url());
+    assert!(cfg.contains(&old), "{cfg}");
+    std::fs::write(
+        &site.vigia.config,
+        cfg.replace(&old, &format!("http = \"http://{dead}/\"")),
+    )
+    .unwrap();
+    let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
+    assert_eq!(code, 200, "{body}");
+    // The reload answered once the new check had its first probe: no
+    // answer after it names the dead address, and no `fall` wait.
+    assert_eq!(apex_at(site.vigia.addr).unwrap().1, ["192.168.0.108"]);
+    let st = admin::status(site.vigia.metrics);
+    assert_eq!(st["checks"][1]["probes"], 1, "{st}");
+    assert_eq!(st["checks"][1]["reason"], "refused", "{st}");
+}
+
+#[test]
+fn a_zone_taken_out_and_put_back_never_goes_back_to_an_older_serial() {
+    const REVERSE: &str = "0.168.192.in-addr.arpa";
+    let mut site = Site::start(SiteOpts::default());
+    let cfg = std::fs::read_to_string(&site.vigia.config).unwrap();
+    let file = cfg
+        .lines()
+        .find(|l| l.starts_with("file = ") && l.contains("in-addr.arpa"))
+        .map(|l| l.trim_start_matches("file = ").trim_matches('"').to_string())
+        .unwrap();
+    let original = std::fs::read_to_string(&file).unwrap();
+    let reload = |site: &Site| {
+        let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
+        assert_eq!(code, 200, "{body}");
+    };
+    // An edit without a serial change: served as 3.
+    std::fs::write(
+        &file,
+        format!("{original}\n111 IN PTR unbound.no-paladar.com.br.\n"),
+    )
+    .unwrap();
+    reload(&site);
+    assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(3));
+    // The zone leaves the configuration, vigia restarts...
+    let block_start = cfg.find(&format!("name = \"{REVERSE}\"")).unwrap();
+    let block = &cfg[cfg[..block_start].rfind("[[zone]]").unwrap()..];
+    let block = &block[..block.find("\n[[").map_or(block.len(), |e| e + 1)];
+    std::fs::write(&site.vigia.config, cfg.replace(block, "")).unwrap();
+    reload(&site);
+    assert_eq!(serial_at(site.vigia.addr, REVERSE), None, "not served any more");
+    site.vigia.restart(FORWARD);
+    // ...and comes back with the file as it first was: other data than
+    // serial 3 carried, so above 3 (not the file's 2).
+    std::fs::write(&file, &original).unwrap();
+    std::fs::write(&site.vigia.config, &cfg).unwrap();
+    reload(&site);
+    assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(4));
+}

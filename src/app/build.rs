@@ -64,6 +64,20 @@ impl App {
             });
             inputs.push(input);
         }
+        // Primary zones no longer configured keep what they served.
+        let was_secondary: Vec<String> = st
+            .zones
+            .iter()
+            .filter(|z| z.secondary)
+            .map(|z| z.origin.to_string())
+            .collect();
+        st.retired = prev
+            .iter()
+            .filter(|(k, _)| {
+                !states.iter().any(|z| z.origin.to_string() == **k) && !was_secondary.contains(k)
+            })
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         st.zones = states;
         self.publish_serials(&st);
         let stats = self.metrics.query_stats_for(&zone_names(&st));

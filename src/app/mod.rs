@@ -54,6 +54,10 @@ struct BuildState {
     rule_ttls: Vec<u32>,
     /// Per zone, in config order: what is served.
     zones: Vec<ZoneState>,
+    /// What was served for primary zones no longer configured: kept (and
+    /// in the state directory), so a zone that comes back never goes back
+    /// to an older serial.
+    retired: BTreeMap<String, Served>,
     /// Each rule's last answer, to spot changes.
     outcomes: Vec<Outcome>,
 }
@@ -111,6 +115,7 @@ impl App {
                 rules: Vec::new(),
                 rule_ttls: Vec::new(),
                 zones: Vec::new(),
+                retired: BTreeMap::new(),
                 outcomes: Vec::new(),
             }),
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
@@ -154,10 +159,15 @@ impl App {
         }
         let saved = Saved {
             zones: st
-                .zones
-                .iter()
-                .filter(|z| !z.secondary)
-                .map(|z| (z.origin.to_string(), z.served))
+                .retired
+                .clone()
+                .into_iter()
+                .chain(
+                    st.zones
+                        .iter()
+                        .filter(|z| !z.secondary)
+                        .map(|z| (z.origin.to_string(), z.served)),
+                )
                 .collect(),
             drains: self
                 .health
@@ -252,12 +262,11 @@ impl App {
         }
         let n = loaded.zones.len();
         self.follow(&loaded.config);
-        let prev: BTreeMap<String, Served> = self
-            .lock()
-            .zones
-            .iter()
-            .map(|z| (z.origin.to_string(), z.served))
-            .collect();
+        let prev: BTreeMap<String, Served> = {
+            let st = self.lock();
+            let current = st.zones.iter().map(|z| (z.origin.to_string(), z.served));
+            st.retired.clone().into_iter().chain(current).collect()
+        };
         self.install(loaded, &prev);
         self.metrics.reload(true);
         let msg = format!("reloaded {n} zones");
