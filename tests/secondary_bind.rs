@@ -91,7 +91,7 @@ impl Primary {
         ));
         for c in ["c1", "c2"] {
             extra.push_str(&format!(
-                "\n[[check]]\nname = \"{c}\"\ntcp = \"{up}\"\ninterval = \"1s\"\ntimeout = \"2s\"\nfall = 3\ninitial = \"up\"\n"
+                "\n[[check]]\nname = \"{c}\"\ntcp = \"{up}\"\ninterval = \"1s\"\ntimeout = \"2s\"\nfall = 3\n"
             ));
         }
         extra.push_str(

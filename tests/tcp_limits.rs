@@ -36,9 +36,10 @@ impl Vigia {
         let mport = common::free_port(ip);
         let dir = common::TempDir::new("tcp-limits");
         let cfg = format!(
-            "[server]\nlisten = [\"{ip}:{port}\"]\nworkers = 2\n{server_toml}\n\
+            "[server]\nlisten = [\"{ip}:{port}\"]\nworkers = 2\nstate_dir = \"{}\"\n{server_toml}\n\
              [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n\n\
              [metrics]\nlisten = \"{ip}:{mport}\"\n",
+            dir.path().join("state").display(),
             common::zone_paladar().display()
         );
         let config = dir.path().join("vigia.toml");

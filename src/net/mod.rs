@@ -31,6 +31,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::config::ServerConfig;
+use crate::control::metrics::Metrics;
 use crate::query::rrl::Rrl;
 use crate::snapshot::Snapshot;
 use crate::transfer::journal::Journal;
@@ -58,6 +59,8 @@ pub struct Shared {
     pub(crate) tcp_open: AtomicUsize,
     /// Zone history for IXFR (set by `app` before serving).
     pub journal: Arc<Journal>,
+    /// Where outgoing transfers are counted (set by `app` before serving).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Shared {
@@ -74,6 +77,7 @@ impl Shared {
             tcp_clients: Mutex::new(HashMap::new()),
             tcp_open: AtomicUsize::new(0),
             journal: Arc::default(),
+            metrics: None,
         })
     }
 }

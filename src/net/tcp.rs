@@ -114,6 +114,11 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 flush(&mut wr, &mut pending, io_timeout).await?;
                 batched = 0;
                 let x = crate::transfer::out::respond(&snap, &shared.journal, &msg[..len], qtype, peer.ip());
+                // Counted before it is sent: a client that read it may
+                // scrape the metrics at once.
+                if let (Some(m), Some((zone, kind, result))) = (&shared.metrics, &x.xfr) {
+                    m.xfr_out(zone, kind, result);
+                }
                 for m in &x.messages {
                     send_framed(&mut wr, m, io_timeout).await?;
                 }

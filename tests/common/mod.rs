@@ -159,6 +159,12 @@ pub struct ServerOpts {
     pub zones: Vec<ZoneSpec>,
     pub edns_udp_size: Option<u16>,
     pub tcp_idle_timeout: Option<String>,
+    /// `[server] state_dir`; default: `state` in the server's temp dir.
+    pub state_dir: Option<PathBuf>,
+    /// Loopback address to listen on; default 127.0.0.1.
+    pub listen_ip: Option<Ipv4Addr>,
+    /// Raw TOML appended to the `[server]` table.
+    pub server_extra: String,
     /// Raw TOML appended to the config.
     pub extra: String,
 }
@@ -190,6 +196,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub metrics: SocketAddr,
     pub config: PathBuf,
+    /// Its `[server] state_dir`.
+    pub state_dir: PathBuf,
     child: Child,
     stderr_path: PathBuf,
     pub dir: TempDir,
@@ -202,13 +210,16 @@ impl Server {
     }
 
     pub fn start(opts: ServerOpts) -> Server {
-        let ip = Ipv4Addr::LOCALHOST;
+        let ip = opts.listen_ip.unwrap_or(Ipv4Addr::LOCALHOST);
         let port = free_port(ip);
-        let mport = free_port(ip);
+        let mport = free_port(Ipv4Addr::LOCALHOST);
         let dir = TempDir::new("vigia");
+        let state_dir = opts.state_dir.clone().unwrap_or_else(|| dir.path().join("state"));
         let mut cfg = String::new();
         writeln!(cfg, "[server]").unwrap();
         writeln!(cfg, "listen = [\"{ip}:{port}\"]").unwrap();
+        writeln!(cfg, "state_dir = {}", toml_str(&state_dir.to_string_lossy())).unwrap();
+        cfg.push_str(&opts.server_extra);
         if let Some(s) = opts.edns_udp_size {
             writeln!(cfg, "edns_udp_size = {s}").unwrap();
         }
@@ -222,7 +233,7 @@ impl Server {
             let list: Vec<String> = z.allow_transfer.iter().map(|c| toml_str(c)).collect();
             writeln!(cfg, "allow_transfer = [{}]", list.join(", ")).unwrap();
         }
-        writeln!(cfg, "\n[metrics]\nlisten = \"{ip}:{mport}\"").unwrap();
+        writeln!(cfg, "\n[metrics]\nlisten = \"127.0.0.1:{mport}\"").unwrap();
         writeln!(cfg, "\n[log]\nlevel = \"info\"").unwrap();
         cfg.push_str(&opts.extra);
         let config = dir.path().join("vigia.toml");
@@ -235,7 +246,8 @@ impl Server {
         Server::spawn(
             config,
             SocketAddr::from((ip, port)),
-            SocketAddr::from((ip, mport)),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, mport)),
+            state_dir,
             dir,
             &probe,
             &cfg,
@@ -244,7 +256,8 @@ impl Server {
 
     /// `vigia serve` with a config written elsewhere (e.g. by `vigia
     /// import-bind`), which listens on `addr` with metrics on `metrics`;
-    /// waits until it answers SOA for `probe`.
+    /// waits until it answers SOA for `probe`. A config without a
+    /// `state_dir` gets one in `dir` (never the host's /var/lib/vigia).
     pub fn start_with_config(
         config: PathBuf,
         addr: SocketAddr,
@@ -252,14 +265,24 @@ impl Server {
         dir: TempDir,
         probe: &str,
     ) -> Server {
-        let text = std::fs::read_to_string(&config).unwrap_or_default();
-        Server::spawn(config, addr, metrics, dir, probe, &text)
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        let state_dir = dir.path().join("state");
+        if !text.lines().any(|l| l.trim_start().starts_with("state_dir")) {
+            let line = format!("state_dir = {}\n", toml_str(&state_dir.to_string_lossy()));
+            text = match text.find("[server]\n") {
+                Some(at) => format!("{}{line}{}", &text[..at + 9], &text[at + 9..]),
+                None => format!("[server]\n{line}\n{text}"),
+            };
+            std::fs::write(&config, &text).expect("write the config back");
+        }
+        Server::spawn(config, addr, metrics, state_dir, dir, probe, &text)
     }
 
     fn spawn(
         config: PathBuf,
         addr: SocketAddr,
         metrics: SocketAddr,
+        state_dir: PathBuf,
         dir: TempDir,
         probe: &str,
         cfg: &str,
@@ -281,6 +304,7 @@ impl Server {
             addr,
             metrics,
             config,
+            state_dir,
             child,
             stderr_path,
             dir,
@@ -1666,6 +1690,9 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 
 /// The differential and consensus suites' query corpus.
 pub mod cases;
+pub mod lifecycle;
+pub mod site_vigia;
+pub mod web_backend;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -1942,9 +1969,11 @@ pub type NamedKey<'a> = (&'a str, &'a str, &'a str);
 
 impl Named {
     /// `named` on 127.0.0.1:`port` as secondary for `zone` from `primary`
-    /// (a loopback vigia), accepting NOTIFY from 127.0.0.0/8, asking for
-    /// IXFR, transfers signed with `key` if given. Waits until the zone is
-    /// served (first transfer done), up to 15 s.
+    /// (a loopback vigia), configured as docs/operations.md section 11
+    /// shows it, with BIND's defaults: NOTIFY is accepted from the primary's
+    /// address only, IXFR is asked for; transfers signed with `key` if
+    /// given. Waits until the zone is served (first transfer done), up to
+    /// 15 s.
     pub fn start_secondary(
         named: &Path,
         port: u16,
@@ -1973,9 +2002,9 @@ impl Named {
     listen-on-v6 {{ none; }};
     recursion no;
     dnssec-validation no;
+    // Not BIND's default, and for the test machine only: a secondary's own
+    // NOTIFY would go to the zone's NS addresses, which are not loopback.
     notify no;
-    allow-notify {{ 127.0.0.0/8; }};
-    request-ixfr yes;
 }};
 controls {{ }};
 {key_clause}zone "{zone}" {{
