@@ -335,8 +335,10 @@ fn hostile_tree(d: &Dir) -> PathBuf {
 fn an_exponential_include_tree_stops_at_the_record_budget() {
     let d = Dir::new("tree");
     let main = hostile_tree(&d);
-    let mut limits = ZoneLimits::default();
-    limits.max_records = 200_000;
+    let limits = ZoneLimits {
+        max_records: 200_000,
+        ..ZoneLimits::default()
+    };
     let started = Instant::now();
     let e = d.load(&main, &limits).unwrap_err().to_string();
     assert!(
@@ -348,8 +350,10 @@ fn an_exponential_include_tree_stops_at_the_record_budget() {
     assert!(e.starts_with(&want), "{e}");
     assert!(e.contains("limit max_records = 200000"), "{e}");
     // With a small byte budget the include lines themselves run it out.
-    let mut limits = ZoneLimits::default();
-    limits.max_zone_bytes = 2_000;
+    let limits = ZoneLimits {
+        max_zone_bytes: 2_000,
+        ..ZoneLimits::default()
+    };
     let e = d.load(&main, &limits).unwrap_err().to_string();
     assert!(e.contains("limit max_zone_bytes = 2000"), "{e}");
 }

@@ -71,9 +71,9 @@ pub struct CheckRun {
     pub ok: bool,
     pub stdout: String,
     pub stderr: String,
-    /// Peak resident memory (KiB): the largest VmHWM seen while it ran
-    /// (wait4's ru_maxrss would count the test process's own memory, which
-    /// the child shares until its exec).
+    /// Peak resident memory (KiB): the largest VmHWM seen while it ran,
+    /// sampled every 2 ms (wait4's ru_maxrss would count the test
+    /// process's own memory, which the child shares until its exec).
     pub max_rss_kib: u64,
     pub took: Duration,
 }
@@ -85,7 +85,7 @@ pub fn vigia_check_measured(config: &Path, deadline: Duration) -> Option<CheckRu
     let out = dir.path().join("stdout");
     let err = dir.path().join("stderr");
     let started = Instant::now();
-    let child = Command::new(super::vigia_bin())
+    let mut child = Command::new(super::vigia_bin())
         .arg("check")
         .arg("--config")
         .arg(config)
@@ -94,18 +94,14 @@ pub fn vigia_check_measured(config: &Path, deadline: Duration) -> Option<CheckRu
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .expect("run vigia check");
-    let pid = child.id() as libc::pid_t;
     let mut peak = 0;
     loop {
         if let Some(hwm) = vm_hwm(child.id()) {
             peak = peak.max(hwm);
         }
-        let mut status = 0;
-        // SAFETY: waits for our own child, without blocking.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if rc == pid {
+        if let Some(status) = child.try_wait().expect("wait for vigia check") {
             return Some(CheckRun {
-                ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                ok: status.success(),
                 stdout: std::fs::read_to_string(&out).unwrap_or_default(),
                 stderr: std::fs::read_to_string(&err).unwrap_or_default(),
                 max_rss_kib: peak,
@@ -113,11 +109,8 @@ pub fn vigia_check_measured(config: &Path, deadline: Duration) -> Option<CheckRu
             });
         }
         if started.elapsed() > deadline {
-            // SAFETY: our own child, still running.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let mut status = 0;
-            // SAFETY: reaps the child just killed.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
+            let _ = child.kill();
+            let _ = child.wait();
             return None;
         }
         std::thread::sleep(Duration::from_millis(2));
