@@ -106,6 +106,7 @@ fn check_and_warn(
     check_soa(&index, file, &mut problems);
     check_apex_ns(&index, file, &mut problems);
     check_exclusive_types(&index, &mut problems);
+    check_types_per_name(&index, limits.max_types_per_name, &mut problems);
     check_rrset_sizes(&index, &mut problems);
     warn_about_targets(&index, &mut problems);
     reclaim.later((index.by_owner, index.nodes));
@@ -206,9 +207,8 @@ fn key(name: &Name) -> Vec<u8> {
 
 /// Drops exact duplicates silently and gives every RRset the TTL of its
 /// first record, warning like BIND ("TTL set to prior TTL"); counts the
-/// records of each RRset and the types at each name against `limits`
-/// (BIND's `max-records-per-type`, `max-types-per-name`), duplicates not
-/// counted, as in BIND.
+/// records of each RRset against `limits` (BIND's `max-records-per-type`),
+/// duplicates not counted, as in BIND.
 fn merge_rrsets(
     records: Vec<Numbered>,
     limits: &ZoneLimits,
@@ -220,7 +220,6 @@ fn merge_rrsets(
     // Per RRset: the first record's TTL and the records so far.
     let mut rrsets: FastMap<_, (u32, u64)> =
         FastMap::with_capacity_and_hasher(records.len(), Default::default());
-    let mut types: FastMap<Vec<u8>, u64> = FastMap::default();
     let mut kept = Vec::with_capacity(records.len());
     for (order, mut src) in records {
         let r = &src.record;
@@ -233,16 +232,7 @@ fn merge_rrsets(
                 o.get_mut().1 += 1;
                 *o.get()
             }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let n = types.entry(v.key().0.clone()).or_default();
-                *n += 1;
-                if *n == limits.max_types_per_name + 1 {
-                    let what = format!("more than {} types at '{}'", limits.max_types_per_name, r.owner);
-                    let reason = over_limit("max_types_per_name", limits.max_types_per_name, &what);
-                    problems.error(order, format!("{}: {reason}", src.at));
-                }
-                *v.insert((r.ttl, 1))
-            }
+            std::collections::hash_map::Entry::Vacant(v) => *v.insert((r.ttl, 1)),
         };
         if count == limits.max_records_per_type + 1 {
             let what = format!(
@@ -261,7 +251,7 @@ fn merge_rrsets(
         kept.push((order, src));
     }
     // Two keys per record: freed beside serving.
-    reclaim.later((seen, rrsets, types));
+    reclaim.later((seen, rrsets));
     kept
 }
 
@@ -471,20 +461,49 @@ fn check_exclusive_types(zone: &ZoneIndex, problems: &mut Problems) {
     }
 }
 
+/// At most `max` types at one name (BIND's `max-types-per-name`; the
+/// signatures of each covered type count as one type), reported at the
+/// record that passes it.
+fn check_types_per_name(zone: &ZoneIndex, max: u64, problems: &mut Problems) {
+    for positions in zone.by_owner.values() {
+        // Fewer records than the limit: fewer types too.
+        if positions.len() as u64 <= max {
+            continue;
+        }
+        let mut types: Vec<(u16, u16)> = Vec::new();
+        for rec in positions.iter().filter_map(|&i| zone.records.get(i)) {
+            let t = (rec.1.record.rtype, covered_type(&rec.1));
+            if types.contains(&t) {
+                continue;
+            }
+            types.push(t);
+            if types.len() as u64 == max + 1 {
+                let what = format!("more than {max} types at '{}'", rec.1.record.owner);
+                problems.at(rec, over_limit("max_types_per_name", max, &what));
+                break;
+            }
+        }
+    }
+}
+
 /// RRsets that no DNS message can carry: even alone, over TCP, the
 /// smallest response with them passes 65,535 octets, so a query for them
 /// could only ever get TC=1.
 fn check_rrset_sizes(zone: &ZoneIndex, problems: &mut Problems) {
     for positions in zone.by_owner.values() {
-        let records: Vec<&Numbered> = positions.iter().filter_map(|&i| zone.records.get(i)).collect();
-        let Some((_, first)) = records.first() else {
+        let Some((_, first)) = positions.first().and_then(|&i| zone.records.get(i)) else {
             continue;
         };
         let owner = &first.record.owner;
+        let rdatas = positions
+            .iter()
+            .filter_map(|&i| zone.records.get(i))
+            .map(|(_, s)| &s.record.rdata);
         // Most names hold far less than a message: one sum says so.
-        if size::upper_bound(owner, records.iter().map(|(_, s)| &s.record.rdata)) <= size::MAX_MESSAGE {
+        if size::upper_bound(owner, rdatas) <= size::MAX_MESSAGE {
             continue;
         }
+        let records: Vec<&Numbered> = positions.iter().filter_map(|&i| zone.records.get(i)).collect();
         let mut types: Vec<u16> = records.iter().map(|(_, s)| s.record.rtype).collect();
         types.sort_unstable();
         types.dedup();
