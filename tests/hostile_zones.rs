@@ -254,6 +254,21 @@ fn proc_self_environ_is_not_echoed() {
         "the reload reply quotes the environment"
     );
     assert_eq!(leaked_entry(&env, &log), None, "the log quotes the environment");
+    // vigia check reads its own environment, which is this test's.
+    let run =
+        vigia_check_measured(&check_config(site.dir(), &site.zone), DEADLINE).expect("vigia check hung");
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("/proc/self/environ:1: NUL byte"),
+        "{}",
+        run.stderr
+    );
+    let own = environment(std::process::id());
+    assert_eq!(
+        leaked_entry(&own, &run.stderr),
+        None,
+        "vigia check quotes the environment"
+    );
 
     // A text file of /proc: its first line is quoted, cut short.
     let text = zone_text(2, "$INCLUDE /proc/self/status\n");
