@@ -12,6 +12,9 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::Name;
 use std::sync::Arc;
 
+mod limits;
+pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
+
 /// A configuration problem, already phrased for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -38,6 +41,9 @@ pub struct Config {
     /// TSIG keys (`[[key]]`), for transfers and NOTIFY.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
+    /// What loading a zone may cost, and the SOA query rate (`[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -88,6 +94,12 @@ pub struct ServerConfig {
     /// secondary's family, unless that is a wildcard.
     #[serde(default)]
     pub notify_source: Option<String>,
+    /// `tcp_max_per_client` counts IPv4 clients by this prefix length.
+    #[serde(default = "default_tcp_prefix_v4")]
+    pub tcp_client_prefix_v4: u8,
+    /// ... and IPv6 clients by this one (/56, as RRL: one site's block).
+    #[serde(default = "default_tcp_prefix_v6")]
+    pub tcp_client_prefix_v6: u8,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +115,8 @@ impl Default for ServerConfig {
             tcp_max_pipelined: default_tcp_max_pipelined(),
             state_dir: default_state_dir(),
             notify_source: None,
+            tcp_client_prefix_v4: default_tcp_prefix_v4(),
+            tcp_client_prefix_v6: default_tcp_prefix_v6(),
         }
     }
 }
@@ -131,6 +145,12 @@ fn default_tcp_read_timeout() -> Duration {
 }
 fn default_tcp_max_pipelined() -> usize {
     128
+}
+fn default_tcp_prefix_v4() -> u8 {
+    32
+}
+fn default_tcp_prefix_v6() -> u8 {
+    56
 }
 
 /// Response rate limiting (`[rrl]`), BIND's defaults (see the query
@@ -231,6 +251,9 @@ pub struct ZoneConfig {
     /// A `[[key]]` name a secondary signs its SOA and AXFR requests with.
     #[serde(default)]
     pub primary_key: Option<String>,
+    /// This zone's limits (unset ones: `[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
 }
 
 /// Whether vigia is the source of a zone or follows another server.
@@ -498,6 +521,7 @@ impl Config {
         self.validate_server()?;
         self.validate_keys()?;
         self.validate_zones()?;
+        self.validate_limits()?;
         self.validate_checks()?;
         self.validate_failovers()?;
         Ok(())
@@ -572,6 +596,12 @@ impl Config {
         }
         if let Some(src) = &self.server.notify_source {
             self.validate_source("server.notify_source".into(), src)?;
+        }
+        if !(8..=32).contains(&self.server.tcp_client_prefix_v4) {
+            return Err(self.err("server.tcp_client_prefix_v4".into(), "must be between 8 and 32"));
+        }
+        if !(16..=128).contains(&self.server.tcp_client_prefix_v6) {
+            return Err(self.err("server.tcp_client_prefix_v6".into(), "must be between 16 and 128"));
         }
         self.validate_rrl()?;
         self.metrics.listen.parse::<SocketAddr>().map_err(|_| {

@@ -16,11 +16,13 @@ use crate::dns::tsig::Keyring;
 use crate::reclaim::Reclaimer;
 
 mod nodes;
+pub mod pace;
 pub mod secondary;
 pub mod stats;
 mod zone;
 
 pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
+pub use pace::Pacer;
 pub use secondary::SecondaryState;
 pub use stats::QueryStats;
 pub use zone::{Lookup, Soa, Withheld, ZoneData, ZoneInput};

@@ -345,6 +345,11 @@ impl Server {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// The process id of this `vigia serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Still running?
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -1691,6 +1696,7 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 /// The differential and consensus suites' query corpus.
 pub mod cases;
 pub mod lifecycle;
+pub mod process;
 pub mod site_vigia;
 pub mod web_backend;
 
