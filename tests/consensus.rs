@@ -16,7 +16,8 @@
 //!
 //! Zones: the three shared ones (all three references load all of them,
 //! `\032` owner included; none is excluded for any server) plus a private
-//! cons.test ([`CONS_ZONE`]: wildcard CNAME/MX, DNAME chains, delegations).
+//! cons.test ([`CONS_ZONE`]: wildcard CNAME/MX, DNAME chains, delegations)
+//! and the cut.test family (`cut_zones`: a parent served with its children).
 //! Knot and NSD run in the foreground on 127.0.0.1 with private configs
 //! (Knot: one UDP/TCP worker; NSD: server-count 1, RRL off).
 //!
@@ -924,6 +925,7 @@ fn vigia_answers_like_the_consensus() {
     let zdir = TempDir::new("consensus-zone");
     let mut zones = all_zones();
     zones.push(cons_zone(&zdir));
+    zones.extend(cut_zones());
     let b = Named::start(&named, &zones, &["127.0.0.0/8"]);
     let k = RefServer::knot(&knotd, &zones);
     let d = RefServer::nsd(&nsd, &zones);

@@ -7,6 +7,9 @@
 //! types; names below every owner, wildcard and ENT; out-of-zone names), in
 //! several transport/EDNS/RD variants, plus tests/data/diff/queries.txt.
 //!
+//! Zones: the three shared ones plus the cut.test family (a parent served
+//! with its children, tests/common/cases.rs `cut_zones`).
+//!
 //! A summary table of all differences is printed (run with --nocapture to see
 //! it on success) and written to $CARGO_TARGET_TMPDIR/differential_bind.txt.
 //! Any difference not covered by [`ALLOWED`] fails the test.
@@ -951,7 +954,8 @@ fn vigia_answers_like_bind() {
     let Some(named) = named_or_skip("vigia_answers_like_bind") else {
         return;
     };
-    let zones = all_zones();
+    let mut zones = all_zones();
+    zones.extend(cut_zones());
     let n = Named::start(&named, &zones, &["127.0.0.0/8"]);
     let v = Server::start(ServerOpts::new(zones.clone()));
     let cases = generate(&n, &zones);
