@@ -449,9 +449,10 @@ const ALLOWED: &[Allowance] = &[
         enabled: true,
         why: "RFC 1996 section 3.7 is written for secondaries (\"slave\"); a primary-only server \
               may refuse a NOTIFY (RFC 1035 section 4.1.1, REFUSED: \"refuses to perform the \
-              specified operation for policy reasons\"). vigia answers NOTIFY (opcode 4) REFUSED, \
-              no AA, question echoed; BIND NOERROR with AA. Knot and NSD answer as vigia \
-              (tests/consensus.rs; Knot: NOTAUTH).",
+              specified operation for policy reasons\"). vigia answers a NOTIFY (opcode 4) for a \
+              zone it serves as primary REFUSED, no AA, question echoed; BIND NOERROR with AA. \
+              There is no consensus (tests/consensus.rs: NSD REFUSED, Knot NOTAUTH). A NOTIFY \
+              for a zone not served gets NOTAUTH from vigia, BIND and Knot alike.",
         apply: |c, b, v| {
             let Some(q) = c.query() else { return false };
             if q.opcode != 4

@@ -128,18 +128,14 @@ fn respond_query(
         ext_rcode = (rcode::BADVERS >> 4) as u8;
         meta.rcode = (rcode::BADVERS & 0xF) as u8;
     } else if q.opcode == opcode::NOTIFY {
-        // A secondary zone takes NOTIFY from its primaries (RFC 1996 3.7)
-        // and refreshes; primary zones refuse it, as NSD answers (BIND
-        // acknowledges, Knot says NOTAUTH), as does anyone else. With a
-        // primary_key the NOTIFY must be signed with it; a bad signature
-        // is turned into NOTAUTH by sign_response below.
+        // With a primary_key the NOTIFY must be signed with it; a bad
+        // signature is turned into NOTAUTH by sign_response below.
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
-        let from_primary = q.qtype == rtype::SOA && notify::accept(snap, q, peer);
-        if from_primary {
-            flags.aa = true;
-        } else {
-            meta.rcode = rcode::REFUSED;
-        }
+        meta.rcode = notify::rcode(snap, q, peer);
+        flags.aa = meta.rcode == rcode::NOERROR;
+    } else if q.opcode == opcode::UPDATE {
+        meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
+        meta.rcode = update_rcode(q, meta.zone.is_some());
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
     } else if snap.secondary_down(down_check_name(snap, q)) {
@@ -151,7 +147,7 @@ fn respond_query(
         // RFC 1995 2: over UDP only the current SOA; a client behind it
         // then retries over TCP.
         let (zone, rc) = ixfr_udp(snap, q, &mut w);
-        (meta.zone, meta.rcode, flags.aa) = (zone, rc, zone.is_some());
+        (meta.zone, meta.rcode, flags.aa) = (zone, rc, rc == rcode::NOERROR);
     } else if matches!(q.qtype, rtype::AXFR | rtype::IXFR) {
         return Reply::Transfer { qtype: q.qtype };
     } else {
@@ -198,10 +194,8 @@ const EDE_NOT_AUTHORITATIVE: u16 = 20;
 /// Answers that need no zone lookup: opcodes and classes vigia does not
 /// serve, meta-types that cannot be asked for, transfers over UDP.
 fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
-    match q.opcode {
-        opcode::QUERY => {}
-        opcode::UPDATE => return Some(rcode::REFUSED),
-        _ => return Some(rcode::NOTIMP),
+    if q.opcode != opcode::QUERY {
+        return Some(rcode::NOTIMP);
     }
     // Class IN, and ANY (answered from IN data), are served; every other
     // class is refused, as Knot and NSD answer.
@@ -213,11 +207,19 @@ fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
         // Meta-types OPT, MAILA and MAILB have no data: they get NODATA
         // from the normal path. AXFR over UDP is not implemented.
         rtype::AXFR if !tcp => Some(rcode::NOTIMP),
-        // IXFR over UDP needs the client's SOA (RFC 1995 3), as BIND does.
-        rtype::IXFR if !tcp && message::ixfr_client_serial(q.raw, q.question_end).is_none() => {
-            Some(rcode::FORMERR)
-        }
         _ => None,
+    }
+}
+
+/// UPDATE (RFC 2136): vigia takes no updates. A zone it does not serve
+/// (no zone has the zone section's name as apex) gets NOTAUTH (RFC 2136
+/// 3.1.1), as BIND and Knot answer; a served zone REFUSED, as BIND
+/// answers without an update policy; another class REFUSED (policy).
+fn update_rcode(q: &Query<'_>, served: bool) -> u8 {
+    if q.qclass == class::IN && !served {
+        rcode::NOTAUTH
+    } else {
+        rcode::REFUSED
     }
 }
 
@@ -239,11 +241,16 @@ fn size_limit(snap: &Snapshot, q: &Query<'_>, tcp: bool) -> usize {
 }
 
 /// An IXFR over UDP (RFC 1995 2): the zone's current SOA in the answer
-/// (zone index, NOERROR), or REFUSED for a zone not served here.
+/// (zone index, NOERROR), or the error RCODE.
 fn ixfr_udp(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>) -> (Option<usize>, u8) {
+    // No zone with this apex: NOTAUTH, as BIND, Knot and NSD answer.
     let Some(zone) = snap.zone(q.qname_lower.wire()) else {
-        return (None, rcode::REFUSED);
+        return (None, rcode::NOTAUTH);
     };
+    // The client's SOA is required (RFC 1995 3), as BIND requires it.
+    if message::ixfr_client_serial(q.raw, q.question_end).is_none() {
+        return (Some(zone.index), rcode::FORMERR);
+    }
     w.rrset(
         Section::Answer,
         Owner::Question,

@@ -223,6 +223,46 @@ fn answers_by_table() {
             "REFUSED ".into(),
         ),
         (
+            "UPDATE for a zone not served: NOTAUTH",
+            query_with("example.org.", rtype::SOA, [5 << 3, 0], 1, &[], 0),
+            "NOTAUTH ".into(),
+        ),
+        (
+            "UPDATE for a name that is no zone's apex: NOTAUTH",
+            query_with("host.example.test.", rtype::SOA, [5 << 3, 0], 1, &[], 0),
+            "NOTAUTH ".into(),
+        ),
+        (
+            "UPDATE in class CH: REFUSED",
+            query_with("example.org.", rtype::SOA, [5 << 3, 0], 3, &[], 0),
+            "REFUSED ".into(),
+        ),
+        (
+            "NOTIFY for a zone not served: NOTAUTH",
+            query_with("example.org.", rtype::SOA, [4 << 3, 0], 1, &[], 0),
+            "NOTAUTH ".into(),
+        ),
+        (
+            "NOTIFY for a name that is no zone's apex: NOTAUTH",
+            query_with("host.example.test.", rtype::SOA, [4 << 3, 0], 1, &[], 0),
+            "NOTAUTH ".into(),
+        ),
+        (
+            "NOTIFY in class CH: REFUSED",
+            query_with("example.org.", rtype::SOA, [4 << 3, 0], 3, &[], 0),
+            "REFUSED ".into(),
+        ),
+        (
+            "IXFR over UDP for a zone not served: NOTAUTH",
+            q("example.org.", rtype::IXFR),
+            "NOTAUTH rd".into(),
+        ),
+        (
+            "IXFR over UDP without the client's SOA: FORMERR",
+            q(x, rtype::IXFR),
+            "FORMERR rd".into(),
+        ),
+        (
             "unknown opcode: NOTIMP, bare header",
             query_with(x, rtype::SOA, [3 << 3, 0], 1, &[], 0),
             "NOTIMP ".into(),

@@ -40,7 +40,10 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
     let zone = snap.zone(q.qname_lower.wire());
     let allowed = zone.is_some_and(|z| z.allow_transfer.iter().any(|&net| cidr_contains(net, peer)));
     let Some(zone) = zone.filter(|_| allowed) else {
-        let rcode = if snap.find_zone(q.qname_lower.wire()).is_some() && zone.is_none() {
+        // No zone has this apex (a zone not served, or a name inside one
+        // that is not its apex): NOTAUTH, as BIND, Knot and NSD answer.
+        // A served zone the client may not transfer: REFUSED (policy).
+        let rcode = if zone.is_none() {
             rcode::NOTAUTH
         } else {
             rcode::REFUSED
