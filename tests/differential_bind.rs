@@ -1014,6 +1014,22 @@ fn axfr_matches_bind() {
                 writeln!(problems, "  only vigia: {l}").unwrap();
             }
         }
+        // an AXFR request with EDNS: the first message carries an OPT
+        let q = Q::new(&z.name, AXFR).edns(1232).build();
+        let first_opt = |addr| {
+            query_tcp(addr, &q)
+                .and_then(|m| parse(&m).ok())
+                .map(|m| m.opt.is_some())
+        };
+        let (bo, wo) = (first_opt(n.addr), first_opt(v.addr));
+        if bo != Some(true) || wo != bo {
+            writeln!(
+                problems,
+                "{}: OPT in the first AXFR message with EDNS: BIND {bo:?}, vigia {wo:?}",
+                z.name
+            )
+            .unwrap();
+        }
         // owner-name case in transfers (BIND keeps the zone file's case)
         let bc: BTreeSet<&str> = b.iter().map(|r| r.owner.as_str()).collect();
         let wc: BTreeSet<&str> = w.iter().map(|r| r.owner.as_str()).collect();

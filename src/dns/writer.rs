@@ -331,6 +331,23 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Appends an OPT record without options to a finished message (e.g. the
+/// first message of a zone transfer) and counts it in ARCOUNT. A TSIG, if
+/// any, must be added after it: it signs the OPT too (RFC 8945 4.2).
+pub fn append_opt(msg: &mut Vec<u8>, udp_size: u16, dnssec_ok: bool) {
+    if msg.len() < HEADER_LEN {
+        return;
+    }
+    let ttl: u32 = if dnssec_ok { 0x8000 } else { 0 };
+    msg.push(0);
+    msg.extend_from_slice(&rtype::OPT.to_be_bytes());
+    msg.extend_from_slice(&udp_size.to_be_bytes());
+    msg.extend_from_slice(&ttl.to_be_bytes());
+    msg.extend_from_slice(&[0, 0]);
+    let ar = be16(msg, 10).unwrap_or(0).saturating_add(1);
+    msg[10..12].copy_from_slice(&ar.to_be_bytes());
+}
+
 /// True if the (possibly compressed) name at `at` in `msg` equals `wire`
 /// byte for byte.
 fn name_at_equals(msg: &[u8], mut at: usize, wire: &[u8]) -> bool {

@@ -67,6 +67,7 @@ pub fn respond_from(
             rd,
             rcode,
             question_end,
+            edns,
         } => {
             let question = if question_end > HEADER_LEN {
                 &msg[HEADER_LEN..question_end]
@@ -74,12 +75,19 @@ pub fn respond_from(
                 &[][..]
             };
             let mut w = Writer::new(out, id, question, usize::MAX);
+            // A well-formed OPT gets one back (BIND, Knot), with BADVERS
+            // for a version vigia does not speak (RFC 6891 6.1.3).
+            let badvers = edns.is_some_and(|e| e.version > 0);
+            let rcode = if badvers { rcode::BADVERS as u8 } else { rcode };
             w.finish(Flags {
                 rd,
                 opcode,
-                rcode,
+                rcode: rcode & 0xF,
                 ..Flags::default()
             });
+            if let Some(e) = edns {
+                w.opt(snap.edns_udp_size, rcode >> 4, e.dnssec_ok);
+            }
             Reply::Send(Meta {
                 zone: None,
                 qtype: 0,

@@ -268,6 +268,11 @@ fn answers_by_table() {
             "NOTIMP ".into(),
         ),
         (
+            "unknown opcode with an OPT: NOTIMP, bare header, our OPT (BIND, Knot)",
+            query_with(x, rtype::SOA, [3 << 3, 0], 1, &opt(4096, 0), 1),
+            "NOTIMP  | OPT 1232".into(),
+        ),
+        (
             "NOTIFY for a primary zone: REFUSED",
             query_with(x, rtype::SOA, [4 << 3, 0], 1, &[], 0),
             "REFUSED ".into(),
