@@ -464,10 +464,69 @@ struct Allowance {
     id: &'static str,
     enabled: bool,
     why: &'static str,
-    apply: fn(&Case, &mut Resp, &mut Resp) -> bool,
+    /// (case, the references' own answers [BIND, Knot, NSD], consensus, vigia)
+    apply: fn(&Case, &Refs, &mut Resp, &mut Resp) -> bool,
+}
+
+/// The three references' answers to one case: BIND, Knot, NSD.
+type Refs<'a> = [&'a Result<Resp, String>; 3];
+
+/// True if `r` is a referral (maybe after CNAMEs): no AA unless the
+/// ANSWER holds CNAMEs, an NS RRset alone in AUTHORITY, and at least one
+/// of its name servers at or below the cut (in-domain, RFC 9471).
+fn in_domain_referral(r: &Resp) -> bool {
+    let cnames_only = r.n.answer.iter().all(|l| fields(l).1 == "CNAME");
+    let ns: Vec<(String, String)> =
+        r.n.authority
+            .iter()
+            .map(|l| fields(l))
+            .map(|f| (f.0, f.4.to_ascii_lowercase()))
+            .collect();
+    let Some((cut, _)) = ns.first() else {
+        return false;
+    };
+    cnames_only
+        && (r.n.answer.is_empty() != r.n.flags.contains("aa"))
+        && r.n
+            .authority
+            .iter()
+            .all(|l| fields(l).1 == "NS" && fields(l).0 == *cut)
+        && ns
+            .iter()
+            .any(|(_, t)| t == cut || t.ends_with(&format!(".{cut}")))
 }
 
 const ALLOWED: &[Allowance] = &[
+    Allowance {
+        id: "referral-glue-tc",
+        enabled: true,
+        why: "RFC 9471 section 3.1: \"all available glue records for in-domain name servers MUST be \
+              included in the referral. If all in-domain glue records do not fit in a UDP response, \
+              the TC flag MUST be set\". When the A and AAAA glue of a delegation's in-domain name \
+              servers does not fit in 512 octets (no EDNS) or the client's EDNS size, vigia sets TC \
+              (question only, RFC 2181 section 9), as Knot does (its own answer must have TC for \
+              the difference to be allowed); BIND and NSD send the referral with part of the glue \
+              and no TC.",
+        apply: |c, refs, b, v| {
+            let knot_tc = refs[1].as_ref().is_ok_and(|k| k.n.flags.contains("tc"));
+            let v_empty = v.n.answer.is_empty() && v.n.authority.is_empty() && v.n.additional.is_empty();
+            if c.tcp
+                || !knot_tc
+                || !v.n.flags.contains("tc")
+                || !v_empty
+                || b.n.flags.contains("tc")
+                || !in_domain_referral(b)
+            {
+                return false;
+            }
+            b.n.flags = v.n.flags.clone();
+            b.n.answer.clear();
+            b.n.authority.clear();
+            b.n.additional.clear();
+            b.case = v.case.clone();
+            true
+        },
+    },
     Allowance {
         id: "trailing-garbage",
         enabled: true,
@@ -475,7 +534,7 @@ const ALLOWED: &[Allowance] = &[
               records; bytes after them are malformed input. Issue 6 of this project: trailing \
               garbage gets FORMERR (with the question echoed) or silence, never an answer. Knot \
               answers FORMERR too; BIND and NSD ignore the bytes and answer.",
-        apply: |c, b, v| {
+        apply: |c, _, b, v| {
             if !has_trailing_bytes(c) || v.n.rcode != "FORMERR" || b.n.rcode == "FORMERR" {
                 return false;
             }
@@ -491,7 +550,7 @@ const ALLOWED: &[Allowance] = &[
               question in the question's case (e.g. `Q dNs.no-pAlAdar.CoM.bR` -> SOA \
               `dNs.no-pAlAdar.CoM.bR. webmaster.no-pAlAdar.CoM.bR.`); vigia writes names as the zone \
               file has them. Only the case differs; the records are the same.",
-        apply: |_, b, v| {
+        apply: |_, _, b, v| {
             if b.case == v.case || !b.case.eq_ignore_ascii_case(&v.case) {
                 return false;
             }
@@ -506,7 +565,7 @@ const ALLOWED: &[Allowance] = &[
               that response, and query again, using a mechanism, such as a TCP connection, that will \
               permit larger replies.\" With TC=1 on both sides the contents of the sections are not \
               compared (vigia never sends a partial RRset, RFC 2181 section 9 again).",
-        apply: |c, b, v| {
+        apply: |c, _, b, v| {
             if c.tcp || !b.n.flags.contains("tc") || !v.n.flags.contains("tc") {
                 return false;
             }
@@ -527,7 +586,7 @@ const ALLOWED: &[Allowance] = &[
               larger subset of available RRsets) in the answer section.\" The references return every \
               RRset; vigia one complete RRset of theirs (plus, RFC 1034 4.3.2 step 6, addresses for it \
               in ADDITIONAL).",
-        apply: |c, b, v| {
+        apply: |c, _, b, v| {
             if c.qtype() != Some(ANY) || v.n.flags.contains("tc") || v.n.answer.is_empty() {
                 return false;
             }
@@ -565,11 +624,11 @@ const ALLOWED: &[Allowance] = &[
     },
 ];
 
-fn explain(c: &Case, b: &Resp, v: &Resp) -> Result<String, Vec<&'static str>> {
+fn explain(c: &Case, refs: &Refs, b: &Resp, v: &Resp) -> Result<String, Vec<&'static str>> {
     let (mut b, mut v) = (b.clone(), v.clone());
     let mut used = vec![];
     for a in ALLOWED.iter().filter(|a| a.enabled) {
-        if (a.apply)(c, &mut b, &mut v) {
+        if (a.apply)(c, refs, &mut b, &mut v) {
             used.push(a.id);
         }
     }
@@ -649,6 +708,9 @@ fn kind(c: &Case, cons: Option<&Resp>, v: Option<&Resp>, diff: &[&str]) -> &'sta
     if q.qtype == CNAME && dname {
         return "qtype CNAME below a DNAME: apex NS in AUTHORITY";
     }
+    if v.n.flags.contains("tc") && !b.n.flags.contains("tc") {
+        return "truncated: in-domain referral glue does not fit";
+    }
     "other"
 }
 
@@ -707,7 +769,7 @@ fn compare(run: &Run) -> (Vec<Diff>, BTreeMap<&'static str, usize>) {
                 if f.is_empty() {
                     continue;
                 }
-                match explain(c, &r, vr) {
+                match explain(c, &refs, &r, vr) {
                     Ok(ids) => (f, Some(ids), vec![]),
                     Err(left) => (f, None, left),
                 }

@@ -30,6 +30,7 @@ sub      NS    ns.sub
 ns.sub   A     192.0.2.54
 old      DNAME new.example.test.
 a.new    A     192.0.2.2
+tosub    CNAME www.sub
 loop1    CNAME loop2
 loop2    CNAME loop1
 big      TXT   \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"
@@ -39,9 +40,7 @@ big      TXT   \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 /// example.test (above), plus secondary.test: a secondary zone with no
 /// copy yet (down).
 fn snapshot() -> Snapshot {
-    let origin = Name::parse("example.test.", None).unwrap();
-    let recs = parse_str(ZONE, Path::new("t"), &origin, Path::new(".")).unwrap();
-    let zone = check_zone(&origin, recs, Path::new("t"), &Reclaimer::inline()).unwrap();
+    let zone = zone("example.test.", ZONE);
     let sec_origin = Name::parse("secondary.test.", None).unwrap();
     let down = SecondaryState::new(sec_origin.clone(), vec![], None, true);
     let secondary = ZoneInput {
@@ -55,6 +54,13 @@ fn snapshot() -> Snapshot {
         Arc::new(QueryStats::new(names)),
         &Reclaimer::inline(),
     )
+}
+
+/// A checked zone from text.
+fn zone(origin: &str, text: &str) -> crate::zone::Zone {
+    let origin = Name::parse(origin, None).unwrap();
+    let recs = parse_str(text, Path::new("t"), &origin, Path::new(".")).unwrap();
+    check_zone(&origin, recs, Path::new("t"), &Reclaimer::inline()).unwrap()
 }
 
 /// A query: `flags` is the header's third and fourth octets, `extra` the
@@ -176,6 +182,11 @@ fn answers_by_table() {
             "referral with glue, not authoritative",
             q("www.sub.example.test.", rtype::A),
             "NOERROR rd | NS: sub.example.test. 300 IN NS ns.sub.example.test. | AR: ns.sub.example.test. 300 IN A 192.0.2.54".into(),
+        ),
+        (
+            "CNAME into a delegation: the CNAME, then the referral",
+            q("tosub.example.test.", rtype::A),
+            "NOERROR aa rd | AN: tosub.example.test. 300 IN CNAME www.sub.example.test. | NS: sub.example.test. 300 IN NS ns.sub.example.test. | AR: ns.sub.example.test. 300 IN A 192.0.2.54".into(),
         ),
         (
             "DNAME and its synthesised CNAME (RFC 6672)",
@@ -359,4 +370,59 @@ fn every_answer_is_counted_by_the_caller_with_its_zone() {
         panic!("no answer")
     };
     assert_eq!((meta.zone, meta.rcode), (None, 5));
+}
+
+/// A zone with `n` in-domain name servers for `many` (A and AAAA each)
+/// and one in-domain plus `n` sibling name servers for `sibs`.
+fn glue_zone(n: usize) -> Snapshot {
+    let mut text = String::from(
+        "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\nsibs NS ns.sibs\nns.sibs A 192.0.2.2\n",
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "many NS ns{i}.many\nns{i}.many A 192.0.2.{i}\nns{i}.many AAAA 2001:db8::{i}\n"
+        ));
+        text.push_str(&format!(
+            "sibs NS s{i}\ns{i} A 198.51.100.{i}\ns{i} AAAA 2001:db8:1::{i}\n"
+        ));
+    }
+    let names = vec!["glue.test.".into()];
+    Snapshot::build(
+        vec![ZoneInput::plain(zone("glue.test.", &text))],
+        Settings::default(),
+        Arc::new(QueryStats::new(names)),
+        &Reclaimer::inline(),
+    )
+}
+
+/// (TC set, NS records, glue records) of the answer to `msg`.
+fn referral_shape(snap: &Snapshot, msg: &[u8], tcp: bool) -> (bool, usize, usize) {
+    let mut out = Vec::new();
+    respond(snap, msg, &mut out, tcp);
+    let m = Message::from_vec(&out).unwrap();
+    (m.metadata.truncation, m.authorities.len(), m.additionals.len())
+}
+
+#[test]
+fn referral_glue_that_does_not_fit_truncates() {
+    let snap = glue_zone(13);
+    // 13 NS and 26 glue records take 800-odd octets: TC without EDNS
+    // (RFC 9471 3.1), whole over TCP and with a 1232-octet EDNS buffer.
+    let below = q("x.many.glue.test.", rtype::A);
+    assert_eq!(referral_shape(&snap, &below, false), (true, 0, 0));
+    assert_eq!(referral_shape(&snap, &below, true), (false, 13, 26));
+    let edns = query_with("x.many.glue.test.", rtype::A, [1, 0], 1, &opt(1232, 0), 1);
+    assert_eq!(referral_shape(&snap, &edns, false), (false, 13, 26));
+    let small = query_with("x.many.glue.test.", rtype::A, [1, 0], 1, &opt(512, 0), 1);
+    assert!(referral_shape(&snap, &small, false).0);
+    // Sibling glue is added while it fits, the rest left out without TC.
+    let sibs = referral_shape(&snap, &q("x.sibs.glue.test.", rtype::A), false);
+    assert!(!sibs.0 && sibs.1 == 14 && (1..27).contains(&sibs.2), "{sibs:?}");
+    assert_eq!(
+        referral_shape(&snap, &q("x.sibs.glue.test.", rtype::A), true),
+        (false, 14, 27)
+    );
+    // Few name servers: everything fits in 512 octets.
+    let few = glue_zone(3);
+    assert_eq!(referral_shape(&few, &below, false), (false, 3, 6));
 }
