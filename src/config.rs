@@ -78,6 +78,18 @@ pub struct ServerConfig {
     /// and is closed after `tcp_read_timeout` if it never reads.
     #[serde(default = "default_tcp_max_pipelined")]
     pub tcp_max_pipelined: usize,
+    /// A file with the DNS cookie secret (RFC 9018: 32 hex digits, a
+    /// second line for the previous secret during a rotation, or 16 raw
+    /// octets), shared by every server behind one address; relative to the
+    /// config file. Unset: a random secret for the life of the process.
+    #[serde(default)]
+    pub cookie_secret: Option<PathBuf>,
+    /// Answers id.server and hostname.bind CH TXT and NSID (RFC 5001).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Answers version.server and version.bind CH TXT.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +103,9 @@ impl Default for ServerConfig {
             tcp_max_per_client: default_tcp_max_per_client(),
             tcp_read_timeout: default_tcp_read_timeout(),
             tcp_max_pipelined: default_tcp_max_pipelined(),
+            cookie_secret: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -439,6 +454,16 @@ impl Config {
         }
     }
 
+    /// The cookie secret file, resolved against the config's directory.
+    pub fn cookie_secret_path(&self) -> Option<PathBuf> {
+        let p = self.server.cookie_secret.as_ref()?;
+        Some(if p.is_absolute() {
+            p.clone()
+        } else {
+            self.base_dir.join(p)
+        })
+    }
+
     /// Listen addresses, parsed (validated at load).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.server.listen.iter().filter_map(|s| s.parse().ok()).collect()
@@ -509,6 +534,19 @@ impl Config {
         ] {
             if v == 0 {
                 return Err(self.err(field.into(), "must be at least 1"));
+            }
+        }
+        for (field, v) in [
+            ("server.identity", &self.server.identity),
+            ("server.version", &self.server.version),
+        ] {
+            // One TXT string (and an NSID) holds at most 255 octets.
+            match v.as_deref().map(str::len) {
+                Some(0) => return Err(self.err(field.into(), "is empty: leave it out to answer nothing")),
+                Some(n) if n > 255 => {
+                    return Err(self.err(field.into(), format!("is {n} octets long; at most 255")))
+                }
+                _ => {}
             }
         }
         if self.server.tcp_read_timeout < Duration::from_millis(10) {

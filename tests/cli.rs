@@ -268,3 +268,43 @@ fn check_a_good_config() {
         "{out}"
     );
 }
+
+#[test]
+fn check_reads_the_cookie_secret_and_names_a_bad_one() {
+    let dir = TempDir::new("cli-cookie");
+    let zone = zone_paladar();
+    let config = dir.path().join("vigia.toml");
+    let write_config = |secret: &str| {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\ncookie_secret = \"{secret}\"\n\n[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n",
+            zone.display()
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    // Relative to the config file's folder; hex, a second line (the
+    // previous secret during a rotation) allowed.
+    std::fs::write(
+        dir.path().join("cookie.secret"),
+        "e5e973e5a6b2a43f48e7dc849e37bfcf\n445536bcd2513298075a5d379663c962\n",
+    )
+    .unwrap();
+    write_config("cookie.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(ok, "{err}");
+    std::fs::write(dir.path().join("bad.secret"), "# rotated\ne5e973e5a6b2a43f\n").unwrap();
+    write_config("bad.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(!ok);
+    let want = format!(
+        "{}: server.cookie_secret: {}: line 2: expected 32 hexadecimal digits (16 octets), found 'e5e973e5a6b2a43f'",
+        config.display(),
+        dir.path().join("bad.secret").display()
+    );
+    assert!(err.contains(&want), "{err}");
+    write_config("missing.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(
+        !ok && err.contains("server.cookie_secret: ") && err.contains("cannot read"),
+        "{err}"
+    );
+}

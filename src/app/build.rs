@@ -24,6 +24,7 @@ impl App {
             config,
             mut zones,
             rules,
+            cookies,
         } = loaded;
         keep_transferred(&st, &config, &self.snapshot.load(), &mut zones);
         let serials = merge_serials(&st, &zones);
@@ -41,6 +42,11 @@ impl App {
         st.settings = Settings {
             edns_udp_size: config.server.edns_udp_size,
             keyring: Arc::new(config.keyring()),
+            // Without a secret file, the random secret made at start-up
+            // (kept across reloads, so clients' cookies stay valid).
+            cookies: cookies.map_or_else(|| st.random_cookies.clone(), Arc::new),
+            identity: config.server.identity.as_deref().map(Arc::from),
+            version: config.server.version.as_deref().map(Arc::from),
         };
         st.config = config;
         let mut inputs = Vec::with_capacity(zones.len());
@@ -325,6 +331,7 @@ mod tests {
         BuildState {
             config: Config::parse(CONFIG, Path::new("c.toml")).unwrap(),
             settings: Settings::default(),
+            random_cookies: Arc::new(crate::dns::cookie::Secrets::random()),
             rules: Vec::new(),
             rule_ttls: Vec::new(),
             files: vec![(

@@ -1,6 +1,7 @@
 //! Reading a configuration's zones and rules from disk, and `vigia check`.
 
 use crate::config::{absolute, Config};
+use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Rule};
 use crate::reclaim::Reclaimer;
@@ -8,12 +9,15 @@ use crate::transfer::secondary;
 use crate::zone::check::load_zone;
 use crate::zone::Zone;
 
-/// Zones and rules read from disk, checked, not yet served.
+/// Zones, rules and the cookie secret read from disk, checked, not yet
+/// served.
 #[derive(Clone)]
 pub struct Loaded {
     pub config: Config,
     pub zones: Vec<Zone>,
     pub rules: Vec<Rule>,
+    /// From `[server] cookie_secret`; None when it is unset.
+    pub cookies: Option<Secrets>,
 }
 
 /// Reads every zone of `config` and compiles the failover rules. All zone
@@ -40,11 +44,40 @@ pub fn load(config: Config, reclaim: &Reclaimer) -> Result<Loaded, String> {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let cookies = match read_cookie_secret(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
     let rules = failover::compile_rules(&config, &zones).map_err(|e| e.to_string())?;
-    Ok(Loaded { config, zones, rules })
+    Ok(Loaded {
+        config,
+        zones,
+        rules,
+        cookies,
+    })
+}
+
+/// The secrets of `[server] cookie_secret`, if set. Errors name the
+/// config field, the file and the line.
+fn read_cookie_secret(config: &Config) -> Result<Option<Secrets>, String> {
+    let Some(path) = config.cookie_secret_path() else {
+        return Ok(None);
+    };
+    let at = format!(
+        "{}: server.cookie_secret: {}",
+        config.path.display(),
+        path.display()
+    );
+    let bytes = std::fs::read(&path).map_err(|e| format!("{at}: cannot read: {e}"))?;
+    Secrets::from_file_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{at}: {e}"))
 }
 
 /// `vigia check`: loads everything like `serve` would, prints one line per

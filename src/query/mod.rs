@@ -5,10 +5,12 @@
 //! I/O, no lock, no allocation per query.
 //!
 //! - [`answer`]: the RFC 1034 4.3.2 algorithm, negative answers, referrals;
+//! - [`edns`]: the options of the response's OPT (NSID, COOKIE, EDE);
 //! - [`notify`]: NOTIFY for secondary zones;
 //! - [`rrl`]: response rate limiting, applied by the UDP server afterwards.
 
 pub mod answer;
+pub mod edns;
 pub mod notify;
 pub mod rrl;
 #[cfg(test)]
@@ -36,12 +38,15 @@ pub enum Reply {
     Transfer { qtype: u16 },
 }
 
-/// Facts about a response, for metrics and logs.
+/// Facts about a response, for metrics, logs and RRL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
     pub zone: Option<usize>,
     pub qtype: u16,
     pub rcode: u8,
+    /// The query carried a valid server cookie (RFC 7873 5.2.5): its
+    /// source address is not spoofed, so RRL lets it through.
+    pub valid_cookie: bool,
 }
 
 /// Answers one DNS message. `tcp` selects the size limit (65535) and the
@@ -78,7 +83,15 @@ pub fn respond_from(
             // A well-formed OPT gets one back (BIND, Knot), with BADVERS
             // for a version vigia does not speak (RFC 6891 6.1.3).
             let badvers = edns.is_some_and(|e| e.version > 0);
-            let rcode = if badvers { rcode::BADVERS as u8 } else { rcode };
+            let mut rcode = if badvers { rcode::BADVERS as u8 } else { rcode };
+            // No question, only a COOKIE: a request for a server cookie
+            // (RFC 7873 5.4), answered NOERROR with one (BIND, NSD, gdnsd).
+            let cookie_request = !badvers && opcode == opcode::QUERY && question_end == 0;
+            let mut options = edns::ResponseOptions::none();
+            if let Some(e) = edns.filter(|e| cookie_request && e.cookie.is_some()) {
+                options = edns::ResponseOptions::for_query(snap, msg, &e, peer);
+                rcode = rcode::NOERROR;
+            }
             w.finish(Flags {
                 rd,
                 opcode,
@@ -86,12 +99,13 @@ pub fn respond_from(
                 ..Flags::default()
             });
             if let Some(e) = edns {
-                w.opt(snap.edns_udp_size, rcode >> 4, e.dnssec_ok);
+                w.opt_with_options(snap.edns_udp_size, rcode >> 4, e.dnssec_ok, options.bytes());
             }
             Reply::Send(Meta {
                 zone: None,
                 qtype: 0,
                 rcode,
+                valid_cookie: options.valid_cookie,
             })
         }
         Parsed::Query(q) => {
@@ -114,7 +128,8 @@ fn respond_query(
     peer: Option<std::net::IpAddr>,
 ) -> Reply {
     let question = &q.raw[HEADER_LEN..q.question_end];
-    let limit = size_limit(snap, q, tcp);
+    let mut options = edns::options_for(snap, q, peer);
+    let limit = size_limit(snap, q, tcp) - options.len();
     let mut w = Writer::new(out, q.id, question, limit);
     // CD is not copied: vigia is not DNSSEC-aware (RFC 4035 3.1.6 asks
     // only validating servers to copy it), as Knot and NSD answer.
@@ -127,6 +142,7 @@ fn respond_query(
         zone: None,
         qtype: q.qtype,
         rcode: rcode::NOERROR,
+        valid_cookie: options.valid_cookie,
     };
     let mut ext_rcode = 0u8;
     let mut not_authoritative = false;
@@ -187,8 +203,10 @@ fn respond_query(
     if let Some(e) = q.edns {
         // RFC 8914 Extended DNS Error 20 (Not Authoritative) tells a
         // client why it was refused, as Knot and NSD do.
-        let ede = not_authoritative.then_some(EDE_NOT_AUTHORITATIVE);
-        w.opt_with_ede(snap.edns_udp_size, ext_rcode, e.dnssec_ok, ede);
+        if not_authoritative {
+            options.push_ede(EDE_NOT_AUTHORITATIVE);
+        }
+        w.opt_with_options(snap.edns_udp_size, ext_rcode, e.dnssec_ok, options.bytes());
     }
     if ext_rcode != 0 {
         meta.rcode = rcode::BADVERS as u8;

@@ -426,3 +426,103 @@ fn referral_glue_that_does_not_fit_truncates() {
     let few = glue_zone(3);
     assert_eq!(referral_shape(&few, &below, false), (false, 3, 6));
 }
+
+/// The options of the response's OPT record: (code, data).
+fn opt_options(resp: &[u8]) -> Vec<(u16, Vec<u8>)> {
+    let Some(opt) = crate::dns::message::RecordWalk::new(resp)
+        .unwrap()
+        .find(|r| r.rtype == rtype::OPT)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let (mut at, end) = opt.rdata;
+    while at + 4 <= end {
+        let code = u16::from_be_bytes([resp[at], resp[at + 1]]);
+        let len = u16::from_be_bytes([resp[at + 2], resp[at + 3]]) as usize;
+        out.push((code, resp[at + 4..at + 4 + len].to_vec()));
+        at += 4 + len;
+    }
+    out
+}
+
+/// An OPT with one COOKIE option carrying `cookie`.
+fn opt_cookie(cookie: &[u8]) -> Vec<u8> {
+    let mut o = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0];
+    o.extend_from_slice(&((cookie.len() + 4) as u16).to_be_bytes());
+    o.extend_from_slice(&10u16.to_be_bytes());
+    o.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    o.extend_from_slice(cookie);
+    o
+}
+
+fn ask_with(snap: &Snapshot, msg: &[u8], peer: &str) -> (super::Meta, Vec<u8>) {
+    let mut out = Vec::new();
+    let Reply::Send(meta) = respond_from(snap, msg, &mut out, false, Some(peer.parse().unwrap())) else {
+        panic!("no answer")
+    };
+    (meta, out)
+}
+
+#[test]
+fn cookies_come_back_fresh_or_as_sent() {
+    let snap = snapshot();
+    let client = [1, 2, 3, 4, 5, 6, 7, 8];
+    let query = |cookie: &[u8]| query_with("host.example.test.", rtype::A, [1, 0], 1, &opt_cookie(cookie), 1);
+    // A client cookie alone: the normal answer and a server cookie.
+    let (meta, out) = ask_with(&snap, &query(&client), "192.0.2.7");
+    assert!(render(&out).starts_with("NOERROR aa rd | AN: host.example.test."));
+    let options = opt_options(&out);
+    assert_eq!(options.len(), 1);
+    let (code, cookie) = &options[0];
+    assert_eq!((*code, cookie.len(), &cookie[..8]), (10, 24, &client[..]));
+    assert!(!meta.valid_cookie);
+    // Sent back from the same address: valid, and the same cookie.
+    let (meta, out) = ask_with(&snap, &query(cookie), "192.0.2.7");
+    assert!(meta.valid_cookie);
+    assert_eq!(opt_options(&out), [(10, cookie.clone())]);
+    // From another address, or with another client cookie: not ours, the
+    // normal answer and a fresh server cookie (no BADCOOKIE).
+    let (meta, out) = ask_with(&snap, &query(cookie), "192.0.2.8");
+    assert!(!meta.valid_cookie);
+    assert!(render(&out).starts_with("NOERROR aa rd | AN:"));
+    assert_ne!(opt_options(&out)[0].1, *cookie);
+    // A COOKIE of a malformed length: FORMERR with an OPT (RFC 7873 5.2.2).
+    let (meta, out) = ask_with(&snap, &query(&cookie[..12]), "192.0.2.7");
+    assert_eq!(meta.rcode, 1);
+    assert_eq!(render(&out), "FORMERR rd | OPT 1232");
+    assert!(opt_options(&out).is_empty());
+}
+
+#[test]
+fn a_cookie_alone_without_a_question_gets_a_server_cookie() {
+    // RFC 7873 5.4: QDCOUNT 0 and a COOKIE: NOERROR with a server cookie.
+    let snap = snapshot();
+    let mut msg = vec![0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    msg.extend_from_slice(&opt_cookie(&[9; 8]));
+    let (meta, out) = ask_with(&snap, &msg, "192.0.2.7");
+    assert_eq!(meta.rcode, 0);
+    let options = opt_options(&out);
+    assert_eq!(options.len(), 1);
+    assert_eq!((options[0].0, options[0].1.len()), (10, 24));
+    // Without a cookie it stays FORMERR (with the OPT).
+    let mut bare = msg[..12].to_vec();
+    bare.extend_from_slice(&opt(1232, 0));
+    let (meta, out) = ask_with(&snap, &bare, "192.0.2.7");
+    assert_eq!((meta.rcode, opt_options(&out).len()), (1, 0));
+}
+
+#[test]
+fn room_for_the_cookie_is_kept_below_the_size_limit() {
+    // A 512-octet buffer: the answer plus the OPT and its cookie fit, or
+    // the answer is truncated; never more than 512 octets.
+    let snap = snapshot();
+    let mut o = opt_cookie(&[3; 8]);
+    o[3..5].copy_from_slice(&512u16.to_be_bytes());
+    for name in ["big.example.test.", "host.example.test."] {
+        let msg = query_with(name, rtype::TXT, [1, 0], 1, &o, 1);
+        let (_, out) = ask_with(&snap, &msg, "192.0.2.7");
+        assert!(out.len() <= 512, "{name}: {} octets", out.len());
+        assert_eq!(opt_options(&out)[0].1.len(), 24);
+    }
+}

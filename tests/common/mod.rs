@@ -159,6 +159,8 @@ pub struct ServerOpts {
     pub zones: Vec<ZoneSpec>,
     pub edns_udp_size: Option<u16>,
     pub tcp_idle_timeout: Option<String>,
+    /// Raw TOML lines added to the `[server]` section.
+    pub server_extra: String,
     /// Raw TOML appended to the config.
     pub extra: String,
 }
@@ -215,6 +217,7 @@ impl Server {
         if let Some(t) = &opts.tcp_idle_timeout {
             writeln!(cfg, "tcp_idle_timeout = {}", toml_str(t)).unwrap();
         }
+        cfg.push_str(&opts.server_extra);
         for z in &opts.zones {
             writeln!(cfg, "\n[[zone]]").unwrap();
             writeln!(cfg, "name = {}", toml_str(&z.name)).unwrap();
@@ -441,6 +444,12 @@ impl Named {
     /// `allow_transfer`: BIND address-match-list elements, e.g. `["127.0.0.0/8"]`
     /// (`[]` = `none`).
     pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
+        Named::start_with(named, zones, allow_transfer, "")
+    }
+
+    /// [`Named::start`] with `options` added to the `options { }` block
+    /// (e.g. `server-id "a"; cookie-secret "...";`).
+    pub fn start_with(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str], options: &str) -> Named {
         let ip = Ipv4Addr::LOCALHOST; // named only listens on configured interface addresses
         let port = free_port(ip);
         let dir = TempDir::new("named");
@@ -468,6 +477,7 @@ impl Named {
     allow-transfer {{ {allow} }};
     // the edge zone has deliberately odd owner names (e.g. "\032")
     check-names primary ignore;
+    {options}
 }};
 controls {{ }};
 "#
@@ -1666,6 +1676,9 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 
 /// The differential and consensus suites' query corpus.
 pub mod cases;
+
+/// Knot DNS and NSD as reference servers (consensus suites).
+pub mod refs;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
