@@ -967,6 +967,22 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(e.contains("test.toml:7") && e.contains("1x"), "{e}");
+        let long = "x".repeat(256);
+        let e = parse(&format!("[server]\nidentity = \"{long}\"\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("server.identity: is 256 octets long; at most 255"),
+            "{e}"
+        );
+        let e = parse(&format!("[server]\nversion = \"\"\n{MIN}")).unwrap_err().0;
+        assert!(e.contains("server.version: is empty"), "{e}");
+        let ok = parse(&format!(
+            "[server]\nidentity = \"ns1\"\ncookie_secret = \"s\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(ok.server.identity.as_deref(), Some("ns1"));
+        assert!(ok.cookie_secret_path().unwrap().ends_with("s"));
     }
 
     #[test]

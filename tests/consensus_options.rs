@@ -1,8 +1,12 @@
-//! DNS cookies (RFC 7873, RFC 9018) compared with BIND 9.18, Knot 3.2 and
-//! NSD 4.6 configured alike, as an operator would: one cookie secret for
-//! all (BIND `cookie-secret`, Knot `mod-cookies` with `secret` before
-//! `mod-rrl`, NSD `answer-cookie: yes` and `cookie-secret`, vigia
-//! `[server] cookie_secret`).
+//! DNS cookies (RFC 7873, RFC 9018) and the server's identity (CH TXT
+//! id.server and friends, NSID, RFC 5001) compared with BIND 9.18, Knot
+//! 3.2 and NSD 4.6 configured alike, as an operator would: one cookie
+//! secret for all (BIND `cookie-secret`, Knot `mod-cookies` with `secret`
+//! before `mod-rrl`, NSD `answer-cookie: yes` and `cookie-secret`, vigia
+//! `[server] cookie_secret`); one identity and version (BIND `server-id`,
+//! `hostname`, `version`; Knot `identity`, `version`, `nsid`; NSD
+//! `identity`, `version`, `nsid`; vigia `identity`, `version`), or none
+//! (each server's way of hiding them).
 //!
 //! Compared is the structure of each answer, not its bytes: presence,
 //! rcode, AA and TC, the number of answer records, and the EDNS options
@@ -28,7 +32,7 @@ use std::net::SocketAddr;
 const SECRET: &str = "e5e973e5a6b2a43f48e7dc849e37bfcf";
 const CLIENT: [u8; 8] = [0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57];
 
-/// BIND, Knot, NSD and vigia with the same zones and cookie secret.
+/// BIND, Knot, NSD and vigia with the same zones, configured alike.
 struct Fleet {
     _bind: Named,
     _knot: RefServer,
@@ -41,43 +45,62 @@ struct Fleet {
 
 const NAMES: [&str; 4] = ["BIND", "Knot", "NSD", "vigia"];
 
-fn fleet(test: &str) -> Option<Fleet> {
-    let (named, knotd, nsd) = refs_or_skip(test)?;
-    let zones = all_zones();
-    let bind = Named::start_with(
-        &named,
-        &zones,
-        &["127.0.0.0/8"],
-        &format!("cookie-secret \"{SECRET}\";"),
-    );
-    let knot_extra = KnotExtra {
-        modules: format!(
-            "mod-cookies:\n  - id: fleet\n    secret: 0x{SECRET}\nmod-rrl:\n  - id: default\n    rate-limit: 1000\n"
-        ),
-        template: "global-module: [ mod-cookies/fleet, mod-rrl/default ]".into(),
-        ..KnotExtra::default()
-    };
-    let knot = RefServer::knot_with(&knotd, &zones, &knot_extra);
-    let nsd = RefServer::nsd_with(
-        &nsd,
-        &zones,
-        &format!("answer-cookie: yes\ncookie-secret: \"{SECRET}\""),
-    );
-    let secret_dir = TempDir::new("cookie-secret");
-    let secret_file = secret_dir.path().join("cookie.secret");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let mut opts = ServerOpts::new(zones);
-    opts.server_extra = format!("cookie_secret = \"{}\"\n", secret_file.display());
-    let vigia = Server::start(opts);
-    let addrs = [bind.addr, knot.addr, nsd.addr, vigia.addr];
-    Some(Fleet {
-        _bind: bind,
-        _knot: knot,
-        _nsd: nsd,
-        _vigia: vigia,
-        _secret_dir: secret_dir,
-        addrs,
-    })
+/// The same setting, as each server's config says it.
+struct Setup {
+    /// Lines of BIND's `options { }`.
+    bind: String,
+    knot: KnotExtra,
+    /// Lines of NSD's `server:` clause.
+    nsd: String,
+    /// Lines of vigia's `[server]` section; `SECRET_FILE` stands for a
+    /// file holding [`SECRET`].
+    vigia: String,
+}
+
+/// All four with one cookie secret (Knot: `mod-cookies` before `mod-rrl`).
+fn cookie_setup() -> Setup {
+    Setup {
+        bind: format!("cookie-secret \"{SECRET}\";"),
+        knot: KnotExtra {
+            modules: format!(
+                "mod-cookies:\n  - id: fleet\n    secret: 0x{SECRET}\nmod-rrl:\n  - id: default\n    rate-limit: 1000\n"
+            ),
+            template: "global-module: [ mod-cookies/fleet, mod-rrl/default ]".into(),
+            ..KnotExtra::default()
+        },
+        nsd: format!("answer-cookie: yes\ncookie-secret: \"{SECRET}\""),
+        vigia: "cookie_secret = \"SECRET_FILE\"".into(),
+    }
+}
+
+impl Fleet {
+    fn start(test: &str, setup: &Setup) -> Option<Fleet> {
+        let (named, knotd, nsd) = refs_or_skip(test)?;
+        let zones = all_zones();
+        let bind = Named::start_with(&named, &zones, &["127.0.0.0/8"], &setup.bind);
+        let knot = RefServer::knot_with(&knotd, &zones, &setup.knot);
+        let nsd = RefServer::nsd_with(&nsd, &zones, &setup.nsd);
+        let secret_dir = TempDir::new("cookie-secret");
+        let secret_file = secret_dir.path().join("cookie.secret");
+        std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+        let mut opts = ServerOpts::new(zones);
+        opts.server_extra = format!(
+            "{}\n",
+            setup
+                .vigia
+                .replace("SECRET_FILE", &secret_file.display().to_string())
+        );
+        let vigia = Server::start(opts);
+        let addrs = [bind.addr, knot.addr, nsd.addr, vigia.addr];
+        Some(Fleet {
+            _bind: bind,
+            _knot: knot,
+            _nsd: nsd,
+            _vigia: vigia,
+            _secret_dir: secret_dir,
+            addrs,
+        })
+    }
 }
 
 /// A query for `name`/`qtype` with an OPT holding these options.
@@ -171,7 +194,7 @@ fn majority(refs: &[String]) -> Option<&String> {
 
 #[test]
 fn cookies_like_the_consensus() {
-    let Some(f) = fleet("cookies_like_the_consensus") else {
+    let Some(f) = Fleet::start("cookies_like_the_consensus", &cookie_setup()) else {
         return;
     };
     let www = "www.no-paladar.com.br";
@@ -269,12 +292,17 @@ fn cookies_like_the_consensus() {
 
 /// Adds one line per case to `report`; counts vigia's differences from
 /// the references' majority.
+/// Without a majority on the whole shape, the rcode (its first word) must
+/// still match the references' majority.
 fn check(report: &mut String, failures: &mut usize, what: &str, shapes: &[String]) {
     let refs = &shapes[..3];
-    let verdict = match majority(refs) {
-        None => "no consensus",
-        Some(m) if *m == shapes[3] => "ok",
-        Some(_) => {
+    let rcode = |s: &String| s.split(' ').next().unwrap_or("").to_string();
+    let rcodes: Vec<String> = refs.iter().map(rcode).collect();
+    let verdict = match (majority(refs), majority(&rcodes)) {
+        (Some(m), _) if *m == shapes[3] => "ok",
+        (None, Some(r)) if *r == rcode(&shapes[3]) => "ok (rcode)",
+        (None, None) => "no consensus",
+        _ => {
             *failures += 1;
             "DIFFERS"
         }
@@ -287,7 +315,10 @@ fn check(report: &mut String, failures: &mut usize, what: &str, shapes: &[String
 
 #[test]
 fn a_fleet_sharing_a_secret_accepts_each_others_cookies() {
-    let Some(f) = fleet("a_fleet_sharing_a_secret_accepts_each_others_cookies") else {
+    let Some(f) = Fleet::start(
+        "a_fleet_sharing_a_secret_accepts_each_others_cookies",
+        &cookie_setup(),
+    ) else {
         return;
     };
     let q = query("no-paladar.com.br", SOA, &[cookie(&CLIENT)]);
@@ -319,4 +350,108 @@ fn a_fleet_sharing_a_secret_accepts_each_others_cookies() {
         }
     }
     assert!(problems.is_empty(), "{problems}");
+}
+
+/// The structure of an answer for the identity cases: rcode, flags, the
+/// records of ANSWER (class CH TXT ...), the AUTHORITY count and the
+/// options (NSID with its text).
+fn identity_shape(r: Option<Vec<u8>>) -> String {
+    let Some(r) = r else { return "silent".into() };
+    let Ok(m) = parse(&r) else {
+        return "unparsable".into();
+    };
+    let mut s = format!("{} aa={} an=[", m.rcode_name(), u8::from(m.aa));
+    let records: Vec<String> = m.answer.iter().map(|rr| rr.line()).collect();
+    write!(s, "{}] ns={}", records.join("; "), m.authority.len()).unwrap();
+    for (code, data) in m.opt.iter().flat_map(|o| &o.options) {
+        match code {
+            3 => write!(s, " NSID={}", String::from_utf8_lossy(data)).unwrap(),
+            c => write!(s, " {c}/{}", data.len()).unwrap(),
+        }
+    }
+    s
+}
+
+/// (what, query) for the identity comparisons.
+fn identity_cases() -> Vec<(String, Vec<u8>, bool)> {
+    let ch = |name: &str, qtype: u16| Q::new(name, qtype).class(3).edns(1232).build();
+    let nsid = |name: &str| query(name, A, &[(3, Vec::new())]);
+    let mut cases = Vec::new();
+    for tcp in [false, true] {
+        for name in [
+            "id.server",
+            "hostname.bind",
+            "version.server",
+            "version.bind",
+            "ID.Server",
+        ] {
+            cases.push((format!("{name} CH TXT"), ch(name, TXT), tcp));
+        }
+        cases.push(("id.server CH A".into(), ch("id.server", A), tcp));
+        cases.push(("x.id.server CH TXT".into(), ch("x.id.server", TXT), tcp));
+        cases.push(("authors.bind CH TXT".into(), ch("authors.bind", TXT), tcp));
+        cases.push((
+            "id.server IN TXT".into(),
+            Q::new("id.server", TXT).edns(1232).build(),
+            tcp,
+        ));
+        cases.push(("NSID, positive".into(), nsid("www.no-paladar.com.br"), tcp));
+        cases.push(("NSID, NXDOMAIN".into(), nsid("nope.no-paladar.com.br"), tcp));
+        cases.push(("NSID, REFUSED".into(), nsid("example.org"), tcp));
+    }
+    cases
+}
+
+fn compare_identity(test: &str, setup: &Setup) {
+    let Some(f) = Fleet::start(test, setup) else {
+        return;
+    };
+    let mut report = String::new();
+    let mut failures = 0;
+    for (what, q, tcp) in identity_cases() {
+        let shapes: Vec<String> = f
+            .addrs
+            .iter()
+            .map(|&a| identity_shape(send(a, &q, tcp)))
+            .collect();
+        let transport = if tcp { "TCP" } else { "UDP" };
+        check(
+            &mut report,
+            &mut failures,
+            &format!("{what} ({transport})"),
+            &shapes,
+        );
+    }
+    println!("{report}");
+    assert_eq!(failures, 0, "vigia differs from the consensus:\n{report}");
+}
+
+#[test]
+fn identity_and_version_like_the_consensus() {
+    let setup = Setup {
+        bind: "server-id \"ns-a.example\"; hostname \"ns-a.example\"; version \"v-test\";".into(),
+        knot: KnotExtra {
+            server: "identity: \"ns-a.example\"\nversion: \"v-test\"\nnsid: \"ns-a.example\"".into(),
+            ..KnotExtra::default()
+        },
+        nsd: "identity: \"ns-a.example\"\nversion: \"v-test\"\nnsid: \"ascii_ns-a.example\"".into(),
+        vigia: "identity = \"ns-a.example\"\nversion = \"v-test\"".into(),
+    };
+    compare_identity("identity_and_version_like_the_consensus", &setup);
+}
+
+#[test]
+fn no_identity_like_the_consensus() {
+    // What each server answers with its identity and version hidden;
+    // vigia's default.
+    let setup = Setup {
+        bind: "server-id none; hostname none; version none;".into(),
+        knot: KnotExtra {
+            server: "identity: \"\"\nversion: \"\"\nnsid: \"\"".into(),
+            ..KnotExtra::default()
+        },
+        nsd: "hide-identity: yes\nhide-version: yes".into(),
+        vigia: String::new(),
+    };
+    compare_identity("no_identity_like_the_consensus", &setup);
 }

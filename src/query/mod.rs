@@ -5,11 +5,13 @@
 //! I/O, no lock, no allocation per query.
 //!
 //! - [`answer`]: the RFC 1034 4.3.2 algorithm, negative answers, referrals;
+//! - [`chaos`]: id.server, version.bind and the like (class CH);
 //! - [`edns`]: the options of the response's OPT (NSID, COOKIE, EDE);
 //! - [`notify`]: NOTIFY for secondary zones;
 //! - [`rrl`]: response rate limiting, applied by the UDP server afterwards.
 
 pub mod answer;
+pub mod chaos;
 pub mod edns;
 pub mod notify;
 pub mod rrl;
@@ -160,6 +162,8 @@ fn respond_query(
     } else if q.opcode == opcode::UPDATE {
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
         meta.rcode = update_rcode(q, meta.zone.is_some());
+    } else if q.qclass == class::CH && q.opcode == opcode::QUERY {
+        meta.rcode = chaos::answer(&snap.settings, q, &mut w);
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
     } else if snap.secondary_down(down_check_name(snap, q)) {

@@ -526,3 +526,82 @@ fn room_for_the_cookie_is_kept_below_the_size_limit() {
         assert_eq!(opt_options(&out)[0].1.len(), 24);
     }
 }
+
+#[test]
+fn identity_and_version_in_class_ch_and_nsid() {
+    let plain = snapshot();
+    let named = Snapshot::from_zones(
+        plain.zones.clone(),
+        Settings {
+            identity: Some("ns-a".into()),
+            version: Some("vigia 1".into()),
+            ..Settings::default()
+        },
+        plain.stats.clone(),
+    );
+    let ch = |name: &str, qtype: u16| query_with(name, qtype, [0, 0], 3, &[], 0);
+    let cases = [
+        (
+            "id.server.",
+            rtype::TXT,
+            "NOERROR  | AN: id.server. 0 CH TXT ns-a",
+        ),
+        (
+            "HOSTNAME.bind.",
+            rtype::TXT,
+            "NOERROR  | AN: HOSTNAME.bind. 0 CH TXT ns-a",
+        ),
+        (
+            "version.server.",
+            rtype::TXT,
+            "NOERROR  | AN: version.server. 0 CH TXT vigia 1",
+        ),
+        (
+            "version.bind.",
+            rtype::ANY,
+            "NOERROR  | AN: version.bind. 0 CH TXT vigia 1",
+        ),
+        ("version.bind.", rtype::A, "REFUSED "),
+        ("x.id.server.", rtype::TXT, "REFUSED "),
+        ("authors.bind.", rtype::TXT, "REFUSED "),
+    ];
+    for (name, qtype, want) in cases {
+        assert_eq!(answer(&named, &ch(name, qtype), false), want, "{name}");
+        // Off by default: REFUSED, as Knot and NSD answer when hidden.
+        assert_eq!(
+            answer(&plain, &ch(name, qtype), false),
+            "REFUSED ",
+            "{name} unset"
+        );
+    }
+    // In class IN these names are not served.
+    assert_eq!(answer(&named, &q("id.server.", rtype::TXT), false), "REFUSED rd");
+    // NSID (RFC 5001): the identity when asked for, on every answer.
+    let mut nsid = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0];
+    for (name, snap, want) in [
+        ("host.example.test.", &named, vec![(3, b"ns-a".to_vec())]),
+        (
+            "example.org.",
+            &named,
+            vec![(3, b"ns-a".to_vec()), (15, vec![0, 20])],
+        ),
+        ("host.example.test.", &plain, vec![]),
+    ] {
+        let (_, out) = ask_with(
+            snap,
+            &query_with(name, rtype::A, [1, 0], 1, &nsid, 1),
+            "192.0.2.7",
+        );
+        assert_eq!(opt_options(&out), want, "{name}");
+    }
+    // With a cookie too: NSID first, then COOKIE (as BIND, Knot and NSD).
+    nsid[10] = 16;
+    nsid.extend_from_slice(&[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let (_, out) = ask_with(
+        &named,
+        &query_with("host.example.test.", rtype::A, [1, 0], 1, &nsid, 1),
+        "192.0.2.7",
+    );
+    let codes: Vec<u16> = opt_options(&out).iter().map(|o| o.0).collect();
+    assert_eq!(codes, [3, 10]);
+}
