@@ -15,7 +15,7 @@ mod build;
 mod load;
 mod serve;
 
-pub use load::{check, init_logging, load, Loaded};
+pub use load::{check, init_logging, load, CheckReport, Loaded};
 pub use serve::serve;
 
 use std::collections::BTreeMap;

@@ -4,15 +4,17 @@
 //! helps: no SOA / SOA not at the apex / several SOAs, no NS at the apex,
 //! CNAME and other data, several CNAMEs or DNAMEs at one name, and apex NS
 //! targets inside the zone without address records. What BIND only warns
-//! about is logged with `tracing::warn!` (MX/SRV/delegation NS targets that
-//! are CNAMEs or have no address, TTLs differing inside an RRset).
+//! about is a [`Warning`] (MX/SRV/delegation NS targets that are CNAMEs or
+//! have no address, TTLs differing inside an RRset), logged by
+//! [`check_zone`] and printed by `vigia check`; `lint` adds vigia's own.
 //!
 //! One deliberate difference: BIND skips out-of-zone records with a warning;
 //! vigia refuses the zone, because such a record is always a mistake (a
 //! missing final dot, usually) and serving without it hides the mistake.
 
-use super::parser::{parse_file, ParseError};
-use super::{SourceRecord, Zone};
+use super::lint;
+use super::parser::{parse_file, parse_file_warned, ParseError};
+use super::{SourceRecord, Warning, Zone};
 use crate::dns::hash::{FxMap as FastMap, FxSet as FastSet};
 use crate::dns::types::type_name;
 use crate::dns::{class, rtype, Name};
@@ -41,6 +43,23 @@ pub fn load_zone(
     check_zone(origin, records, path, reclaim)
 }
 
+/// [`load_zone`], returning every warning (the reader's and the checks',
+/// in that order) instead of logging them, also when the zone is refused.
+pub fn load_zone_warned(
+    path: &Path,
+    origin: &Name,
+    base_dir: &Path,
+    reclaim: &Reclaimer,
+) -> (Result<Zone, LoadError>, Vec<Warning>) {
+    let (records, mut warnings) = match parse_file_warned(path, origin, base_dir) {
+        Ok(parsed) => parsed,
+        Err(e) => return (Err(e.into()), Vec::new()),
+    };
+    let (zone, checked) = check_and_warn(origin, records, path, reclaim);
+    warnings.extend(checked);
+    (zone, warnings)
+}
+
 /// Checks parsed records and builds the zone. All problems are reported at
 /// once, in file order, so one run is enough to fix a file.
 /// Load-time garbage goes to `reclaim`.
@@ -57,14 +76,13 @@ pub fn check_zone(
     zone
 }
 
-/// [`check_zone`], returning the warnings instead of logging them (so tests
-/// can see them).
-fn check_and_warn(
+/// [`check_zone`], returning the warnings instead of logging them.
+pub fn check_and_warn(
     origin: &Name,
     records: Vec<SourceRecord>,
     file: &Path,
     reclaim: &Reclaimer,
-) -> (Result<Zone, LoadError>, Vec<String>) {
+) -> (Result<Zone, LoadError>, Vec<Warning>) {
     let apex = origin.to_lowercase();
     let mut problems = Problems::default();
     // Keep each record's position in the file so problems print in order.
@@ -79,6 +97,7 @@ fn check_and_warn(
     check_apex_ns(&index, file, &mut problems);
     check_exclusive_types(&index, &mut problems);
     warn_about_targets(&index, &mut problems);
+    lint::warn_all(&index, &mut problems);
     reclaim.later((index.by_owner, index.nodes));
     let warnings = std::mem::take(&mut problems.warnings);
     let zone = problems.into_result().map(|()| Zone {
@@ -89,13 +108,13 @@ fn check_and_warn(
 }
 
 /// A record and its position in the file order.
-type Numbered = (usize, SourceRecord);
+pub(super) type Numbered = (usize, SourceRecord);
 
 /// Errors found so far, keyed by file position, and warnings.
 #[derive(Default)]
-struct Problems {
+pub(super) struct Problems {
     errors: Vec<(usize, String)>,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 impl Problems {
@@ -109,8 +128,11 @@ impl Problems {
             .push((usize::MAX, format!("{}: {reason}", file.display())));
     }
 
-    fn warn(&mut self, src: &SourceRecord, reason: String) {
-        self.warnings.push(format!("{}: {reason}", src.at));
+    pub(super) fn warn(&mut self, src: &SourceRecord, reason: String) {
+        self.warnings.push(Warning {
+            at: src.at.to_string(),
+            reason,
+        });
     }
 
     fn into_result(mut self) -> Result<(), LoadError> {
@@ -145,7 +167,7 @@ fn in_zone_only(apex: &Name, records: Vec<Numbered>, problems: &mut Problems) ->
 }
 
 /// Lower-cased wire form of a name, the key for case-insensitive lookups.
-fn key(name: &Name) -> Vec<u8> {
+pub(super) fn key(name: &Name) -> Vec<u8> {
     // Length octets are at most 63, below 'A': lower-casing them is a no-op.
     name.wire().iter().map(u8::to_ascii_lowercase).collect()
 }
@@ -199,14 +221,14 @@ enum Target {
 }
 
 /// The records grouped by owner, for the name-based checks.
-struct ZoneIndex<'a> {
-    apex: &'a Name,
-    records: &'a [Numbered],
+pub(super) struct ZoneIndex<'a> {
+    pub(super) apex: &'a Name,
+    pub(super) records: &'a [Numbered],
     /// Lower-cased owner → positions in `records`, in file order.
-    by_owner: FastMap<Vec<u8>, Vec<usize>>,
+    pub(super) by_owner: FastMap<Vec<u8>, Vec<usize>>,
     /// Every owner and each of its ancestors down to the apex, so that empty
     /// non-terminals count as existing names (RFC 4592 wildcard rules).
-    nodes: FastSet<Vec<u8>>,
+    pub(super) nodes: FastSet<Vec<u8>>,
 }
 
 impl<'a> ZoneIndex<'a> {
@@ -269,7 +291,7 @@ impl<'a> ZoneIndex<'a> {
         }
     }
 
-    fn wildcard_types(&self, target: &Name) -> Vec<u16> {
+    pub(super) fn wildcard_types(&self, target: &Name) -> Vec<u16> {
         let mut name = target.parent();
         while let Some(n) = name.filter(|n| n.is_subdomain_of(self.apex)) {
             if self.nodes.contains(&key(&n)) {
@@ -447,6 +469,10 @@ mod tests {
         let text = format!("{HEAD}{body}");
         let records = parse_str(&text, Path::new("db.x"), &origin, Path::new("/")).unwrap();
         let (zone, warnings) = check_and_warn(&origin, records, Path::new("db.x"), &Reclaimer::inline());
+        let warnings: Vec<String> = warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.at, w.reason))
+            .collect();
         (
             zone.unwrap_or_else(|e| panic!("unexpected error: {e}")),
             warnings.join("\n"),

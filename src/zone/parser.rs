@@ -17,7 +17,7 @@
 
 use super::lexer::{fail, name_text, unescape_token, Entry, Fail, Lexer, Res, Token};
 use super::text::{rdata_from_text, Cursor};
-use super::{Origin, SourceRecord};
+use super::{Origin, SourceRecord, Warning};
 use crate::dns::types::{class_from_name, is_meta, type_from_name, type_name};
 use crate::dns::{class, rtype, Name, Rdata, Record};
 use std::path::{Path, PathBuf};
@@ -39,12 +39,26 @@ pub struct ParseError {
 /// are resolved against `base_dir` (as BIND resolves them against its
 /// `directory`, not against the including file).
 pub fn parse_file(path: &Path, origin: &Name, base_dir: &Path) -> Result<Vec<SourceRecord>, ParseError> {
+    let (records, warnings) = parse_file_warned(path, origin, base_dir)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(records)
+}
+
+/// [`parse_file`], returning the warnings (no `$TTL`, TTLs over 2^31-1)
+/// instead of logging them.
+pub fn parse_file_warned(
+    path: &Path,
+    origin: &Name,
+    base_dir: &Path,
+) -> Result<(Vec<SourceRecord>, Vec<Warning>), ParseError> {
     let bytes = std::fs::read(path).map_err(|e| ParseError {
         file: path.to_path_buf(),
         line: 0,
         reason: format!("cannot read zone file: {e}"),
     })?;
-    parse_bytes(&bytes, path, origin, base_dir)
+    parse_bytes_warned(&bytes, path, origin, base_dir)
 }
 
 /// Same as [`parse_file`], from text; `file` is only used in messages and
@@ -66,11 +80,25 @@ pub(super) fn parse_bytes(
     origin: &Name,
     base_dir: &Path,
 ) -> Result<Vec<SourceRecord>, ParseError> {
+    let (records, warnings) = parse_bytes_warned(src, file, origin, base_dir)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(records)
+}
+
+fn parse_bytes_warned(
+    src: &[u8],
+    file: &Path,
+    origin: &Name,
+    base_dir: &Path,
+) -> Result<(Vec<SourceRecord>, Vec<Warning>), ParseError> {
     let mut parser = Parser {
         base_dir,
         out: Vec::new(),
         default_ttl: None,
         last_ttl: None,
+        warnings: Vec::new(),
     };
     let mut state = FileState {
         file: Arc::new(file.to_path_buf()),
@@ -79,7 +107,7 @@ pub(super) fn parse_bytes(
         depth: 0,
     };
     parser.parse_entries(src, &mut state)?;
-    Ok(parser.out)
+    Ok((parser.out, parser.warnings))
 }
 
 /// `$INCLUDE` nesting limit; deeper means a file (indirectly) includes itself.
@@ -158,16 +186,6 @@ fn parse_ttl(tok: &Token) -> Res<u32> {
                 tok.show()
             ),
         ),
-    }
-}
-
-/// TTLs with the top bit set mean 0 (RFC 2181 section 8); BIND warns too.
-fn clamp_ttl(ttl: u32, at: &str) -> u32 {
-    if ttl > MAX_TTL {
-        tracing::warn!("{at}: TTL {ttl} > MAXTTL, setting TTL to 0");
-        0
-    } else {
-        ttl
     }
 }
 
@@ -283,9 +301,25 @@ pub(super) struct Parser<'a> {
     default_ttl: Option<u32>,
     /// The last TTL written on a record (RFC 1035 default).
     last_ttl: Option<u32>,
+    /// What BIND warns about while reading.
+    warnings: Vec<Warning>,
 }
 
 impl Parser<'_> {
+    /// TTLs with the top bit set mean 0 (RFC 2181 section 8); BIND warns too.
+    fn clamp_ttl(&mut self, ttl: u32, at: String) -> u32 {
+        if ttl > MAX_TTL {
+            self.warn(at, format!("TTL {ttl} > MAXTTL, setting TTL to 0"));
+            0
+        } else {
+            ttl
+        }
+    }
+
+    fn warn(&mut self, at: String, reason: String) {
+        self.warnings.push(Warning { at, reason });
+    }
+
     fn parse_entries(&mut self, src: &[u8], st: &mut FileState) -> Result<(), ParseError> {
         let mut lexer = Lexer::new(src, 1);
         while let Some(entry) = lexer.next_entry().map_err(|f| st.error(f))? {
@@ -332,7 +366,7 @@ impl Parser<'_> {
         let mut cur = Cursor::new(args, line, "$TTL");
         let ttl = parse_ttl(cur.next("TTL")?)?;
         cur.finish()?;
-        self.default_ttl = Some(clamp_ttl(ttl, &st.at(line)));
+        self.default_ttl = Some(self.clamp_ttl(ttl, st.at(line)));
         Ok(())
     }
 
@@ -405,7 +439,7 @@ impl Parser<'_> {
     ) -> Res<()> {
         let ttl = match (ttl, self.default_ttl, self.last_ttl) {
             (Some(ttl), _, _) => {
-                let ttl = clamp_ttl(ttl, &st.at(line));
+                let ttl = self.clamp_ttl(ttl, st.at(line));
                 self.last_ttl = Some(ttl);
                 ttl
             }
@@ -413,8 +447,9 @@ impl Parser<'_> {
             (None, None, Some(last)) => last,
             (None, None, None) => match rdata.soa_minimum().filter(|_| t == rtype::SOA) {
                 Some(minimum) => {
-                    tracing::warn!("{}: no TTL specified; using SOA MINTTL instead", st.at(line));
-                    let minimum = clamp_ttl(minimum, &st.at(line));
+                    // named-checkzone's warning, and its fallback.
+                    self.warn(st.at(line), "no TTL specified; using SOA MINTTL instead".into());
+                    let minimum = self.clamp_ttl(minimum, st.at(line));
                     self.default_ttl = Some(minimum);
                     minimum
                 }
