@@ -161,6 +161,16 @@ fn lookups(c: &mut Criterion) {
             ))
         })
     });
+    let secrets = vigia::dns::cookie::Secrets::random();
+    let ip = "192.0.2.7".parse().unwrap();
+    let client = [7u8; 8];
+    let made = [&client[..], &secrets.make(&client, ip, 1_000_000)].concat();
+    c.bench_function("cookie: a server cookie made", |b| {
+        b.iter(|| black_box(secrets.answer(black_box(&client), ip, 1_000_000)))
+    });
+    c.bench_function("cookie: a valid one checked", |b| {
+        b.iter(|| black_box(secrets.answer(black_box(&made), ip, 1_000_010)))
+    });
     c.bench_function("snapshot build (site + 100k zone)", |b| {
         b.iter(|| black_box(snapshot()))
     });
