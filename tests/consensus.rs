@@ -21,6 +21,13 @@
 //! Knot and NSD run in the foreground on 127.0.0.1 with private configs
 //! (Knot: one UDP/TCP worker; NSD: server-count 1, RRL off).
 //!
+//! Where the three do not agree there is nothing to compare, but vigia's
+//! choice is still documented: a NOTIFY for a zone served as primary is
+//! REFUSED by vigia and NSD, acknowledged by BIND and NOTAUTH for Knot
+//! (RFC 1996 3.7 is written for secondaries; differential_bind.rs,
+//! `notify-refused`). DNS cookies and the server's identity need the
+//! servers configured alike: tests/consensus_options.rs.
+//!
 //! Needs `named` (bind9), `knotd` (knot) and `nsd` (nsd). Missing ones skip
 //! the test loudly, or fail it when CI=true.
 
