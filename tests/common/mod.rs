@@ -470,6 +470,12 @@ impl Named {
     /// `allow_transfer`: BIND address-match-list elements, e.g. `["127.0.0.0/8"]`
     /// (`[]` = `none`).
     pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
+        Named::start_with(named, zones, allow_transfer, "")
+    }
+
+    /// [`Named::start`] with `options` added to the `options { }` block
+    /// (e.g. `server-id "a"; cookie-secret "...";`).
+    pub fn start_with(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str], options: &str) -> Named {
         let ip = Ipv4Addr::LOCALHOST; // named only listens on configured interface addresses
         let port = free_port(ip);
         let dir = TempDir::new("named");
@@ -497,6 +503,7 @@ impl Named {
     allow-transfer {{ {allow} }};
     // the edge zone has deliberately odd owner names (e.g. "\032")
     check-names primary ignore;
+    {options}
 }};
 controls {{ }};
 "#
@@ -1699,6 +1706,9 @@ pub mod lifecycle;
 pub mod process;
 pub mod site_vigia;
 pub mod web_backend;
+
+/// Knot DNS and NSD as reference servers (consensus suites).
+pub mod refs;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
