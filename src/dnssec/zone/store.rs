@@ -5,14 +5,14 @@
 //! step with the new ones (a merge join: sequential reads, no hashing),
 //! a lookup is a binary search, and an IXFR difference is one more merge.
 
-use crate::dnssec::Rr;
+use crate::dns::message::RawRecord;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// One RRSIG and what the signer needs to know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
-    pub rrsig: Rr,
+    pub rrsig: RawRecord,
     pub algorithm: u8,
     pub key_tag: u16,
     /// Seconds since the epoch (not truncated to 32 bits).
