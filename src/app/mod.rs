@@ -17,6 +17,7 @@ mod build;
 mod load;
 mod serials;
 mod serve;
+mod sign;
 mod state;
 
 pub use load::{check, init_logging, load, CheckReport, Loaded};
@@ -65,6 +66,8 @@ struct BuildState {
     retired: BTreeMap<String, Served>,
     /// Each rule's last answer, to spot changes.
     outcomes: Vec<Outcome>,
+    /// Per zone, in config order: the signing keys of a signed zone.
+    keys: Vec<Option<sign::ZoneKeys>>,
 }
 
 /// One served zone: its origin and what is served (serial, fingerprints).
@@ -123,6 +126,7 @@ impl App {
                 zones: Vec::new(),
                 retired: BTreeMap::new(),
                 outcomes: Vec::new(),
+                keys: Vec::new(),
             }),
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             notifier: Notifier::new(metrics.clone()),

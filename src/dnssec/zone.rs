@@ -133,6 +133,17 @@ impl SignedZone {
         self.store.get(&canonical_key(owner), t).map_or(&[], |s| &s.sigs)
     }
 
+    /// The owner of the NSEC record at or before `name` in canonical order
+    /// (wrapping to the last): the NSEC that proves `name` (or, for a name
+    /// that does not exist, the one that covers it). None with NSEC3.
+    pub fn nsec_at_or_before(&self, name: &[u8]) -> Option<&[u8]> {
+        let start = self.generated.iter().position(|r| r.rtype == rtype::NSEC)?;
+        let chain = &self.generated[start..];
+        let after = chain.partition_point(|r| canonical_cmp(&r.owner, name) != Ordering::Greater);
+        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
+        Some(&chain[i].owner)
+    }
+
     /// Number of RRSIG records.
     pub fn signature_count(&self) -> usize {
         self.store.sets().map(|s| s.sigs.len()).sum()
