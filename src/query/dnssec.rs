@@ -122,7 +122,7 @@ pub fn nxdomain_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8]) -> bool 
 /// also the NSEC at the wildcard that matched.
 pub fn nodata_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8], wildcard: Option<&[u8]>) -> bool {
     let (first, fitted) = nsec_for(w, zone, name, None);
-    fitted && wildcard.is_none_or(|wk| nsec_for(w, zone, wk, first).1)
+    fitted && wildcard.map_or(true, |wk| nsec_for(w, zone, wk, first).1)
 }
 
 /// A wildcard answer (RFC 4035 3.1.3.3): the NSEC that shows no closer

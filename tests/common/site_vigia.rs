@@ -34,6 +34,11 @@ pub struct SiteOpts {
     pub server_extra: String,
     /// master is stopped before vigia starts.
     pub master_down: bool,
+    /// Both zones signed (`dnssec = true`), with a combined signing key
+    /// each made before vigia starts, in `keys/` of the site's folder.
+    pub dnssec: bool,
+    /// Lines appended to the forward zone's copy before vigia starts.
+    pub forward_extra: &'static str,
 }
 
 impl Default for SiteOpts {
@@ -48,6 +53,8 @@ impl Default for SiteOpts {
             listen_ip: None,
             server_extra: String::new(),
             master_down: false,
+            dnssec: false,
+            forward_extra: "",
         }
     }
 }
@@ -58,6 +65,9 @@ pub struct Site {
     pub webserver: WebBackend,
     /// The copy of the forward zone vigia reads.
     pub forward_file: PathBuf,
+    /// With `dnssec`: each zone's DS record (zone-file line), forward
+    /// zone first: the trust anchors of a validating resolver.
+    pub ds: Vec<String>,
     pub vigia: Server,
     _dir: TempDir,
 }
@@ -73,6 +83,17 @@ impl Site {
             &reverse_file,
         )
         .unwrap();
+        if !opts.forward_extra.is_empty() {
+            let mut text = std::fs::read_to_string(&forward_file).unwrap();
+            text.push_str(opts.forward_extra);
+            std::fs::write(&forward_file, text).unwrap();
+        }
+        let key_dir = dir.path().join("keys");
+        let ds = if opts.dnssec {
+            super::dnssec_keys(&key_dir, &[FORWARD, REVERSE])
+        } else {
+            Vec::new()
+        };
         let master = WebBackend::start(Ipv4Addr::new(127, 0, 0, 108));
         let webserver = WebBackend::start(Ipv4Addr::new(127, 0, 0, 110));
         if opts.master_down {
@@ -83,9 +104,10 @@ impl Site {
         for (name, file) in [(FORWARD, &forward_file), (REVERSE, &reverse_file)] {
             write!(
                 extra,
-                "\n[[zone]]\nname = \"{name}\"\nfile = \"{}\"\nallow_transfer = [\"127.0.0.0/8\"]\nnotify = [{}]\n",
+                "\n[[zone]]\nname = \"{name}\"\nfile = \"{}\"\nallow_transfer = [\"127.0.0.0/8\"]\nnotify = [{}]\ndnssec = {}\n",
                 file.display(),
-                notify.join(", ")
+                notify.join(", "),
+                opts.dnssec
             )
             .unwrap();
         }
@@ -109,6 +131,9 @@ impl Site {
              when_all_down = \"{policy}\"\nttl = \"{ttl}\"\n"
         )
         .unwrap();
+        if opts.dnssec {
+            write!(extra, "\n[dnssec]\nkey_dir = \"{}\"\n", key_dir.display()).unwrap();
+        }
         let vigia = Server::start(ServerOpts {
             listen_ip: opts.listen_ip,
             server_extra: opts.server_extra.clone(),
@@ -119,6 +144,7 @@ impl Site {
             master,
             webserver,
             forward_file,
+            ds,
             vigia,
             _dir: dir,
         }

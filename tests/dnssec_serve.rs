@@ -1,0 +1,313 @@
+//! The signed site (issue 14): vigia signs the thesis's zones
+//! (`dnssec = true`, a combined signing key each) and a validating unbound
+//! with the zones' DS records as trust anchors, instead of the recipe's
+//! `domain-insecure`, stands in front of it on loopback. `www`, the apex,
+//! a name and a type that do not exist, a wildcard and the reverse zone
+//! come back secure (AD=1); then the primary web server is killed and
+//! brought back, and every answer through unbound meanwhile is secure and
+//! follows the failover. BIND's `dnssec-verify` and ldns's
+//! `ldns-verify-zone` accept vigia's AXFR before and after the failover.
+//!
+//! Needs unbound, bind9-utils (dnssec-verify), bind9-dnsutils (dig) and
+//! ldnsutils; without them each test says loudly it was skipped (and
+//! fails when CI=true).
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::lifecycle::wait_for;
+use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER, REVERSE, WEBSERVER};
+use common::web_backend::Web;
+use common::{free_port, parse, query_udp_timeout, Msg, TempDir, A, CNAME, PTR, Q, TXT};
+
+/// Every IPv4 range but 127.0.0.0/8, and all of IPv6 but ::1: nothing
+/// unbound does may leave this machine.
+const NOT_LOOPBACK: &[&str] = &[
+    "0.0.0.0/2",
+    "64.0.0.0/3",
+    "96.0.0.0/4",
+    "112.0.0.0/5",
+    "120.0.0.0/6",
+    "124.0.0.0/7",
+    "126.0.0.0/8",
+    "128.0.0.0/1",
+    "::/1",
+    "8000::/1",
+];
+
+/// A wildcard in the forward zone's copy, for the wildcard proofs.
+const WILDCARD: &str = "*.w IN A 192.168.0.110\n";
+
+/// The tools' paths, or None (after saying so loudly) when one is
+/// missing outside CI.
+fn tools() -> Option<[PathBuf; 4]> {
+    let mut out = Vec::new();
+    for (name, package) in [
+        ("unbound", "unbound"),
+        ("dnssec-verify", "bind9-utils"),
+        ("dig", "bind9-dnsutils"),
+        ("ldns-verify-zone", "ldnsutils"),
+    ] {
+        let found = ["/usr/sbin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.exists());
+        match found {
+            Some(p) => out.push(p),
+            None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+                panic!("{name} is not installed and CI=true: apt-get install {package}")
+            }
+            None => {
+                eprintln!(
+                    "!!! SKIPPED: {name} is not installed (apt-get install {package}). This is not a pass."
+                );
+                return None;
+            }
+        }
+    }
+    out.try_into().ok()
+}
+
+struct Unbound {
+    addr: SocketAddr,
+    child: Child,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Unbound {
+    /// A validating unbound with stub zones to vigia and the zones' DS
+    /// records as trust anchors.
+    fn start(bin: &Path, vigia: SocketAddr, anchors: &[String]) -> Unbound {
+        let ip = Ipv4Addr::new(127, 0, 0, 112);
+        let addr = SocketAddr::from((ip, free_port(ip)));
+        let dir = TempDir::new("unbound-dnssec");
+        let mut conf = format!(
+            "server:\n    interface: {ip}\n    port: {}\n    access-control: 127.0.0.0/8 allow\n\
+             \x20   use-syslog: no\n    verbosity: 1\n    val-log-level: 2\n    do-not-query-localhost: no\n\
+             \x20   local-zone: \"168.192.in-addr.arpa.\" nodefault\n",
+            addr.port()
+        );
+        for net in NOT_LOOPBACK {
+            conf.push_str(&format!("    do-not-query-address: {net}\n"));
+        }
+        for ds in anchors {
+            conf.push_str(&format!("    trust-anchor: \"{ds}\"\n"));
+        }
+        for zone in [FORWARD, REVERSE] {
+            conf.push_str(&format!(
+                "stub-zone:\n    name: \"{zone}\"\n    stub-addr: {}@{}\n",
+                vigia.ip(),
+                vigia.port()
+            ));
+        }
+        let path = dir.path().join("unbound.conf");
+        std::fs::write(&path, &conf).unwrap();
+        let log = dir.path().join("unbound.log");
+        let f = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(["-d", "-p", "-c"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .expect("spawn unbound");
+        let mut u = Unbound {
+            addr,
+            child,
+            log,
+            _dir: dir,
+        };
+        let probe = Q::new("localhost", A).rd(true).build();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while query_udp_timeout(addr, &probe, Duration::from_millis(300)).is_none() {
+            if let Ok(Some(st)) = u.child.try_wait() {
+                panic!("unbound exited ({st}):\n{}\n{conf}", u.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "unbound did not answer within 10 s:\n{}",
+                u.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        u
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A recursive question with AD=1 (RFC 6840 5.7: the AD bit in the
+    /// answer then says whether unbound validated it as secure).
+    fn ask(&self, name: &str, qtype: u16) -> Option<Msg> {
+        let mut q = Q::new(name, qtype).rd(true);
+        q.ad = true;
+        let r = query_udp_timeout(self.addr, &q.build(), Duration::from_secs(3))?;
+        parse(&r).ok()
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- unbound log ---\n{}", self.log());
+        }
+    }
+}
+
+/// The answer, required secure (NOERROR or NXDOMAIN as `rcode`, AD=1).
+fn secure(u: &Unbound, name: &str, qtype: u16, rcode: u16) -> Msg {
+    let m = u
+        .ask(name, qtype)
+        .unwrap_or_else(|| panic!("unbound did not answer {name}/{qtype}:\n{}", u.log()));
+    assert!(
+        m.rcode == rcode && m.ad,
+        "{name}/{qtype}: expected rcode {rcode} with AD=1 (secure), got:\n{}\n--- unbound log ---\n{}",
+        m.dump(),
+        u.log()
+    );
+    m
+}
+
+/// www's CNAME target through unbound, required secure.
+fn www_secure(u: &Unbound) -> String {
+    let m = secure(u, "www.no-paladar.com.br", A, 0);
+    m.answer
+        .iter()
+        .find(|r| r.rtype == CNAME)
+        .map(|r| r.rdata.to_lowercase())
+        .unwrap_or_default()
+}
+
+/// The apex A set through unbound, required secure, sorted.
+fn apex_secure(u: &Unbound) -> Vec<String> {
+    let m = secure(u, FORWARD, A, 0);
+    let mut v: Vec<String> = m
+        .answer
+        .iter()
+        .filter(|r| r.rtype == A)
+        .map(|r| r.rdata.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+/// vigia's AXFR of `zone` as dig prints it, checked by dnssec-verify
+/// (`-z`: a combined signing key, no ZSK) and ldns-verify-zone; returns
+/// the zone text.
+fn verify_axfr(tools: &[PathBuf; 4], vigia: SocketAddr, zone: &str, dir: &Path, tag: &str) -> String {
+    let [_, verify, dig, ldns] = tools;
+    let out = Command::new(dig)
+        .args(["-p", &vigia.port().to_string(), &format!("@{}", vigia.ip())])
+        .args([zone, "AXFR", "+nocmd", "+nostats", "+nocomments"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("RRSIG") && text.contains("NSEC"),
+        "AXFR of {zone} ({tag}) is not signed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join(format!("{zone}.{tag}.axfr"));
+    std::fs::write(&file, &text).unwrap();
+    let v = Command::new(verify)
+        .args(["-z", "-o", zone])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "dnssec-verify rejects vigia's AXFR of {zone} ({tag}):\n{}{}\n{text}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let l = Command::new(ldns).arg(&file).output().unwrap();
+    assert!(
+        l.status.success(),
+        "ldns-verify-zone rejects vigia's AXFR of {zone} ({tag}):\n{}{}",
+        String::from_utf8_lossy(&l.stdout),
+        String::from_utf8_lossy(&l.stderr)
+    );
+    text
+}
+
+/// Asks www and the apex through unbound until `done` holds (each answer
+/// required secure); returns how many answers were checked.
+fn follow(u: &Unbound, limit: Duration, what: &str, done: impl Fn(&str, &[String]) -> bool) -> usize {
+    let mut answers = 0;
+    wait_for(
+        limit,
+        what,
+        || {
+            let (www, apex) = (www_secure(u), apex_secure(u));
+            answers += 2;
+            done(&www, &apex).then_some(())
+        },
+        || format!("unbound answers www {} apex {:?}", www_secure(u), apex_secure(u)),
+    );
+    answers
+}
+
+#[test]
+fn unbound_validates_the_signed_site_through_a_failover() {
+    let Some(tools) = tools() else { return };
+    let site = Site::start(SiteOpts {
+        ttl: "2s",
+        dnssec: true,
+        forward_extra: WILDCARD,
+        ..SiteOpts::default()
+    });
+    let work = TempDir::new("dnssec-axfr");
+    let before = verify_axfr(&tools, site.vigia.addr, FORWARD, work.path(), "before");
+    assert!(before.contains(&format!("CNAME\t{MASTER}")), "{before}");
+    verify_axfr(&tools, site.vigia.addr, REVERSE, work.path(), "before");
+
+    let u = Unbound::start(&tools[0], site.vigia.addr, &site.ds);
+    // www (CNAME then A), the apex, NXDOMAIN, NODATA, a wildcard and its
+    // NODATA, the reverse zone: all secure.
+    assert_eq!(www_secure(&u), MASTER);
+    assert_eq!(apex_secure(&u), ["192.168.0.108", "192.168.0.110"]);
+    secure(&u, "nothere.no-paladar.com.br", A, 3);
+    let nodata = secure(&u, "master.no-paladar.com.br", TXT, 0);
+    assert!(nodata.answer.is_empty(), "{}", nodata.dump());
+    let wild = secure(&u, "x.w.no-paladar.com.br", A, 0);
+    assert_eq!(wild.answer.len(), 1, "{}", wild.dump());
+    assert_eq!(wild.answer[0].rdata, "192.168.0.110");
+    let wild_nodata = secure(&u, "y.w.no-paladar.com.br", TXT, 0);
+    assert!(wild_nodata.answer.is_empty(), "{}", wild_nodata.dump());
+    secure(&u, "w.no-paladar.com.br", A, 0); // an empty non-terminal
+    let ptr = secure(&u, "108.0.168.192.in-addr.arpa", PTR, 0);
+    assert_eq!(ptr.answer[0].rdata.to_lowercase(), MASTER);
+    secure(&u, "1.0.168.192.in-addr.arpa", PTR, 3);
+
+    // The primary web server dies: every answer through unbound stays
+    // secure while www and the apex move away from it...
+    site.master.set(Web::Stopped);
+    let limit = Duration::from_secs(15);
+    let mut answers = follow(&u, limit, "www and the apex leave master, secure", |www, apex| {
+        www == WEBSERVER && apex == ["192.168.0.110"]
+    });
+    let after = verify_axfr(&tools, site.vigia.addr, FORWARD, work.path(), "failover");
+    assert!(after.contains(&format!("CNAME\t{WEBSERVER}")), "{after}");
+    secure(&u, "nothere.no-paladar.com.br", A, 3);
+    // ...and when it comes back.
+    site.master.set(Web::Ok);
+    answers += follow(
+        &u,
+        limit,
+        "www and the apex come back to master, secure",
+        |www, apex| www == MASTER && apex == ["192.168.0.108", "192.168.0.110"],
+    );
+    verify_axfr(&tools, site.vigia.addr, FORWARD, work.path(), "recovered");
+    eprintln!(
+        "{answers} answers through the validating unbound during the failover and the recovery, all secure"
+    );
+}
