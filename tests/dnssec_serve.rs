@@ -311,3 +311,77 @@ fn unbound_validates_the_signed_site_through_a_failover() {
         "{answers} answers through the validating unbound during the failover and the recovery, all secure"
     );
 }
+
+/// The SOA serial and the SOA RRSIG's expiration (Unix time) vigia
+/// serves directly, with DO.
+fn soa_and_expiry(vigia: SocketAddr, zone: &str) -> Option<(u32, u32)> {
+    let r = query_udp_timeout(
+        vigia,
+        &Q::new(zone, common::SOA).do_bit().build(),
+        Duration::from_secs(2),
+    )?;
+    let m = parse(&r).ok()?;
+    let soa = m.answer.iter().find(|r| r.rtype == common::SOA)?;
+    let sig = m.answer.iter().find(|r| r.rtype == RRSIG)?;
+    let w = &soa.rdata_wire;
+    let serial_at = w.len().checked_sub(20)?;
+    let serial = u32::from_be_bytes(w[serial_at..serial_at + 4].try_into().ok()?);
+    let expiry = u32::from_be_bytes(sig.rdata_wire.get(8..12)?.try_into().ok()?);
+    Some((serial, expiry))
+}
+
+const RRSIG: u16 = 46;
+
+#[test]
+fn signatures_of_seconds_are_refreshed_with_no_bogus_answer_in_between() {
+    let Some(tools) = tools() else { return };
+    let dir = TempDir::new("dnssec-refresh");
+    // SOA expire 4 s: the refresh (10 s) outlasts it, as `vigia check` wants.
+    let zone = dir.path().join("db.short");
+    std::fs::write(
+        &zone,
+        "$TTL 2\n@ SOA ns hostmaster 1 2 2 4 2\n@ NS ns\nns A 192.168.0.109\nwww A 192.168.0.108\n",
+    )
+    .unwrap();
+    let ds = common::dnssec_keys(&dir.path().join("keys"), &[FORWARD]);
+    let extra = format!(
+        "\n[[zone]]\nname = \"{FORWARD}\"\nfile = \"{}\"\ndnssec = true\n\
+         \n[dnssec]\nkey_dir = \"{}\"\nvalidity = \"24s\"\nrefresh = \"10s\"\njitter = \"4s\"\n",
+        zone.display(),
+        dir.path().join("keys").display()
+    );
+    let vigia = common::Server::start(common::ServerOpts {
+        extra,
+        ..common::ServerOpts::default()
+    });
+    let (serial0, expiry0) = soa_and_expiry(vigia.addr, FORWARD).expect("a signed SOA");
+    let u = Unbound::start(&tools[0], vigia.addr, &ds);
+    // Ask until well past the first signatures' expiration: every answer
+    // secure, so the signatures were replaced in time.
+    let until = u64::from(expiry0) + 6;
+    let mut answers = 0;
+    while unix_now() < until {
+        let m = secure(&u, "www.no-paladar.com.br", A, 0);
+        assert_eq!(m.answer[0].rdata, "192.168.0.108");
+        secure(&u, "nothere.no-paladar.com.br", A, 3);
+        answers += 2;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (serial1, expiry1) = soa_and_expiry(vigia.addr, FORWARD).unwrap();
+    assert!(
+        serial1 > serial0 && u64::from(expiry1) > until,
+        "serial {serial0} -> {serial1}, SOA signature expiring {expiry0} -> {expiry1}:\n{}",
+        vigia.stderr()
+    );
+    eprintln!(
+        "{answers} secure answers over {} s; serial {serial0} -> {serial1}",
+        until - u64::from(expiry0) + 24
+    );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

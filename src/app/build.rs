@@ -110,7 +110,7 @@ impl App {
     /// Signs a zone with `dnssec = true` (None for the others), reusing
     /// `previous` signatures of unchanged RRsets. A zone that cannot be
     /// signed is served unsigned, loudly.
-    fn sign_input(
+    pub(super) fn sign_input(
         &self,
         st: &BuildState,
         zi: usize,
@@ -146,7 +146,7 @@ impl App {
 
     /// One zone's records with the rules' current answers written over them
     /// (its serial is set by the caller).
-    fn zone_input(&self, st: &BuildState, zi: usize, mut zone: Zone) -> ZoneInput {
+    pub(super) fn zone_input(&self, st: &BuildState, zi: usize, mut zone: Zone) -> ZoneInput {
         let mut withheld = Vec::new();
         for (ri, rule) in st.rules.iter().enumerate() {
             if rule.zone == zone.origin {
@@ -164,10 +164,12 @@ impl App {
         let secondary = self.followers().state(&zone.origin);
         if st.keys.get(zi).is_some_and(Option::is_some) {
             // A signed zone transfers what queries see: one NSEC chain
-            // and one set of signatures for both.
+            // and one set of signatures for both. Its fingerprint is that
+            // of the data, without the last signing's records.
             for w in &mut withheld {
                 w.transfer.clear();
             }
+            zone.records.retain(|r| !sign::is_signing_type(r.rtype));
         }
         ZoneInput {
             serial: zone.serial(),
@@ -179,7 +181,7 @@ impl App {
         }
     }
 
-    fn publish_serials(&self, st: &BuildState) {
+    pub(super) fn publish_serials(&self, st: &BuildState) {
         for z in &st.zones {
             self.metrics
                 .set_zone_serial(&z.origin.to_string(), z.served.serial);
@@ -258,7 +260,7 @@ impl App {
     /// that asks right after never finds the history a step behind. Once
     /// the server stands, the new serials are written to the state
     /// directory before anyone can see them, and then announced.
-    fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
+    pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         self.journal_changes(old, &new);
         self.persist(st);
         self.snapshot.store(new.clone());

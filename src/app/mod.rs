@@ -15,6 +15,7 @@
 
 mod build;
 mod load;
+mod refresh;
 mod serials;
 mod serve;
 mod sign;
@@ -305,10 +306,16 @@ impl App {
             .iter()
             .map(|z| (z.origin.to_string(), z.served.serial))
             .collect();
+        let dnssec = sign::status(
+            &st.zones.iter().map(|z| z.origin.clone()).collect::<Vec<_>>(),
+            &st.keys,
+            &self.snapshot.load(),
+        );
         serde_json::json!({
             "checks": self.health.load().status(),
             "rules": rules,
             "zones": zones,
+            "dnssec": dnssec,
         })
     }
 }

@@ -116,6 +116,15 @@ async fn run(
             let _ = tokio::task::spawn_blocking(move || app.rebuild(&t)).await;
         }
     });
+    // Signatures refreshed before they expire, off the async workers.
+    let refresher = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(refresher.resign_wait()).await;
+            let app = refresher.clone();
+            let _ = tokio::task::spawn_blocking(move || app.resign_due()).await;
+        }
+    });
     tokio::spawn(admin::serve(listeners.admin, Arc::new(AdminBridge(app.clone()))));
     let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
     for l in listeners.tcp {

@@ -179,3 +179,37 @@ fn to_record(r: &RawRecord) -> Result<Record, String> {
         rdata,
     })
 }
+
+/// `/status` "dnssec": per signed zone, its keys (tag, algorithm, role;
+/// never private data) and when its first signature expires.
+pub fn status(
+    origins: &[Name],
+    keys: &[Option<ZoneKeys>],
+    snap: &crate::snapshot::Snapshot,
+) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (origin, keys) in origins.iter().zip(keys) {
+        let Some(keys) = keys else { continue };
+        let list: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "tag": k.key_tag(),
+                    "algorithm": k.algorithm().number(),
+                    "role": if k.is_sep() { "ksk" } else { "zsk" },
+                    "signing": k.has_private(),
+                    "ds": if k.is_sep() { Some(k.ds_line()) } else { None },
+                })
+            })
+            .collect();
+        let expiry = snap
+            .zone(origin.wire())
+            .and_then(|z| z.dnssec.as_ref()?.earliest_expiration())
+            .map(|e| e.at);
+        out.insert(
+            origin.to_string(),
+            serde_json::json!({ "keys": list, "signature_expiry": expiry }),
+        );
+    }
+    serde_json::Value::Object(out)
+}

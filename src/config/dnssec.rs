@@ -112,8 +112,8 @@ impl Config {
     /// SOA expire rule is checked when the zones are loaded).
     pub(super) fn validate_dnssec(&self) -> Result<(), ConfigError> {
         let d = &self.dnssec;
-        if d.validity < Duration::from_secs(60) {
-            return Err(self.err("dnssec.validity".into(), "must be at least 60s"));
+        if d.validity < Duration::from_secs(10) {
+            return Err(self.err("dnssec.validity".into(), "must be at least 10s"));
         }
         if d.validity >= Duration::from_secs(1 << 31) {
             return Err(self.err(
@@ -130,6 +130,14 @@ impl Config {
                     d.refresh.as_secs(),
                     d.jitter.as_secs()
                 ),
+            ));
+        }
+        if d.nsec3 {
+            // The signer makes NSEC3 chains, but answers carry NSEC
+            // proofs only so far: an NSEC3 zone would validate as bogus.
+            return Err(self.err(
+                "dnssec.nsec3".into(),
+                "NSEC3 answers are not served yet: leave it out to deny existence with NSEC",
             ));
         }
         for (i, z) in self.zones.iter().enumerate() {
