@@ -385,3 +385,74 @@ fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// The SOA serial `addr` serves for `zone`.
+fn serial_at(addr: SocketAddr, zone: &str) -> Option<u32> {
+    let r = query_udp_timeout(addr, &Q::new(zone, common::SOA).build(), Duration::from_secs(2))?;
+    let m = parse(&r).ok()?;
+    let w = &m.answer.iter().find(|r| r.rtype == common::SOA)?.rdata_wire;
+    let at = w.len().checked_sub(20)?;
+    Some(u32::from_be_bytes(w[at..at + 4].try_into().ok()?))
+}
+
+#[test]
+fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
+    let Some(tools) = tools() else { return };
+    let Some(named_bin) =
+        common::named_or_skip("a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates")
+    else {
+        return;
+    };
+    let named_port = free_port(Ipv4Addr::LOCALHOST);
+    let site = Site::start(SiteOpts {
+        ttl: "2s",
+        dnssec: true,
+        notify: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, named_port))],
+        listen_ip: Some(Ipv4Addr::new(127, 0, 0, 21)),
+        ..SiteOpts::default()
+    });
+    let named = common::Named::start_secondary(&named_bin, named_port, FORWARD, site.vigia.addr, None);
+    let follow_serial = |what: &str| {
+        let want = serial_at(site.vigia.addr, FORWARD).unwrap();
+        wait_for(
+            Duration::from_secs(15),
+            what,
+            || (serial_at(named.addr, FORWARD) == Some(want)).then_some(()),
+            || {
+                format!(
+                    "named serves {:?}, vigia {want}:\n{}",
+                    serial_at(named.addr, FORWARD),
+                    named.log()
+                )
+            },
+        );
+    };
+    follow_serial("named transfers the signed zone");
+    // The validating resolver asks only the secondary.
+    let u = Unbound::start(&tools[0], named.addr, &site.ds);
+    assert_eq!(www_secure(&u), MASTER);
+    secure(&u, "nothere.no-paladar.com.br", A, 3);
+    secure(&u, "master.no-paladar.com.br", TXT, 0);
+
+    site.master.set(Web::Stopped);
+    wait_for(
+        Duration::from_secs(10),
+        "vigia's www leaves master",
+        || (common::site_vigia::www_at(site.vigia.addr)?.1 == WEBSERVER).then_some(()),
+        || site.vigia.stderr(),
+    );
+    follow_serial("named follows the failover");
+    let answers = follow(
+        &u,
+        Duration::from_secs(15),
+        "through the secondary, www and the apex leave master, secure",
+        |www, apex| www == WEBSERVER && apex == ["192.168.0.110"],
+    );
+    secure(&u, "nothere.no-paladar.com.br", A, 3);
+    let nlog = named.log();
+    assert!(
+        nlog.contains("got incremental response"),
+        "named should follow by IXFR:\n{nlog}"
+    );
+    eprintln!("{answers} answers through unbound and the BIND secondary, all secure");
+}
