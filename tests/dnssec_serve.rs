@@ -456,3 +456,61 @@ fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
     );
     eprintln!("{answers} answers through unbound and the BIND secondary, all secure");
 }
+
+/// Every record of vigia's AXFR of `zone` as `owner type rdata-hex`,
+/// sorted (signatures included, byte for byte).
+fn axfr_records(vigia: SocketAddr, zone: &str) -> Vec<String> {
+    let mut v: Vec<String> = common::axfr_tcp(vigia, zone)
+        .iter()
+        .flat_map(|m| parse(m).unwrap().answer)
+        .map(|r| format!("{} {} {:02x?}", r.owner.to_lowercase(), r.rtype, r.rdata_wire))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn a_restart_with_unchanged_data_serves_the_same_signatures_and_serial() {
+    let mut site = Site::start(SiteOpts {
+        dnssec: true,
+        ..SiteOpts::default()
+    });
+    // A failover first: the signatures kept are those of a re-signing.
+    site.master.set(Web::Stopped);
+    wait_for(
+        Duration::from_secs(10),
+        "www leaves master",
+        || (common::site_vigia::www_at(site.vigia.addr)?.1 == WEBSERVER).then_some(()),
+        || site.vigia.stderr(),
+    );
+    let serial = serial_at(site.vigia.addr, FORWARD).unwrap();
+    let before = axfr_records(site.vigia.addr, FORWARD);
+    assert!(
+        before.iter().filter(|r| r.contains(" 46 ")).count() > 5,
+        "{before:?}"
+    );
+    let mark = site.vigia.log_mark();
+    site.vigia.restart(FORWARD);
+    assert_eq!(
+        serial_at(site.vigia.addr, FORWARD),
+        Some(serial),
+        "{}",
+        site.vigia.log_since(mark)
+    );
+    let after = axfr_records(site.vigia.addr, FORWARD);
+    let changed: Vec<&String> = after.iter().filter(|r| !before.contains(r)).collect();
+    assert!(
+        changed.is_empty(),
+        "after a restart with the same data, new records:\n{changed:#?}\n{}",
+        site.vigia.log_since(mark)
+    );
+    assert_eq!(before.len(), after.len());
+    // Reused, not made again (ECDSA signatures made again would differ).
+    let log = site.vigia.log_since(mark);
+    let line = log
+        .lines()
+        .find(|l| l.contains("zone signed") && l.contains("zone=no-paladar.com.br."))
+        .unwrap_or_else(|| panic!("no signing logged:\n{log}"));
+    assert!(line.contains("signed=0"), "{line}");
+}

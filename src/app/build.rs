@@ -62,7 +62,15 @@ impl App {
             let data = served_fingerprint(&input);
             let serial = next_serial(&origin, prev.get(&origin.to_string()), file_serial, file, data);
             input.serial = serial;
-            let prev_signed = current.zone(origin.wire()).and_then(|z| z.dnssec.clone());
+            let prev_signed = match current.zone(origin.wire()).and_then(|z| z.dnssec.clone()) {
+                Some(p) => Some(p),
+                // At start-up: what the last run served, kept in the state
+                // directory, so unchanged data keeps its signatures.
+                None if st.keys.get(zi).is_some_and(Option::is_some) => {
+                    sign::load_signed(&self.state_path(), &origin).map(Arc::new)
+                }
+                None => None,
+            };
             let signed = self.sign_input(&st, zi, &mut input, prev_signed.as_deref());
             let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
             states.push(ZoneState {
@@ -263,10 +271,38 @@ impl App {
     pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         self.journal_changes(old, &new);
         self.persist(st);
+        self.save_signatures(Some(old), &new);
         self.snapshot.store(new.clone());
         if self.is_live() {
             self.propagate(Some(old), &new, &st.config);
         }
+    }
+
+    /// Keeps the signatures of each zone signed anew in the state
+    /// directory (once live), for the next start.
+    pub(super) fn save_signatures(&self, old: Option<&Snapshot>, new: &Snapshot) {
+        if !self.is_live() {
+            return;
+        }
+        let state = self.state_path();
+        for zone in &new.zones {
+            let Some(signed) = &zone.dnssec else { continue };
+            let before = old.and_then(|o| o.zone(zone.origin.wire())?.dnssec.clone());
+            if before.is_some_and(|b| Arc::ptr_eq(&b, signed)) {
+                continue;
+            }
+            if let Err(e) = sign::save_signed(&state, &zone.origin, signed) {
+                tracing::error!(zone = %zone.origin, dir = %state.display(), error = %e, "cannot keep the signatures: a restart will sign afresh");
+            }
+        }
+    }
+
+    fn state_path(&self) -> std::path::PathBuf {
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .path()
+            .to_path_buf()
     }
 
     /// Journals each zone whose serial changed, for IXFR. Only zones

@@ -154,6 +154,7 @@ impl App {
         let st = self.lock();
         self.live.store(true, Ordering::SeqCst);
         self.persist(&st);
+        self.save_signatures(None, &self.snapshot.load());
         self.propagate(None, &self.snapshot.load(), &st.config);
     }
 

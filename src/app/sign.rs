@@ -213,3 +213,39 @@ pub fn status(
     }
     serde_json::Value::Object(out)
 }
+
+/// Where a zone's signatures are kept in the state directory.
+fn signed_path(state: &Path, origin: &Name) -> std::path::PathBuf {
+    let name = origin.to_string().to_ascii_lowercase().replace('/', "_");
+    state.join("dnssec").join(format!("{name}signed"))
+}
+
+/// The signatures the last run served for `origin`, if kept and readable
+/// (a damaged file is reported and the zone signed afresh).
+pub fn load_signed(state: &Path, origin: &Name) -> Option<SignedZone> {
+    let path = signed_path(state, origin);
+    let bytes = std::fs::read(&path).ok()?;
+    match SignedZone::from_bytes(&bytes) {
+        Ok(z) if z.origin() == origin.to_lowercase().wire() => Some(z),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "kept signatures unreadable: signing afresh");
+            None
+        }
+    }
+}
+
+/// Keeps a zone's signatures in the state directory (written aside and
+/// renamed, so a crash leaves the old file or the new one).
+pub fn save_signed(state: &Path, origin: &Name, signed: &SignedZone) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let path = signed_path(state, origin);
+    let dir = path.parent().unwrap_or(state);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, signed.to_bytes())?;
+    std::fs::rename(&tmp, &path)
+}

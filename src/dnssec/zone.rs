@@ -15,6 +15,7 @@
 //! neither signed nor in the chain.
 
 mod input;
+mod persist;
 mod store;
 
 use super::canonical::rrset_wire;

@@ -85,6 +85,11 @@ impl SetStore {
         Some(&self.entries[i].set)
     }
 
+    /// Every set with its key and type, in order.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], u16, &Arc<SignedSet>)> {
+        self.entries.iter().map(|e| (self.key_of(e), e.rtype, &e.set))
+    }
+
     pub fn sets(&self) -> impl Iterator<Item = &Arc<SignedSet>> {
         self.entries.iter().map(|e| &e.set)
     }
