@@ -153,3 +153,28 @@ fn settings_that_would_let_signatures_expire_are_refused() {
     let (ok, _, err) = vigia_check(&cfg);
     assert!(!ok && err.contains("zone[0].dnssec"), "{err}");
 }
+
+#[test]
+fn a_nodata_rule_on_a_name_with_no_other_data_is_refused_when_signed() {
+    let dir = TempDir::new("dnssec-nodata");
+    let rule = |policy: &str| {
+        format!(
+            "[[check]]\nname = \"master\"\ntcp = \"127.0.0.1:9\"\n\
+             [[failover]]\nname = \"www.no-paladar.com.br.\"\ntype = \"CNAME\"\nmode = \"first-healthy\"\n\
+             when_all_down = \"{policy}\"\npool = [{{ target = \"master.no-paladar.com.br.\", check = \"master\" }}]\n"
+        )
+    };
+    let cfg = config(dir.path(), "");
+    keygen(&cfg, &[]);
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    // www has only its CNAME: NODATA there would have no NSEC to prove it.
+    std::fs::write(&cfg, format!("{base}{}", rule("nodata"))).unwrap();
+    let (ok, _, err) = vigia_check(&cfg);
+    assert!(
+        !ok && err.contains("when_all_down") && err.contains("servfail"),
+        "{err}"
+    );
+    std::fs::write(&cfg, format!("{base}{}", rule("servfail"))).unwrap();
+    let (ok, out, err) = vigia_check(&cfg);
+    assert!(ok, "{out}{err}");
+}

@@ -77,6 +77,7 @@ fn load_zones(config: Config, reclaim: &Reclaimer, warnings: &mut Vec<Warning>) 
     }
     let keys = super::sign::load_keys(&config, &zones).map_err(|e| e.join("\n"))?;
     let rules = failover::compile_rules(&config, &zones).map_err(|e| e.to_string())?;
+    super::sign::check_rules(&config, &zones, &keys, &rules)?;
     Ok(Loaded {
         config,
         zones,

@@ -249,3 +249,39 @@ pub fn save_signed(state: &Path, origin: &Name, signed: &SignedZone) -> std::io:
     std::fs::write(&tmp, signed.to_bytes())?;
     std::fs::rename(&tmp, &path)
 }
+
+/// A `nodata` rule on a signed zone must have other data at its name: the
+/// NODATA proof is the NSEC at the name, and a name whose only RRset is
+/// withheld would have none (its answers would validate as bogus).
+pub fn check_rules(
+    config: &Config,
+    zones: &[Zone],
+    keys: &[Option<ZoneKeys>],
+    rules: &[Rule],
+) -> Result<(), String> {
+    for rule in rules {
+        if rule.when_all_down != crate::config::WhenAllDown::Nodata {
+            continue;
+        }
+        let Some(zi) = zones.iter().position(|z| z.origin == rule.zone) else {
+            continue;
+        };
+        if !matches!(keys.get(zi), Some(Some(_))) {
+            continue;
+        }
+        let other = zones[zi]
+            .records
+            .iter()
+            .any(|r| r.owner.eq_ignore_case(&rule.name) && r.rtype != rule.rtype);
+        if !other {
+            return Err(format!(
+                "{}: failover {}: when_all_down = \"nodata\" on a signed zone needs other data at {} \
+                 (its NODATA proof is the NSEC there); use \"servfail\" or \"serve-all\"",
+                config.path.display(),
+                rule.id,
+                rule.name
+            ));
+        }
+    }
+    Ok(())
+}
