@@ -6,6 +6,7 @@
 //! - [`build`]: snapshots on load, health transition and transfer;
 //! - [`serials`]: the serial rule (serials never go back) and fingerprints;
 //! - [`state`]: the state directory (serials, drains across restarts);
+//! - [`reload`]: reloads one at a time, requests coalesced;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -15,6 +16,7 @@
 
 mod build;
 mod load;
+mod reload;
 mod serials;
 mod serve;
 mod state;
@@ -42,6 +44,10 @@ use crate::transfer::secondary::{self, Followers, Task};
 use crate::zone::Zone;
 use serials::Served;
 use state::{Saved, SavedDrain, StateDir};
+
+/// Longest a reload waits for the previous one's memory to be freed
+/// before the next may start.
+const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the snapshot builder remembers between builds. Zone data itself
 /// lives only in the current snapshot (one copy in memory).
@@ -279,6 +285,18 @@ impl App {
         let result = self.reload();
         self.start_followers();
         result
+    }
+
+    /// Waits until what the last reload left behind (load garbage, the
+    /// snapshot it replaced) is freed and the heap given back, at most
+    /// [`SETTLE_MAX`]: a zone transfer may still be reading the old
+    /// snapshot, which is then freed when it ends.
+    pub(super) fn settle_memory(&self) {
+        if !self.reclaim.settle(SETTLE_MAX) {
+            tracing::info!(
+                "the snapshot a reload replaced is still read (a zone transfer?); it is freed when that ends"
+            );
+        }
     }
 
     /// JSON for `GET /status`.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::reload::Reloads;
 use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
@@ -17,6 +18,7 @@ use crate::reclaim::Reclaimer;
 
 /// `vigia serve`: runs until SIGTERM/SIGINT.
 pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
+    crate::reclaim::fix_malloc_thresholds();
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_logging(&config);
     // Checked (never written) before anything else happens.
@@ -116,7 +118,12 @@ async fn run(
             let _ = tokio::task::spawn_blocking(move || app.rebuild(&t)).await;
         }
     });
-    tokio::spawn(admin::serve(listeners.admin, Arc::new(AdminBridge(app.clone()))));
+    let reloads = spawn_reloads(&app)?;
+    let bridge = AdminBridge {
+        app: app.clone(),
+        reloads: reloads.clone(),
+    };
+    tokio::spawn(admin::serve(listeners.admin, Arc::new(bridge)));
     let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
     for l in listeners.tcp {
         tokio::spawn(net::serve_tcp(l, shared.clone()));
@@ -134,7 +141,7 @@ async fn run(
         zones = app.lock().zones.len(),
         "vigia serving"
     );
-    wait_for_signals(&app).await;
+    wait_for_signals(&reloads).await;
     tracing::info!("shutting down");
     shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     app.health.load().shutdown();
@@ -172,8 +179,22 @@ fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
     shared
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop.
-async fn wait_for_signals(app: &Arc<App>) {
+/// The reload thread: every reload, by SIGHUP or the API, runs there, one
+/// at a time (see [`Reloads`]). It enters the main runtime, where a reload
+/// starts NOTIFY and secondary zones' refresh tasks.
+fn spawn_reloads(app: &Arc<App>) -> anyhow::Result<Reloads> {
+    let (app, settling) = (app.clone(), app.clone());
+    let main = tokio::runtime::Handle::current();
+    let reload = move || {
+        let _rt = main.enter();
+        app.reload_and_follow()
+    };
+    Reloads::spawn(reload, move || settling.settle_memory()).context("starting the reload thread")
+}
+
+/// SIGHUP asks for a reload (SIGHUPs during one coalesce into one more);
+/// SIGTERM and SIGINT stop, even in the middle of a reload.
+async fn wait_for_signals(reloads: &Reloads) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
@@ -187,8 +208,7 @@ async fn wait_for_signals(app: &Arc<App>) {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let app = app.clone();
-                let _ = tokio::task::spawn_blocking(move || app.reload_and_follow()).await;
+                reloads.request();
             }
             _ = term.recv() => return,
             _ = int.recv() => return,
@@ -197,19 +217,24 @@ async fn wait_for_signals(app: &Arc<App>) {
 }
 
 /// Connects the admin HTTP API to the running app.
-struct AdminBridge(Arc<App>);
+struct AdminBridge {
+    app: Arc<App>,
+    reloads: Reloads,
+}
 
 impl AdminApi for AdminBridge {
     fn metrics_text(&self) -> String {
-        self.0.metrics.encode()
+        self.app.metrics.encode()
     }
     fn status_json(&self) -> serde_json::Value {
-        self.0.status()
+        self.app.status()
     }
     fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
-        self.0.set_drained(check, drained, reason)
+        self.app.set_drained(check, drained, reason)
     }
+    /// Waits for a reload that started after this request (one at a time,
+    /// coalesced with any others waiting).
     fn reload(&self) -> Result<String, String> {
-        self.0.reload_and_follow()
+        self.reloads.run()
     }
 }
