@@ -7,6 +7,8 @@
 //! - [`serials`]: the serial rule (serials never go back) and fingerprints;
 //! - [`state`]: the state directory (serials, drains across restarts);
 //! - [`reload`]: reloads one at a time, requests coalesced;
+//! - [`runtimes`]: DNS, health checks and the admin API each on runtimes
+//!   of their own;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -17,6 +19,7 @@
 mod build;
 mod load;
 mod reload;
+mod runtimes;
 mod serials;
 mod serve;
 mod state;
@@ -254,8 +257,9 @@ impl App {
         let checks_changed =
             format!("{:?}", self.lock().config.checks) != format!("{:?}", loaded.config.checks);
         if checks_changed {
-            let new = HealthRegistry::new(&loaded.config.checks, self.metrics.clone());
             let old = self.health.load_full();
+            // On the health checks' runtime, like the registry it replaces.
+            let new = HealthRegistry::on_runtime(&loaded.config.checks, self.metrics.clone(), old.runtime());
             new.inherit(&old);
             // A check new to this process gets its first probe before it
             // decides any answer, as at start-up.

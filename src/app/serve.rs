@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::reload::Reloads;
+use super::runtimes::Runtimes;
 use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
@@ -21,28 +23,39 @@ pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
     crate::reclaim::fix_malloc_thresholds();
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_logging(&config);
+    let config_tcp_max = config.server.tcp_max_connections;
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
     // Checked (never written) before anything else happens.
     let store = StateDir::open(&config.state_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let reclaim = Reclaimer::spawn();
     let loaded = load(config, &reclaim).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let workers = match loaded.config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
+    let runtimes = Runtimes::start(workers)?;
+    let side = Side {
+        health: runtimes.health.handle().clone(),
+        control: runtimes.control.handle().clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.clamp(1, 4))
-        .enable_all()
-        .thread_name("vigia-rt")
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run(loaded, workers, reclaim, store))
+    let result = runtimes
+        .main
+        .block_on(run(loaded, (workers, config_tcp_max), reclaim, store, side));
+    runtimes.shutdown();
+    result
+}
+
+/// Handles of the runtimes beside the main one (see [`Runtimes`]).
+struct Side {
+    health: Handle,
+    control: Handle,
 }
 
 /// Every socket vigia serves on, bound before anything else happens.
 struct Listeners {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<tokio::net::TcpListener>,
-    admin: tokio::net::TcpListener,
+    /// Registered with the control runtime once there.
+    admin: std::net::TcpListener,
     admin_addr: std::net::SocketAddr,
 }
 
@@ -57,8 +70,8 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
         tcp.push(net::bind_tcp(addr).await?);
     }
     let admin_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-    let admin = tokio::net::TcpListener::bind(admin_addr)
-        .await
+    let admin = std::net::TcpListener::bind(admin_addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .with_context(|| format!("cannot listen on {admin_addr} for /metrics"))?;
     Ok(Listeners {
         udp,
@@ -75,16 +88,17 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
 /// every zone's secondaries.
 async fn run(
     loaded: Loaded,
-    workers: usize,
+    (workers, tcp_max): (usize, usize),
     reclaim: Reclaimer,
     store: (StateDir, Saved),
+    side: Side,
 ) -> anyhow::Result<()> {
     let cfg = loaded.config.clone();
     let listeners = bind_all(&cfg, workers).await?;
 
     let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
     let metrics = Metrics::new(names);
-    let health = HealthRegistry::new(&cfg.checks, metrics.clone());
+    let health = HealthRegistry::on_runtime(&cfg.checks, metrics.clone(), Some(side.health));
     let drains = store
         .1
         .drains
@@ -108,7 +122,7 @@ async fn run(
         tokio::task::spawn_blocking(move || App::new(loaded, tx, reclaim, metrics, health, store))
     };
     let app = built.await.context("building the first snapshot")?;
-    let shared = shared(&app, &cfg);
+    let shared = shared(&app, &cfg, tcp_max);
 
     // Transitions are built in order, each off the async workers.
     let builder_app = app.clone();
@@ -123,7 +137,7 @@ async fn run(
         app: app.clone(),
         reloads: reloads.clone(),
     };
-    tokio::spawn(admin::serve(listeners.admin, Arc::new(bridge)));
+    serve_admin(&side.control, listeners.admin, bridge);
     let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
     for l in listeners.tcp {
         tokio::spawn(net::serve_tcp(l, shared.clone()));
@@ -158,12 +172,8 @@ async fn run(
 
 /// What the sockets share: the snapshot, the IXFR journal, the metrics,
 /// TCP limits and UDP response rate limiting (read at start-up only).
-fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
-    let mut shared = Shared::new(
-        app.snapshot.clone(),
-        cfg.server.tcp_idle_timeout,
-        cfg.server.tcp_max_connections,
-    );
+fn shared(app: &Arc<App>, cfg: &Config, tcp_max: usize) -> Arc<Shared> {
+    let mut shared = Shared::new(app.snapshot.clone(), cfg.server.tcp_idle_timeout, tcp_max);
     if let Some(s) = Arc::get_mut(&mut shared) {
         s.journal = app.journal.clone();
         s.metrics = Some(app.metrics.clone());
@@ -177,6 +187,16 @@ fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
         });
     }
     shared
+}
+
+/// Serves the admin API on the control runtime.
+fn serve_admin(control: &Handle, listener: std::net::TcpListener, bridge: AdminBridge) {
+    control.spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => admin::serve(l, Arc::new(bridge)).await,
+            Err(e) => tracing::error!(error = %e, "cannot serve the admin API"),
+        }
+    });
 }
 
 /// The reload thread: every reload, by SIGHUP or the API, runs there, one
@@ -226,8 +246,10 @@ impl AdminApi for AdminBridge {
     fn metrics_text(&self) -> String {
         self.app.metrics.encode()
     }
+    /// Waits for the build state, which a reload holds while it builds;
+    /// the control runtime's other requests (`/metrics`) go on meanwhile.
     fn status_json(&self) -> serde_json::Value {
-        self.app.status()
+        tokio::task::block_in_place(|| self.app.status())
     }
     fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
         self.app.set_drained(check, drained, reason)
