@@ -9,6 +9,8 @@
 //! - [`reload`]: reloads one at a time, requests coalesced;
 //! - [`runtimes`]: DNS, health checks and the admin API each on runtimes
 //!   of their own;
+//! - [`fds`]: the descriptor limit raised, and a reserve TCP clients
+//!   cannot take;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -17,6 +19,7 @@
 //! workers) -> new [`Snapshot`] swapped in -> `transfer` (journal, NOTIFY).
 
 mod build;
+mod fds;
 mod load;
 mod reload;
 mod runtimes;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use super::fds;
 use super::reload::Reloads;
 use super::runtimes::Runtimes;
 use super::state::{Saved, StateDir};
@@ -23,11 +24,11 @@ pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
     crate::reclaim::fix_malloc_thresholds();
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_logging(&config);
-    let config_tcp_max = config.server.tcp_max_connections;
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
+    let tcp_max = fit_descriptors(&config, workers)?;
     // Checked (never written) before anything else happens.
     let store = StateDir::open(&config.state_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let reclaim = Reclaimer::spawn();
@@ -39,9 +40,28 @@ pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
     };
     let result = runtimes
         .main
-        .block_on(run(loaded, (workers, config_tcp_max), reclaim, store, side));
+        .block_on(run(loaded, (workers, tcp_max), reclaim, store, side));
     runtimes.shutdown();
     result
+}
+
+/// Raises the descriptor limit as far as it goes and fits the TCP
+/// connection cap under it (see [`fds`]): the cap to serve with, or why
+/// vigia cannot start.
+fn fit_descriptors(config: &Config, workers: usize) -> anyhow::Result<usize> {
+    let limit = fds::raise_limit().context("reading the file descriptor limit (RLIMIT_NOFILE)")?;
+    let reserve = fds::reserve(config, workers);
+    let budget = fds::budget(config, limit, reserve).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(w) = &budget.warning {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        limit = budget.limit,
+        reserve = budget.reserve,
+        tcp_max_connections = budget.tcp_max,
+        "file descriptors"
+    );
+    Ok(budget.tcp_max)
 }
 
 /// Handles of the runtimes beside the main one (see [`Runtimes`]).

@@ -167,9 +167,9 @@ pub struct ServerOpts {
     pub server_extra: String,
     /// Raw TOML appended to the config.
     pub extra: String,
-    /// RLIMIT_NOFILE (soft and hard) set in the child before it runs, as
-    /// a shell's `ulimit -n` would.
-    pub nofile: Option<u64>,
+    /// RLIMIT_NOFILE (soft, hard) set in the child before it runs, as a
+    /// shell's `ulimit -n` would.
+    pub nofile: Option<(u64, u64)>,
 }
 
 impl ServerOpts {
@@ -288,13 +288,13 @@ impl Server {
         (state_dir, dir): (PathBuf, TempDir),
         probe: &str,
         cfg: &str,
-        nofile: Option<u64>,
+        nofile: Option<(u64, u64)>,
     ) -> Server {
         let stderr_path = dir.path().join("vigia.stderr");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(vigia_bin());
-        if let Some(n) = nofile {
-            limit_nofile(&mut cmd, n);
+        if let Some((soft, hard)) = nofile {
+            limit_nofile(&mut cmd, soft, hard);
         }
         let child = cmd
             .arg("serve")
@@ -400,15 +400,15 @@ impl Drop for Server {
     }
 }
 
-/// Sets RLIMIT_NOFILE (soft and hard) to `n` in the child before it runs.
-pub fn limit_nofile(cmd: &mut Command, n: u64) {
+/// Sets RLIMIT_NOFILE to `soft` and `hard` in the child before it runs.
+pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
     use std::os::unix::process::CommandExt;
     // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             let lim = libc::rlimit {
-                rlim_cur: n as libc::rlim_t,
-                rlim_max: n as libc::rlim_t,
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
