@@ -38,7 +38,7 @@ fn raise_own_limit(need: u64) {
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
         assert!(
-            lim.rlim_max as u64 >= need,
+            lim.rlim_max >= need,
             "this test needs a hard descriptor limit of at least {need} (ulimit -Hn)"
         );
         lim.rlim_cur = lim.rlim_max;

@@ -46,13 +46,13 @@ pub fn raise_limit() -> std::io::Result<u64> {
         return Err(std::io::Error::last_os_error());
     }
     let hard = if lim.rlim_max == libc::RLIM_INFINITY {
-        nr_open().unwrap_or(lim.rlim_cur as u64)
+        nr_open().unwrap_or(lim.rlim_cur)
     } else {
-        lim.rlim_max as u64
+        lim.rlim_max
     };
-    if (lim.rlim_cur as u64) < hard {
+    if lim.rlim_cur < hard {
         let raised = libc::rlimit {
-            rlim_cur: hard as libc::rlim_t,
+            rlim_cur: hard,
             rlim_max: lim.rlim_max,
         };
         // SAFETY: setrlimit reads the struct it is given.
@@ -61,7 +61,7 @@ pub fn raise_limit() -> std::io::Result<u64> {
         }
         return Ok(hard);
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 fn nr_open() -> Option<u64> {
@@ -192,7 +192,7 @@ mod tests {
         };
         // SAFETY: getrlimit writes into the struct it is given.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-        assert_eq!(lim.rlim_cur as u64, limit);
+        assert_eq!(lim.rlim_cur, limit);
         assert!(lim.rlim_max == libc::RLIM_INFINITY || lim.rlim_cur == lim.rlim_max);
     }
 }
