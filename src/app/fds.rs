@@ -32,11 +32,24 @@ pub struct Budget {
 /// of probes, and room for a few accepts in flight.
 const FIXED: u64 = 64;
 
-/// Raises RLIMIT_NOFILE's soft limit to the hard one (an unlimited hard
-/// limit counts as the kernel's `fs.nr_open`) and returns the soft limit
-/// now in force. A process cannot go past its hard limit: that takes
-/// `ulimit -n` before the start, or `LimitNOFILE=` in the systemd unit.
-pub fn raise_limit() -> std::io::Result<u64> {
+/// RLIMIT_NOFILE as [`raise_limit`] left it.
+#[derive(Debug)]
+pub struct Limit {
+    /// The soft limit in force.
+    pub soft: u64,
+    /// The hard limit (an unlimited one counts as `fs.nr_open`).
+    pub hard: u64,
+    /// Why the soft limit could not be raised to the hard one (a seccomp
+    /// filter such as systemd's `SystemCallFilter=~@resources` refuses
+    /// setrlimit): vigia goes on with the soft limit.
+    pub not_raised: Option<std::io::Error>,
+}
+
+/// Raises RLIMIT_NOFILE's soft limit to the hard one. A process cannot go
+/// past its hard limit: that takes `ulimit -n` before the start, or
+/// `LimitNOFILE=` in the systemd unit. Err only if the limit cannot be
+/// read at all.
+pub fn raise_limit() -> std::io::Result<Limit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -50,18 +63,24 @@ pub fn raise_limit() -> std::io::Result<u64> {
     } else {
         lim.rlim_max
     };
+    let mut limit = Limit {
+        soft: lim.rlim_cur,
+        hard,
+        not_raised: None,
+    };
     if lim.rlim_cur < hard {
         let raised = libc::rlimit {
             rlim_cur: hard,
             rlim_max: lim.rlim_max,
         };
         // SAFETY: setrlimit reads the struct it is given.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.soft = hard;
+        } else {
+            limit.not_raised = Some(std::io::Error::last_os_error());
         }
-        return Ok(hard);
     }
-    Ok(lim.rlim_cur)
+    Ok(limit)
 }
 
 fn nr_open() -> Option<u64> {
@@ -186,6 +205,8 @@ mod tests {
     #[test]
     fn the_soft_limit_is_raised_to_the_hard_one() {
         let limit = raise_limit().unwrap();
+        assert!(limit.not_raised.is_none(), "{limit:?}");
+        let limit = limit.soft;
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,

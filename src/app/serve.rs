@@ -49,9 +49,23 @@ pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
 /// connection cap under it (see [`fds`]): the cap to serve with, or why
 /// vigia cannot start.
 fn fit_descriptors(config: &Config, workers: usize) -> anyhow::Result<usize> {
-    let limit = fds::raise_limit().context("reading the file descriptor limit (RLIMIT_NOFILE)")?;
+    let limit = match fds::raise_limit() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the file descriptor limit (RLIMIT_NOFILE): the TCP connection cap is not fitted under it");
+            return Ok(config.server.tcp_max_connections());
+        }
+    };
+    if let Some(e) = &limit.not_raised {
+        tracing::warn!(
+            soft = limit.soft,
+            hard = limit.hard,
+            error = %e,
+            "cannot raise the soft file descriptor limit to the hard one (a seccomp filter?): set both with LimitNOFILE= or ulimit -n"
+        );
+    }
     let reserve = fds::reserve(config, workers);
-    let budget = fds::budget(config, limit, reserve).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let budget = fds::budget(config, limit.soft, reserve).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(w) = &budget.warning {
         tracing::warn!("{w}");
     }
