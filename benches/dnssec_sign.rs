@@ -15,6 +15,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use vigia::config::ZoneLimits;
 use vigia::dns::Name;
 use vigia::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
 use vigia::dnssec::nsec3::Nsec3Params;
@@ -44,7 +45,14 @@ fn large_zone() -> (Vec<u8>, Vec<Rr>, String) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = repo.join("../shared/bench/zones/db.bench.test");
     if shared.exists() {
-        let zone = load_zone(&shared, &origin, repo, &Reclaimer::inline()).unwrap();
+        let zone = load_zone(
+            &shared,
+            &origin,
+            repo,
+            &ZoneLimits::default(),
+            &Reclaimer::inline(),
+        )
+        .unwrap();
         return (
             origin.wire().to_vec(),
             to_wire(&zone),
@@ -79,6 +87,7 @@ fn site_zone() -> (Vec<u8>, Vec<Rr>) {
         &repo.join("zones/db.no-paladar.com.br"),
         &origin,
         repo,
+        &ZoneLimits::default(),
         &Reclaimer::inline(),
     )
     .unwrap();

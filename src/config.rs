@@ -12,6 +12,9 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::Name;
 use std::sync::Arc;
 
+mod limits;
+pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
+
 /// A configuration problem, already phrased for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -38,6 +41,9 @@ pub struct Config {
     /// TSIG keys (`[[key]]`), for transfers and NOTIFY.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
+    /// What loading a zone may cost, and the SOA query rate (`[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -91,6 +97,24 @@ pub struct ServerConfig {
     /// secondary's family, unless that is a wildcard.
     #[serde(default)]
     pub notify_source: Option<String>,
+    /// `tcp_max_per_client` counts IPv4 clients by this prefix length.
+    #[serde(default = "default_tcp_prefix_v4")]
+    pub tcp_client_prefix_v4: u8,
+    /// ... and IPv6 clients by this one (/56, as RRL: one site's block).
+    #[serde(default = "default_tcp_prefix_v6")]
+    pub tcp_client_prefix_v6: u8,
+    /// A file with the DNS cookie secret (RFC 9018: 32 hex digits, a
+    /// second line for the previous secret during a rotation, or 16 raw
+    /// octets), shared by every server behind one address; relative to the
+    /// config file. Unset: a random secret for the life of the process.
+    #[serde(default)]
+    pub cookie_secret: Option<PathBuf>,
+    /// Answers id.server and hostname.bind CH TXT and NSID (RFC 5001).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Answers version.server and version.bind CH TXT.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +130,11 @@ impl Default for ServerConfig {
             tcp_max_pipelined: default_tcp_max_pipelined(),
             state_dir: default_state_dir(),
             notify_source: None,
+            tcp_client_prefix_v4: default_tcp_prefix_v4(),
+            tcp_client_prefix_v6: default_tcp_prefix_v6(),
+            cookie_secret: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -140,6 +169,12 @@ fn default_tcp_read_timeout() -> Duration {
 }
 fn default_tcp_max_pipelined() -> usize {
     128
+}
+fn default_tcp_prefix_v4() -> u8 {
+    32
+}
+fn default_tcp_prefix_v6() -> u8 {
+    56
 }
 
 /// Response rate limiting (`[rrl]`), BIND's defaults (see the query
@@ -240,6 +275,9 @@ pub struct ZoneConfig {
     /// A `[[key]]` name a secondary signs its SOA and AXFR requests with.
     #[serde(default)]
     pub primary_key: Option<String>,
+    /// This zone's limits (unset ones: `[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
 }
 
 /// Whether vigia is the source of a zone or follows another server.
@@ -460,6 +498,16 @@ impl Config {
         }
     }
 
+    /// The cookie secret file, resolved against the config's directory.
+    pub fn cookie_secret_path(&self) -> Option<PathBuf> {
+        let p = self.server.cookie_secret.as_ref()?;
+        Some(if p.is_absolute() {
+            p.clone()
+        } else {
+            self.base_dir.join(p)
+        })
+    }
+
     /// Listen addresses, parsed (validated at load).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.server.listen.iter().filter_map(|s| s.parse().ok()).collect()
@@ -507,6 +555,7 @@ impl Config {
         self.validate_server()?;
         self.validate_keys()?;
         self.validate_zones()?;
+        self.validate_limits()?;
         self.validate_checks()?;
         self.validate_failovers()?;
         Ok(())
@@ -570,6 +619,19 @@ impl Config {
                 return Err(self.err(field.into(), "must be at least 1"));
             }
         }
+        for (field, v) in [
+            ("server.identity", &self.server.identity),
+            ("server.version", &self.server.version),
+        ] {
+            // One TXT string (and an NSID) holds at most 255 octets.
+            match v.as_deref().map(str::len) {
+                Some(0) => return Err(self.err(field.into(), "is empty: leave it out to answer nothing")),
+                Some(n) if n > 255 => {
+                    return Err(self.err(field.into(), format!("is {n} octets long; at most 255")))
+                }
+                _ => {}
+            }
+        }
         if self.server.tcp_read_timeout < Duration::from_millis(10) {
             return Err(self.err("server.tcp_read_timeout".into(), "must be at least 10ms"));
         }
@@ -581,6 +643,12 @@ impl Config {
         }
         if let Some(src) = &self.server.notify_source {
             self.validate_source("server.notify_source".into(), src)?;
+        }
+        if !(8..=32).contains(&self.server.tcp_client_prefix_v4) {
+            return Err(self.err("server.tcp_client_prefix_v4".into(), "must be between 8 and 32"));
+        }
+        if !(16..=128).contains(&self.server.tcp_client_prefix_v6) {
+            return Err(self.err("server.tcp_client_prefix_v6".into(), "must be between 16 and 128"));
         }
         self.validate_rrl()?;
         self.metrics.listen.parse::<SocketAddr>().map_err(|_| {
@@ -1064,6 +1132,22 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(e.contains("test.toml:7") && e.contains("1x"), "{e}");
+        let long = "x".repeat(256);
+        let e = parse(&format!("[server]\nidentity = \"{long}\"\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("server.identity: is 256 octets long; at most 255"),
+            "{e}"
+        );
+        let e = parse(&format!("[server]\nversion = \"\"\n{MIN}")).unwrap_err().0;
+        assert!(e.contains("server.version: is empty"), "{e}");
+        let ok = parse(&format!(
+            "[server]\nidentity = \"ns1\"\ncookie_secret = \"s\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(ok.server.identity.as_deref(), Some("ns1"));
+        assert!(ok.cookie_secret_path().unwrap().ends_with("s"));
     }
 
     #[test]

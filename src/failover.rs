@@ -708,6 +708,7 @@ pool = [{target = "master.example.com", check = "c1"}, {target = "replica.exampl
             zone_type: Default::default(),
             primaries: vec![],
             primary_key: None,
+            limits: Default::default(),
         });
         let rules = compile_rules(&cfg, &[standard_zone(), child]).unwrap();
         assert_eq!(rules[0].zone, n("sub.example.com."));

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use vigia::config::ZoneLimits;
 use vigia::dns::Name;
 use vigia::dnssec::keyfile::{read_key_dir, write_key_pair};
 use vigia::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
@@ -84,7 +85,7 @@ fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<Rr>) {
     } else {
         dir.join("zones").join(file)
     };
-    let zone = load_zone(&path, &name, dir, &Reclaimer::inline()).unwrap();
+    let zone = load_zone(&path, &name, dir, &ZoneLimits::default(), &Reclaimer::inline()).unwrap();
     let records = zone
         .records
         .iter()

@@ -352,7 +352,7 @@ impl Server {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
-    /// The `vigia serve` process id.
+    /// The process id of this `vigia serve`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -495,6 +495,12 @@ impl Named {
     /// `allow_transfer`: BIND address-match-list elements, e.g. `["127.0.0.0/8"]`
     /// (`[]` = `none`).
     pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
+        Named::start_with(named, zones, allow_transfer, "")
+    }
+
+    /// [`Named::start`] with `options` added to the `options { }` block
+    /// (e.g. `server-id "a"; cookie-secret "...";`).
+    pub fn start_with(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str], options: &str) -> Named {
         let ip = Ipv4Addr::LOCALHOST; // named only listens on configured interface addresses
         let port = free_port(ip);
         let dir = TempDir::new("named");
@@ -522,6 +528,7 @@ impl Named {
     allow-transfer {{ {allow} }};
     // the edge zone has deliberately odd owner names (e.g. "\032")
     check-names primary ignore;
+    {options}
 }};
 controls {{ }};
 "#
@@ -1721,8 +1728,12 @@ pub fn axfr_records(addr: SocketAddr, zone: &str) -> Vec<Rr> {
 /// The differential and consensus suites' query corpus.
 pub mod cases;
 pub mod lifecycle;
+pub mod process;
 pub mod site_vigia;
 pub mod web_backend;
+
+/// Knot DNS and NSD as reference servers (consensus suites).
+pub mod refs;
 
 pub mod hickory {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
