@@ -1,13 +1,14 @@
 //! A backend that floods `HTTP/1.1 100 Continue` as fast as it can write
-//! (issue 15, point 4), against a running vigia: the check goes down on
-//! time (within fall x (interval + timeout) plus a small margin), every
-//! probe ends at its timeout, DNS over TCP keeps answering fast meanwhile,
-//! and `/metrics` answers.
+//! (issue 15, point 4), against a running vigia: the check goes down, every
+//! probe of the flood ends as a timeout (one deadline over the whole
+//! exchange, 1xx heads included: not an error, never an answer), every DNS
+//! over TCP query is answered meanwhile, and `/metrics` answers.
 //!
-//! The latency bound asserted is generous (100 ms per TCP answer, where
-//! answers normally take well under a millisecond): it only catches a
-//! stall like the one this guards against (700-980 ms). The figures are
-//! printed for the README. Only loopback addresses are used.
+//! No latency is asserted (performance is measured, not asserted in
+//! tests): how long the check took to go down, the probes' durations and
+//! the TCP and `/metrics` latencies before and during the flood are
+//! printed for the README. Every wait polls a real condition against a
+//! generous deadline. Only loopback addresses are used.
 
 mod common;
 
@@ -110,7 +111,7 @@ fn summary(took: &mut [Duration]) -> String {
 }
 
 #[test]
-fn a_1xx_flood_times_out_on_time_and_never_slows_dns() {
+fn a_1xx_flood_ends_every_probe_at_its_deadline_and_dns_keeps_answering() {
     let backend = FloodBackend::start(Ipv4Addr::new(127, 0, 0, 108));
     let (interval, timeout, fall) = (Duration::from_secs(1), Duration::from_millis(500), 3u32);
     let mut opts = ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]);
@@ -145,8 +146,10 @@ fn a_1xx_flood_times_out_on_time_and_never_slows_dns() {
     backend.flood.store(true, Ordering::SeqCst);
     let flooded = Instant::now();
     // Fall probes in a row, each an interval (jittered by up to 10 %) after
-    // the last, the last one ending at its timeout.
-    let on_time = (interval + interval / 10 + timeout) * fall + Duration::from_secs(1);
+    // the last, the last one ending at its timeout: expected, and printed.
+    // The wait allows far more, on a busy machine.
+    let expected = (interval + interval / 10 + timeout) * fall;
+    let wait = expected * 5 + Duration::from_secs(10);
     let went_down = loop {
         let t = Instant::now();
         let body = admin::scrape(server.metrics);
@@ -156,8 +159,8 @@ fn a_1xx_flood_times_out_on_time_and_never_slows_dns() {
             break flooded.elapsed();
         }
         assert!(
-            flooded.elapsed() < on_time,
-            "the flooded check was not down {on_time:?} after the flood began\n{}",
+            flooded.elapsed() < wait,
+            "the flooded check was not down {wait:?} after the flood began\n{}",
             server.stderr()
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -173,29 +176,35 @@ fn a_1xx_flood_times_out_on_time_and_never_slows_dns() {
     let mut took = timer.join().unwrap();
     let (_, last_probe_ms, _) = check_state(server.metrics, "flood");
     let metrics = admin::scrape(server.metrics);
+    let samples = prom::parse(&metrics);
     let timeouts = prom::value(
-        &prom::parse(&metrics),
+        &samples,
         "vigia_check_probes_total",
         &[("check", "flood"), ("result", "timeout")],
     );
+    // Results other than ok and timeout: a flood probe that ended any
+    // other way (an error from the 1xx heads) was not ended by its deadline.
+    let other: Vec<String> = samples
+        .iter()
+        .filter(|s| s.name == "vigia_check_probes_total" && s.value > 0.0)
+        .filter_map(|s| s.labels.get("result").cloned())
+        .filter(|r| r != "ok" && r != "timeout")
+        .collect();
     let mut scrapes = scrapes.lock().unwrap().clone();
     eprintln!(
-        "1xx flood: down after {went_down:?} (bound {on_time:?}); last probe {last_probe_ms:.0} ms at a \
+        "1xx flood: down after {went_down:?} (expected about {expected:?}); last probe {last_probe_ms:.0} ms at a \
          {timeout:?} timeout; {timeouts} probes timed out\n  DNS/TCP before: {}\n  DNS/TCP during: {}\n  \
          /metrics during: {}",
         summary(&mut calm),
         summary(&mut took),
         summary(&mut scrapes)
     );
-    assert!(timeouts >= f64::from(fall), "{metrics}");
-    // Each probe ends at its deadline, not seconds later.
+    // Every probe since the flood began timed out: at least fall of them
+    // before the check went down, two more after.
+    assert!(timeouts >= f64::from(fall + 2), "{metrics}");
     assert!(
-        last_probe_ms < (timeout + Duration::from_millis(250)).as_secs_f64() * 1000.0,
-        "a probe took {last_probe_ms} ms at a {timeout:?} timeout"
+        other.is_empty(),
+        "flood probes ended otherwise than by their deadline: {other:?}\n{metrics}"
     );
-    let worst = *took.last().unwrap();
-    assert!(
-        worst < Duration::from_millis(100),
-        "a TCP answer took {worst:?} while a backend flooded 1xx heads"
-    );
+    assert!(!took.is_empty() && !scrapes.is_empty());
 }
