@@ -3,9 +3,10 @@
 //! the child before exec):
 //!
 //! - 1010 idle TCP connections from 17 clients, below the default
-//!   `tcp_max_connections`: vigia lowers its TCP cap to fit under the
-//!   limit less its reserve (and says so), so no probe ever fails for want
-//!   of a descriptor: both checks stay up and keep probing OK, the
+//!   `tcp_max_connections` (and 150 from 10 clients under a limit of
+//!   256): vigia lowers its TCP cap to fit under the limit less its
+//!   reserve (and says so), takes connections up to that cap, and no
+//!   probe ever fails for want of a descriptor: both checks stay up and keep probing OK, the
 //!   failover answer keeps both addresses, `/metrics` and the reload API
 //!   answer;
 //! - an explicit `tcp_max_connections` that does not fit refuses to start,
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use common::web_backend::WebBackend;
 use common::*;
 
-/// Raises this test process's own soft limit: it holds the 1010 client
+/// Raises this test process's own soft limit: it holds the client
 /// sockets itself.
 fn raise_own_limit(need: u64) {
     let mut lim = libc::rlimit {
@@ -94,11 +95,29 @@ fn www_addresses(server: &Server) -> Vec<String> {
 
 #[test]
 fn idle_tcp_clients_never_starve_probes_under_ulimit_1024() {
+    // The issue's case: 1010 connections from 17 clients, 59 or 60 each
+    // (under tcp_max_per_client, 64).
+    idle_clients_never_starve_probes(1024, 1010, 17);
+}
+
+#[test]
+fn idle_tcp_clients_never_starve_probes_under_ulimit_256() {
+    // A tighter limit: the reserve takes over half of it; the rest of the
+    // 150 clients' connections wait in the listen queue.
+    idle_clients_never_starve_probes(256, 150, 10);
+}
+
+/// Starts vigia under a soft and hard descriptor limit of `limit`, holds
+/// `conns` idle TCP connections from `clients` loopback addresses (more
+/// than the cap vigia fits under the limit), and requires both checks to
+/// keep probing OK, the failover answer not to change, and `/metrics`,
+/// `/status` and the reload API to answer.
+fn idle_clients_never_starve_probes(limit: u64, conns: u32, clients: u32) {
     raise_own_limit(2048);
     let master = WebBackend::start(Ipv4Addr::new(127, 0, 0, 108));
     let webserver = WebBackend::start(Ipv4Addr::new(127, 0, 0, 110));
     let mut opts = ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]);
-    opts.nofile = Some((1024, 1024));
+    opts.nofile = Some((limit, limit));
     // Idle clients are kept as long as the test runs.
     opts.tcp_idle_timeout = Some("600s".into());
     opts.extra = format!(
@@ -115,22 +134,43 @@ fn idle_tcp_clients_never_starve_probes_under_ulimit_1024() {
         log.contains("serving at most") && log.contains("instead of 1024") && log.contains("ulimit -n"),
         "no warning that the TCP cap was lowered:\n{log}"
     );
+    let cap: usize = log
+        .split("serving at most ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no lowered cap in the log:\n{log}"));
+    assert!(
+        (cap as u32) < conns,
+        "{conns} connections do not reach the cap {cap}"
+    );
     let both = www_addresses(&server);
     assert_eq!(both, ["192.168.0.108", "192.168.0.110"]);
     let failed_before = failed_probes(server.metrics);
 
-    // 1010 idle connections from 127.0.0.20-36: 17 clients, 59 or 60 each
-    // (under tcp_max_per_client, 64).
-    let mut idle = Vec::with_capacity(1010);
-    for i in 0..1010u32 {
-        let src = Ipv4Addr::new(127, 0, 0, 20 + (i % 17) as u8);
+    // Idle connections from 127.0.0.20 on, round robin.
+    let mut idle = Vec::with_capacity(conns as usize);
+    for i in 0..conns {
+        let src = Ipv4Addr::new(127, 0, 0, 20 + (i % clients) as u8);
         idle.push(connect_from(src, server.addr));
     }
+    // vigia takes connections up to its cap (the rest wait in the listen
+    // queue), and no further.
     let pid = server.pid();
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fds() < cap {
+        assert!(
+            Instant::now() < deadline,
+            "vigia never took {cap} connections: {} descriptors",
+            fds()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let open = fds();
     assert!(
-        open < 1024,
-        "vigia holds {open} descriptors under a limit of 1024"
+        (open as u64) < limit,
+        "vigia holds {open} descriptors under a limit of {limit}"
     );
 
     // Three more probes of each check with every connection held.
@@ -142,7 +182,7 @@ fn idle_tcp_clients_never_starve_probes_under_ulimit_1024() {
             assert_eq!(
                 (state.as_str(), reason.as_str()),
                 ("up", "ok"),
-                "check {name} with 1010 idle TCP clients\n{}",
+                "check {name} with {conns} idle TCP connections\n{}",
                 server.stderr()
             );
         }
@@ -155,21 +195,19 @@ fn idle_tcp_clients_never_starve_probes_under_ulimit_1024() {
     assert_eq!(failed_probes(server.metrics), failed_before, "a probe failed");
     assert_eq!(www_addresses(&server), both, "the answer flipped");
     let (code, body) = admin::must(server.metrics, "POST", "/reload");
-    assert_eq!(code, 200, "POST /reload with 1010 idle TCP clients: {body}");
+    assert_eq!(
+        code, 200,
+        "POST /reload with {conns} idle TCP connections: {body}"
+    );
     assert!(
         !server.stderr().contains("Too many open files"),
         "{}",
         server.stderr()
     );
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
-    let cap = log
-        .split("serving at most ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("?");
+    let open = fds();
     eprintln!(
-        "1010 idle TCP clients under ulimit -n 1024: TCP cap lowered to {cap}, vigia holds {open} descriptors; \
-         both checks up, no probe failed, /metrics and POST /reload answered"
+        "{conns} idle TCP connections from {clients} clients under ulimit -n {limit}: TCP cap lowered to {cap}, \
+         vigia holds {open} descriptors; both checks up, no probe failed, /metrics and POST /reload answered"
     );
     drop(idle);
 }
