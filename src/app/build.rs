@@ -113,6 +113,9 @@ impl App {
             .collect();
         let snap = Arc::new(Snapshot::from_zones(built, st.settings.clone(), stats));
         self.swap_in(&st, &current, snap);
+        // The replaced zones are freed, and the heap given back, once the
+        // last query or transfer reading them ends.
+        self.reclaim.when_unshared(current);
     }
 
     /// Signs a zone with `dnssec = true` (None for the others), reusing

@@ -167,6 +167,9 @@ pub struct ServerOpts {
     pub server_extra: String,
     /// Raw TOML appended to the config.
     pub extra: String,
+    /// RLIMIT_NOFILE (soft, hard) set in the child before it runs, as a
+    /// shell's `ulimit -n` would.
+    pub nofile: Option<(u64, u64)>,
 }
 
 impl ServerOpts {
@@ -247,10 +250,10 @@ impl Server {
             config,
             SocketAddr::from((ip, port)),
             SocketAddr::from((Ipv4Addr::LOCALHOST, mport)),
-            state_dir,
-            dir,
+            (state_dir, dir),
             &probe,
             &cfg,
+            opts.nofile,
         )
     }
 
@@ -275,21 +278,25 @@ impl Server {
             };
             std::fs::write(&config, &text).expect("write the config back");
         }
-        Server::spawn(config, addr, metrics, state_dir, dir, probe, &text)
+        Server::spawn(config, addr, metrics, (state_dir, dir), probe, &text, None)
     }
 
     fn spawn(
         config: PathBuf,
         addr: SocketAddr,
         metrics: SocketAddr,
-        state_dir: PathBuf,
-        dir: TempDir,
+        (state_dir, dir): (PathBuf, TempDir),
         probe: &str,
         cfg: &str,
+        nofile: Option<(u64, u64)>,
     ) -> Server {
         let stderr_path = dir.path().join("vigia.stderr");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(vigia_bin())
+        let mut cmd = Command::new(vigia_bin());
+        if let Some((soft, hard)) = nofile {
+            limit_nofile(&mut cmd, soft, hard);
+        }
+        let child = cmd
             .arg("serve")
             .arg("--config")
             .arg(&config)
@@ -390,6 +397,24 @@ impl Drop for Server {
                 tail(&self.stderr(), 60)
             );
         }
+    }
+}
+
+/// Sets RLIMIT_NOFILE to `soft` and `hard` in the child before it runs.
+pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
