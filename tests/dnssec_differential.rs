@@ -71,7 +71,11 @@ fn shape(records: &[common::Rr]) -> Vec<String> {
                     let covered = u16::from_be_bytes([r.rdata_wire[0], r.rdata_wire[1]]);
                     format!("{owner} RRSIG({})", common::type_name(covered))
                 }
-                47 => format!("{owner} NSEC {}", r.rdata.to_lowercase()),
+                47 | 50 => format!(
+                    "{owner} {} {}",
+                    common::type_name(r.rtype),
+                    r.rdata.to_lowercase()
+                ),
                 t => format!("{owner} {}", common::type_name(t)),
             }
         })
@@ -101,7 +105,17 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 #[test]
 fn signed_answers_have_the_shape_of_bind_signing_the_same_zone_with_the_same_key() {
-    let Some(named_bin) = named_or_skip("signed_answers_have_the_shape_of_bind") else {
+    same_shape_as_bind(false);
+}
+
+/// The same with NSEC3 (no salt, no iterations: `dnssec-signzone -3 - -H 0`).
+#[test]
+fn nsec3_signed_answers_have_the_shape_of_bind_signing_the_same_zone() {
+    same_shape_as_bind(true);
+}
+
+fn same_shape_as_bind(nsec3: bool) {
+    let Some(named_bin) = named_or_skip("signed answers have the shape of BIND's") else {
         return;
     };
     let Some(signzone) = tool("dnssec-signzone") else {
@@ -119,7 +133,13 @@ fn signed_answers_have_the_shape_of_bind_signing_the_same_zone_with_the_same_key
         .arg("-S")
         .arg("-K")
         .arg(&keys)
-        .args(["-z", "-o", ZONE, "-f"])
+        .args(["-z", "-o", ZONE])
+        .args(if nsec3 {
+            &["-3", "-", "-H", "0"][..]
+        } else {
+            &[][..]
+        })
+        .arg("-f")
         .arg(&signed)
         .arg(&zone_file)
         .output()
@@ -135,7 +155,7 @@ fn signed_answers_have_the_shape_of_bind_signing_the_same_zone_with_the_same_key
     // vigia: the same zone and key, signed online.
     let vigia = Server::start(ServerOpts {
         extra: format!(
-            "\n[[zone]]\nname = \"{ZONE}\"\nfile = \"{}\"\ndnssec = true\n\n[dnssec]\nkey_dir = \"{}\"\n",
+            "\n[[zone]]\nname = \"{ZONE}\"\nfile = \"{}\"\ndnssec = true\n\n[dnssec]\nkey_dir = \"{}\"\nnsec3 = {nsec3}\n",
             zone_file.display(),
             keys.display()
         ),
@@ -163,7 +183,7 @@ fn signed_answers_have_the_shape_of_bind_signing_the_same_zone_with_the_same_key
         assert!(!v.ad, "vigia never sets AD: {}", v.dump());
         let all = v.answer.iter().chain(&v.authority);
         sigs += all.clone().filter(|r| r.rtype == 46).count();
-        nsecs += all.filter(|r| r.rtype == 47).count();
+        nsecs += all.filter(|r| r.rtype == 47 || r.rtype == 50).count();
     }
     // The comparison is not of empty shapes.
     assert!(

@@ -258,10 +258,22 @@ fn follow(u: &Unbound, limit: Duration, what: &str, done: impl Fn(&str, &[String
 
 #[test]
 fn unbound_validates_the_signed_site_through_a_failover() {
+    validates_through_a_failover(false);
+}
+
+/// The same with NSEC3 (RFC 5155, RFC 9276: no salt, no iterations):
+/// closest encloser proofs for NXDOMAIN and wildcards.
+#[test]
+fn unbound_validates_the_nsec3_signed_site_through_a_failover() {
+    validates_through_a_failover(true);
+}
+
+fn validates_through_a_failover(nsec3: bool) {
     let Some(tools) = tools() else { return };
     let site = Site::start(SiteOpts {
         ttl: "2s",
         dnssec: true,
+        nsec3,
         forward_extra: WILDCARD,
         ..SiteOpts::default()
     });

@@ -132,14 +132,6 @@ impl Config {
                 ),
             ));
         }
-        if d.nsec3 {
-            // The signer makes NSEC3 chains, but answers carry NSEC
-            // proofs only so far: an NSEC3 zone would validate as bogus.
-            return Err(self.err(
-                "dnssec.nsec3".into(),
-                "NSEC3 answers are not served yet: leave it out to deny existence with NSEC",
-            ));
-        }
         for (i, z) in self.zones.iter().enumerate() {
             if z.dnssec && z.is_secondary() {
                 return Err(self.err(

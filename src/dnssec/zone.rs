@@ -21,7 +21,7 @@ mod store;
 use super::canonical::rrset_wire;
 use super::keys::DnssecKey;
 use super::nsec::{nsec_chain, DenialName};
-use super::nsec3::{nsec3_chain, Nsec3Params};
+use super::nsec3::{hashed_owner, nsec3_chain, nsec3_hash, Nsec3Params};
 use super::sign::{sign_body, verify_rrsig, CanonicalRrset, RrsigFields, SignError, Validity};
 use super::text::name_to_text;
 use crate::dns::hash::FxMap;
@@ -143,6 +143,29 @@ impl SignedZone {
         let after = chain.partition_point(|r| canonical_cmp(&r.owner, name) != Ordering::Greater);
         let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
         Some(&chain[i].owner)
+    }
+
+    /// The NSEC3 parameters of the chain (from the NSEC3PARAM record);
+    /// None for an NSEC chain.
+    pub fn nsec3_params(&self) -> Option<Nsec3Params> {
+        let p = self.generated.iter().find(|r| r.rtype == rtype::NSEC3PARAM)?;
+        let salt_len = usize::from(*p.rdata.get(4)?);
+        Some(Nsec3Params {
+            iterations: u16::from_be_bytes([*p.rdata.get(2)?, *p.rdata.get(3)?]),
+            salt: p.rdata.get(5..5 + salt_len)?.to_vec(),
+        })
+    }
+
+    /// The owner of the NSEC3 record that matches `name`'s hash (true) or
+    /// covers it (false). None for an NSEC chain.
+    pub fn nsec3_for(&self, name: &[u8], params: &Nsec3Params) -> Option<(&[u8], bool)> {
+        let start = self.generated.iter().position(|r| r.rtype == rtype::NSEC3)?;
+        let chain = &self.generated[start..];
+        let owner = hashed_owner(&nsec3_hash(name, params), &self.origin);
+        let after = chain.partition_point(|r| canonical_cmp(&r.owner, &owner) != Ordering::Greater);
+        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
+        let found = &chain[i].owner;
+        Some((found, found.eq_ignore_ascii_case(&owner)))
     }
 
     /// Number of RRSIG records.

@@ -111,6 +111,12 @@ fn wildcard_of<'b>(buf: &'b mut [u8; 256], parent: &[u8]) -> &'b [u8] {
 /// NXDOMAIN (RFC 4035 3.1.3.2): the NSEC covering the name and the one
 /// covering the wildcard at its closest encloser.
 pub fn nxdomain_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8]) -> bool {
+    if let Some(mut n3) = Nsec3Proof::of(zone) {
+        // RFC 5155 7.2.2: the closest encloser proof, and the wildcard.
+        let ce = closest_encloser(zone, name);
+        let mut buf = [0u8; 256];
+        return n3.closest_encloser(w, name, ce) && n3.write(w, wildcard_of(&mut buf, ce));
+    }
     let (first, fitted) = nsec_for(w, zone, name, None);
     let mut buf = [0u8; 256];
     let wild = wildcard_of(&mut buf, closest_encloser(zone, name));
@@ -121,6 +127,17 @@ pub fn nxdomain_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8]) -> bool 
 /// non-terminal, the one covering it); for a wildcard NODATA (3.1.3.4)
 /// also the NSEC at the wildcard that matched.
 pub fn nodata_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8], wildcard: Option<&[u8]>) -> bool {
+    if let Some(mut n3) = Nsec3Proof::of(zone) {
+        return match wildcard {
+            // RFC 5155 7.2.5: closest encloser proof and the wildcard's NSEC3.
+            Some(wk) => {
+                let ce = wk.get(2..).unwrap_or_default();
+                n3.closest_encloser(w, name, ce) && n3.write(w, wk)
+            }
+            // 7.2.3 (7.2.4 for DS: the name's own NSEC3 too, no opt-out).
+            None => n3.write(w, name),
+        };
+    }
     let (first, fitted) = nsec_for(w, zone, name, None);
     fitted && wildcard.map_or(true, |wk| nsec_for(w, zone, wk, first).1)
 }
@@ -128,6 +145,11 @@ pub fn nodata_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8], wildcard: 
 /// A wildcard answer (RFC 4035 3.1.3.3): the NSEC that shows no closer
 /// name matched.
 pub fn wildcard_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8]) -> bool {
+    if let Some(mut n3) = Nsec3Proof::of(zone) {
+        // RFC 5155 7.2.6: the NSEC3 covering the next closer name.
+        let ce = closest_encloser(zone, name);
+        return n3.write(w, next_closer(name, ce));
+    }
     nsec_for(w, zone, name, None).1
 }
 
@@ -139,6 +161,71 @@ pub fn referral_proof(w: &mut Writer<'_>, zone: &ZoneData, cut: &Node<'_>, key: 
     }
     match cut.get(rtype::DS) {
         Some(ds) => signed_rrset(w, Section::Authority, Owner::Name(cut.owner(key)), cut, &ds),
-        None => nsec_for(w, zone, key, None).1,
+        None => match Nsec3Proof::of(zone) {
+            Some(mut n3) => n3.write(w, key),
+            None => nsec_for(w, zone, key, None).1,
+        },
+    }
+}
+
+/// The label of `name` just below its closest encloser `ce` and what
+/// follows: the next closer name (RFC 5155 1.3).
+fn next_closer<'n>(name: &'n [u8], ce: &[u8]) -> &'n [u8] {
+    let starts = label_offsets(name);
+    starts
+        .into_iter()
+        .map(|s| &name[s..])
+        .take_while(|suffix| suffix.len() > ce.len())
+        .last()
+        .unwrap_or(name)
+}
+
+/// NSEC3 records written to one answer (RFC 5155 7.2), each once.
+struct Nsec3Proof<'z> {
+    zone: &'z ZoneData,
+    params: crate::dnssec::nsec3::Nsec3Params,
+    written: [Option<&'z [u8]>; 4],
+}
+
+impl<'z> Nsec3Proof<'z> {
+    fn of(zone: &'z ZoneData) -> Option<Nsec3Proof<'z>> {
+        let params = zone.dnssec.as_ref()?.nsec3_params()?;
+        Some(Nsec3Proof {
+            zone,
+            params,
+            written: [None; 4],
+        })
+    }
+
+    /// The closest encloser proof of `name` (7.2.1): the NSEC3 matching
+    /// `ce` and the one covering the next closer name.
+    fn closest_encloser(&mut self, w: &mut Writer<'_>, name: &[u8], ce: &[u8]) -> bool {
+        self.write(w, ce) && self.write(w, next_closer(name, ce))
+    }
+
+    /// The NSEC3 RRset (and RRSIGs) matching or covering `name`'s hash
+    /// (which one the zone has decides: a name that exists matches).
+    fn write(&mut self, w: &mut Writer<'_>, name: &[u8]) -> bool {
+        let Some(signed) = &self.zone.dnssec else {
+            return true;
+        };
+        let Some((owner, _)) = signed.nsec3_for(name, &self.params) else {
+            return true;
+        };
+        let mut buf = [0u8; 256];
+        let Some(node) = self.zone.nodes.get(lower(&mut buf, owner)) else {
+            return true;
+        };
+        let key = node.key();
+        if self.written.iter().flatten().any(|k| *k == key) {
+            return true;
+        }
+        if let Some(slot) = self.written.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(key);
+        }
+        match node.get(rtype::NSEC3) {
+            Some(set) => signed_rrset(w, Section::Authority, Owner::Name(node.owner(key)), &node, &set),
+            None => true,
+        }
     }
 }

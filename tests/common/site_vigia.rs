@@ -37,6 +37,8 @@ pub struct SiteOpts {
     /// Both zones signed (`dnssec = true`), with a combined signing key
     /// each made before vigia starts, in `keys/` of the site's folder.
     pub dnssec: bool,
+    /// With `dnssec`: deny existence with NSEC3 (`[dnssec] nsec3`).
+    pub nsec3: bool,
     /// Lines appended to the forward zone's copy before vigia starts.
     pub forward_extra: &'static str,
 }
@@ -54,6 +56,7 @@ impl Default for SiteOpts {
             server_extra: String::new(),
             master_down: false,
             dnssec: false,
+            nsec3: false,
             forward_extra: "",
         }
     }
@@ -132,7 +135,13 @@ impl Site {
         )
         .unwrap();
         if opts.dnssec {
-            write!(extra, "\n[dnssec]\nkey_dir = \"{}\"\n", key_dir.display()).unwrap();
+            write!(
+                extra,
+                "\n[dnssec]\nkey_dir = \"{}\"\nnsec3 = {}\n",
+                key_dir.display(),
+                opts.nsec3
+            )
+            .unwrap();
         }
         let vigia = Server::start(ServerOpts {
             listen_ip: opts.listen_ip,
