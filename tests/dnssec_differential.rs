@@ -129,7 +129,9 @@ fn same_shape_as_bind(nsec3: bool) {
 
     // BIND: the same key, all RRsets signed with it (-z: a CSK), NSEC.
     let signed = dir.path().join("db.zone.signed");
+    // In the test's folder: dnssec-signzone writes a dsset file there.
     let out = Command::new(signzone)
+        .current_dir(dir.path())
         .arg("-S")
         .arg("-K")
         .arg(&keys)
