@@ -138,8 +138,7 @@ impl SignedZone {
     /// (wrapping to the last): the NSEC that proves `name` (or, for a name
     /// that does not exist, the one that covers it). None with NSEC3.
     pub fn nsec_at_or_before(&self, name: &[u8]) -> Option<&[u8]> {
-        let start = self.generated.iter().position(|r| r.rtype == rtype::NSEC)?;
-        let chain = &self.generated[start..];
+        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC)?;
         let after = chain.partition_point(|r| canonical_cmp(&r.owner, name) != Ordering::Greater);
         let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
         Some(&chain[i].owner)
@@ -148,7 +147,12 @@ impl SignedZone {
     /// The NSEC3 parameters of the chain (from the NSEC3PARAM record);
     /// None for an NSEC chain.
     pub fn nsec3_params(&self) -> Option<Nsec3Params> {
-        let p = self.generated.iter().find(|r| r.rtype == rtype::NSEC3PARAM)?;
+        // Among the few apex records before the chain: never a walk of it.
+        let p = self
+            .generated
+            .iter()
+            .take_while(|r| !is_chain(r))
+            .find(|r| r.rtype == rtype::NSEC3PARAM)?;
         let salt_len = usize::from(*p.rdata.get(4)?);
         Some(Nsec3Params {
             iterations: u16::from_be_bytes([*p.rdata.get(2)?, *p.rdata.get(3)?]),
@@ -159,13 +163,18 @@ impl SignedZone {
     /// The owner of the NSEC3 record that matches `name`'s hash (true) or
     /// covers it (false). None for an NSEC chain.
     pub fn nsec3_for(&self, name: &[u8], params: &Nsec3Params) -> Option<(&[u8], bool)> {
-        let start = self.generated.iter().position(|r| r.rtype == rtype::NSEC3)?;
-        let chain = &self.generated[start..];
+        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC3)?;
         let owner = hashed_owner(&nsec3_hash(name, params), &self.origin);
         let after = chain.partition_point(|r| canonical_cmp(&r.owner, &owner) != Ordering::Greater);
         let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
         let found = &chain[i].owner;
         Some((found, found.eq_ignore_ascii_case(&owner)))
+    }
+
+    /// The NSEC or NSEC3 chain (it follows the few apex records).
+    fn chain(&self) -> Option<&[RawRecord]> {
+        let start = self.generated.iter().position(is_chain)?;
+        Some(&self.generated[start..])
     }
 
     /// Number of RRSIG records.
