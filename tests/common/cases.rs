@@ -4,7 +4,8 @@
 //! transport/EDNS/RD/case variants) plus tests/data/diff/queries.txt.
 
 use super::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 #[derive(Clone, Debug)]
 pub enum Packet {

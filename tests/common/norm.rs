@@ -1,0 +1,108 @@
+//! Responses normalised ([`Norm`]) so two servers' answers can be compared.
+
+use std::collections::BTreeSet;
+
+use super::{class_name, type_name, Msg, Rr};
+
+// Normalised responses
+// ---------------------------------------------------------------------------
+
+/// A response reduced to what two servers must agree on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Norm {
+    pub rcode: String,
+    /// "aa tc rd ra ad cd" subset (QR and opcode checked separately).
+    pub flags: String,
+    pub opcode: u8,
+    pub qr: bool,
+    pub question: Vec<String>,
+    pub answer: BTreeSet<String>,
+    pub authority: BTreeSet<String>,
+    pub additional: BTreeSet<String>,
+    /// "version=0 udp=1232 do=0 options=[]" or "none"; multiple OPTs noted.
+    pub opt: String,
+}
+
+/// One RR as a comparable line: lower-cased owner, type, class, TTL, rdata.
+pub fn norm_rr(r: &Rr) -> String {
+    format!(
+        "{} {} {} {} {}",
+        r.owner.to_ascii_lowercase(),
+        type_name(r.rtype),
+        class_name(r.class),
+        r.ttl,
+        r.rdata
+    )
+}
+
+pub fn normalise(m: &Msg) -> Norm {
+    let mut flags = vec![];
+    for (on, n) in [
+        (m.aa, "aa"),
+        (m.tc, "tc"),
+        (m.rd, "rd"),
+        (m.ra, "ra"),
+        (m.ad, "ad"),
+        (m.cd, "cd"),
+    ] {
+        if on {
+            flags.push(n);
+        }
+    }
+    let opt = match &m.opt {
+        None => "none".to_string(),
+        Some(o) => {
+            let codes: Vec<u16> = o.options.iter().map(|(c, _)| *c).collect();
+            format!(
+                "version={} udp={} do={} options={:?}{}",
+                o.version,
+                o.udp_size,
+                o.do_bit as u8,
+                codes,
+                if m.opt_count > 1 {
+                    format!(" count={}", m.opt_count)
+                } else {
+                    String::new()
+                }
+            )
+        }
+    };
+    Norm {
+        rcode: m.rcode_name(),
+        flags: flags.join(" "),
+        opcode: m.opcode,
+        qr: m.qr,
+        question: m
+            .question
+            .iter()
+            .map(|q| format!("{} {} {}", q.name, class_name(q.qclass), type_name(q.qtype)))
+            .collect(),
+        answer: m.answer.iter().map(norm_rr).collect(),
+        authority: m.authority.iter().map(norm_rr).collect(),
+        additional: m.additional.iter().map(norm_rr).collect(),
+        opt,
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  rcode={} flags=[{}] opcode={} qr={} opt={}",
+            self.rcode, self.flags, self.opcode, self.qr as u8, self.opt
+        )?;
+        for q in &self.question {
+            writeln!(f, "  Q  {q}")?;
+        }
+        for (n, s) in [
+            ("AN", &self.answer),
+            ("AU", &self.authority),
+            ("AD", &self.additional),
+        ] {
+            for r in s {
+                writeln!(f, "  {n} {r}")?;
+            }
+        }
+        Ok(())
+    }
+}
