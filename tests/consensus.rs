@@ -56,38 +56,9 @@ fn is_addr(l: &str) -> bool {
 // Reference servers: Knot DNS and NSD (BIND is common::Named)
 // ---------------------------------------------------------------------------
 
-fn find_bin(name: &str) -> Option<PathBuf> {
-    for d in ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"] {
-        let p = Path::new(d).join(name);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    None
-}
-
-/// (named, knotd, nsd), or None (loudly) if one is missing; CI=true fails.
-fn refs_or_skip(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let (n, k, d) = (find_bin("named"), find_bin("knotd"), find_bin("nsd"));
-    if let (Some(n), Some(k), Some(d)) = (&n, &k, &d) {
-        return Some((n.clone(), k.clone(), d.clone()));
-    }
-    let missing: Vec<&str> = [("named (bind9)", &n), ("knotd (knot)", &k), ("nsd (nsd)", &d)]
-        .iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(s, _)| *s)
-        .collect();
-    let ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    if ci {
-        panic!("{test}: missing {missing:?} and CI=true: apt-get install bind9 knot nsd");
-    }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: missing {missing:?} (apt-get install bind9 knot nsd).");
-    eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-    None
+/// (named, knotd, nsd), or None after a loud skip if one is missing.
+fn refs_or_skip(test: &str) -> Option<[PathBuf; 3]> {
+    tools::require(test, [("named", "bind9"), ("knotd", "knot"), ("nsd", "nsd")])
 }
 
 /// A foreground knotd or nsd on a free loopback port, stopped on drop.
@@ -897,7 +868,7 @@ fn cons_zone(dir: &TempDir) -> ZoneSpec {
 /// Knot and NSD start, load every zone, and answer over UDP and TCP.
 #[test]
 fn reference_servers_selftest() {
-    let Some((_, knotd, nsd)) = refs_or_skip("reference_servers_selftest") else {
+    let Some([_, knotd, nsd]) = refs_or_skip("reference_servers_selftest") else {
         return;
     };
     let zdir = TempDir::new("consensus-zone");
@@ -917,7 +888,7 @@ fn reference_servers_selftest() {
 /// The main comparison.
 #[test]
 fn vigia_answers_like_the_consensus() {
-    let Some((named, knotd, nsd)) = refs_or_skip("vigia_answers_like_the_consensus") else {
+    let Some([named, knotd, nsd]) = refs_or_skip("vigia_answers_like_the_consensus") else {
         return;
     };
     let t0 = Instant::now();

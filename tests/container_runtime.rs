@@ -10,6 +10,8 @@
 //! Needs root (to switch user and set file capabilities), as CI has; on a
 //! developer machine without root the test says so and does nothing.
 
+mod common;
+
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -254,7 +256,10 @@ fn the_dockerfile_names_what_this_test_applies() {
 #[test]
 fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch users and set file capabilities (CI runs as root)");
+        common::tools::announce_skip(
+            "runs_unprivileged_on_port_53_and_passes_its_health_check",
+            "needs root to switch users and set file capabilities (CI runs as root)",
+        );
         return;
     }
     let c = contract();
@@ -290,7 +295,10 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
 #[test]
 fn without_the_capability_it_refuses_to_start_and_names_the_address() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch users (CI runs as root)");
+        common::tools::announce_skip(
+            "without_the_capability_it_refuses_to_start_and_names_the_address",
+            "needs root to switch users (CI runs as root)",
+        );
         return;
     }
     let c = contract();

@@ -5,6 +5,8 @@
 //! backend is refused. Every wait polls a real condition against a deadline.
 //! Without openssl or python3 the test is skipped loudly (CI=true fails it).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::time::{sleep, timeout_at, Instant};
 
+use common::tools;
 use vigia::config::Config;
 use vigia::control::metrics::Metrics;
 use vigia::health::{CheckStatus, HealthRegistry, Transition};
@@ -42,38 +45,6 @@ srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
-
-fn find_bin(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// (openssl, python3), or None (loudly) if one is missing; CI=true fails.
-fn tools_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
-    let (o, p) = (find_bin("openssl"), find_bin("python3"));
-    if let (Some(o), Some(p)) = (&o, &p) {
-        return Some((o.clone(), p.clone()));
-    }
-    let missing: Vec<&str> = [("openssl", &o), ("python3", &p)]
-        .iter()
-        .filter(|(_, b)| b.is_none())
-        .map(|(s, _)| *s)
-        .collect();
-    let ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    if ci {
-        panic!("{test}: missing {missing:?} and CI=true: apt-get install openssl python3");
-    }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: missing {missing:?} (apt-get install openssl python3).");
-    eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-    None
-}
 
 /// A temporary directory, removed on drop.
 struct TempDir(PathBuf);
@@ -253,7 +224,10 @@ impl Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_signed_backend_needs_insecure() {
-    let Some((openssl, python)) = tools_or_skip("self_signed_backend_needs_insecure") else {
+    let Some([openssl, python]) = tools::require(
+        "self_signed_backend_needs_insecure",
+        [("openssl", "openssl"), ("python3", "python3")],
+    ) else {
         return;
     };
     let dir = TempDir::new();

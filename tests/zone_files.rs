@@ -9,6 +9,9 @@
 //!   `; bind: accepts` marks a deliberate difference from BIND.
 //! - every `warn/*.db` (origin `bad.test.`) must load: BIND only warns.
 
+mod common;
+
+use common::tools;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use vigia::dns::Name;
@@ -287,12 +290,9 @@ fn soa_minimum_becomes_the_default_ttl() {
 
 /// BIND's checker, if installed (tests that need it say so and pass).
 fn named_checkzone() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs =
-        std::env::split_paths(&path).chain(["/usr/sbin", "/usr/bin", "/usr/local/sbin"].map(PathBuf::from));
-    let found = dirs.map(|d| d.join("named-checkzone")).find(|p| p.is_file());
+    let found = tools::find_bin("named-checkzone");
     if found.is_none() {
-        eprintln!("named-checkzone not installed: skipping the BIND comparison");
+        tools::announce_skip("the BIND comparison", "named-checkzone is not installed");
     }
     found
 }

@@ -15,7 +15,9 @@
 //!   raw path;
 //! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
 //! - [`cases`]: the differential and consensus suites' query corpus;
-//! - [`tempdir`]: scratch directories ([`TempDir`]).
+//! - [`tempdir`]: scratch directories ([`TempDir`]);
+//! - [`tools`]: finding the external programs a suite needs, and skipping
+//!   loudly (failing in CI) when one is missing.
 //!
 //! Only loopback addresses are ever used as targets.
 
@@ -34,6 +36,7 @@ pub mod prom;
 pub mod query;
 pub mod server;
 pub mod tempdir;
+pub mod tools;
 pub mod wire;
 
 // Re-exported so that a suite's `use common::*` sees one flat API; a suite

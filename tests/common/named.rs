@@ -7,49 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, parse, query_tcp, query_udp, query_udp_timeout, tail, TempDir, ZoneSpec, Q, SOA};
+use super::{
+    free_port, parse, query_tcp, query_udp, query_udp_timeout, tail, tools, TempDir, ZoneSpec, Q, SOA,
+};
 
-// named
-// ---------------------------------------------------------------------------
-
-pub fn find_named() -> Option<PathBuf> {
-    for p in ["/usr/sbin/named", "/usr/local/sbin/named", "/usr/bin/named"] {
-        if Path::new(p).exists() {
-            return Some(PathBuf::from(p));
-        }
-    }
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("command -v named")
-        .output()
-        .ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if out.status.success() && !s.is_empty() {
-        Some(PathBuf::from(s))
-    } else {
-        None
-    }
-}
-
-/// `named`'s path, or None if it is missing and the suite may be skipped.
-/// In CI (CI=true) a missing named fails the test.
+/// `named`'s path, or None (after a loud skip) if BIND is not installed;
+/// with CI=true a missing `named` fails the test.
 pub fn named_or_skip(test: &str) -> Option<PathBuf> {
-    match find_named() {
-        Some(p) => Some(p),
-        None => {
-            let ci = std::env::var("CI")
-                .map(|v| v == "true" || v == "1")
-                .unwrap_or(false);
-            if ci {
-                panic!("{test}: BIND `named` is not installed, and CI=true: install bind9 (apt-get install bind9 bind9-dnsutils)");
-            }
-            eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-            eprintln!("!!! SKIPPED {test}: BIND `named` is not installed (apt-get install bind9).");
-            eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-            None
-        }
-    }
+    tools::require(test, [("named", "bind9")]).map(|[named]| named)
 }
 
 /// A running BIND `named` serving `zones` as primary, killed on drop.

@@ -148,19 +148,15 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     found[0].value
 }
 
-/// Runs `promtool check metrics` on the text; skipped (saying so) when
-/// /usr/bin/promtool is not installed, failed in CI (CI=true).
+/// Runs `promtool check metrics` on the text; skipped (loudly) when promtool
+/// is not installed, failed in CI (CI=true).
 pub fn promtool_check(text: &str) {
-    let promtool = std::path::Path::new("/usr/bin/promtool");
-    if !promtool.exists() {
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("promtool is not installed, and CI=true: install prometheus");
-        }
-        eprintln!("SKIPPED promtool check metrics: /usr/bin/promtool is not installed");
+    let Some([promtool]) = super::tools::require("promtool check metrics", [("promtool", "prometheus")])
+    else {
         return;
-    }
+    };
     use std::io::Write;
-    let mut child = std::process::Command::new(promtool)
+    let mut child = std::process::Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
