@@ -11,6 +11,7 @@
 //! developer machine without root the test says so and does nothing.
 
 mod common;
+use common::TempDir;
 
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
@@ -103,12 +104,12 @@ fn is_root() -> bool {
 
 /// A world-readable scratch folder holding a copy of the binary, the site's
 /// zones and a loopback config, as the image's /etc/vigia volume would.
-struct Root(PathBuf);
+struct Root(TempDir);
 
 impl Root {
     fn new(tag: &str) -> Root {
-        let dir = std::env::temp_dir().join(format!("vigia-container-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = TempDir::new(&format!("container-{tag}"));
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("zones")).unwrap();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(env!("CARGO_BIN_EXE_vigia"), dir.join("vigia")).unwrap();
@@ -128,11 +129,11 @@ impl Root {
         for p in [dir.clone(), dir.join("zones")] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        Root(dir)
+        Root(tmp)
     }
 
     fn bin(&self) -> PathBuf {
-        self.0.join("vigia")
+        self.0.path().join("vigia")
     }
 
     /// `argv` as the image's user, with exactly the capabilities the file
@@ -147,8 +148,8 @@ impl Root {
             "--bounding-set=-all,+net_bind_service",
             "--",
         ]);
-        cmd.args(argv).current_dir(&self.0).env_clear();
-        cmd.env("PATH", format!("{}:/usr/bin:/bin", self.0.display()));
+        cmd.args(argv).current_dir(self.0.path()).env_clear();
+        cmd.env("PATH", format!("{}:/usr/bin:/bin", self.0.path().display()));
         for (k, v) in &c.env {
             cmd.env(k, v);
         }
@@ -169,12 +170,6 @@ impl Root {
         self.command(c, &c.healthcheck)
             .output()
             .expect("health check runs")
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

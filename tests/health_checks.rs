@@ -12,13 +12,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout_at, Instant};
 
-use vigia::config::Config;
-use vigia::control::metrics::Metrics;
-use vigia::health::{HealthRegistry, Transition};
+use common::health::{self, CheckSpec, Running};
 
 const IP_A: &str = "127.0.0.108";
 const IP_B: &str = "127.0.0.110";
@@ -225,104 +222,16 @@ async fn read_head(s: &mut TcpStream) -> Option<String> {
 // ---------------------------------------------------------------------------
 // Checks
 
-/// `[[check]]` tables with the test's fast timings; `extra` adds fields.
-fn checks(list: &[(&str, String, &str)]) -> Vec<vigia::config::CheckConfig> {
-    let mut text = String::from("[[zone]]\nname = \"example.test\"\nfile = \"db\"\n");
-    for (name, target, extra) in list {
-        let target_line = if target.starts_with("http") {
-            format!("http = \"{target}\"")
-        } else {
-            format!("tcp = \"{target}\"")
-        };
-        text.push_str(&format!("[[check]]\nname = \"{name}\"\n{target_line}\n{extra}\n"));
-        for default in [
-            "interval = \"100ms\"",
-            "timeout = \"200ms\"",
-            "fall = 2",
-            "rise = 2",
-        ] {
-            let key = default.split(' ').next().unwrap();
-            if !extra.lines().any(|l| l.starts_with(key)) {
-                text.push_str(default);
-                text.push('\n');
-            }
-        }
-    }
-    Config::parse(&text, std::path::Path::new("test.toml"))
-        .unwrap()
-        .checks
-}
+/// The test's fast timings, for what a check's extra lines do not set.
+const TIMINGS: [&str; 4] = [
+    "interval = \"100ms\"",
+    "timeout = \"200ms\"",
+    "fall = 2",
+    "rise = 2",
+];
 
-struct Running {
-    registry: Arc<HealthRegistry>,
-    metrics: Arc<Metrics>,
-    rx: UnboundedReceiver<Transition>,
-}
-
-fn run(list: &[(&str, String, &str)]) -> Running {
-    let metrics = Metrics::new(vec!["example.test.".into()]);
-    let registry = HealthRegistry::new(&checks(list), metrics.clone());
-    let (tx, rx) = unbounded_channel();
-    registry.spawn(tx);
-    Running {
-        registry,
-        metrics,
-        rx,
-    }
-}
-
-impl Running {
-    /// Waits for `check`'s next transition and checks it; any transition of
-    /// another check, or of this one in the other direction, fails the test.
-    async fn expect(&mut self, check: &str, to_up: bool, reason: &str) -> Transition {
-        let deadline = Instant::now() + DEADLINE;
-        let t = timeout_at(deadline, self.rx.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{check} did not go {} ({reason}) within {DEADLINE:?}; status: {:#?}",
-                    if to_up { "up" } else { "down" },
-                    self.registry.status()
-                )
-            })
-            .expect("channel open");
-        assert_eq!(
-            (t.check.as_str(), t.from_up, t.to_up, t.reason.as_str()),
-            (check, !to_up, to_up, reason),
-            "unexpected transition {t:?}"
-        );
-        assert_eq!(self.registry.is_up(check), to_up);
-        t
-    }
-
-    /// No transition at all may be pending.
-    fn expect_quiet(&mut self) {
-        if let Ok(t) = self.rx.try_recv() {
-            panic!("unexpected transition {t:?}");
-        }
-    }
-
-    fn probes(&self, check: &str) -> u64 {
-        self.registry
-            .status()
-            .iter()
-            .find(|s| s.name == check)
-            .unwrap()
-            .probes
-    }
-
-    /// Waits until `check` has run `n` more probes than now.
-    async fn wait_probes(&self, check: &str, n: u64) {
-        let want = self.probes(check) + n;
-        let deadline = Instant::now() + DEADLINE;
-        while self.probes(check) < want {
-            assert!(
-                Instant::now() < deadline,
-                "{check}: fewer than {want} probes within {DEADLINE:?}"
-            );
-            sleep(Duration::from_millis(10)).await;
-        }
-    }
+fn run(list: &[CheckSpec]) -> Running {
+    Running::start(&health::checks(list, &TIMINGS), DEADLINE)
 }
 
 // ---------------------------------------------------------------------------

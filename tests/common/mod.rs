@@ -14,6 +14,7 @@
 //! - [`hickory`]: the same, through hickory-proto, as a cross-check of the
 //!   raw path;
 //! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
+//! - [`health`]: vigia's health checker run in-process, and its transitions;
 //! - [`cases`]: the differential and consensus suites' query corpus;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 pub mod admin;
 pub mod cases;
+pub mod health;
 pub mod hickory;
 pub mod named;
 pub mod net;
