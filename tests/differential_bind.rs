@@ -14,7 +14,7 @@
 mod common;
 use common::*;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 // ---------------------------------------------------------------------------
@@ -23,50 +23,17 @@ use std::fmt::Write as _;
 
 // The corpus lives in tests/common/cases.rs (shared with consensus.rs).
 use common::cases::*;
+use common::report::{self, Verdict};
 
 // ---------------------------------------------------------------------------
 // Allowed differences
 // ---------------------------------------------------------------------------
 
-/// A difference vigia may have from BIND, and why. `apply` neutralises, in
-/// both normalised answers, exactly what it explains (and returns whether it
-/// did anything); a difference is allowed when nothing is left afterwards.
-struct Allowance {
-    id: &'static str,
-    /// Disabled allowances are documented but not applied: their differences
-    /// are reported as UNLISTED (and fail the test).
-    enabled: bool,
-    why: &'static str,
-    apply: fn(&Case, &mut Norm, &mut Norm) -> bool,
-}
-
-/// (owner, TYPE, class, ttl, rdata) of a normalised RR line.
-fn fields(l: &str) -> (String, String, String, String, String) {
-    let mut w = l.splitn(5, ' ');
-    let mut n = || w.next().unwrap_or("").to_string();
-    (n(), n(), n(), n(), n())
-}
-
-/// A raw packet with one question, no records, and bytes after the question.
-fn has_trailing_bytes(c: &Case) -> bool {
-    let Packet::Raw(p) = &c.packet else { return false };
-    if p.len() < 12 || p[4..12] != [0, 1, 0, 0, 0, 0, 0, 0] {
-        return false;
-    }
-    let mut i = 12;
-    while i < p.len() && p[i] != 0 {
-        i += p[i] as usize + 1;
-    }
-    i + 5 < p.len()
-}
+/// A difference vigia may have from BIND, and why (see [`report::Allowance`]).
+type Allowance = report::Allowance<Norm>;
 
 fn opt_without_options(o: &str) -> &str {
     o.split(" options=").next().unwrap_or(o)
-}
-
-fn is_addr(l: &str) -> bool {
-    let t = fields(l).1;
-    t == "A" || t == "AAAA"
 }
 
 /// Lower-cased targets of the MX and SRV (and, if `ns`, NS) records in `set`.
@@ -490,7 +457,7 @@ const ALLOWED: &[Allowance] = &[
               project: trailing garbage gets FORMERR (with the question echoed) or silence, never \
               an answer. BIND ignores the extra bytes and answers.",
         apply: |c, b, v| {
-            if !has_trailing_bytes(c) || v.rcode != "FORMERR" || b.rcode == "FORMERR" {
+            if !c.has_trailing_bytes() || v.rcode != "FORMERR" || b.rcode == "FORMERR" {
                 return false;
             }
             *b = v.clone();
@@ -679,96 +646,44 @@ fn set_diff(name: &str, b: &BTreeSet<String>, v: &BTreeSet<String>, out: &mut St
     }
 }
 
-/// What came back, normalised, or why nothing did.
-fn outcome(r: Option<Vec<u8>>) -> Result<Norm, String> {
-    match r {
-        None => Err("no answer".into()),
-        Some(r) => parse(&r)
-            .map(|m| normalise(&m))
-            .map_err(|e| format!("unparsable answer: {e}")),
-    }
-}
-
-fn send(addr: std::net::SocketAddr, c: &Case) -> Option<Vec<u8>> {
-    let b = c.bytes();
-    if c.tcp {
-        query_tcp(addr, &b)
-    } else {
-        query_udp(addr, &b)
-    }
-}
-
+/// One query whose answers differ.
 struct Diff {
     case: Case,
     bind: Result<Norm, String>,
     vigia: Result<Norm, String>,
-    /// Fields that differ (before allowances).
-    fields: Vec<&'static str>,
-    /// Allowances that explain the whole difference ("a+b"), or None.
-    allowed: Option<String>,
-    /// Fields still different after the enabled allowances.
-    left: Vec<&'static str>,
-}
-
-/// Applies the enabled allowances; Ok(ids) if they explain everything.
-fn explain(c: &Case, b: &Norm, v: &Norm) -> Result<String, Vec<&'static str>> {
-    let (mut b, mut v) = (b.clone(), v.clone());
-    let mut used = vec![];
-    for a in ALLOWED.iter().filter(|a| a.enabled) {
-        if (a.apply)(c, &mut b, &mut v) {
-            used.push(a.id);
-        }
-    }
-    let left = diff_fields(&b, &v);
-    if left.is_empty() {
-        Ok(used.join("+"))
-    } else {
-        Err(left)
-    }
+    verdict: Verdict,
 }
 
 fn compare(bind_addr: std::net::SocketAddr, vigia_addr: std::net::SocketAddr, cases: &[Case]) -> Vec<Diff> {
     let mut diffs = vec![];
     for c in cases {
-        let b = outcome(send(bind_addr, c));
-        let v = outcome(send(vigia_addr, c));
-        let (fields, allowed, left) = match (&b, &v) {
+        let b = c.ask(bind_addr).map(|m| normalise(&m));
+        let v = c.ask(vigia_addr).map(|m| normalise(&m));
+        let verdict = match (&b, &v) {
             (Ok(bn), Ok(vn)) => {
                 let f = diff_fields(bn, vn);
                 if f.is_empty() {
                     continue;
                 }
-                match explain(c, bn, vn) {
-                    Ok(ids) => (f, Some(ids), vec![]),
-                    Err(left) => (f, None, left),
-                }
+                Verdict::judged(f, report::explain(ALLOWED, diff_fields, c, bn, vn))
             }
             (Err(x), Err(y)) if x == y => continue, // e.g. both silent
-            _ => (vec!["presence"], None, vec!["presence"]),
+            _ => Verdict::presence(),
         };
         diffs.push(Diff {
             case: c.clone(),
             bind: b,
             vigia: v,
-            fields,
-            allowed,
-            left,
+            verdict,
         });
     }
     diffs
 }
 
-fn report(diffs: &[Diff], total: usize, port: u16) -> (String, usize) {
-    let mut table: BTreeMap<(String, &'static str, String), Vec<&Diff>> = BTreeMap::new();
-    for d in diffs {
-        let (status, f) = match &d.allowed {
-            Some(a) => (format!("allowed:{a}"), d.fields.join("+")),
-            None => ("UNLISTED".to_string(), d.left.join("+")),
-        };
-        table.entry((status, d.case.group, f)).or_default().push(d);
-    }
+fn report_text(diffs: &[Diff], total: usize, port: u16) -> (String, usize) {
+    let table = report::table(diffs, |d| (d.case.group, &d.verdict));
     let mut s = String::new();
-    let unlisted = diffs.iter().filter(|d| d.allowed.is_none()).count();
+    let unlisted = diffs.iter().filter(|d| d.verdict.allowed.is_none()).count();
     writeln!(
         s,
         "\n=== vigia vs BIND: {total} queries, {} differences ({unlisted} unlisted) ===",
@@ -780,35 +695,12 @@ fn report(diffs: &[Diff], total: usize, port: u16) -> (String, usize) {
         "(fields: for UNLISTED rows, those still different after the enabled allowances)"
     )
     .unwrap();
-    writeln!(
-        s,
-        "{:<44} {:<12} {:<36} {:>6}",
-        "status", "group", "fields", "count"
-    )
-    .unwrap();
-    for ((st, g, f), v) in &table {
-        writeln!(s, "{st:<44} {g:<12} {f:<36} {:>6}", v.len()).unwrap();
-    }
-    for a in ALLOWED {
-        writeln!(
-            s,
-            "\n[{}]{} {}",
-            a.id,
-            if a.enabled { "" } else { " (DISABLED)" },
-            a.why.split_whitespace().collect::<Vec<_>>().join(" ")
-        )
-        .unwrap();
-    }
+    report::write_table(&mut s, &table, 44);
+    report::write_allowances(&mut s, ALLOWED);
     // examples: every unlisted difference category in full (up to 4 each), one of each allowed
-    for ((st, g, f), v) in &table {
-        let n = if st == "UNLISTED" { 4 } else { 1 };
-        writeln!(
-            s,
-            "\n--- {st} / {g} / {f}: {} case(s); first {}:",
-            v.len(),
-            n.min(v.len())
-        )
-        .unwrap();
+    for (row, v) in &table {
+        let n = if row.0 == "UNLISTED" { 4 } else { 1 };
+        report::write_examples_heading(&mut s, row, v.len(), n);
         for d in v.iter().take(n) {
             writeln!(s, "  {}", d.case.describe(port)).unwrap();
             match (&d.bind, &d.vigia) {
@@ -834,7 +726,7 @@ fn report(diffs: &[Diff], total: usize, port: u16) -> (String, usize) {
                     set_diff("AN", &b.answer, &vv.answer, &mut s);
                     set_diff("AU", &b.authority, &vv.authority, &mut s);
                     set_diff("AD", &b.additional, &vv.additional, &mut s);
-                    if st == "UNLISTED" {
+                    if row.0 == "UNLISTED" {
                         writeln!(s, "    BIND answer:\n{b}    vigia answer:\n{vv}").unwrap();
                     }
                 }
@@ -856,12 +748,6 @@ fn report(diffs: &[Diff], total: usize, port: u16) -> (String, usize) {
         }
     }
     (s, unlisted)
-}
-
-fn write_report(name: &str, text: &str) {
-    let p = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::write(&p, text);
-    println!("(report written to {})", p.display());
 }
 
 // ---------------------------------------------------------------------------
@@ -915,7 +801,7 @@ fn bind_harness_selftest() {
     for c in &cases {
         let b = c.bytes();
         let must_drop = b.len() < 12 || b[2] & 0x80 != 0;
-        match send(n.addr, c) {
+        match c.send(n.addr) {
             Some(r) => {
                 assert!(!must_drop, "BIND answered {}", c.describe(n.addr.port()));
                 parse(&r).unwrap_or_else(|e| {
@@ -957,9 +843,9 @@ fn vigia_answers_like_bind() {
     let cases = generate(&n, &zones);
     assert!(cases.len() >= 150);
     let diffs = compare(n.addr, v.addr, &cases);
-    let (text, unlisted) = report(&diffs, cases.len(), n.addr.port());
+    let (text, unlisted) = report_text(&diffs, cases.len(), n.addr.port());
     println!("{text}");
-    write_report("differential_bind.txt", &text);
+    report::write("differential_bind.txt", &text);
     assert_eq!(
         unlisted, 0,
         "{unlisted} unlisted differences between vigia and BIND (table above)"
@@ -1123,10 +1009,12 @@ fn bind_vs_bind_is_clean() {
     let b = Named::start(&named, &zones, &["127.0.0.0/8"]);
     let cases = generate(&a, &zones);
     let diffs = compare(a.addr, b.addr, &cases);
-    let (text, _) = report(&diffs, cases.len(), a.addr.port());
+    let (text, _) = report_text(&diffs, cases.len(), a.addr.port());
     // BIND rotates RRsets, so two partial (TC=1) answers may hold different records
     assert!(
-        diffs.iter().all(|d| d.allowed.as_deref() == Some("tc-content")),
+        diffs
+            .iter()
+            .all(|d| d.verdict.allowed.as_deref() == Some("tc-content")),
         "{text}"
     );
 }

@@ -6,6 +6,7 @@
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 #[derive(Clone, Debug)]
 pub enum Packet {
@@ -42,6 +43,37 @@ impl Case {
     }
     pub fn qtype(&self) -> Option<u16> {
         self.query().map(|q| q.qtype)
+    }
+    /// Sends the case over its transport; the answer, if one came.
+    pub fn send(&self, addr: SocketAddr) -> Option<Vec<u8>> {
+        let b = self.bytes();
+        if self.tcp {
+            query_tcp(addr, &b)
+        } else {
+            query_udp(addr, &b)
+        }
+    }
+    /// Sends the case; the answer parsed, or why there is none.
+    pub fn ask(&self, addr: SocketAddr) -> Result<Msg, String> {
+        match self.send(addr) {
+            None => Err("no answer".into()),
+            Some(r) => parse(&r).map_err(|e| format!("unparsable answer: {e}")),
+        }
+    }
+    /// A raw packet with one question, no records, and bytes after the
+    /// question.
+    pub fn has_trailing_bytes(&self) -> bool {
+        let Packet::Raw(p) = &self.packet else {
+            return false;
+        };
+        if p.len() < 12 || p[4..12] != [0, 1, 0, 0, 0, 0, 0, 0] {
+            return false;
+        }
+        let mut i = 12;
+        while i < p.len() && p[i] != 0 {
+            i += p[i] as usize + 1;
+        }
+        i + 5 < p.len()
     }
     /// A one-line description, and the dig command reproducing it.
     pub fn describe(&self, port: u16) -> String {

@@ -15,7 +15,8 @@
 //!   raw path;
 //! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
 //! - [`health`]: vigia's health checker run in-process, and its transitions;
-//! - [`cases`]: the differential and consensus suites' query corpus;
+//! - [`cases`]: the differential and consensus suites' query corpus, and
+//!   [`report`]: how they judge and report differences;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
 //!   loudly (failing in CI) when one is missing.
@@ -36,6 +37,7 @@ pub mod net;
 pub mod norm;
 pub mod prom;
 pub mod query;
+pub mod report;
 pub mod server;
 pub mod tempdir;
 pub mod tools;

@@ -35,6 +35,19 @@ pub fn norm_rr(r: &Rr) -> String {
     )
 }
 
+/// (owner, TYPE, class, ttl, rdata) of a line from [`norm_rr`].
+pub fn fields(l: &str) -> (String, String, String, String, String) {
+    let mut w = l.splitn(5, ' ');
+    let mut n = || w.next().unwrap_or("").to_string();
+    (n(), n(), n(), n(), n())
+}
+
+/// Whether a line from [`norm_rr`] is an address record (A or AAAA).
+pub fn is_addr(l: &str) -> bool {
+    let t = fields(l).1;
+    t == "A" || t == "AAAA"
+}
+
 pub fn normalise(m: &Msg) -> Norm {
     let mut flags = vec![];
     for (on, n) in [
