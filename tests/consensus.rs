@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 // The corpus lives in tests/common/cases.rs (shared with differential_bind.rs).
 use common::cases::*;
+use common::process::Daemon;
 use common::report::{self, Verdict};
 
 // ---------------------------------------------------------------------------
@@ -54,9 +55,8 @@ fn refs_or_skip(test: &str) -> Option<[PathBuf; 3]> {
 struct RefServer {
     name: &'static str,
     addr: SocketAddr,
-    child: Child,
-    log_path: PathBuf,
-    dir: TempDir,
+    _daemon: Daemon,
+    _dir: TempDir,
 }
 
 impl RefServer {
@@ -143,6 +143,8 @@ remote-control:
         Self::launch("nsd", cmd, ip, port, dir, conf, zones)
     }
 
+    /// Starts `cmd` (whose config `conf` is in `dir`) and waits until it
+    /// serves every zone; SIGTERM when dropped, so nsd stops its children.
     fn launch(
         name: &'static str,
         mut cmd: Command,
@@ -152,76 +154,15 @@ remote-control:
         conf: String,
         zones: &[ZoneSpec],
     ) -> RefServer {
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let mut s = RefServer {
+        let mut daemon = Daemon::spawn(name, &mut cmd, dir.path().join("server.log")).stop_gently();
+        let addr = SocketAddr::from((ip, port));
+        let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+        daemon.wait_serving(addr, &names, Duration::from_secs(15), &format!("conf\n{conf}"));
+        RefServer {
             name,
-            addr: SocketAddr::from((ip, port)),
-            child,
-            log_path,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!(
-                    "{name} exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            let all = zones.iter().all(|z| {
-                query_udp_timeout(s.addr, &Q::new(&z.name, SOA).build(), Duration::from_millis(200))
-                    .and_then(|r| parse(&r).ok())
-                    .map(|m| m.rcode == 0 && !m.answer.is_empty())
-                    .unwrap_or(false)
-            });
-            if all {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{name} did not serve every zone within 15 s; conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for RefServer {
-    fn drop(&mut self) {
-        // SIGTERM (by our child's pid) so nsd stops its own children too
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- {} log ({}) ---\n{}",
-                self.name,
-                self.dir.path().display(),
-                self.log()
-            );
+            addr,
+            _daemon: daemon,
+            _dir: dir,
         }
     }
 }

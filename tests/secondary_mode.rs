@@ -10,8 +10,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -38,14 +37,6 @@ fn zone_text_expiring(serial: u32, www: &str, expire: u64) -> String {
     )
 }
 
-/// BIND as the primary of sec.test, notifying `notify_port`; killed on drop.
-struct Primary {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: TempDir,
-}
-
 /// How the BIND primary is set up beyond the defaults.
 #[derive(Default)]
 struct PrimaryOpts {
@@ -61,110 +52,38 @@ const KEY_NAME: &str = "xfr-key";
 const SECRET: &str = "dmlnaWEtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFiY2Q=";
 const WRONG_SECRET: &str = "YS13cm9uZy1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZmc=";
 
-impl Primary {
-    fn start(named: &Path, port: u16, zone_file: &Path, notify_port: u16) -> Primary {
-        Primary::start_with(named, port, zone_file, notify_port, &PrimaryOpts::default())
-    }
-
-    fn start_with(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o: &PrimaryOpts) -> Primary {
-        let dir = TempDir::new("named-primary");
-        let d = dir.path().display().to_string();
-        let (key_clause, key_ref, allow) = match o.key {
-            Some(secret) => (
-                format!("key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n"),
-                format!(" key \"{KEY_NAME}\""),
-                format!("key \"{KEY_NAME}\";"),
-            ),
-            None => (String::new(), String::new(), "127.0.0.0/8;".to_string()),
-        };
-        let ixfr = if o.ixfr {
-            // The test zone is tiny: named would send it whole otherwise.
-            "ixfr-from-differences yes; max-ixfr-ratio unlimited;"
-        } else {
-            ""
-        };
-        let conf = format!(
-            r#"{key_clause}options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify explicit;
-    notify-delay 0;
-    also-notify {{ 127.0.0.1 port {notify_port}{key_ref}; }};
-    allow-transfer {{ {allow} }};
-    {ixfr}
-}};
-controls {{ }};
-zone "{ZONE}" {{ type primary; file "{}"; }};
-"#,
-            zone_file.display()
-        );
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let log = dir.path().join("named.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(named)
-            .args(["-g", "-n", "1", "-c"])
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("spawn named");
-        let mut p = Primary {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = p.child.try_wait().unwrap() {
-                panic!(
-                    "named exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    p.log()
-                );
-            }
-            if serial_at(p.addr).is_some() {
-                return p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "named did not serve {ZONE} within 15 s\n--- log ---\n{}",
-                p.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Re-reads named's zone files (SIGHUP), which makes it NOTIFY vigia.
-    fn reload(&self) {
-        let st = Command::new("kill")
-            .arg("-HUP")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success());
-    }
-}
-
-impl Drop for Primary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- named log ---\n{}", self.log());
-        }
-    }
+/// BIND as the primary of sec.test on 127.0.0.1:`port`, notifying vigia on
+/// `notify_port`.
+fn start_primary(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o: &PrimaryOpts) -> Named {
+    let dir = TempDir::new("named-primary");
+    let (key_clause, key_ref, allow) = match o.key {
+        Some(secret) => (
+            format!("key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n"),
+            format!(" key \"{KEY_NAME}\""),
+            format!("key \"{KEY_NAME}\";"),
+        ),
+        None => (String::new(), String::new(), "127.0.0.0/8;".to_string()),
+    };
+    let ixfr = if o.ixfr {
+        // The test zone is tiny: named would send it whole otherwise.
+        "    ixfr-from-differences yes; max-ixfr-ratio unlimited;\n"
+    } else {
+        ""
+    };
+    let options = named_options(
+        dir.path(),
+        port,
+        &format!(
+            "    notify explicit;\n    notify-delay 0;\n    \
+             also-notify {{ 127.0.0.1 port {notify_port}{key_ref}; }};\n    \
+             allow-transfer {{ {allow} }};\n{ixfr}"
+        ),
+    );
+    let conf = format!(
+        "{key_clause}{options}zone \"{ZONE}\" {{ type primary; file \"{}\"; }};\n",
+        zone_file.display()
+    );
+    Named::start_conf(named, dir, port, &conf, &[], &[ZONE])
 }
 
 /// The SOA serial `addr` serves for the zone (NOERROR with an answer).
@@ -272,7 +191,13 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     );
 
     // (1) Initial transfer: named notifies at start, vigia also retries.
-    let primary = Primary::start(&named, primary_port, &primary_zone, vigia.addr.port());
+    let primary = start_primary(
+        &named,
+        primary_port,
+        &primary_zone,
+        vigia.addr.port(),
+        &PrimaryOpts::default(),
+    );
     wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
     });
@@ -400,7 +325,7 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
     std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
     let primary_port = free_port(Ipv4Addr::LOCALHOST);
     let vigia = Server::start(vigia_opts(&copy, primary_port));
-    let primary = Primary::start_with(
+    let primary = start_primary(
         named,
         primary_port,
         &primary_zone,
@@ -494,7 +419,7 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
     std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
     {
         let good = Server::start(secondary_opts_keyed(&copy, primary_port, SECRET));
-        let _p = Primary::start_with(&named, primary_port, &primary_zone, good.addr.port(), &o);
+        let _p = start_primary(&named, primary_port, &primary_zone, good.addr.port(), &o);
         wait_until(Duration::from_secs(8), "initial signed transfer", &good, || {
             serial_at(good.addr) == Some(1)
         });
@@ -502,7 +427,7 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
     let before = std::fs::read_to_string(&copy).unwrap();
     std::fs::write(&primary_zone, changed_zone(2)).unwrap();
     let vigia = Server::start(secondary_opts_keyed(&copy, primary_port, WRONG_SECRET));
-    let primary = Primary::start_with(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
+    let primary = start_primary(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
     assert_eq!(serial_at(primary.addr), Some(2));
     // named NOTIFies at start; vigia's own refreshes fail on every try.
     wait_until(Duration::from_secs(5), "a failed signed refresh", &vigia, || {

@@ -11,81 +11,22 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{parse, tcp_frame, tcp_read_msg, A, Q, SOA};
+use common::{parse, tcp_frame, tcp_read_msg, Server, ServerOpts, ZoneSpec, A, Q};
 
 const NAME: &str = "www.no-paladar.com.br";
 
-/// A vigia with `[server]` settings of the test's choosing, killed on drop.
-struct Vigia {
-    addr: SocketAddr,
-    child: Child,
-    stderr: PathBuf,
-    _dir: common::TempDir,
-}
-
-impl Vigia {
-    fn start(server_toml: &str) -> Vigia {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = common::free_port(ip);
-        let mport = common::free_port(ip);
-        let dir = common::TempDir::new("tcp-limits");
-        let cfg = format!(
-            "[server]\nlisten = [\"{ip}:{port}\"]\nworkers = 2\n{server_toml}\n\
-             [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n\n\
-             [metrics]\nlisten = \"{ip}:{mport}\"\n",
-            common::zone_paladar().display()
-        );
-        let config = dir.path().join("vigia.toml");
-        std::fs::write(&config, &cfg).unwrap();
-        let stderr = dir.path().join("vigia.stderr");
-        let err = std::fs::File::create(&stderr).unwrap();
-        let child = Command::new(common::vigia_bin())
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(err.try_clone().unwrap())
-            .stderr(err)
-            .spawn()
-            .expect("spawn vigia");
-        let v = Vigia {
-            addr: SocketAddr::from((ip, port)),
-            child,
-            stderr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let q = Q::new("no-paladar.com.br", SOA).build();
-        while common::query_udp_timeout(v.addr, &q, Duration::from_millis(200)).is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "vigia did not start with\n{cfg}\n{}",
-                v.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        v
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Vigia {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- vigia log ---\n{}", self.log());
-        }
-    }
+/// A vigia serving the site's zone on two workers, with `[server]` settings
+/// of the test's choosing.
+fn start(server_toml: &str) -> Server {
+    let zone = ZoneSpec::new("no-paladar.com.br", common::zone_paladar()).allow(&[]);
+    Server::start(ServerOpts {
+        server: format!("workers = 2\n{server_toml}"),
+        ..ServerOpts::new(vec![zone])
+    })
 }
 
 /// A TCP connection from the loopback address `src`.
@@ -135,7 +76,7 @@ fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
 
 #[test]
 fn held_idle_and_slow_connections_do_not_starve_other_clients() {
-    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
+    let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
     // 300 idle connections from 10 addresses (30 each, under the cap of 64).
     let mut idle = Vec::new();
     for i in 0..300 {
@@ -189,7 +130,7 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
 
 #[test]
 fn per_client_cap_is_enforced_and_released() {
-    let v = Vigia::start("tcp_max_per_client = 4\n");
+    let v = start("tcp_max_per_client = 4\n");
     let me = Ipv4Addr::new(127, 0, 4, 1);
     let mut held: Vec<TcpStream> = (0..4).map(|_| connect_from(me, v.addr).unwrap()).collect();
     for (i, s) in held.iter_mut().enumerate() {
@@ -224,7 +165,7 @@ fn per_client_cap_is_enforced_and_released() {
 
 #[test]
 fn idle_and_half_open_connections_are_closed() {
-    let v = Vigia::start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
+    let v = start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
     // Never sends anything.
     let mut silent = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
     // Served once, then idle.
@@ -250,7 +191,7 @@ fn idle_and_half_open_connections_are_closed() {
 fn a_message_trickling_in_is_closed_after_the_read_timeout() {
     // Each byte arrives well within the idle timeout, but the message as a
     // whole takes longer than tcp_read_timeout.
-    let v = Vigia::start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
+    let v = start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
     let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
     let msg = tcp_frame(&Q::new(NAME, A).id(0x3333).build());
     let started = Instant::now();
@@ -278,7 +219,7 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
 
 #[test]
 fn pipelined_queries_are_answered_in_order_under_the_cap() {
-    let v = Vigia::start("tcp_max_pipelined = 4\n");
+    let v = start("tcp_max_pipelined = 4\n");
     let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
     let mut all = Vec::new();
     for i in 0..100u16 {
@@ -293,7 +234,7 @@ fn pipelined_queries_are_answered_in_order_under_the_cap() {
 
 #[test]
 fn a_client_that_never_reads_its_answers_is_closed() {
-    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
+    let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
     let mut s = connect_with(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
     s.set_nonblocking(true).unwrap();
     let q = tcp_frame(&Q::new(NAME, A).id(0x7777).build());

@@ -17,6 +17,8 @@
 //! - [`health`]: vigia's health checker run in-process, and its transitions;
 //! - [`cases`]: the differential and consensus suites' query corpus, and
 //!   [`report`]: how they judge and report differences;
+//! - [`process`]: a server as a child process with its log ([`process::Daemon`]),
+//!   which [`Server`], [`Named`] and the reference servers build on;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
 //!   loudly (failing in CI) when one is missing.
@@ -35,6 +37,7 @@ pub mod hickory;
 pub mod named;
 pub mod net;
 pub mod norm;
+pub mod process;
 pub mod prom;
 pub mod query;
 pub mod report;

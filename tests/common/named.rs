@@ -1,15 +1,17 @@
-//! BIND `named` as a child process: a primary with the suites' zones, or a
-//! secondary of a loopback vigia.
+//! BIND `named` as a child process ([`Named`]): a primary with the suites'
+//! zones, a secondary of a loopback vigia, or on a config of a test's own.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use super::{
-    free_port, parse, query_tcp, query_udp, query_udp_timeout, tail, tools, TempDir, ZoneSpec, Q, SOA,
-};
+use super::process::Daemon;
+use super::{free_port, query_tcp, query_udp, tools, TempDir, ZoneSpec};
+
+/// How long named may take to load its zones (or to transfer them).
+const START: Duration = Duration::from_secs(15);
 
 /// `named`'s path, or None (after a loud skip) if BIND is not installed;
 /// with CI=true a missing `named` fails the test.
@@ -17,33 +19,16 @@ pub fn named_or_skip(test: &str) -> Option<PathBuf> {
     tools::require(test, [("named", "bind9")]).map(|[named]| named)
 }
 
-/// A running BIND `named` serving `zones` as primary, killed on drop.
-pub struct Named {
-    pub addr: SocketAddr,
-    child: Child,
-    log_path: PathBuf,
-    pub dir: TempDir,
-}
+/// A TSIG key for named's config: (name, algorithm, base64 secret).
+pub type NamedKey<'a> = (&'a str, &'a str, &'a str);
 
-impl Named {
-    /// `allow_transfer`: BIND address-match-list elements, e.g. `["127.0.0.0/8"]`
-    /// (`[]` = `none`).
-    pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
-        let ip = Ipv4Addr::LOCALHOST; // named only listens on configured interface addresses
-        let port = free_port(ip);
-        let dir = TempDir::new("named");
-        let d = dir.path().display().to_string();
-        let allow = if allow_transfer.is_empty() {
-            "none;".to_string()
-        } else {
-            allow_transfer
-                .iter()
-                .map(|a| format!("{a};"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let mut conf = format!(
-            r#"options {{
+/// named.conf's `options` for a test: files in `dir`, listening on
+/// 127.0.0.1:`port` only, no recursion, no validation, plus the `extra`
+/// statements; then an empty `controls` (no rndc).
+pub fn named_options(dir: &Path, port: u16, extra: &str) -> String {
+    let d = dir.display();
+    format!(
+        r#"options {{
     directory "{d}";
     pid-file "{d}/named.pid";
     session-keyfile "{d}/session.key";
@@ -52,113 +37,62 @@ impl Named {
     listen-on-v6 {{ none; }};
     recursion no;
     dnssec-validation no;
-    notify no;
-    allow-transfer {{ {allow} }};
-    // the edge zone has deliberately odd owner names (e.g. "\032")
-    check-names primary ignore;
-}};
+{extra}}};
 controls {{ }};
 "#
+    )
+}
+
+/// A BIND address match list's elements: `a; b;`, or `none;` when empty.
+fn match_list<S: AsRef<str>>(elements: &[S]) -> String {
+    if elements.is_empty() {
+        return "none;".to_string();
+    }
+    elements
+        .iter()
+        .map(|a| format!("{};", a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A running BIND `named` on 127.0.0.1, killed on drop.
+pub struct Named {
+    pub addr: SocketAddr,
+    daemon: Daemon,
+    pub dir: TempDir,
+}
+
+impl Named {
+    /// `named` serving `zones` as primary. `allow_transfer`: BIND
+    /// address-match-list elements, e.g. `["127.0.0.0/8"]` (`[]` = `none`).
+    pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
+        // named only listens on configured interface addresses
+        let port = free_port(Ipv4Addr::LOCALHOST);
+        let dir = TempDir::new("named");
+        let mut conf = named_options(
+            dir.path(),
+            port,
+            &format!(
+                "    notify no;\n    allow-transfer {{ {} }};\n    \
+                 // the edge zone has deliberately odd owner names (e.g. \"\\032\")\n    \
+                 check-names primary ignore;\n",
+                match_list(allow_transfer)
+            ),
         );
         for z in zones {
-            let zallow = if z.allow_transfer.is_empty() {
-                "none;".to_string()
-            } else {
-                z.allow_transfer
-                    .iter()
-                    .map(|a| format!("{a};"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
             writeln!(
                 conf,
-                "zone \"{}\" {{ type primary; file \"{}\"; allow-transfer {{ {zallow} }}; }};",
+                "zone \"{}\" {{ type primary; file \"{}\"; allow-transfer {{ {} }}; }};",
                 z.name,
-                z.file.display()
+                z.file.display(),
+                match_list(&z.allow_transfer)
             )
             .unwrap();
         }
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let log_path = dir.path().join("named.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(named)
-            .arg("-g")
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-n")
-            .arg("1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn named");
-        let mut n = Named {
-            addr: SocketAddr::from((ip, port)),
-            child,
-            log_path,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let probe: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
-        'wait: loop {
-            if let Some(st) = n.child.try_wait().unwrap() {
-                panic!(
-                    "named exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    n.log()
-                );
-            }
-            let mut all = true;
-            for z in &probe {
-                let q = Q::new(z, SOA).build();
-                let ok = query_udp_timeout(n.addr, &q, Duration::from_millis(200))
-                    .and_then(|r| parse(&r).ok())
-                    .map(|m| m.rcode == 0 && !m.answer.is_empty())
-                    .unwrap_or(false);
-                all &= ok;
-            }
-            if all {
-                break 'wait;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "named did not answer within 15 s; conf\n{conf}\n--- log ---\n{}",
-                    n.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        n
+        let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+        Named::start_conf(named, dir, port, &conf, &[], &names)
     }
 
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-    pub fn udp(&self, q: &[u8]) -> Option<Vec<u8>> {
-        query_udp(self.addr, q)
-    }
-    pub fn tcp(&self, q: &[u8]) -> Option<Vec<u8>> {
-        query_tcp(self.addr, q)
-    }
-}
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- named log ---\n{}", tail(&self.log(), 40));
-        }
-    }
-}
-
-// named as a secondary (tests/secondary_bind.rs)
-// ---------------------------------------------------------------------------
-
-/// A TSIG key for named's config: (name, algorithm, base64 secret).
-pub type NamedKey<'a> = (&'a str, &'a str, &'a str);
-
-impl Named {
     /// `named` on 127.0.0.1:`port` as secondary for `zone` from `primary`
     /// (a loopback vigia), accepting NOTIFY from 127.0.0.0/8, asking for
     /// IXFR, transfers signed with `key` if given. Waits until the zone is
@@ -171,9 +105,7 @@ impl Named {
         key: Option<NamedKey<'_>>,
     ) -> Named {
         assert!(primary.ip().is_loopback(), "primary must be a loopback address");
-        let ip = Ipv4Addr::LOCALHOST;
         let dir = TempDir::new("named-secondary");
-        let d = dir.path().display().to_string();
         let (key_clause, key_ref) = match key {
             Some((name, alg, secret)) => (
                 format!("key \"{name}\" {{ algorithm {alg}; secret \"{secret}\"; }};\n"),
@@ -181,71 +113,57 @@ impl Named {
             ),
             None => (String::new(), String::new()),
         };
+        let options = named_options(
+            dir.path(),
+            port,
+            "    notify no;\n    allow-notify { 127.0.0.0/8; };\n    request-ixfr yes;\n",
+        );
         let conf = format!(
-            r#"options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-notify {{ 127.0.0.0/8; }};
-    request-ixfr yes;
-}};
-controls {{ }};
-{key_clause}zone "{zone}" {{
-    type secondary;
-    file "{d}/{zone}.db";
-    primaries {{ {pip} port {pport}{key_ref}; }};
-}};
-"#,
+            "{options}{key_clause}zone \"{zone}\" {{\n    type secondary;\n    file \"{d}/{zone}.db\";\n    \
+             primaries {{ {pip} port {pport}{key_ref}; }};\n}};\n",
+            d = dir.path().display(),
             pip = primary.ip(),
             pport = primary.port(),
         );
+        // Debug level 3 logs "got incremental response" for IXFR.
+        Named::start_conf(named, dir, port, &conf, &["-d", "3"], &[zone])
+    }
+
+    /// `named` on 127.0.0.1:`port` with the config `conf` (written into
+    /// `dir`, which the config names) and the extra command-line `args`;
+    /// waits up to 15 s until it serves every zone of `zones`.
+    pub fn start_conf(
+        named: &Path,
+        dir: TempDir,
+        port: u16,
+        conf: &str,
+        args: &[&str],
+        zones: &[&str],
+    ) -> Named {
         let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let log_path = dir.path().join("named.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(named)
-            // Debug level 3 logs "got incremental response" for IXFR.
-            .args(["-g", "-d", "3", "-n", "1", "-c"])
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn named");
-        let mut n = Named {
-            addr: SocketAddr::from((ip, port)),
-            child,
-            log_path,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let q = Q::new(zone, SOA).build();
-        loop {
-            if let Some(st) = n.child.try_wait().unwrap() {
-                panic!(
-                    "named exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    n.log()
-                );
-            }
-            let served = query_udp_timeout(n.addr, &q, Duration::from_millis(200))
-                .and_then(|r| parse(&r).ok())
-                .is_some_and(|m| m.rcode == 0 && !m.answer.is_empty());
-            if served {
-                return n;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "named secondary did not load {zone} within 15 s; conf\n{conf}\n--- log ---\n{}",
-                    n.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut cmd = Command::new(named);
+        cmd.args(["-g", "-n", "1"]).args(args).arg("-c").arg(&conf_path);
+        let mut daemon = Daemon::spawn("named", &mut cmd, dir.path().join("named.log"));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        daemon.wait_serving(addr, zones, START, &format!("conf\n{conf}"));
+        Named { addr, daemon, dir }
+    }
+
+    /// named's log so far.
+    pub fn log(&self) -> String {
+        self.daemon.log()
+    }
+
+    /// Re-reads the zone files (SIGHUP); a primary then NOTIFies.
+    pub fn reload(&self) {
+        self.daemon.signal(libc::SIGHUP);
+    }
+
+    pub fn udp(&self, q: &[u8]) -> Option<Vec<u8>> {
+        query_udp(self.addr, q)
+    }
+    pub fn tcp(&self, q: &[u8]) -> Option<Vec<u8>> {
+        query_tcp(self.addr, q)
     }
 }

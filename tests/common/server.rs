@@ -1,18 +1,17 @@
-//! `vigia serve` as a child process on a free loopback port, and `vigia check`.
+//! `vigia serve` as a child process on a free loopback port ([`Server`]),
+//! its log and admin API, and the vigia binary's other commands.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{
-    all_zones, free_port, parse, query_tcp, query_udp, query_udp_timeout, vigia_bin, Msg, TempDir, Q, SOA,
-};
+use super::process::Daemon;
+use super::{admin, all_zones, free_port, parse, prom, query_tcp, query_udp, vigia_bin, Msg, TempDir, Q};
 
-// vigia
-// ---------------------------------------------------------------------------
-
+/// A zone vigia serves from a file.
 #[derive(Clone, Debug)]
 pub struct ZoneSpec {
     pub name: String,
@@ -35,12 +34,15 @@ impl ZoneSpec {
     }
 }
 
+/// What [`Server::start`] writes into vigia's config.
 #[derive(Clone, Debug, Default)]
 pub struct ServerOpts {
     pub zones: Vec<ZoneSpec>,
+    /// Raw TOML lines for the `[server]` table.
+    pub server: String,
     pub edns_udp_size: Option<u16>,
     pub tcp_idle_timeout: Option<String>,
-    /// Raw TOML appended to the config.
+    /// Raw TOML appended to the config (more zones, checks, rules...).
     pub extra: String,
 }
 
@@ -50,6 +52,11 @@ impl ServerOpts {
             zones,
             ..Default::default()
         }
+    }
+    /// The same, with `toml` appended to the config.
+    pub fn with_extra(mut self, toml: &str) -> ServerOpts {
+        self.extra.push_str(toml);
+        self
     }
 }
 
@@ -66,13 +73,13 @@ fn toml_str(s: &str) -> String {
     o
 }
 
-/// A running `vigia serve`, killed on drop.
+/// A running `vigia serve` (its log at info level), killed on drop.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The admin API: /metrics, /status, /reload, drains.
     pub metrics: SocketAddr,
     pub config: PathBuf,
-    child: Child,
-    stderr_path: PathBuf,
+    daemon: Daemon,
     pub dir: TempDir,
 }
 
@@ -82,6 +89,8 @@ impl Server {
         Server::start(ServerOpts::new(all_zones()))
     }
 
+    /// Writes the config for `opts`, starts vigia on it, and waits (up to
+    /// 10 s) until it answers SOA for its first zone.
     pub fn start(opts: ServerOpts) -> Server {
         let ip = Ipv4Addr::LOCALHOST;
         let port = free_port(ip);
@@ -96,6 +105,7 @@ impl Server {
         if let Some(t) = &opts.tcp_idle_timeout {
             writeln!(cfg, "tcp_idle_timeout = {}", toml_str(t)).unwrap();
         }
+        cfg.push_str(&opts.server);
         for z in &opts.zones {
             writeln!(cfg, "\n[[zone]]").unwrap();
             writeln!(cfg, "name = {}", toml_str(&z.name)).unwrap();
@@ -108,71 +118,59 @@ impl Server {
         cfg.push_str(&opts.extra);
         let config = dir.path().join("vigia.toml");
         std::fs::write(&config, &cfg).unwrap();
-        let stderr_path = dir.path().join("vigia.stderr");
-        let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(vigia_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            // Tests read vigia's info-level log lines: the config decides.
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(stderr.try_clone().unwrap())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn vigia");
-        let mut s = Server {
-            addr: SocketAddr::from((ip, port)),
-            metrics: SocketAddr::from((ip, mport)),
-            config,
-            child,
-            stderr_path,
-            dir,
-        };
+        let mut cmd = Command::new(vigia_bin());
+        cmd.arg("serve").arg("--config").arg(&config);
+        // Tests read vigia's info-level log lines: the config decides.
+        cmd.env_remove("RUST_LOG");
+        let mut daemon = Daemon::spawn("vigia", &mut cmd, dir.path().join("vigia.stderr"));
+        let addr = SocketAddr::from((ip, port));
         let probe = opts
             .zones
             .first()
-            .map(|z| z.name.clone())
-            .unwrap_or_else(|| "no-paladar.com.br".into());
-        s.wait_ready(&probe, &cfg);
-        s
-    }
-
-    fn wait_ready(&mut self, zone: &str, cfg: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let q = Q::new(zone, SOA).id(0x5151).build();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                panic!(
-                    "vigia exited early ({st}) with config\n{cfg}\n--- stderr ---\n{}",
-                    self.stderr()
-                );
-            }
-            if let Some(r) = query_udp_timeout(self.addr, &q, Duration::from_millis(200)) {
-                if let Ok(m) = parse(&r) {
-                    if m.rcode == 0 && !m.answer.is_empty() {
-                        return;
-                    }
-                }
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "vigia did not answer SOA {zone} on {} within 10 s; config\n{cfg}\n--- stderr ---\n{}",
-                    self.addr,
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            .map_or("no-paladar.com.br", |z| z.name.as_str());
+        daemon.wait_serving(addr, &[probe], Duration::from_secs(10), &format!("config\n{cfg}"));
+        Server {
+            addr,
+            metrics: SocketAddr::from((ip, mport)),
+            config,
+            daemon,
+            dir,
         }
     }
 
+    /// vigia's log so far (stdout and stderr).
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        self.daemon.log()
+    }
+
+    /// Polls vigia's log until a line contains `needle`, up to `within`:
+    /// that line, or None.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.stderr().lines().find(|l| l.contains(needle)) {
+                return Some(line.to_string());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Still running?
     pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.daemon.alive()
+    }
+
+    /// The `vigia serve` process.
+    pub fn pid(&self) -> u32 {
+        self.daemon.pid()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to vigia.
+    pub fn signal(&self, signal: libc::c_int) {
+        self.daemon.signal(signal)
     }
 
     pub fn udp(&self, q: &[u8]) -> Option<Vec<u8>> {
@@ -186,7 +184,7 @@ impl Server {
         let bytes = q.build();
         let r = self
             .udp(&bytes)
-            .unwrap_or_else(|| panic!("no UDP answer to {q:?}\n--- stderr ---\n{}", self.stderr()));
+            .unwrap_or_else(|| panic!("no UDP answer to {q:?}"));
         parse(&r).unwrap_or_else(|e| panic!("unparsable answer to {q:?}: {e}\n{r:02x?}"))
     }
     /// TCP query that must be answered and parse.
@@ -194,42 +192,46 @@ impl Server {
         let bytes = q.build();
         let r = self
             .tcp(&bytes)
-            .unwrap_or_else(|| panic!("no TCP answer to {q:?}\n--- stderr ---\n{}", self.stderr()));
+            .unwrap_or_else(|| panic!("no TCP answer to {q:?}"));
         parse(&r).unwrap_or_else(|e| panic!("unparsable answer to {q:?}: {e}\n{r:02x?}"))
     }
-}
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- vigia stderr ({}) ---\n{}",
-                self.addr,
-                tail(&self.stderr(), 60)
-            );
-        }
+    /// `GET /metrics`, parsed strictly ([`prom::parse`]).
+    pub fn samples(&self) -> Vec<prom::Sample> {
+        prom::parse(&admin::scrape(self.metrics))
+    }
+
+    /// The value of the one sample `name` with `labels` in /metrics.
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        prom::value(&self.samples(), name, labels)
+    }
+
+    /// The sum of the samples `name` with (at least) `labels` in /metrics;
+    /// 0 if there is none.
+    pub fn metric_sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        prom::find(&self.samples(), name, labels)
+            .iter()
+            .map(|s| s.value)
+            .sum()
     }
 }
 
-pub(super) fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+/// Runs the vigia binary with `args`: (exit code, stdout, stderr).
+pub fn run_vigia<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
+    let out = Command::new(vigia_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigia");
+    (
+        out.status.code().expect("vigia killed by a signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs `vigia check --config PATH`: (success, stdout, stderr).
 pub fn vigia_check(config: &Path) -> (bool, String, String) {
-    let out = Command::new(vigia_bin())
-        .arg("check")
-        .arg("--config")
-        .arg(config)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia check");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = run_vigia(&[OsStr::new("check"), OsStr::new("--config"), config.as_os_str()]);
+    (code == 0, out, err)
 }
