@@ -354,11 +354,11 @@ const ALLOWED: &[Allowance] = &[
               garbage gets FORMERR (with the question echoed) or silence, never an answer. Knot \
               answers FORMERR too; BIND and NSD ignore the bytes and answer.",
         apply: |c, b, v| {
-            if !c.has_trailing_bytes() || v.n.rcode != "FORMERR" || b.n.rcode == "FORMERR" {
-                return false;
+            let done = report::allow_trailing_garbage(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            *b = v.clone();
-            true
+            done
         },
     },
     Allowance {
@@ -385,16 +385,12 @@ const ALLOWED: &[Allowance] = &[
               permit larger replies.\" With TC=1 on both sides the contents of the sections are not \
               compared (vigia never sends a partial RRset, RFC 2181 section 9 again).",
         apply: |c, b, v| {
-            if c.tcp || !b.n.flags.contains("tc") || !v.n.flags.contains("tc") {
-                return false;
+            let done = report::allow_tc_content(c, &mut b.n, &mut v.n);
+            if done {
+                b.case.clear();
+                v.case.clear();
             }
-            for n in [b, v] {
-                n.n.answer.clear();
-                n.n.authority.clear();
-                n.n.additional.clear();
-                n.case.clear();
-            }
-            true
+            done
         },
     },
     Allowance {
@@ -406,39 +402,11 @@ const ALLOWED: &[Allowance] = &[
               RRset; vigia one complete RRset of theirs (plus, RFC 1034 4.3.2 step 6, addresses for it \
               in ADDITIONAL).",
         apply: |c, b, v| {
-            if c.qtype() != Some(ANY) || v.n.flags.contains("tc") || v.n.answer.is_empty() {
-                return false;
+            let done = report::allow_minimal_any(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            let sets: BTreeSet<(String, String)> =
-                v.n.answer
-                    .iter()
-                    .map(|l| {
-                        let f = fields(l);
-                        (f.0, f.1)
-                    })
-                    .collect();
-            if sets.len() != 1 {
-                return false;
-            }
-            let (_, ty) = sets.into_iter().next().unwrap();
-            let ref_tc = b.n.flags.contains("tc");
-            if !ref_tc {
-                let same: BTreeSet<&String> = b.n.answer.iter().filter(|l| fields(l).1 == ty).collect();
-                let complete =
-                    v.n.answer.iter().all(|l| b.n.answer.contains(l)) && same.len() == v.n.answer.len();
-                if !(complete || ty == "HINFO") || b.n.answer == v.n.answer {
-                    return false;
-                }
-            }
-            b.n.answer = v.n.answer.clone();
-            b.case = v.case.clone();
-            if ref_tc {
-                b.n.flags = v.n.flags.clone();
-            }
-            if v.n.additional.iter().all(|l| is_addr(l)) && b.n.additional.is_subset(&v.n.additional) {
-                b.n.additional = v.n.additional.clone();
-            }
-            true
+            done
         },
     },
 ];

@@ -11,7 +11,7 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -20,21 +20,14 @@ const ZONE: &str = "sec.test";
 const EXPIRE: Duration = Duration::from_secs(6);
 
 fn zone_text(serial: u32, www: &str) -> String {
-    zone_text_expiring(serial, www, EXPIRE.as_secs())
+    zone_text_expiring(serial, www, EXPIRE.as_secs() as u32)
 }
 
 /// The test zone with SOA expire `expire` seconds.
-fn zone_text_expiring(serial: u32, www: &str, expire: u64) -> String {
-    format!(
-        "$ORIGIN sec.test.\n\
-         $TTL 60\n\
-         @    IN SOA ns.sec.test. hostmaster.sec.test. {serial} 2 1 {expire} 60\n\
-         @    IN NS  ns\n\
-         ns   IN A   192.0.2.53\n\
-         www  IN A   {www}\n\
-         txt  IN TXT \"secondary copy\" \"two strings\"\n\
-         mx   IN MX  10 ns\n"
-    )
+fn zone_text_expiring(serial: u32, www: &str, expire: u32) -> String {
+    let records =
+        format!("www  IN A   {www}\ntxt  IN TXT \"secondary copy\" \"two strings\"\nmx   IN MX  10 ns\n");
+    zonefile::test_zone(ZONE, 60, serial, [2, 1, expire, 60], &records)
 }
 
 /// How the BIND primary is set up beyond the defaults.
@@ -86,70 +79,22 @@ fn start_primary(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o:
     Named::start_conf(named, dir, port, &conf, &[], &[ZONE])
 }
 
-/// The SOA serial `addr` serves for the zone (NOERROR with an answer).
+/// The SOA serial `addr` serves for the zone.
 fn serial_at(addr: SocketAddr) -> Option<u32> {
-    let q = Q::new(ZONE, SOA).build();
-    let m = parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?).ok()?;
-    let rr = m.answer.iter().find(|r| r.rtype == SOA)?;
-    rr.rdata.split_whitespace().nth(2)?.parse().ok()
+    lookup::serial_at(addr, ZONE)
 }
 
 /// (rcode, A addresses) for www in the zone at `addr`.
 fn www_at(addr: SocketAddr) -> Option<(u16, Vec<String>)> {
-    let q = Q::new(&format!("www.{ZONE}"), A).build();
-    let m = parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?).ok()?;
-    let addrs = m
-        .answer
-        .iter()
-        .filter(|r| r.rtype == A)
-        .map(|r| r.rdata.clone())
-        .collect();
-    Some((m.rcode, addrs))
-}
-
-/// Polls `f` until it holds or `within` has passed; returns the time taken.
-fn wait_until(within: Duration, what: &str, server: &Server, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return start.elapsed();
-        }
-        if start.elapsed() > within {
-            panic!(
-                "{what}: not within {within:?}\n--- vigia ---\n{}",
-                server.stderr()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `POST /reload` on vigia's admin listener; the HTTP status.
-fn post_reload(admin: SocketAddr) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(2)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST /reload HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    lookup::a_at(addr, &format!("www.{ZONE}"))
 }
 
 /// `vigia_xfr_in_total` for the test zone, `kind` and `result`.
 fn xfr_count(vigia: &Server, kind: &str, result: &str) -> f64 {
-    let text = admin::scrape(vigia.metrics);
-    prom::parse(&text)
-        .iter()
-        .filter(|s| s.name == "vigia_xfr_in_total")
-        .filter(|s| s.labels.get("zone").map(String::as_str) == Some("sec.test."))
-        .filter(|s| s.labels.get("kind").map(String::as_str) == Some(kind))
-        .filter(|s| s.labels.get("result").map(String::as_str) == Some(result))
-        .map(|s| s.value)
-        .sum()
+    vigia.metric_sum(
+        "vigia_xfr_in_total",
+        &[("zone", "sec.test."), ("kind", kind), ("result", result)],
+    )
 }
 
 /// The secondary zone with `primary_key = "xfr-key"` and that key.
@@ -198,7 +143,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
         vigia.addr.port(),
         &PrimaryOpts::default(),
     );
-    wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
+    wait::until(Duration::from_secs(8), "initial transfer", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
     });
     assert_eq!(serial_at(vigia.addr), Some(1));
@@ -208,7 +153,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     // (2) New serial on the primary; its NOTIFY gets vigia there in < 5 s.
     std::fs::write(&primary_zone, zone_text(2, "192.0.2.2")).unwrap();
     primary.reload();
-    let took = wait_until(Duration::from_secs(5), "NOTIFY-driven refresh", &vigia, || {
+    let took = wait::until(Duration::from_secs(5), "NOTIFY-driven refresh", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.2".into()]))
     });
     eprintln!("followed the primary in {took:?}");
@@ -228,7 +173,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     assert_eq!(xfr_count(&vigia, "ixfr", "ok"), 0.0);
     assert_eq!(xfr_count(&vigia, "ixfr", "error"), 0.0, "{}", vigia.stderr());
     // A reload re-reads the copy on disk and keeps serving serial 2.
-    assert_eq!(post_reload(vigia.metrics), 200);
+    assert_eq!(admin::reload(vigia.metrics).0, 200);
     assert_eq!(serial_at(vigia.addr), Some(2));
     assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
 
@@ -245,7 +190,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     assert_eq!(serial_at(vigia.addr), Some(2));
 
     // (4) No primary for longer than SOA expire: SERVFAIL for the zone.
-    wait_until(EXPIRE + Duration::from_secs(4), "expiry", &vigia, || {
+    wait::until(EXPIRE + Duration::from_secs(4), "expiry", || {
         www_at(vigia.addr).map(|r| r.0) == Some(2)
     });
     let q = Q::new(ZONE, SOA).build();
@@ -298,20 +243,8 @@ fn notify_is_refused_for_primary_zones_and_strangers() {
 
 /// Serial 2 of the IXFR tests: www moves, txt goes, new comes.
 fn changed_zone(serial: u32) -> String {
-    zone_text_expiring(serial, "192.0.2.2", 600).replace(
-        "txt  IN TXT \"secondary copy\" \"two strings\"\n",
-        "new  IN A   192.0.2.77\n",
-    )
-}
-
-/// rcode of `name`/`qtype` at vigia.
-fn rcode_at(addr: SocketAddr, name: &str, qtype: u16) -> Option<u16> {
-    let q = Q::new(name, qtype).build();
-    Some(
-        parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?)
-            .ok()?
-            .rcode,
-    )
+    let records = "www  IN A   192.0.2.2\nnew  IN A   192.0.2.77\nmx   IN MX  10 ns\n";
+    zonefile::test_zone(ZONE, 60, serial, [2, 1, 600, 60], records)
 }
 
 /// Starts named and vigia (`opts`), waits for the first transfer (serial 1,
@@ -332,7 +265,7 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
         vigia.addr.port(),
         primary_opts,
     );
-    wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
+    wait::until(Duration::from_secs(8), "initial transfer", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
     });
     assert_eq!(xfr_count(&vigia, "axfr", "ok"), 1.0, "{}", vigia.stderr());
@@ -340,13 +273,21 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
 
     std::fs::write(&primary_zone, changed_zone(2)).unwrap();
     primary.reload();
-    let took = wait_until(Duration::from_secs(5), "IXFR after NOTIFY", &vigia, || {
+    let took = wait::until(Duration::from_secs(5), "IXFR after NOTIFY", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.2".into()]))
     });
     eprintln!("followed the primary by IXFR in {took:?}");
     assert_eq!(serial_at(vigia.addr), Some(2));
-    assert_eq!(rcode_at(vigia.addr, "txt.sec.test", TXT), Some(3), "txt deleted");
-    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0), "new added");
+    assert_eq!(
+        lookup::rcode_at(vigia.addr, "txt.sec.test", TXT),
+        Some(3),
+        "txt deleted"
+    );
+    assert_eq!(
+        lookup::rcode_at(vigia.addr, "new.sec.test", A),
+        Some(0),
+        "new added"
+    );
     assert!(
         primary.log().contains("sending notifies (serial 2)"),
         "{}",
@@ -382,7 +323,7 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
     drop(vigia);
     let vigia = Server::start(vigia_opts(&copy, primary_port));
     assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
-    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0));
+    assert_eq!(lookup::rcode_at(vigia.addr, "new.sec.test", A), Some(0));
 }
 
 #[test]
@@ -420,7 +361,7 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
     {
         let good = Server::start(secondary_opts_keyed(&copy, primary_port, SECRET));
         let _p = start_primary(&named, primary_port, &primary_zone, good.addr.port(), &o);
-        wait_until(Duration::from_secs(8), "initial signed transfer", &good, || {
+        wait::until(Duration::from_secs(8), "initial signed transfer", || {
             serial_at(good.addr) == Some(1)
         });
     }
@@ -430,14 +371,14 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
     let primary = start_primary(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
     assert_eq!(serial_at(primary.addr), Some(2));
     // named NOTIFies at start; vigia's own refreshes fail on every try.
-    wait_until(Duration::from_secs(5), "a failed signed refresh", &vigia, || {
+    wait::until(Duration::from_secs(5), "a failed signed refresh", || {
         xfr_count(&vigia, "soa", "error") >= 1.0
     });
-    wait_until(Duration::from_secs(5), "named's NOTIFY ignored", &vigia, || {
+    wait::until(Duration::from_secs(5), "named's NOTIFY ignored", || {
         vigia.stderr().contains("NOTIFY ignored")
     });
     let failed = xfr_count(&vigia, "soa", "error");
-    wait_until(Duration::from_secs(5), "another failed refresh", &vigia, || {
+    wait::until(Duration::from_secs(5), "another failed refresh", || {
         xfr_count(&vigia, "soa", "error") > failed
     });
     assert_eq!(serial_at(vigia.addr), Some(1), "old copy still served");
@@ -500,12 +441,9 @@ fn unsigned_responses_fail_a_keyed_refresh() {
     let copy = dir.path().join("sec.test.db");
     let primary = unsigned_primary();
     let vigia = Server::start(secondary_opts_keyed(&copy, primary.port(), SECRET));
-    wait_until(
-        Duration::from_secs(5),
-        "a refresh failing on TSIG",
-        &vigia,
-        || xfr_count(&vigia, "soa", "error") >= 1.0,
-    );
+    wait::until(Duration::from_secs(5), "a refresh failing on TSIG", || {
+        xfr_count(&vigia, "soa", "error") >= 1.0
+    });
     let log = vigia.stderr();
     assert!(log.contains("response is not signed"), "{log}");
     assert_eq!(xfr_count(&vigia, "soa", "ok"), 0.0);

@@ -10,12 +10,14 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{parse, tcp_frame, tcp_read_msg, Server, ServerOpts, ZoneSpec, A, Q};
+use common::{
+    parse, tcp_connect_from, tcp_frame, tcp_read_msg, wait, wait_closed, Server, ServerOpts, ZoneSpec, A, Q,
+};
 
 const NAME: &str = "www.no-paladar.com.br";
 
@@ -29,49 +31,12 @@ fn start(server_toml: &str) -> Server {
     })
 }
 
-/// A TCP connection from the loopback address `src`.
-fn connect_from(src: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    connect_with(src, to, None)
-}
-
-fn connect_with(src: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
-    assert!(to.ip().is_loopback() && src.is_loopback());
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    if let Some(n) = rcvbuf {
-        s.set_recv_buffer_size(n)?;
-    }
-    s.bind(&SocketAddr::from((src, 0)).into())?;
-    s.connect_timeout(&to.into(), Duration::from_secs(2))?;
-    let s: TcpStream = s.into();
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    s.set_write_timeout(Some(Duration::from_secs(2)))?;
-    s.set_nodelay(true)?;
-    Ok(s)
-}
-
 /// One query on `s`, answered fully.
 fn query_on(s: &mut TcpStream, id: u16) -> bool {
     s.write_all(&tcp_frame(&Q::new(NAME, A).id(id).build())).is_ok()
         && tcp_read_msg(s)
             .and_then(|r| parse(&r).ok())
             .is_some_and(|m| m.id == id && m.rcode == 0 && !m.answer.is_empty())
-}
-
-/// Waits until the server closes `s` (EOF or reset), reading and discarding
-/// whatever arrives; true if it did within `within`.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 4096];
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return true,
-        }
-    }
-    false
 }
 
 #[test]
@@ -81,14 +46,15 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
     let mut idle = Vec::new();
     for i in 0..300 {
         let src = Ipv4Addr::new(127, 0, 2, 1 + (i % 10) as u8);
-        idle.push(connect_from(src, v.addr).expect("idle connection"));
+        idle.push(tcp_connect_from(src, v.addr, None).expect("idle connection"));
     }
     // 20 slow writers, each trickling a query one byte per 200 ms.
     let stop = Arc::new(AtomicBool::new(false));
     let slow: Vec<_> = (0..20u8)
         .map(|i| {
             let stop = stop.clone();
-            let mut s = connect_from(Ipv4Addr::new(127, 0, 3, 1 + i), v.addr).expect("slow connection");
+            let mut s =
+                tcp_connect_from(Ipv4Addr::new(127, 0, 3, 1 + i), v.addr, None).expect("slow connection");
             std::thread::spawn(move || {
                 let msg = tcp_frame(&Q::new(NAME, A).id(0x5100 + u16::from(i)).build());
                 for b in msg.iter().cycle().take(200) {
@@ -110,7 +76,7 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
         assert!(!parse(&r).unwrap().answer.is_empty());
     }
     for i in 0..20u16 {
-        let mut s = connect_from(Ipv4Addr::new(127, 0, 5, 1 + (i % 4) as u8), v.addr)
+        let mut s = tcp_connect_from(Ipv4Addr::new(127, 0, 5, 1 + (i % 4) as u8), v.addr, None)
             .unwrap_or_else(|e| panic!("new TCP client {i} cannot connect: {e}"));
         assert!(query_on(&mut s, 0x6100 + i), "new TCP client {i} unanswered");
     }
@@ -132,7 +98,9 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
 fn per_client_cap_is_enforced_and_released() {
     let v = start("tcp_max_per_client = 4\n");
     let me = Ipv4Addr::new(127, 0, 4, 1);
-    let mut held: Vec<TcpStream> = (0..4).map(|_| connect_from(me, v.addr).unwrap()).collect();
+    let mut held: Vec<TcpStream> = (0..4)
+        .map(|_| tcp_connect_from(me, v.addr, None).unwrap())
+        .collect();
     for (i, s) in held.iter_mut().enumerate() {
         assert!(
             query_on(s, 0x4400 + i as u16),
@@ -140,39 +108,35 @@ fn per_client_cap_is_enforced_and_released() {
         );
     }
     // A fifth from the same address is closed unanswered.
-    let mut fifth = connect_from(me, v.addr).unwrap();
+    let mut fifth = tcp_connect_from(me, v.addr, None).unwrap();
     let _ = fifth.write_all(&tcp_frame(&Q::new(NAME, A).id(0x4405).build()));
     assert!(
         tcp_read_msg(&mut fifth).is_none(),
         "a fifth connection was served"
     );
     // Another address is not affected.
-    let mut other = connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr).unwrap();
+    let mut other = tcp_connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr, None).unwrap();
     assert!(query_on(&mut other, 0x4406));
     // Closing one frees a place (the server notices asynchronously).
     drop(held.pop());
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut id = 0x4500;
-    loop {
+    let every = Duration::from_millis(100);
+    wait::until_every(Duration::from_secs(5), every, "the cap released", || {
         id += 1;
-        if connect_from(me, v.addr).is_ok_and(|mut s| query_on(&mut s, id)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the cap was not released");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        tcp_connect_from(me, v.addr, None).is_ok_and(|mut s| query_on(&mut s, id))
+    });
 }
 
 #[test]
 fn idle_and_half_open_connections_are_closed() {
     let v = start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
     // Never sends anything.
-    let mut silent = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut silent = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     // Served once, then idle.
-    let mut used = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut used = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     assert!(query_on(&mut used, 0x1111));
     // Half a message, then silence (a vanished client).
-    let mut half = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut half = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let msg = tcp_frame(&Q::new(NAME, A).id(0x2222).build());
     half.write_all(&msg[..msg.len() / 2]).unwrap();
     for (what, s) in [
@@ -181,7 +145,7 @@ fn idle_and_half_open_connections_are_closed() {
         ("half-open", &mut half),
     ] {
         assert!(
-            closed_within(s, Duration::from_secs(5)),
+            wait_closed(s, Duration::from_secs(5)).is_some(),
             "{what} connection not closed"
         );
     }
@@ -192,7 +156,7 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
     // Each byte arrives well within the idle timeout, but the message as a
     // whole takes longer than tcp_read_timeout.
     let v = start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
-    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let msg = tcp_frame(&Q::new(NAME, A).id(0x3333).build());
     let started = Instant::now();
     let mut closed = false;
@@ -202,13 +166,15 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
-        if started.elapsed() > Duration::from_secs(1) && closed_within(&mut s, Duration::from_millis(1)) {
+        if started.elapsed() > Duration::from_secs(1)
+            && wait_closed(&mut s, Duration::from_millis(1)).is_some()
+        {
             closed = true;
             break;
         }
     }
     assert!(
-        closed || closed_within(&mut s, Duration::from_secs(3)),
+        closed || wait_closed(&mut s, Duration::from_secs(3)).is_some(),
         "a slow writer held its connection past the read timeout"
     );
     assert!(
@@ -220,7 +186,7 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
 #[test]
 fn pipelined_queries_are_answered_in_order_under_the_cap() {
     let v = start("tcp_max_pipelined = 4\n");
-    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let mut all = Vec::new();
     for i in 0..100u16 {
         all.extend(tcp_frame(&Q::new(NAME, A).id(i).build()));
@@ -235,7 +201,7 @@ fn pipelined_queries_are_answered_in_order_under_the_cap() {
 #[test]
 fn a_client_that_never_reads_its_answers_is_closed() {
     let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
-    let mut s = connect_with(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
     s.set_nonblocking(true).unwrap();
     let q = tcp_frame(&Q::new(NAME, A).id(0x7777).build());
     let burst: Vec<u8> = q.iter().copied().cycle().take(q.len() * 256).collect();
@@ -285,7 +251,7 @@ fn a_client_that_never_reads_its_answers_is_closed() {
     };
     // Bytes to answers: every answer to this query has the same size.
     let answer_len = {
-        let mut c = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+        let mut c = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
         c.write_all(&q).unwrap();
         tcp_read_msg(&mut c).unwrap().len() + 2
     };

@@ -13,7 +13,8 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, Strin
         "refusing to send to non-loopback address {addr}"
     );
     let mut s = TcpStream::connect_timeout(&addr, super::TIMEOUT).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    // POST /reload answers once the reload is done: room for a busy machine.
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     s.set_write_timeout(Some(super::TIMEOUT)).ok()?;
     let body = if method == "POST" {
         "Content-Length: 0\r\n"
@@ -36,6 +37,20 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, Strin
 /// A request that must be answered.
 pub fn must(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     request(addr, method, path).unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on {addr}"))
+}
+
+/// `POST /reload`, which must be answered: (status, JSON body).
+pub fn reload(addr: SocketAddr) -> (u16, String) {
+    must(addr, "POST", "/reload")
+}
+
+/// `POST /checks/CHECK/drain` (or `/undrain`), which must answer 200: the
+/// JSON body.
+pub fn drain(addr: SocketAddr, check: &str, drained: bool) -> serde_json::Value {
+    let path = format!("/checks/{check}/{}", if drained { "drain" } else { "undrain" });
+    let (code, body) = must(addr, "POST", &path);
+    assert_eq!(code, 200, "POST {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("POST {path} is not JSON ({e}): {body}"))
 }
 
 /// `GET /metrics`, which must answer 200.

@@ -19,6 +19,9 @@
 //!   [`report`]: how they judge and report differences;
 //! - [`process`]: a server as a child process with its log ([`process::Daemon`]),
 //!   which [`Server`], [`Named`] and the reference servers build on;
+//! - [`lookup`]: one-question lookups (a serial, a name's addresses, an rcode);
+//! - [`wait`]: polling a condition against a deadline;
+//! - [`zonefile`]: the zone files tests write;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
 //!   loudly (failing in CI) when one is missing.
@@ -34,6 +37,7 @@ pub mod admin;
 pub mod cases;
 pub mod health;
 pub mod hickory;
+pub mod lookup;
 pub mod named;
 pub mod net;
 pub mod norm;
@@ -44,7 +48,9 @@ pub mod report;
 pub mod server;
 pub mod tempdir;
 pub mod tools;
+pub mod wait;
 pub mod wire;
+pub mod zonefile;
 
 // Re-exported so that a suite's `use common::*` sees one flat API; a suite
 // that uses none of a module's items must not warn about it.

@@ -2,7 +2,7 @@
 //! deadlines, TCP framing, and AXFR.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -98,6 +98,44 @@ pub fn tcp_connect(addr: SocketAddr) -> Option<TcpStream> {
     s.set_write_timeout(Some(TIMEOUT)).ok()?;
     s.set_nodelay(true).ok()?;
     Some(s)
+}
+
+/// A TCP connection to `to` from the loopback address `src` (to tell
+/// clients apart), with [`TIMEOUT`] on connect, reads and writes, Nagle
+/// off, and a receive buffer of `rcvbuf` bytes if given.
+pub fn tcp_connect_from(src: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
+    assert_loopback(to);
+    assert!(src.is_loopback(), "only loopback source addresses: {src}");
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    if let Some(n) = rcvbuf {
+        s.set_recv_buffer_size(n)?;
+    }
+    s.bind(&SocketAddr::from((src, 0)).into())?;
+    s.connect_timeout(&to.into(), TIMEOUT)?;
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(TIMEOUT))?;
+    s.set_write_timeout(Some(TIMEOUT))?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// Waits until the server closes `s` (EOF or reset), reading and discarding
+/// whatever arrives: how long that took, or None if it did not within
+/// `within`. Leaves a short read timeout on `s`.
+pub fn wait_closed(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = within.checked_sub(start.elapsed())?;
+        let slice = left.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        s.set_read_timeout(Some(slice)).expect("set a read timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Some(start.elapsed()), // a reset counts as closed
+        }
+    }
 }
 
 /// Frames a message with its 2-byte length.

@@ -187,6 +187,24 @@ impl Q {
     }
 }
 
+/// A message header: `id`, the `flags` word, then QD/AN/NS/AR `counts`.
+pub fn header_bytes(id: u16, flags: u16, counts: [u16; 4]) -> Vec<u8> {
+    let mut v = id.to_be_bytes().to_vec();
+    v.extend_from_slice(&flags.to_be_bytes());
+    for c in counts {
+        v.extend_from_slice(&c.to_be_bytes());
+    }
+    v
+}
+
+/// A question entry: `name` (see [`encode_name`]), `qtype`, class IN.
+pub fn question_bytes(name: &str, qtype: u16) -> Vec<u8> {
+    let mut v = encode_name(name);
+    v.extend_from_slice(&qtype.to_be_bytes());
+    v.extend_from_slice(&1u16.to_be_bytes());
+    v
+}
+
 /// An OPT pseudo-RR with the given fields and raw option bytes.
 pub fn opt_rr(size: u16, version: u8, do_bit: bool, options: &[u8]) -> Vec<u8> {
     let mut v = vec![0u8]; // root
