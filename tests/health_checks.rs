@@ -5,219 +5,18 @@
 //! deadline.
 
 mod common;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use common::health::{self, CheckSpec, Running};
+use common::http_backend::{HttpBackend, Mode};
 
-const IP_A: &str = "127.0.0.108";
-const IP_B: &str = "127.0.0.110";
+const IP_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 108);
+const IP_B: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 110);
 /// Long enough for two or three probe rounds on a busy 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(6);
-
-// ---------------------------------------------------------------------------
-// Test backends
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// 200 "ok"
-    Ok,
-    /// 500 "ok"
-    Status500,
-    /// 200 "nope"
-    WrongBody,
-    /// Reads the request, never answers.
-    Hang,
-    /// Listener closed: connections are refused.
-    Stop,
-    /// Accepts, then resets (SO_LINGER 0).
-    Reset,
-    /// 200 and a body that never ends.
-    EndlessBody,
-    /// A status line, then header lines forever.
-    HeadersForever,
-    /// 302 to itself.
-    RedirectLoop,
-    /// 302 from /health to /other and from anything else back to /health.
-    RedirectPingPong,
-    /// 302 from /health to /ok, which answers 200.
-    RedirectOnce,
-    /// 302 to another origin (nothing listens there).
-    RedirectAway,
-}
-
-struct Backend {
-    addr: SocketAddr,
-    mode: Arc<Mutex<Mode>>,
-    /// Request heads received.
-    requests: Arc<AtomicU64>,
-    /// Connections accepted.
-    connections: Arc<AtomicU64>,
-    /// Host header of the last request.
-    last_host: Arc<Mutex<Option<String>>>,
-    /// When each request arrived.
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-    accept_task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Backend {
-    async fn start(ip: &str, mode: Mode) -> Backend {
-        let listener = bind(format!("{ip}:0").parse().unwrap());
-        let b = Backend {
-            addr: listener.local_addr().unwrap(),
-            mode: Arc::new(Mutex::new(mode)),
-            requests: Default::default(),
-            connections: Default::default(),
-            last_host: Default::default(),
-            arrivals: Default::default(),
-            accept_task: Mutex::new(None),
-        };
-        b.listen(listener);
-        b
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
-    }
-
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    /// Switches behaviour; `Stop` closes the listener (awaited, so refusals
-    /// start at once) and any other mode reopens it on the same port.
-    async fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-        let running = self.accept_task.lock().unwrap().take();
-        match (mode, running) {
-            (Mode::Stop, Some(task)) => {
-                task.abort();
-                let _ = task.await;
-            }
-            (Mode::Stop, None) => {}
-            (_, Some(task)) => *self.accept_task.lock().unwrap() = Some(task),
-            (_, None) => self.listen(bind(self.addr)),
-        }
-    }
-
-    fn listen(&self, listener: TcpListener) {
-        let (mode, requests, connections, host, arrivals) = (
-            self.mode.clone(),
-            self.requests.clone(),
-            self.connections.clone(),
-            self.last_host.clone(),
-            self.arrivals.clone(),
-        );
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                connections.fetch_add(1, Ordering::SeqCst);
-                let m = *mode.lock().unwrap();
-                let (requests, host, arrivals) = (requests.clone(), host.clone(), arrivals.clone());
-                tokio::spawn(serve_conn(stream, m, requests, host, arrivals));
-            }
-        });
-        *self.accept_task.lock().unwrap() = Some(task);
-    }
-}
-
-fn bind(addr: SocketAddr) -> TcpListener {
-    let s = TcpSocket::new_v4().unwrap();
-    s.set_reuseaddr(true).unwrap();
-    s.bind(addr).unwrap();
-    s.listen(64).unwrap()
-}
-
-async fn serve_conn(
-    mut s: TcpStream,
-    mode: Mode,
-    requests: Arc<AtomicU64>,
-    host: Arc<Mutex<Option<String>>>,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-) {
-    if mode == Mode::Reset {
-        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-        return; // dropped with linger 0: RST
-    }
-    // Complete answers keep the connection open for more requests unless the
-    // client asks otherwise, like a real HTTP/1.1 server: a prober that
-    // reused connections would show as more requests than connections.
-    while let Some(head) = read_head(&mut s).await {
-        requests.fetch_add(1, Ordering::SeqCst);
-        arrivals.lock().unwrap().push(Instant::now());
-        let header = |name: &str| {
-            head.lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        };
-        *host.lock().unwrap() = header("host");
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let answer = |status: &str, body: &str| {
-            let conn = if close { "Connection: close\r\n" } else { "" };
-            format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{conn}\r\n{body}",
-                body.len()
-            )
-        };
-        let complete = match mode {
-            Mode::Ok => answer("200 OK", "ok"),
-            Mode::Status500 => answer("500 Internal Server Error", "ok"),
-            Mode::WrongBody => answer("200 OK", "nope"),
-            Mode::RedirectLoop => answer("302 Found\r\nLocation: /health", ""),
-            Mode::RedirectPingPong if path == "/health" => answer("302 Found\r\nLocation: /other", ""),
-            Mode::RedirectPingPong => answer("302 Found\r\nLocation: /health", ""),
-            Mode::RedirectOnce if path == "/health" => answer("302 Found\r\nLocation: /ok", ""),
-            Mode::RedirectOnce => answer("200 OK", "ok"),
-            Mode::RedirectAway => answer("301 Moved\r\nLocation: http://127.0.0.1:1/health", ""),
-            Mode::Hang => {
-                sleep(Duration::from_secs(60)).await;
-                return;
-            }
-            Mode::EndlessBody => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").await;
-                let chunk = vec![b'x'; 8192];
-                while s.write_all(&chunk).await.is_ok() {}
-                return;
-            }
-            Mode::HeadersForever => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
-                while s.write_all(b"X-Slow: still-going\r\n").await.is_ok() {
-                    sleep(Duration::from_millis(20)).await;
-                }
-                return;
-            }
-            Mode::Stop | Mode::Reset => unreachable!(),
-        };
-        if s.write_all(complete.as_bytes()).await.is_err() || close {
-            break;
-        }
-    }
-    let _ = s.shutdown().await;
-}
-
-async fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut chunk).await.ok()?;
-        if n == 0 || buf.len() > 16 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8(buf).ok()
-}
 
 // ---------------------------------------------------------------------------
 // Checks
@@ -239,8 +38,8 @@ fn run(list: &[CheckSpec]) -> Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transitions_carry_the_failure_reason() {
-    let a = Backend::start(IP_A, Mode::Ok).await;
-    let b = Backend::start(IP_B, Mode::Ok).await;
+    let a = HttpBackend::start(IP_A, Mode::Ok);
+    let b = HttpBackend::start(IP_B, Mode::Ok);
     let mut r = run(&[
         ("a", a.url(), ""),
         ("b", b.url(), "expect_body = \"ok\"\nhost = \"www.example.test\""),
@@ -251,16 +50,16 @@ async fn transitions_carry_the_failure_reason() {
     for (mode, reason) in [
         (Mode::Status500, "status"),
         (Mode::WrongBody, "body"),
-        (Mode::Stop, "refused"),
+        (Mode::Stopped, "refused"),
         (Mode::Reset, "reset"),
         (Mode::HeadersForever, "timeout"),
         (Mode::EndlessBody, "body"),
         (Mode::Hang, "timeout"),
     ] {
-        b.set(mode).await;
+        b.set(mode);
         let t = r.expect("b", false, reason).await;
         assert_eq!(t.consecutive, 2, "{mode:?}: down after fall = 2 failures: {t:?}");
-        b.set(Mode::Ok).await;
+        b.set(Mode::Ok);
         let t = r.expect("b", true, "ok").await;
         assert_eq!(t.consecutive, 2, "{mode:?}: up after rise = 2 successes: {t:?}");
     }
@@ -268,9 +67,9 @@ async fn transitions_carry_the_failure_reason() {
     // Check "a" never moved, and kept being probed.
     r.expect_quiet();
     assert!(r.probes("a") >= 10, "a probed only {} times", r.probes("a"));
-    assert_eq!(b.last_host.lock().unwrap().as_deref(), Some("www.example.test"));
+    assert_eq!(b.last_host().as_deref(), Some("www.example.test"));
     // A fresh connection per probe: never more requests than connections.
-    let (reqs, conns) = (b.requests(), b.connections.load(Ordering::SeqCst));
+    let (reqs, conns) = (b.request_count(), b.connections());
     assert!(
         reqs <= conns,
         "{reqs} requests over {conns} connections: connections were reused"
@@ -279,9 +78,9 @@ async fn transitions_carry_the_failure_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_backend_never_delays_another_check() {
-    let hung = Backend::start(IP_A, Mode::Hang).await;
-    let trickle = Backend::start(IP_A, Mode::HeadersForever).await;
-    let good = Backend::start(IP_B, Mode::Ok).await;
+    let hung = HttpBackend::start(IP_A, Mode::Hang);
+    let trickle = HttpBackend::start(IP_A, Mode::HeadersForever);
+    let good = HttpBackend::start(IP_B, Mode::Ok);
     // The stuck checks get a long timeout: if checks ran one after another,
     // the good one would wait a second each round.
     let mut r = run(&[
@@ -302,9 +101,9 @@ async fn a_hung_backend_never_delays_another_check() {
     assert_eq!(down, ["hung", "trickle"]);
 
     // While both stuck checks are failing, the good one keeps its pace.
-    let from = good.arrivals.lock().unwrap().len();
+    let from = good.requests().len();
     r.wait_probes("hung", 2).await;
-    let arrivals = good.arrivals.lock().unwrap()[from..].to_vec();
+    let arrivals: Vec<std::time::Instant> = good.requests()[from..].iter().map(|q| q.at).collect();
     assert!(
         arrivals.len() >= 5,
         "good probed {} times while hung probed twice",
@@ -345,8 +144,8 @@ async fn a_hung_backend_never_delays_another_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_counters_match_the_metrics() {
-    let ok = Backend::start(IP_A, Mode::Ok).await;
-    let bad = Backend::start(IP_B, Mode::Status500).await;
+    let ok = HttpBackend::start(IP_A, Mode::Ok);
+    let bad = HttpBackend::start(IP_B, Mode::Status500);
     let mut r = run(&[("ok", ok.url(), ""), ("bad", bad.url(), "")]);
     r.expect("bad", false, "status").await;
     r.wait_probes("ok", 4).await;
@@ -393,7 +192,7 @@ async fn probe_counters_match_the_metrics() {
     assert_eq!(value(&samples, "vigia_check_up", &[("check", "bad")]), 0.0);
     // The backends saw one request per recorded probe (one more may be in flight).
     for (b, s) in [(&ok, &status[0]), (&bad, &status[1])] {
-        let reqs = b.requests();
+        let reqs = b.request_count();
         assert!(
             reqs >= s.probes && reqs <= s.probes + 1,
             "{}: {reqs} requests, {} probes",
@@ -406,7 +205,7 @@ async fn probe_counters_match_the_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_forces_down_and_undrain_restores() {
-    let b = Backend::start(IP_A, Mode::Ok).await;
+    let b = HttpBackend::start(IP_A, Mode::Ok);
     let mut r = run(&[("web", b.url(), "")]);
     r.wait_probes("web", 1).await;
     assert_eq!(r.registry.set_drained("web", true), Ok(true));
@@ -429,7 +228,7 @@ async fn drain_forces_down_and_undrain_restores() {
     // Drained while the backend dies, undrained after: stays down.
     r.registry.set_drained("web", true).unwrap();
     r.rx.try_recv().unwrap();
-    b.set(Mode::Stop).await;
+    b.set(Mode::Stopped);
     let deadline = Instant::now() + DEADLINE;
     while r.registry.status()[0].probe_state != "down" {
         assert!(Instant::now() < deadline, "probes never saw the backend die");
@@ -441,20 +240,20 @@ async fn drain_forces_down_and_undrain_restores() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_checks_and_initial_down() {
-    let b = Backend::start(IP_B, Mode::Ok).await;
+    let b = HttpBackend::start(IP_B, Mode::Ok);
     let mut r = run(&[("tcp", b.addr.to_string(), "initial = \"down\"")]);
     assert!(!r.registry.is_up("tcp"), "initial = down holds before any probe");
     r.expect("tcp", true, "ok").await;
-    b.set(Mode::Stop).await;
+    b.set(Mode::Stopped);
     r.expect("tcp", false, "refused").await;
-    b.set(Mode::Ok).await;
+    b.set(Mode::Ok);
     r.expect("tcp", true, "ok").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_answers_not_followed() {
-    let strict = Backend::start(IP_A, Mode::RedirectOnce).await;
-    let away = Backend::start(IP_B, Mode::RedirectAway).await;
+    let strict = HttpBackend::start(IP_A, Mode::RedirectOnce);
+    let away = HttpBackend::start(IP_B, Mode::RedirectAway);
     let mut r = run(&[
         ("strict", strict.url(), "expect_status = \"200-299\""),
         ("away", away.url(), ""),
@@ -467,17 +266,17 @@ async fn redirects_are_answers_not_followed() {
     r.expect_quiet();
     let probes = r.probes("away");
     assert!(
-        away.requests() <= probes + 1,
+        away.request_count() <= probes + 1,
         "{} requests for {probes} probes: the redirect was followed",
-        away.requests()
+        away.request_count()
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_loops_are_down_single_redirects_are_not() {
-    let selfloop = Backend::start(IP_A, Mode::RedirectLoop).await;
-    let pingpong = Backend::start(IP_B, Mode::RedirectPingPong).await;
-    let once = Backend::start("127.0.0.111", Mode::RedirectOnce).await;
+    let selfloop = HttpBackend::start(IP_A, Mode::RedirectLoop);
+    let pingpong = HttpBackend::start(IP_B, Mode::RedirectPingPong);
+    let once = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 111), Mode::RedirectOnce);
     let (mut r_self, mut r_pp, mut r_once) = (
         run(&[("self", selfloop.url(), "")]),
         run(&[("pingpong", pingpong.url(), "")]),
@@ -492,18 +291,18 @@ async fn redirect_loops_are_down_single_redirects_are_not() {
     r_once.expect_quiet();
     let probes = r_once.probes("once");
     assert!(
-        once.requests() <= 2 * probes + 2,
+        once.request_count() <= 2 * probes + 2,
         "{} requests for {probes} probes",
-        once.requests()
+        once.request_count()
     );
     // A loop that is fixed comes back up.
-    selfloop.set(Mode::Ok).await;
+    selfloop.set(Mode::Ok);
     r_self.expect("self", true, "ok").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_body_is_capped_not_waited_for() {
-    let b = Backend::start(IP_A, Mode::EndlessBody).await;
+    let b = HttpBackend::start(IP_A, Mode::EndlessBody);
     let mut r = run(&[("stream", b.url(), "")]);
     r.wait_probes("stream", 3).await;
     r.expect_quiet();

@@ -15,6 +15,7 @@
 //!   raw path;
 //! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
 //! - [`health`]: vigia's health checker run in-process, and its transitions;
+//!   [`http_backend`]: real HTTP backends for it that a test switches;
 //! - [`cases`]: the differential and consensus suites' query corpus, and
 //!   [`report`]: how they judge and report differences;
 //! - [`process`]: a server as a child process with its log ([`process::Daemon`]),
@@ -37,6 +38,7 @@ pub mod admin;
 pub mod cases;
 pub mod health;
 pub mod hickory;
+pub mod http_backend;
 pub mod lookup;
 pub mod named;
 pub mod net;
