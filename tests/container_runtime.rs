@@ -11,13 +11,13 @@
 //! developer machine without root the test says so and does nothing.
 
 mod common;
-use common::TempDir;
+use common::{query_udp_timeout, wait, TempDir, Q, SOA};
 
-use std::net::UdpSocket;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A loopback address no other suite uses, so port 53 is free.
 const ADDR: &str = "127.0.0.153:53";
@@ -182,24 +182,16 @@ fn set_file_caps(bin: &Path, caps: &str) {
     assert!(st.success(), "setcap {caps} {}", bin.display());
 }
 
-/// Polls until `ADDR` answers a query over UDP, or the deadline.
-fn wait_serving(child: &mut Child, deadline: Instant) {
-    let q = [
-        0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'c', b'o', b'm', 0, 0, 6, 0, 1,
-    ];
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let mut buf = [0u8; 512];
-    while Instant::now() < deadline {
+/// Polls until `ADDR` answers a query over UDP, within `within`.
+fn wait_serving(child: &mut Child, within: Duration) {
+    let addr: SocketAddr = ADDR.parse().unwrap();
+    let q = Q::new("com", SOA).build();
+    wait::until(within, &format!("vigia answering on {ADDR}"), || {
         if let Some(st) = child.try_wait().unwrap() {
             panic!("vigia exited before serving: {st}");
         }
-        let _ = sock.send_to(&q, ADDR);
-        if matches!(sock.recv(&mut buf), Ok(n) if n >= 12 && buf[..2] == [0x12, 0x34]) {
-            return;
-        }
-    }
-    panic!("vigia did not answer on {ADDR} in time");
+        query_udp_timeout(addr, &q, Duration::from_millis(100)).is_some()
+    });
 }
 
 /// The effective capability mask and real uid of a running process.
@@ -217,16 +209,19 @@ fn caps_and_uid(pid: u32) -> (u64, u32) {
     (caps, uid)
 }
 
-/// The setpriv child's own pid is vigia's (setpriv execs it).
-fn wait_exit(child: &mut Child, deadline: Instant) -> std::process::ExitStatus {
-    while Instant::now() < deadline {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
+/// Waits (up to `within`) for vigia to exit. The setpriv child's own pid is
+/// vigia's (setpriv execs it).
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let every = Duration::from_millis(20);
+    match wait::poll(within, every, || {
+        child.try_wait().unwrap().ok_or_else(String::new)
+    }) {
+        Ok((st, _)) => st,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("vigia did not exit within {within:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    panic!("vigia did not exit after SIGTERM");
 }
 
 #[test]
@@ -261,7 +256,7 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
     let root = Root::new("cap");
     set_file_caps(&root.bin(), &c.file_caps);
     let mut child = root.serve(&c);
-    wait_serving(&mut child, Instant::now() + Duration::from_secs(20));
+    wait_serving(&mut child, Duration::from_secs(20));
 
     let (caps, uid) = caps_and_uid(child.id());
     assert_eq!(uid, c.uid, "runs as the image's user");
@@ -281,7 +276,7 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
 
     // SAFETY: kill with a valid pid and signal has no memory effects.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(10));
+    let st = wait_exit(&mut child, Duration::from_secs(10));
     assert!(st.success(), "SIGTERM ends with status 0, got {st}");
     let hc = root.healthcheck(&c);
     assert_eq!(hc.status.code(), Some(1), "health check of a stopped server");
@@ -299,7 +294,7 @@ fn without_the_capability_it_refuses_to_start_and_names_the_address() {
     let c = contract();
     let root = Root::new("nocap");
     let mut child = root.serve(&c);
-    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(20));
+    let st = wait_exit(&mut child, Duration::from_secs(20));
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(!st.success(), "started on port 53 without the capability");

@@ -632,27 +632,22 @@ impl Site {
 
     /// Polls every watched answer until all are `want`; when they were.
     fn wait_answers(&self, want: &[Ans], deadline: Duration) -> Result<Instant, String> {
-        let start = Instant::now();
-        loop {
+        let poll = wait::poll(deadline, Duration::from_millis(20), || {
             let got = self.current();
             if got == want {
                 return Ok(Instant::now());
             }
-            if start.elapsed() > deadline {
-                let diff: Vec<String> = got
-                    .iter()
-                    .zip(want)
-                    .zip(&self.watch)
-                    .filter(|((g, w), _)| g != w)
-                    .map(|((g, w), (name, t))| format!("  {name} {}: got {g}, want {w}", type_name(*t)))
-                    .collect();
-                return Err(format!(
-                    "answers still differ after {deadline:?}:\n{}",
-                    diff.join("\n")
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            let diff: Vec<String> = got
+                .iter()
+                .zip(want)
+                .zip(&self.watch)
+                .filter(|((g, w), _)| g != w)
+                .map(|((g, w), (name, t))| format!("  {name} {}: got {g}, want {w}", type_name(*t)))
+                .collect();
+            Err(diff.join("\n"))
+        });
+        poll.map(|(at, _)| at)
+            .map_err(|diff| format!("answers still differ after {deadline:?}:\n{diff}"))
     }
 
     fn status(&self) -> serde_json::Value {
@@ -677,12 +672,10 @@ impl Site {
     /// Waits until `check` has run `n` more probes than now.
     fn wait_probes(&self, check: &str, n: u64) {
         let want = self.probes(check) + n;
-        let start = Instant::now();
-        while self.probes(check) < want {
-            if start.elapsed() > DEADLINE {
-                self.fail(&format!("{check}: fewer than {want} probes within {DEADLINE:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let every = Duration::from_millis(20);
+        let enough = || (self.probes(check) >= want).then_some(()).ok_or_else(String::new);
+        if wait::poll(DEADLINE, every, enough).is_err() {
+            self.fail(&format!("{check}: fewer than {want} probes within {DEADLINE:?}"));
         }
     }
 

@@ -8,7 +8,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use common::health::{self, CheckSpec, Running};
 use common::http_backend::{HttpBackend, Mode};
@@ -229,11 +229,10 @@ async fn drain_forces_down_and_undrain_restores() {
     r.registry.set_drained("web", true).unwrap();
     r.rx.try_recv().unwrap();
     b.set(Mode::Stopped);
-    let deadline = Instant::now() + DEADLINE;
-    while r.registry.status()[0].probe_state != "down" {
-        assert!(Instant::now() < deadline, "probes never saw the backend die");
-        sleep(Duration::from_millis(10)).await;
-    }
+    r.wait_until("probes see the backend die", |reg| {
+        reg.status()[0].probe_state == "down"
+    })
+    .await;
     assert_eq!(r.registry.set_drained("web", false), Ok(false));
     r.expect_quiet();
 }

@@ -15,7 +15,7 @@ mod common;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Far above the script's ~75 s: only a hang trips it.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -56,18 +56,21 @@ fn thesis_site_in_network_namespaces() {
 /// Waits for the script; past [`LIMIT`] sends it SIGTERM, on which its trap
 /// removes every namespace and process of the run, and returns None.
 fn wait_or_stop(mut child: std::process::Child) -> Option<ExitStatus> {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for .ci/site-test") {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
+    let every = Duration::from_millis(200);
+    let exited = || {
+        child
+            .try_wait()
+            .expect("wait for .ci/site-test")
+            .ok_or_else(String::new)
+    };
+    match common::wait::poll(LIMIT, every, exited) {
+        Ok((status, _)) => Some(status),
+        Err(_) => {
             let pid = i32::try_from(child.id()).expect("pid fits in pid_t");
             // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
             unsafe { libc::kill(pid, libc::SIGTERM) };
             let _ = child.wait();
-            return None;
+            None
         }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }

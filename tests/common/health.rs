@@ -111,34 +111,35 @@ impl Running {
         self.status(check).probes
     }
 
-    /// Waits until `check` has run `n` more probes than now.
-    pub async fn wait_probes(&self, check: &str, n: u64) {
-        let want = self.probes(check) + n;
+    /// Polls (every 10 ms, without blocking the runtime) until `holds` is
+    /// true of the registry; fails the test, naming `what`, at the deadline.
+    pub async fn wait_until(&self, what: &str, holds: impl Fn(&HealthRegistry) -> bool) {
         let deadline = Instant::now() + self.deadline;
-        while self.probes(check) < want {
+        while !holds(&self.registry) {
             assert!(
                 Instant::now() < deadline,
-                "{check}: fewer than {want} probes within {:?}",
-                self.deadline
+                "{what}: not within {:?}; status: {:#?}",
+                self.deadline,
+                self.registry.status()
             );
             sleep(Duration::from_millis(10)).await;
         }
     }
 
+    /// Waits until `check` has run `n` more probes than now.
+    pub async fn wait_probes(&self, check: &str, n: u64) {
+        let want = self.probes(check) + n;
+        let what = format!("{check}: {want} probes");
+        self.wait_until(&what, |_| self.probes(check) >= want).await
+    }
+
     /// Waits until `check` has run at least `n` probes in a row that passed.
     pub async fn wait_ok_run(&self, check: &str, n: u32) {
-        let deadline = Instant::now() + self.deadline;
-        loop {
+        let what = format!("{check}: {n} passing probes in a row");
+        self.wait_until(&what, |_| {
             let s = self.status(check);
-            if s.reason.as_deref() == Some("ok") && s.consecutive >= n {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{check}: no {n} passing probes in a row within {:?}; status: {s:#?}",
-                self.deadline
-            );
-            sleep(Duration::from_millis(20)).await;
-        }
+            s.reason.as_deref() == Some("ok") && s.consecutive >= n
+        })
+        .await
     }
 }
