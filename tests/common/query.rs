@@ -128,13 +128,8 @@ impl Q {
         self
     }
     /// EDNS(0) with this UDP size.
-    pub fn edns(mut self, size: u16) -> Q {
-        self.edns = Some(Edns {
-            size,
-            version: 0,
-            do_bit: false,
-        });
-        self
+    pub fn edns(self, size: u16) -> Q {
+        self.edns_full(size, 0, false)
     }
     pub fn edns_full(mut self, size: u16, version: u8, do_bit: bool) -> Q {
         self.edns = Some(Edns {

@@ -181,19 +181,11 @@ impl Server {
     }
     /// UDP query that must be answered and parse.
     pub fn ask(&self, q: &Q) -> Msg {
-        let bytes = q.build();
-        let r = self
-            .udp(&bytes)
-            .unwrap_or_else(|| panic!("no UDP answer to {q:?}"));
-        parse(&r).unwrap_or_else(|e| panic!("unparsable answer to {q:?}: {e}\n{r:02x?}"))
+        answered(q, "UDP", self.udp(&q.build()))
     }
     /// TCP query that must be answered and parse.
     pub fn ask_tcp(&self, q: &Q) -> Msg {
-        let bytes = q.build();
-        let r = self
-            .tcp(&bytes)
-            .unwrap_or_else(|| panic!("no TCP answer to {q:?}"));
-        parse(&r).unwrap_or_else(|e| panic!("unparsable answer to {q:?}: {e}\n{r:02x?}"))
+        answered(q, "TCP", self.tcp(&q.build()))
     }
 
     /// `GET /metrics`, parsed strictly ([`prom::parse`]).
@@ -214,6 +206,12 @@ impl Server {
             .map(|s| s.value)
             .sum()
     }
+}
+
+/// The answer to `q`, which must have come over `transport` and parse.
+fn answered(q: &Q, transport: &str, answer: Option<Vec<u8>>) -> Msg {
+    let r = answer.unwrap_or_else(|| panic!("no {transport} answer to {q:?}"));
+    parse(&r).unwrap_or_else(|e| panic!("unparsable answer to {q:?}: {e}\n{r:02x?}"))
 }
 
 /// Runs the vigia binary with `args`: (exit code, stdout, stderr).

@@ -151,33 +151,24 @@ pub fn rcode_name(r: u16) -> String {
     }
 }
 
+/// The header flags that are set, as dig names them ("qr aa rd").
 pub fn flags_string(m: &Msg) -> String {
-    let mut v = vec![];
-    if m.qr {
-        v.push("qr");
-    }
-    if m.aa {
-        v.push("aa");
-    }
-    if m.tc {
-        v.push("tc");
-    }
-    if m.rd {
-        v.push("rd");
-    }
-    if m.ra {
-        v.push("ra");
-    }
-    if m.z {
-        v.push("z");
-    }
-    if m.ad {
-        v.push("ad");
-    }
-    if m.cd {
-        v.push("cd");
-    }
-    v.join(" ")
+    let flags = [
+        (m.qr, "qr"),
+        (m.aa, "aa"),
+        (m.tc, "tc"),
+        (m.rd, "rd"),
+        (m.ra, "ra"),
+        (m.z, "z"),
+        (m.ad, "ad"),
+        (m.cd, "cd"),
+    ];
+    let set: Vec<&str> = flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect();
+    set.join(" ")
 }
 
 struct Rd<'a> {
@@ -368,26 +359,14 @@ fn rdata(msg: &[u8], start: usize, len: usize, rtype: u16) -> Result<(String, Ve
                     w,
                 )
             }
-            TXT | 99 => {
+            TXT | 99 | HINFO => {
+                // <character-string>s, each quoted
                 let mut parts = vec![];
                 let mut i = 0;
                 while i < len {
                     let l = raw[i] as usize;
                     if i + 1 + l > len {
-                        return Err("bad TXT".into());
-                    }
-                    parts.push(txt_string(&raw[i + 1..i + 1 + l]));
-                    i += 1 + l;
-                }
-                (parts.join(" "), raw.to_vec())
-            }
-            HINFO => {
-                let mut parts = vec![];
-                let mut i = 0;
-                while i < len {
-                    let l = raw[i] as usize;
-                    if i + 1 + l > len {
-                        return Err("bad HINFO".into());
+                        return Err(format!("bad {}", type_name(rtype)));
                     }
                     parts.push(txt_string(&raw[i + 1..i + 1 + l]));
                     i += 1 + l;
