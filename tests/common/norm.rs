@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{class_name, type_name, Msg, Rr};
+use super::{class_name, flag_names, type_name, Msg, Rr};
 
 // Normalised responses
 // ---------------------------------------------------------------------------
@@ -48,20 +48,13 @@ pub fn is_addr(l: &str) -> bool {
     t == "A" || t == "AAAA"
 }
 
+/// `m` reduced to what two servers must agree on.
 pub fn normalise(m: &Msg) -> Norm {
-    let mut flags = vec![];
-    for (on, n) in [
-        (m.aa, "aa"),
-        (m.tc, "tc"),
-        (m.rd, "rd"),
-        (m.ra, "ra"),
-        (m.ad, "ad"),
-        (m.cd, "cd"),
-    ] {
-        if on {
-            flags.push(n);
-        }
-    }
+    // QR and opcode are fields of their own; Z is not compared.
+    let flags: Vec<&str> = flag_names(m)
+        .into_iter()
+        .filter(|f| !matches!(*f, "qr" | "z"))
+        .collect();
     let opt = match &m.opt {
         None => "none".to_string(),
         Some(o) => {

@@ -151,8 +151,8 @@ pub fn rcode_name(r: u16) -> String {
     }
 }
 
-/// The header flags that are set, as dig names them ("qr aa rd").
-pub fn flags_string(m: &Msg) -> String {
+/// The header flags that are set, in header order, as dig names them.
+pub fn flag_names(m: &Msg) -> Vec<&'static str> {
     let flags = [
         (m.qr, "qr"),
         (m.aa, "aa"),
@@ -163,12 +163,16 @@ pub fn flags_string(m: &Msg) -> String {
         (m.ad, "ad"),
         (m.cd, "cd"),
     ];
-    let set: Vec<&str> = flags
+    flags
         .iter()
         .filter(|(on, _)| *on)
         .map(|(_, name)| *name)
-        .collect();
-    set.join(" ")
+        .collect()
+}
+
+/// The flags that are set, as dig prints them ("qr aa rd").
+pub fn flags_string(m: &Msg) -> String {
+    flag_names(m).join(" ")
 }
 
 struct Rd<'a> {
