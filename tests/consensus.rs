@@ -322,19 +322,14 @@ fn consensus(refs: &[&Result<Resp, String>; 3], v: Option<&Resp>) -> Consensus {
     }
 }
 
+/// The fields in which `c` and `v` differ ([`FIELDS`], in order).
 fn diff_fields(c: &Resp, v: &Resp) -> Vec<&'static str> {
-    FIELDS
-        .iter()
-        .copied()
-        .filter(|f| {
-            if *f == "case" {
-                // only a difference of case, not of the records themselves
-                c.case != v.case && c.case.eq_ignore_ascii_case(&v.case)
-            } else {
-                field(c, f) != field(v, f)
-            }
-        })
-        .collect()
+    let mut d = differing_fields(&c.n, &v.n);
+    // only a difference of case, not of the records themselves
+    if c.case != v.case && c.case.eq_ignore_ascii_case(&v.case) {
+        d.push("case");
+    }
+    d
 }
 
 // ---------------------------------------------------------------------------

@@ -562,32 +562,6 @@ const ALLOWED: &[Allowance] = &[
 // Comparison
 // ---------------------------------------------------------------------------
 
-fn diff_fields(b: &Norm, v: &Norm) -> Vec<&'static str> {
-    let mut d = vec![];
-    if b.rcode != v.rcode {
-        d.push("rcode");
-    }
-    if b.flags != v.flags || b.qr != v.qr || b.opcode != v.opcode {
-        d.push("flags");
-    }
-    if b.opt != v.opt {
-        d.push("opt");
-    }
-    if b.question != v.question {
-        d.push("question");
-    }
-    if b.answer != v.answer {
-        d.push("answer");
-    }
-    if b.authority != v.authority {
-        d.push("authority");
-    }
-    if b.additional != v.additional {
-        d.push("additional");
-    }
-    d
-}
-
 fn set_diff(name: &str, b: &BTreeSet<String>, v: &BTreeSet<String>, out: &mut String) {
     for l in b.difference(v) {
         writeln!(out, "    {name} only BIND : {l}").unwrap();
@@ -612,11 +586,11 @@ fn compare(bind_addr: std::net::SocketAddr, vigia_addr: std::net::SocketAddr, ca
         let v = c.ask(vigia_addr).map(|m| normalise(&m));
         let verdict = match (&b, &v) {
             (Ok(bn), Ok(vn)) => {
-                let f = diff_fields(bn, vn);
+                let f = differing_fields(bn, vn);
                 if f.is_empty() {
                     continue;
                 }
-                Verdict::judged(f, report::explain(ALLOWED, diff_fields, c, bn, vn))
+                Verdict::judged(f, report::explain(ALLOWED, differing_fields, c, bn, vn))
             }
             (Err(x), Err(y)) if x == y => continue, // e.g. both silent
             _ => Verdict::presence(),

@@ -48,6 +48,25 @@ pub fn is_addr(l: &str) -> bool {
     t == "A" || t == "AAAA"
 }
 
+/// The fields in which `a` and `b` differ, in this order: rcode, flags
+/// (with QR and opcode), opt, question, answer, authority, additional.
+pub fn differing_fields(a: &Norm, b: &Norm) -> Vec<&'static str> {
+    let flags = (&a.flags, a.qr, a.opcode) != (&b.flags, b.qr, b.opcode);
+    [
+        ("rcode", a.rcode != b.rcode),
+        ("flags", flags),
+        ("opt", a.opt != b.opt),
+        ("question", a.question != b.question),
+        ("answer", a.answer != b.answer),
+        ("authority", a.authority != b.authority),
+        ("additional", a.additional != b.additional),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name)
+    .collect()
+}
+
 /// `m` reduced to what two servers must agree on.
 pub fn normalise(m: &Msg) -> Norm {
     // QR and opcode are fields of their own; Z is not compared.
