@@ -37,7 +37,7 @@ struct Contract {
 }
 
 fn dockerfile() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap()
+    std::fs::read_to_string(common::manifest_dir().join("Dockerfile")).unwrap()
 }
 
 /// Joins continuation lines, so each instruction is one line.
@@ -111,7 +111,7 @@ impl Root {
         let tmp = TempDir::new(&format!("container-{tag}"));
         let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("zones")).unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let repo = common::manifest_dir();
         std::fs::copy(env!("CARGO_BIN_EXE_vigia"), dir.join("vigia")).unwrap();
         for z in ["db.no-paladar.com.br", "db.0.168.192.in-addr.arpa"] {
             std::fs::copy(repo.join("zones").join(z), dir.join("zones").join(z)).unwrap();

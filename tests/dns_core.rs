@@ -28,26 +28,13 @@ fn line(r: &Rr) -> String {
         NS | CNAME | PTR | DNAME | MX | SOA | SRV | RP => r.rdata.to_ascii_lowercase(),
         _ => r.rdata.clone(),
     };
-    format!(
-        "{} {} {} {} {}",
-        r.owner.to_ascii_lowercase(),
-        r.ttl,
-        class_name(r.class),
-        type_name(r.rtype),
-        rdata
-    )
+    exact_line(&Rr { rdata, ..r.clone() })
 }
 
 /// The same, with RDATA exactly as received.
 fn exact_line(r: &Rr) -> String {
-    format!(
-        "{} {} {} {} {}",
-        r.owner.to_ascii_lowercase(),
-        r.ttl,
-        class_name(r.class),
-        type_name(r.rtype),
-        r.rdata
-    )
+    let owner = r.owner.to_ascii_lowercase();
+    Rr { owner, ..r.clone() }.line()
 }
 
 fn set(rrs: &[Rr]) -> BTreeSet<String> {

@@ -21,7 +21,7 @@ use vigia::zone::check::{load_zone, LoadError};
 use vigia::zone::Zone;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones")
+    common::manifest_dir().join("tests/data/zones")
 }
 
 fn n(s: &str) -> Name {
@@ -343,7 +343,7 @@ fn bind_refuses_exactly_the_zones_vigia_refuses() {
 
 /// `zones/db.ORIGIN` files, with their origin.
 fn project_zones() -> Vec<(String, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let dir = common::manifest_dir().join("zones");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };

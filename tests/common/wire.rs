@@ -21,6 +21,7 @@ pub struct Rr {
 }
 
 impl Rr {
+    /// "owner ttl class type rdata", as received.
     pub fn line(&self) -> String {
         format!(
             "{} {} {} {} {}",
