@@ -1113,6 +1113,9 @@ fn tcp_pipelined_queries_are_all_answered() {
     assert_eq!(m.id, 0x5555);
 }
 
+/// How long each read waits while a test watches for the server's close.
+const READ_SLICE: Duration = Duration::from_millis(200);
+
 #[test]
 fn tcp_idle_connections_are_closed() {
     let mut o = ServerOpts::new(all_zones());
@@ -1120,7 +1123,7 @@ fn tcp_idle_connections_are_closed() {
     let s = Server::start(o);
     // silent from the start
     let mut c = tcp_connect(s.addr).unwrap();
-    let t = wait_closed(&mut c, Duration::from_secs(5));
+    let t = wait_closed(&mut c, Duration::from_secs(5), READ_SLICE);
     assert!(
         t.is_some(),
         "idle TCP connection not closed within 5 s (timeout 1s)"
@@ -1136,7 +1139,7 @@ fn tcp_idle_connections_are_closed() {
         .unwrap();
     let m = parse(&tcp_read_msg(&mut c).expect("answer")).unwrap();
     assert_eq!(m.id, 9);
-    let t = wait_closed(&mut c, Duration::from_secs(5));
+    let t = wait_closed(&mut c, Duration::from_secs(5), READ_SLICE);
     assert!(
         t.is_some(),
         "idle TCP connection (after a query) not closed within 5 s"
@@ -1145,7 +1148,7 @@ fn tcp_idle_connections_are_closed() {
     let mut c = tcp_connect(s.addr).unwrap();
     c.write_all(&[0, 40, 1, 2, 3]).unwrap();
     assert!(
-        wait_closed(&mut c, Duration::from_secs(5)).is_some(),
+        wait_closed(&mut c, Duration::from_secs(5), READ_SLICE).is_some(),
         "stalled TCP message not closed"
     );
     // the server still answers

@@ -556,10 +556,8 @@ impl Site {
         for r in rules {
             extra.push_str(&r.toml());
         }
-        let vigia = Server::start(ServerOpts {
-            extra,
-            ..ServerOpts::new(vec![ZoneSpec::new("site.test", zone_file)])
-        });
+        let zone = ZoneSpec::new("site.test", zone_file);
+        let vigia = Server::start(ServerOpts::new(vec![zone]).with_extra(&extra));
         let baseline = prom::parse(&admin::scrape(vigia.metrics));
         let mut watch: Vec<(String, u16)> = rules.iter().map(|r| (r.fqdn(), common::A)).collect();
         watch.push((ZONE.to_string(), common::SOA));

@@ -553,9 +553,8 @@ fn mutated_queries_keep_the_invariants() {
 /// it slips (TC=1, header and question) must keep the invariants too.
 #[test]
 fn mutated_queries_under_rate_limiting() {
-    let mut opts = ServerOpts::new(all_zones());
-    opts.extra = "\n[rrl]\nenabled = true\nresponses_per_second = 5\nslip = 2\n".into();
-    let mut s = Server::start(opts);
+    let rrl = "\n[rrl]\nenabled = true\nresponses_per_second = 5\nslip = 2\n";
+    let mut s = Server::start(ServerOpts::new(all_zones()).with_extra(rrl));
     mutation_loop(&mut s, 0x0bad_5eed_f00d, 50, 0);
 }
 

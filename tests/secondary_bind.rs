@@ -91,9 +91,7 @@ impl Primary {
              pool = [ { address = \"192.0.2.10\", check = \"c1\" }, { address = \"192.0.2.11\", check = \"c2\" } ]\n\
              when_all_down = \"serve-all\"\n",
         );
-        let mut opts = ServerOpts::new(vec![]);
-        opts.extra = extra;
-        let server = Server::start(opts);
+        let server = Server::start(ServerOpts::new(vec![]).with_extra(&extra));
         Primary {
             server,
             zone,

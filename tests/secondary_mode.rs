@@ -99,20 +99,16 @@ fn xfr_count(vigia: &Server, kind: &str, result: &str) -> f64 {
 
 /// The secondary zone with `primary_key = "xfr-key"` and that key.
 fn secondary_opts_keyed(copy: &Path, primary_port: u16, secret: &str) -> ServerOpts {
-    let mut opts = secondary_opts(copy, primary_port);
-    opts.extra.push_str(&format!(
+    secondary_opts(copy, primary_port).with_extra(&format!(
         "primary_key = \"{KEY_NAME}\"\n\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
-    ));
-    opts
+    ))
 }
 
 fn secondary_opts(copy: &Path, primary_port: u16) -> ServerOpts {
-    let mut opts = ServerOpts::new(vec![all_zones().remove(0)]);
-    opts.extra = format!(
+    ServerOpts::new(vec![all_zones().remove(0)]).with_extra(&format!(
         "\n[[zone]]\nname = \"{ZONE}\"\ntype = \"secondary\"\nfile = \"{}\"\nprimaries = [\"127.0.0.1:{primary_port}\"]\n",
         copy.display()
-    );
-    opts
+    ))
 }
 
 #[test]

@@ -20,6 +20,8 @@ use common::{
 };
 
 const NAME: &str = "www.no-paladar.com.br";
+/// How long each read waits while a test watches for the server's close.
+const READ_SLICE: Duration = Duration::from_millis(100);
 
 /// A vigia serving the site's zone on two workers, with `[server]` settings
 /// of the test's choosing.
@@ -145,7 +147,7 @@ fn idle_and_half_open_connections_are_closed() {
         ("half-open", &mut half),
     ] {
         assert!(
-            wait_closed(s, Duration::from_secs(5)).is_some(),
+            wait_closed(s, Duration::from_secs(5), READ_SLICE).is_some(),
             "{what} connection not closed"
         );
     }
@@ -167,14 +169,14 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
         }
         std::thread::sleep(Duration::from_millis(200));
         if started.elapsed() > Duration::from_secs(1)
-            && wait_closed(&mut s, Duration::from_millis(1)).is_some()
+            && wait_closed(&mut s, Duration::from_millis(1), READ_SLICE).is_some()
         {
             closed = true;
             break;
         }
     }
     assert!(
-        closed || wait_closed(&mut s, Duration::from_secs(3)).is_some(),
+        closed || wait_closed(&mut s, Duration::from_secs(3), READ_SLICE).is_some(),
         "a slow writer held its connection past the read timeout"
     );
     assert!(

@@ -120,15 +120,15 @@ pub fn tcp_connect_from(src: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) ->
 }
 
 /// Waits until the server closes `s` (EOF or reset), reading and discarding
-/// whatever arrives: how long that took, or None if it did not within
-/// `within`. Leaves a short read timeout on `s`.
-pub fn wait_closed(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+/// whatever arrives, each read waiting up to `slice`: how long until the
+/// close was seen, or None if no read that began within `within` saw it (the
+/// last may end up to `slice` after `within`). Leaves `slice` as the read
+/// timeout of `s`.
+pub fn wait_closed(s: &mut TcpStream, within: Duration, slice: Duration) -> Option<Duration> {
     let start = Instant::now();
+    s.set_read_timeout(Some(slice)).expect("set a read timeout");
     let mut buf = [0u8; 4096];
-    loop {
-        let left = within.checked_sub(start.elapsed())?;
-        let slice = left.clamp(Duration::from_millis(1), Duration::from_millis(100));
-        s.set_read_timeout(Some(slice)).expect("set a read timeout");
+    while start.elapsed() < within {
         match s.read(&mut buf) {
             Ok(0) => return Some(start.elapsed()),
             Ok(_) => {}
@@ -136,6 +136,7 @@ pub fn wait_closed(s: &mut TcpStream, within: Duration) -> Option<Duration> {
             Err(_) => return Some(start.elapsed()), // a reset counts as closed
         }
     }
+    None
 }
 
 /// Frames a message with its 2-byte length.
