@@ -22,6 +22,7 @@ pub struct Case {
 }
 
 impl Case {
+    /// Query `q` in `group`, over TCP if `tcp`.
     pub fn q(group: &'static str, q: Q, tcp: bool) -> Case {
         Case {
             group,
@@ -29,18 +30,21 @@ impl Case {
             tcp,
         }
     }
+    /// The message as sent.
     pub fn bytes(&self) -> Vec<u8> {
         match &self.packet {
             Packet::Query(q) => q.build(),
             Packet::Raw(b) => b.clone(),
         }
     }
+    /// The query, unless the case is a raw packet.
     pub fn query(&self) -> Option<&Q> {
         match &self.packet {
             Packet::Query(q) => Some(q),
             Packet::Raw(_) => None,
         }
     }
+    /// The query's type, unless the case is a raw packet.
     pub fn qtype(&self) -> Option<u16> {
         self.query().map(|q| q.qtype)
     }
@@ -115,16 +119,22 @@ impl Case {
     }
 }
 
+/// Types asked of every owner name of a zone.
 pub const OWNER_TYPES: &[u16] = &[
     A, AAAA, NS, SOA, MX, TXT, CNAME, PTR, SRV, CAA, ANY, TYPE65280, DNAME, NAPTR, DS, HINFO, RP, SSHFP,
     TLSA, SPF,
 ];
+/// Types asked of names derived from the zone (below owners, wildcards,
+/// ENTs).
 pub const DERIVED_TYPES: &[u16] = &[A, AAAA, NS, SOA, MX, TXT, CNAME, ANY, DNAME];
 
+/// `s` in ASCII lower case.
 pub fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
+/// `name` without its first label: "" for the root after `a.`, None when
+/// it has no unescaped dot.
 pub fn parent(name: &str) -> Option<String> {
     // presentation form with escapes: split at the first unescaped dot
     let b = name.as_bytes();
@@ -254,6 +264,8 @@ pub fn generate(named: &Named, zones: &[ZoneSpec]) -> Vec<Case> {
     cases
 }
 
+/// The cases of tests/data/diff/queries.txt: `NAME TYPE [options]` or
+/// `raw HEX [tcp]` lines.
 pub fn file_cases() -> Vec<Case> {
     let path = manifest_dir().join("tests/data/diff/queries.txt");
     let text = std::fs::read_to_string(&path).expect("tests/data/diff/queries.txt");

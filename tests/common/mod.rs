@@ -78,14 +78,17 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 // Paths
 // ---------------------------------------------------------------------------
 
+/// The repository (the crate's root).
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The site's zone file, zones/db.no-paladar.com.br.
 pub fn zone_paladar() -> PathBuf {
     manifest_dir().join("zones/db.no-paladar.com.br")
 }
 
+/// The site's reverse zone file, zones/db.0.168.192.in-addr.arpa.
 pub fn zone_reverse() -> PathBuf {
     manifest_dir().join("zones/db.0.168.192.in-addr.arpa")
 }
@@ -98,6 +101,7 @@ pub fn zone_edge() -> PathBuf {
     manifest_dir().join("tests/data/zones/db.edge.test")
 }
 
+/// The vigia binary cargo built for this test run.
 pub fn vigia_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vigia")
 }

@@ -160,9 +160,11 @@ impl Named {
         self.daemon.signal(libc::SIGHUP);
     }
 
+    /// One query over UDP ([`query_udp`]).
     pub fn udp(&self, q: &[u8]) -> Option<Vec<u8>> {
         query_udp(self.addr, q)
     }
+    /// One query over TCP ([`query_tcp`]).
     pub fn tcp(&self, q: &[u8]) -> Option<Vec<u8>> {
         query_tcp(self.addr, q)
     }

@@ -48,6 +48,7 @@ pub fn query_udp(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
     query_udp_timeout(addr, q, TIMEOUT)
 }
 
+/// [`query_udp`] with a deadline of `timeout`.
 pub fn query_udp_timeout(addr: SocketAddr, q: &[u8], timeout: Duration) -> Option<Vec<u8>> {
     assert_loopback(addr);
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
@@ -91,6 +92,8 @@ pub fn udp_expect_silence(addr: SocketAddr, q: &[u8], wait: Duration) -> Option<
     }
 }
 
+/// A TCP connection to `addr` with [`TIMEOUT`] on connect, reads and
+/// writes, Nagle off.
 pub fn tcp_connect(addr: SocketAddr) -> Option<TcpStream> {
     assert_loopback(addr);
     let s = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;

@@ -54,6 +54,7 @@ impl Daemon {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -55,6 +55,7 @@ pub fn parse(text: &str) -> Vec<Sample> {
     out
 }
 
+/// One sample line: `name{label="value",...} value`.
 pub fn parse_sample(line: &str) -> Sample {
     let name_end = line
         .find(['{', ' '])

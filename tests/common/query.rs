@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 // Query builder
 // ---------------------------------------------------------------------------
 
+// Record types by number (RFC 1035 and later).
 pub const A: u16 = 1;
 pub const NS: u16 = 2;
 pub const CNAME: u16 = 5;
@@ -29,6 +30,7 @@ pub const TLSA: u16 = 52;
 pub const SPF: u16 = 99;
 pub const TYPE65280: u16 = 65280;
 
+/// The mnemonic of type `t` (`TYPE<n>` for one without).
 pub fn type_name(t: u16) -> String {
     match t {
         A => "A".into(),
@@ -60,6 +62,7 @@ pub fn type_name(t: u16) -> String {
     }
 }
 
+/// The type a mnemonic or `TYPE<n>` names (any case).
 pub fn type_from_name(s: &str) -> Option<u16> {
     let u = s.to_ascii_uppercase();
     if let Some(n) = u.strip_prefix("TYPE") {
@@ -98,6 +101,7 @@ pub struct Edns {
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0x1000);
 
 impl Q {
+    /// A plain query (class IN, no flags, no EDNS) with a fresh ID.
     pub fn new(name: &str, qtype: u16) -> Q {
         Q {
             id: (NEXT_ID.fetch_add(7919, Ordering::Relaxed) & 0xffff) as u16,
@@ -131,6 +135,7 @@ impl Q {
     pub fn edns(self, size: u16) -> Q {
         self.edns_full(size, 0, false)
     }
+    /// EDNS with this UDP size, version and DO bit.
     pub fn edns_full(mut self, size: u16, version: u8, do_bit: bool) -> Q {
         self.edns = Some(Edns {
             size,
@@ -139,6 +144,7 @@ impl Q {
         });
         self
     }
+    /// DO set (with EDNS(0) at 1232 octets if none yet).
     pub fn do_bit(mut self) -> Q {
         let mut e = self.edns.unwrap_or(Edns {
             size: 1232,
@@ -150,6 +156,7 @@ impl Q {
         self
     }
 
+    /// The header's flags word (opcode, RD, AD, CD).
     pub fn header_flags(&self) -> u16 {
         let mut f: u16 = (self.opcode as u16 & 0xf) << 11;
         if self.rd {
@@ -164,6 +171,7 @@ impl Q {
         f
     }
 
+    /// The query's bytes.
     pub fn build(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(64);
         v.extend_from_slice(&self.id.to_be_bytes());

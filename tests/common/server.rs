@@ -21,6 +21,7 @@ pub struct ZoneSpec {
 }
 
 impl ZoneSpec {
+    /// Zone `name` from `file`, AXFR allowed from 127.0.0.0/8.
     pub fn new(name: &str, file: PathBuf) -> ZoneSpec {
         ZoneSpec {
             name: name.to_string(),
@@ -28,6 +29,7 @@ impl ZoneSpec {
             allow_transfer: vec!["127.0.0.0/8".to_string()],
         }
     }
+    /// The same, AXFR allowed from `cidrs` only.
     pub fn allow(mut self, cidrs: &[&str]) -> ZoneSpec {
         self.allow_transfer = cidrs.iter().map(|s| s.to_string()).collect();
         self
@@ -47,6 +49,7 @@ pub struct ServerOpts {
 }
 
 impl ServerOpts {
+    /// `zones`, defaults otherwise.
     pub fn new(zones: Vec<ZoneSpec>) -> ServerOpts {
         ServerOpts {
             zones,
@@ -173,9 +176,11 @@ impl Server {
         self.daemon.signal(signal)
     }
 
+    /// One query over UDP ([`query_udp`]).
     pub fn udp(&self, q: &[u8]) -> Option<Vec<u8>> {
         query_udp(self.addr, q)
     }
+    /// One query over TCP ([`query_tcp`]).
     pub fn tcp(&self, q: &[u8]) -> Option<Vec<u8>> {
         query_tcp(self.addr, q)
     }

@@ -10,6 +10,7 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// A new directory whose name starts `vigia-test-TAG-`.
     pub fn new(tag: &str) -> TempDir {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let nanos = std::time::SystemTime::now()

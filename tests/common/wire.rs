@@ -34,6 +34,7 @@ impl Rr {
     }
 }
 
+/// The mnemonic of class `c` (`CLASS<n>` for one without).
 pub fn class_name(c: u16) -> String {
     match c {
         1 => "IN".into(),
@@ -99,6 +100,7 @@ impl Msg {
     pub fn rcode_name(&self) -> String {
         rcode_name(self.rcode)
     }
+    /// The whole message, dig style, for failure messages.
     pub fn dump(&self) -> String {
         let mut s = String::new();
         writeln!(
@@ -136,6 +138,7 @@ impl Msg {
     }
 }
 
+/// The name of rcode `r` (`RCODE<n>` for one without).
 pub fn rcode_name(r: u16) -> String {
     match r {
         0 => "NOERROR".into(),
