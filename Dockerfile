@@ -5,7 +5,7 @@
 #
 # Run on the site's DNS VM, where config.toml listens on 192.168.0.109:53:
 #   docker run -d --name vigia --restart unless-stopped --network host \
-#     -v /srv/vigia:/etc/vigia:ro \
+#     -v /srv/vigia:/etc/vigia:ro -v vigia-state:/var/lib/vigia \
 #     -e VIGIA_HEALTHCHECK_SERVER=192.168.0.109:53 \
 #     vigia
 # with /srv/vigia/config.toml and /srv/vigia/zones/ (the repository's
@@ -50,7 +50,9 @@ RUN apt-get update \
     && groupadd --system --gid 10053 vigia \
     && useradd --system --no-log-init --uid 10053 --gid vigia \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vigia \
-    && mkdir -p /etc/vigia/zones
+    && mkdir -p /etc/vigia/zones /var/lib/vigia \
+    && chown 10053:10053 /var/lib/vigia \
+    && chmod 0700 /var/lib/vigia
 COPY --from=builder /usr/local/bin/vigia /usr/local/bin/vigia
 # Port 53 without root: the file capability lets the unprivileged user bind
 # it (Docker keeps NET_BIND_SERVICE in the default capability set; with
@@ -61,7 +63,10 @@ RUN setcap cap_net_bind_service=+ep /usr/local/bin/vigia \
 
 # config.toml and zones/ (read only; readable by uid 10053). The default
 # working directory makes `vigia check` find config.toml by itself.
-VOLUME ["/etc/vigia"]
+# /var/lib/vigia is [server] state_dir's default: the serials last served
+# and the drained checks, kept across restarts (writable by uid 10053;
+# give it a named volume, or a restart starts from the zone files).
+VOLUME ["/etc/vigia", "/var/lib/vigia"]
 WORKDIR /etc/vigia
 # Numeric, so that runtimes (Kubernetes runAsNonRoot) can tell it is not root.
 USER 10053:10053

@@ -20,7 +20,15 @@ use vigia::zone::parser::parse_str;
 fn site_zone(file: &str, origin: &str) -> vigia::zone::Zone {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let origin = Name::parse(origin, None).unwrap();
-    load_zone(&dir.join("zones").join(file), &origin, dir, &Reclaimer::inline()).unwrap()
+    let limits = vigia::config::ZoneLimits::default();
+    load_zone(
+        &dir.join("zones").join(file),
+        &origin,
+        dir,
+        &limits,
+        &Reclaimer::inline(),
+    )
+    .unwrap()
 }
 
 /// A zone like ../shared/bench's bench.test: 100k A names plus CNAMEs and a

@@ -38,6 +38,7 @@ grep -v '^;' "$queries" > "$work/q.txt"
 
 base="[server]
 listen = [\"127.0.0.27:5300\"]
+state_dir = \"$work/state\"
 workers = 1
 [[zone]]
 name = \"no-paladar.com.br\"

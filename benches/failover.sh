@@ -169,6 +169,7 @@ vigia_start() {
     cat >"$cfg" <<EOF
 [server]
 listen = ["$DNS_IP:$DNS_PORT"]
+state_dir = "$work/state-$5"
 
 [[zone]]
 name = "$ZONE"

@@ -51,6 +51,7 @@ taskset -c 0 python3 "$work/backend.py" 127.0.0.110 0 /dev/null & pids+=($!)
 cat > "$work/vigia.toml" <<EOT
 [server]
 listen = ["127.0.0.28:5300"]
+state_dir = "$work/state"
 workers = 1
 [[zone]]
 name = "no-paladar.com.br"

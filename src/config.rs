@@ -12,6 +12,9 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::Name;
 use std::sync::Arc;
 
+mod limits;
+pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
+
 /// A configuration problem, already phrased for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -38,6 +41,9 @@ pub struct Config {
     /// TSIG keys (`[[key]]`), for transfers and NOTIFY.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
+    /// What loading a zone may cost, and the SOA query rate (`[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -78,6 +84,22 @@ pub struct ServerConfig {
     /// and is closed after `tcp_read_timeout` if it never reads.
     #[serde(default = "default_tcp_max_pipelined")]
     pub tcp_max_pipelined: usize,
+    /// Where vigia keeps what must survive a restart (served serials and
+    /// fingerprints, drained checks). Relative paths start at the config
+    /// file's folder.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Address (optionally address:port) NOTIFY is sent from, like BIND's
+    /// `notify-source`. Unset: the first `listen` address of the
+    /// secondary's family, unless that is a wildcard.
+    #[serde(default)]
+    pub notify_source: Option<String>,
+    /// `tcp_max_per_client` counts IPv4 clients by this prefix length.
+    #[serde(default = "default_tcp_prefix_v4")]
+    pub tcp_client_prefix_v4: u8,
+    /// ... and IPv6 clients by this one (/56, as RRL: one site's block).
+    #[serde(default = "default_tcp_prefix_v6")]
+    pub tcp_client_prefix_v6: u8,
 }
 
 impl Default for ServerConfig {
@@ -91,8 +113,16 @@ impl Default for ServerConfig {
             tcp_max_per_client: default_tcp_max_per_client(),
             tcp_read_timeout: default_tcp_read_timeout(),
             tcp_max_pipelined: default_tcp_max_pipelined(),
+            state_dir: default_state_dir(),
+            notify_source: None,
+            tcp_client_prefix_v4: default_tcp_prefix_v4(),
+            tcp_client_prefix_v6: default_tcp_prefix_v6(),
         }
     }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/vigia")
 }
 
 fn default_listen() -> Vec<String> {
@@ -115,6 +145,12 @@ fn default_tcp_read_timeout() -> Duration {
 }
 fn default_tcp_max_pipelined() -> usize {
     128
+}
+fn default_tcp_prefix_v4() -> u8 {
+    32
+}
+fn default_tcp_prefix_v6() -> u8 {
+    56
 }
 
 /// Response rate limiting (`[rrl]`), BIND's defaults (see the query
@@ -202,6 +238,9 @@ pub struct ZoneConfig {
     /// responses and NOTIFY are signed with it.
     #[serde(default)]
     pub transfer_key: Option<String>,
+    /// This zone's NOTIFY source, overriding `[server] notify_source`.
+    #[serde(default)]
+    pub notify_source: Option<String>,
     /// "primary" (default: `file` is the zone) or "secondary" (pulled from
     /// `primaries`; `file` keeps the last good copy).
     #[serde(default, rename = "type")]
@@ -212,6 +251,9 @@ pub struct ZoneConfig {
     /// A `[[key]]` name a secondary signs its SOA and AXFR requests with.
     #[serde(default)]
     pub primary_key: Option<String>,
+    /// This zone's limits (unset ones: `[limits]`).
+    #[serde(default)]
+    pub limits: LimitsTable,
 }
 
 /// Whether vigia is the source of a zone or follows another server.
@@ -320,9 +362,10 @@ pub struct CheckConfig {
     pub expect_body: Option<String>,
     /// Host header to send.
     pub host: Option<String>,
-    /// State before the first probe: "up" (default) or "down".
+    /// Retired: a check's state comes from its first probe, run before
+    /// vigia answers. Kept in the schema only to say so (see `validate`).
     #[serde(default)]
-    pub initial: InitialState,
+    pub initial: Option<toml::Value>,
     /// Accept any TLS certificate (https checks only).
     #[serde(default)]
     pub insecure: bool,
@@ -342,14 +385,6 @@ fn default_rise() -> u32 {
 }
 fn default_expect_status() -> String {
     "200-399".into()
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum InitialState {
-    #[default]
-    Up,
-    Down,
 }
 
 /// One failover rule (`[[failover]]`).
@@ -444,10 +479,49 @@ impl Config {
         self.server.listen.iter().filter_map(|s| s.parse().ok()).collect()
     }
 
+    /// The state directory, resolved against the config's directory.
+    pub fn state_path(&self) -> PathBuf {
+        if self.server.state_dir.is_absolute() {
+            self.server.state_dir.clone()
+        } else {
+            self.base_dir.join(&self.server.state_dir)
+        }
+    }
+
+    /// The address NOTIFY for zone `zi` to `target` leaves from: the zone's
+    /// `notify_source`, else `[server] notify_source`, else the first
+    /// `listen` address of the target's family unless it is a wildcard
+    /// (so a secondary that lists that address as its primary accepts it),
+    /// else the family's wildcard. Port 0: any.
+    pub fn notify_source_for(&self, zi: usize, target: SocketAddr) -> SocketAddr {
+        let configured = self
+            .zones
+            .get(zi)
+            .and_then(|z| z.notify_source.as_deref())
+            .or(self.server.notify_source.as_deref())
+            .and_then(parse_source);
+        if let Some(src) = configured.filter(|s| s.is_ipv4() == target.is_ipv4()) {
+            return src;
+        }
+        let listen = self
+            .listen_addrs()
+            .into_iter()
+            .find(|a| a.is_ipv4() == target.is_ipv4())
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified());
+        let wildcard = if target.is_ipv4() {
+            IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+        };
+        SocketAddr::new(listen.unwrap_or(wildcard), 0)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
         self.validate_keys()?;
         self.validate_zones()?;
+        self.validate_limits()?;
         self.validate_checks()?;
         self.validate_failovers()?;
         Ok(())
@@ -514,6 +588,21 @@ impl Config {
         if self.server.tcp_read_timeout < Duration::from_millis(10) {
             return Err(self.err("server.tcp_read_timeout".into(), "must be at least 10ms"));
         }
+        if self.server.state_dir.as_os_str().is_empty() {
+            return Err(self.err(
+                "server.state_dir".into(),
+                "must not be empty (default /var/lib/vigia)",
+            ));
+        }
+        if let Some(src) = &self.server.notify_source {
+            self.validate_source("server.notify_source".into(), src)?;
+        }
+        if !(8..=32).contains(&self.server.tcp_client_prefix_v4) {
+            return Err(self.err("server.tcp_client_prefix_v4".into(), "must be between 8 and 32"));
+        }
+        if !(16..=128).contains(&self.server.tcp_client_prefix_v6) {
+            return Err(self.err("server.tcp_client_prefix_v6".into(), "must be between 16 and 128"));
+        }
         self.validate_rrl()?;
         self.metrics.listen.parse::<SocketAddr>().map_err(|_| {
             self.err(
@@ -564,6 +653,58 @@ impl Config {
                     format!("'{c}' is not an address or CIDR (e.g. \"192.0.2.0/24\")"),
                 )
             })?;
+        }
+        Ok(())
+    }
+
+    /// A NOTIFY source is an address (optionally with a port) that does
+    /// not take the port of a DNS listener: replies to it would otherwise
+    /// compete with queries for the listener's socket.
+    fn validate_source(&self, field: String, src: &str) -> Result<SocketAddr, ConfigError> {
+        let addr = parse_source(src).ok_or_else(|| {
+            self.err(
+                field.clone(),
+                format!(
+                    "'{src}' is not an address with optional port (e.g. \"192.0.2.1\" or \"192.0.2.1:5300\")"
+                ),
+            )
+        })?;
+        let clash = self.listen_addrs().into_iter().find(|l| {
+            addr.port() != 0
+                && l.port() == addr.port()
+                && l.is_ipv4() == addr.is_ipv4()
+                && (l.ip() == addr.ip() || l.ip().is_unspecified() || addr.ip().is_unspecified())
+        });
+        if let Some(l) = clash {
+            return Err(self.err(
+                field,
+                format!("'{src}' takes the port of the DNS listener {l}: give the address alone (any port) or another port"),
+            ));
+        }
+        Ok(addr)
+    }
+
+    /// A zone's `notify_source` (its own or the server's) must be of the
+    /// family of every `notify` target it applies to.
+    fn validate_notify_source(&self, i: usize, z: &ZoneConfig) -> Result<(), ConfigError> {
+        let (field, src) = match (&z.notify_source, &self.server.notify_source) {
+            (Some(s), _) => (format!("zone[{i}].notify_source"), s),
+            (None, Some(s)) => ("server.notify_source".to_string(), s),
+            (None, None) => return Ok(()),
+        };
+        let addr = self.validate_source(field.clone(), src)?;
+        for (j, t) in z.notify.iter().enumerate() {
+            if parse_target(t).is_some_and(|t| t.is_ipv4() != addr.is_ipv4()) {
+                let fam = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+                return Err(self.err(
+                    format!("zone[{i}].notify[{j}]"),
+                    format!(
+                        "'{t}' is {} but {field} '{src}' is {}: NOTIFY cannot leave from it",
+                        fam(!addr.is_ipv4()),
+                        fam(addr.is_ipv4())
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -641,6 +782,7 @@ impl Config {
                     return Err(self.err(format!("zone[{i}].transfer_key"), msg));
                 }
             }
+            self.validate_notify_source(i, z)?;
             self.validate_secondary(i, z)?;
         }
         Ok(())
@@ -680,6 +822,13 @@ impl Config {
             }
             if c.fall == 0 || c.rise == 0 {
                 return Err(self.err(f(if c.fall == 0 { "fall" } else { "rise" }), "must be at least 1"));
+            }
+            if c.initial.is_some() {
+                return Err(self.err(
+                    f("initial"),
+                    "is retired: remove it. A check's state now comes from its first probe, which vigia \
+                     runs before it answers (fall and rise apply to changes after it)",
+                ));
             }
             parse_status_ranges(&c.expect_status).map_err(|m| self.err(f("expect_status"), m))?;
         }
@@ -798,6 +947,13 @@ pub fn parse_target(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>()
         .ok()
         .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// Parses a NOTIFY source: "addr:port" or a bare address (port 0: any).
+pub fn parse_source(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
 }
 
 /// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address.
@@ -965,6 +1121,80 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("server.tcp_max_per_client"), "{e}");
+    }
+
+    #[test]
+    fn state_dir_defaults_and_resolves_against_the_config_folder() {
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.state_path(), PathBuf::from("/var/lib/vigia"));
+        let c = Config::parse(
+            &format!("[server]\nstate_dir = \"state\"\n{MIN}"),
+            Path::new("/etc/vigia/config.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.state_path(), PathBuf::from("/etc/vigia/state"));
+        let e = parse(&format!("[server]\nstate_dir = \"\"\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("server.state_dir"), "{e}");
+    }
+
+    #[test]
+    fn notify_source_is_configured_or_follows_the_first_listen_address() {
+        let t4: SocketAddr = "192.0.2.7:53".parse().unwrap();
+        let t6: SocketAddr = "[2001:db8::7]:53".parse().unwrap();
+        let c = parse(&format!(
+            "[server]\nlisten = [\"0.0.0.0:53\", \"192.0.2.1:53\", \"[2001:db8::1]:53\"]\n{MIN}"
+        ))
+        .unwrap();
+        // The first IPv4 listen address is a wildcard: the kernel picks.
+        assert_eq!(c.notify_source_for(0, t4), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(c.notify_source_for(0, t6), "[2001:db8::1]:0".parse().unwrap());
+        let c = parse(&format!("[server]\nlisten = [\"192.0.2.1:53\"]\n{MIN}")).unwrap();
+        assert_eq!(c.notify_source_for(0, t4), "192.0.2.1:0".parse().unwrap());
+        assert_eq!(c.notify_source_for(0, t6), "[::]:0".parse().unwrap());
+        let c = parse(&format!(
+            "[server]\nlisten = [\"192.0.2.1:53\"]\nnotify_source = \"192.0.2.2\"\n{MIN}notify_source = \"192.0.2.3:5300\"\n\
+             [[zone]]\nname = \"b.example\"\nfile = \"b\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.notify_source_for(0, t4), "192.0.2.3:5300".parse().unwrap());
+        assert_eq!(c.notify_source_for(1, t4), "192.0.2.2:0".parse().unwrap());
+    }
+
+    #[test]
+    fn bad_notify_sources_name_the_field() {
+        let e = parse(&format!("[server]\nnotify_source = \"host\"\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("server.notify_source") && e.contains("'host'"), "{e}");
+        let e = parse(&format!(
+            "[server]\nlisten = [\"192.0.2.1:53\"]\n{MIN}notify_source = \"192.0.2.1:53\"\n"
+        ))
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("zone[0].notify_source") && e.contains("DNS listener"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{MIN}notify_source = \"192.0.2.1\"\nnotify = [\"192.0.2.9\", \"[2001:db8::9]:53\"]\n"
+        ))
+        .unwrap_err()
+        .0;
+        assert!(e.contains("zone[0].notify[1]") && e.contains("IPv6"), "{e}");
+    }
+
+    #[test]
+    fn the_retired_initial_option_says_what_replaces_it() {
+        for v in ["\"up\"", "\"down\""] {
+            let e = parse(&format!(
+                "{MIN}[[check]]\nname=\"a\"\ntcp=\"127.0.0.1:9\"\ninitial = {v}\n"
+            ))
+            .unwrap_err()
+            .0;
+            assert!(e.contains("check[0].initial") && e.contains("first probe"), "{e}");
+        }
     }
 
     #[test]

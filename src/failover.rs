@@ -90,6 +90,19 @@ pub fn evaluate(rule: &Rule, is_up: &dyn Fn(&str) -> bool) -> Outcome {
     }
 }
 
+/// The records `when_all_down = "serve-all"` answers: the whole pool (a
+/// CNAME rule: its first member). Zone transfers carry them while a
+/// `nodata` or `servfail` rule withholds the RRset from queries, so a
+/// secondary never says the name is gone.
+pub fn serve_all(rule: &Rule) -> Vec<Rdata> {
+    let n = if rule.rtype == rtype::CNAME {
+        1
+    } else {
+        rule.members.len()
+    };
+    rule.members.iter().take(n).map(|m| m.rdata.clone()).collect()
+}
+
 fn records<'a>(members: impl IntoIterator<Item = &'a Member>) -> Outcome {
     Outcome::Records(members.into_iter().map(|m| m.rdata.clone()).collect())
 }
@@ -691,9 +704,11 @@ pool = [{target = "master.example.com", check = "c1"}, {target = "replica.exampl
             allow_transfer: vec![],
             notify: vec![],
             transfer_key: None,
+            notify_source: None,
             zone_type: Default::default(),
             primaries: vec![],
             primary_key: None,
+            limits: Default::default(),
         });
         let rules = compile_rules(&cfg, &[standard_zone(), child]).unwrap();
         assert_eq!(rules[0].zone, n("sub.example.com."));

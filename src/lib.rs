@@ -7,7 +7,10 @@
 //! - [`dns`]: the protocol, no I/O: names, the record-type table, RCODEs,
 //!   records, the message reader and writer, serials, TSIG;
 //! - [`config`]: `config.toml` schema and validation; [`reclaim`]: freeing
-//!   load-time garbage beside serving;
+//!   load-time garbage beside serving; [`bindconf`]: BIND's named.conf read
+//!   and converted to a config (`vigia import-bind`);
+//! - [`dnssec`]: DNSSEC signing with no I/O but key files (keys, RRSIG,
+//!   NSEC/NSEC3, the incremental zone signer);
 //! - [`zone`]: zone files to checked records;
 //! - [`snapshot`]: everything a query may read (zones, keys, secondary
 //!   zones' state, query counters);
@@ -23,10 +26,12 @@
 //!   [`cli`]: the command line.
 
 pub mod app;
+pub mod bindconf;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dns;
+pub mod dnssec;
 pub mod failover;
 pub mod health;
 pub mod net;

@@ -103,11 +103,13 @@ fn is_root() -> bool {
 }
 
 /// A world-readable scratch folder holding a copy of the binary, the site's
-/// zones and a loopback config, as the image's /etc/vigia volume would.
+/// zones and a loopback config, as the image's /etc/vigia volume would,
+/// and a state directory owned by the image's user, as its /var/lib/vigia
+/// volume is.
 struct Root(TempDir);
 
 impl Root {
-    fn new(tag: &str) -> Root {
+    fn new(tag: &str, c: &Contract) -> Root {
         let tmp = TempDir::new(&format!("container-{tag}"));
         let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("zones")).unwrap();
@@ -119,16 +121,19 @@ impl Root {
         std::fs::write(
             dir.join("config.toml"),
             format!(
-                "[server]\nlisten = [\"{ADDR}\"]\n\n\
+                "[server]\nlisten = [\"{ADDR}\"]\nstate_dir = \"{}\"\n\n\
                  [metrics]\nlisten = \"127.0.0.153:9153\"\n\n\
                  [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"zones/db.no-paladar.com.br\"\n\n\
-                 [[zone]]\nname = \"0.168.192.in-addr.arpa\"\nfile = \"zones/db.0.168.192.in-addr.arpa\"\n"
+                 [[zone]]\nname = \"0.168.192.in-addr.arpa\"\nfile = \"zones/db.0.168.192.in-addr.arpa\"\n",
+                dir.join("state").display()
             ),
         )
         .unwrap();
         for p in [dir.clone(), dir.join("zones")] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        std::fs::create_dir(dir.join("state")).unwrap();
+        std::os::unix::fs::chown(dir.join("state"), Some(c.uid), Some(c.gid)).unwrap();
         Root(tmp)
     }
 
@@ -237,6 +242,12 @@ fn the_dockerfile_names_what_this_test_applies() {
     assert!(c.env.iter().any(|(k, _)| k == "VIGIA_HEALTHCHECK_NAME"));
     let ins = instructions(&dockerfile());
     assert!(ins.iter().any(|i| i == "EXPOSE 53/udp 53/tcp 9153"));
+    // The state directory: created for the image's user, and a volume.
+    let owner = format!("chown {}:{} /var/lib/vigia", c.uid, c.gid);
+    assert!(ins.iter().any(|i| i.contains(&owner)), "RUN ... {owner}");
+    assert!(ins
+        .iter()
+        .any(|i| i == r#"VOLUME ["/etc/vigia", "/var/lib/vigia"]"#));
     assert!(
         ins.iter().filter(|i| i.starts_with("FROM ")).count() >= 2,
         "multi-stage"
@@ -253,7 +264,7 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
         return;
     }
     let c = contract();
-    let root = Root::new("cap");
+    let root = Root::new("cap", &c);
     set_file_caps(&root.bin(), &c.file_caps);
     let mut child = root.serve(&c);
     wait_serving(&mut child, Duration::from_secs(20));
@@ -278,6 +289,10 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let st = wait_exit(&mut child, Duration::from_secs(10));
     assert!(st.success(), "SIGTERM ends with status 0, got {st}");
+    assert!(
+        root.0.path().join("state/state.json").is_file(),
+        "the image's user writes its state directory"
+    );
     let hc = root.healthcheck(&c);
     assert_eq!(hc.status.code(), Some(1), "health check of a stopped server");
 }
@@ -292,7 +307,7 @@ fn without_the_capability_it_refuses_to_start_and_names_the_address() {
         return;
     }
     let c = contract();
-    let root = Root::new("nocap");
+    let root = Root::new("nocap", &c);
     let mut child = root.serve(&c);
     let st = wait_exit(&mut child, Duration::from_secs(20));
     let mut err = String::new();
@@ -300,4 +315,6 @@ fn without_the_capability_it_refuses_to_start_and_names_the_address() {
     assert!(!st.success(), "started on port 53 without the capability");
     assert!(err.contains(ADDR), "error names the address: {err}");
     assert!(err.to_lowercase().contains("permission"), "error says why: {err}");
+    let left: Vec<_> = std::fs::read_dir(root.0.path().join("state")).unwrap().collect();
+    assert!(left.is_empty(), "a failed start writes nothing: {left:?}");
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use tokio::time::{timeout_at, Instant};
 
+use vigia::control::metrics::Metrics;
+use vigia::health::HealthRegistry;
+
 use common::health::{self, CheckSpec, Running};
 use common::http_backend::{HttpBackend, Mode};
 
@@ -208,7 +211,7 @@ async fn drain_forces_down_and_undrain_restores() {
     let b = HttpBackend::start(IP_A, Mode::Ok);
     let mut r = run(&[("web", b.url(), "")]);
     r.wait_probes("web", 1).await;
-    assert_eq!(r.registry.set_drained("web", true), Ok(true));
+    assert_eq!(r.registry.set_drained("web", true, ""), Ok(true));
     // Published synchronously, in order with probe transitions.
     let t = r.rx.try_recv().expect("drain transition sent at once");
     assert_eq!((t.from_up, t.to_up, t.reason.as_str()), (true, false, "drain"));
@@ -220,33 +223,62 @@ async fn drain_forces_down_and_undrain_restores() {
     assert_eq!((st.state, st.drained, st.probe_state), ("down", true, "up"));
     assert!(r.metrics.encode().contains("vigia_check_up{check=\"web\"} 0"));
 
-    assert_eq!(r.registry.set_drained("web", false), Ok(true));
+    assert_eq!(r.registry.set_drained("web", false, ""), Ok(true));
     let t = r.rx.try_recv().expect("undrain transition sent at once");
     assert_eq!((t.from_up, t.to_up, t.reason.as_str()), (false, true, "undrain"));
-    assert!(r.registry.set_drained("nope", true).is_err());
+    assert!(r.registry.set_drained("nope", true, "").is_err());
 
     // Drained while the backend dies, undrained after: stays down.
-    r.registry.set_drained("web", true).unwrap();
+    r.registry.set_drained("web", true, "").unwrap();
     r.rx.try_recv().unwrap();
     b.set(Mode::Stopped);
     r.wait_until("probes see the backend die", |reg| {
         reg.status()[0].probe_state == "down"
     })
     .await;
-    assert_eq!(r.registry.set_drained("web", false), Ok(false));
+    assert_eq!(r.registry.set_drained("web", false, ""), Ok(false));
     r.expect_quiet();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_checks_and_initial_down() {
+async fn tcp_checks_and_the_first_probe_deciding() {
     let b = HttpBackend::start(IP_B, Mode::Ok);
-    let mut r = run(&[("tcp", b.addr.to_string(), "initial = \"down\"")]);
-    assert!(!r.registry.is_up("tcp"), "initial = down holds before any probe");
-    r.expect("tcp", true, "ok").await;
+    b.set(Mode::Stopped);
+    let mut r = run(&[("tcp", b.addr.to_string(), "")]);
+    // The first probe decides: down after one refusal, although fall = 2.
+    let t = r.expect("tcp", false, "refused").await;
+    assert_eq!(t.consecutive, 1, "{t:?}");
+    b.set(Mode::Ok);
+    let t = r.expect("tcp", true, "ok").await;
+    assert_eq!(t.consecutive, 2, "rise = 2 applies after the first probe: {t:?}");
     b.set(Mode::Stopped);
     r.expect("tcp", false, "refused").await;
-    b.set(Mode::Ok);
-    r.expect("tcp", true, "ok").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_round_decides_every_state_before_anything_runs() {
+    let up = HttpBackend::start(IP_A, Mode::Ok);
+    let down = HttpBackend::start(IP_B, Mode::Status500);
+    let metrics = Metrics::new(vec!["example.test.".into()]);
+    let registry = HealthRegistry::new(
+        &health::checks(&[("up", up.url(), ""), ("down", down.url(), "")], &TIMINGS),
+        metrics.clone(),
+    );
+    let took = registry.first_round().await;
+    eprintln!("first round took {took:?}");
+    assert!(registry.is_up("up") && !registry.is_up("down"));
+    let st = registry.status();
+    assert_eq!((st[1].probes, st[1].reason.as_deref()), (1, Some("status")));
+    assert_eq!(
+        (up.request_count(), down.request_count()),
+        (1, 1),
+        "one probe each"
+    );
+    // Transitions after it follow fall and rise, published once spawned.
+    let mut r = Running::spawn(registry, metrics, DEADLINE);
+    down.set(Mode::Ok);
+    let t = r.expect("down", true, "ok").await;
+    assert_eq!(t.consecutive, 2, "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,22 +82,7 @@ impl Site {
                 self.server.signal(libc::SIGHUP);
                 None
             }
-            Via::Post => {
-                let (status, body) = admin::reload(self.server.metrics);
-                let v: serde_json::Value =
-                    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/reload body {body:?}: {e}"));
-                match status {
-                    200 => {
-                        assert_eq!(v["result"], "ok", "{body}");
-                        Some(Ok(()))
-                    }
-                    500 => {
-                        assert_eq!(v["result"], "error", "{body}");
-                        Some(Err(v["error"].as_str().expect("error text").to_string()))
-                    }
-                    s => panic!("POST /reload answered {s}: {body}"),
-                }
-            }
+            Via::Post => Some(admin::reload_outcome(self.server.metrics, admin::ANSWER_WITHIN)),
         };
         let counted = wait::until_some(DEADLINE, &format!("{via:?} reload counted"), || {
             let (ok, err) = self.reload_counts();

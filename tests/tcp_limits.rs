@@ -28,7 +28,7 @@ const READ_SLICE: Duration = Duration::from_millis(100);
 fn start(server_toml: &str) -> Server {
     let zone = ZoneSpec::new("no-paladar.com.br", common::zone_paladar()).allow(&[]);
     Server::start(ServerOpts {
-        server: format!("workers = 2\n{server_toml}"),
+        server_extra: format!("workers = 2\n{server_toml}"),
         ..ServerOpts::new(vec![zone])
     })
 }
@@ -267,4 +267,101 @@ fn a_client_that_never_reads_its_answers_is_closed() {
         answers < queries,
         "every one of {queries} queries answered: the client was never dropped"
     );
+}
+
+/// Raises this process's soft limit on open files (the vigia it starts
+/// inherits it) to hold `n` descriptors; fails if the hard limit is lower.
+fn raise_fd_limit(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        assert!(
+            lim.rlim_max >= n,
+            "this test needs {n} open files; the hard limit is {}",
+            lim.rlim_max
+        );
+        if lim.rlim_cur < n {
+            lim.rlim_cur = n;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+}
+
+/// True if the server still holds `s` open (no EOF, no reset).
+fn still_open(s: &mut TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let open = matches!(s.read(&mut [0u8; 16]), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    s.set_nonblocking(false).unwrap();
+    open
+}
+
+#[test]
+fn length_prefixes_alone_cost_little_memory() {
+    raise_fd_limit(2048);
+    let v = start(
+        "tcp_max_connections = 1500\ntcp_max_per_client = 1500\n\
+         tcp_idle_timeout = \"60s\"\ntcp_read_timeout = \"60s\"\n",
+    );
+    let before = v.rss_kib().0;
+    // 1000 connections announce a 65,535-octet message and send nothing
+    // more: vigia used to allocate the whole message per connection.
+    let mut held = Vec::new();
+    for i in 0..1000u32 {
+        let src = Ipv4Addr::new(127, 0, 9, 1 + (i % 50) as u8);
+        let mut s = tcp_connect_from(src, v.addr, None).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        s.write_all(&[0xFF, 0xFF]).unwrap();
+        held.push(s);
+    }
+    // A fresh client is answered: every earlier connection was accepted.
+    let mut fresh = tcp_connect_from(Ipv4Addr::new(127, 0, 9, 200), v.addr, None).unwrap();
+    assert!(query_on(&mut fresh, 0x7a7a));
+    // The peak over a second of samples, while the 1000 wait for the rest.
+    let mut during = 0;
+    for _ in 0..10 {
+        during = during.max(v.rss_kib().0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let open = held.iter_mut().map(still_open).filter(|o| *o).count();
+    assert_eq!(open, 1000, "the server closed length-prefix-only connections");
+    drop(held);
+    drop(fresh);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = v.rss_kib().0;
+    while after > during && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = v.rss_kib().0;
+    }
+    eprintln!(
+        "FIGURES 1000 length-prefix-only connections: RSS before {before} KiB, during {during} KiB (+{} KiB), 1 s after closing {after} KiB",
+        during.saturating_sub(before)
+    );
+    // 64 KiB per connection before (1000: +70 MB); now a read buffer and a
+    // task each.
+    assert!(
+        during.saturating_sub(before) < 24 * 1024,
+        "1000 idle connections cost {} KiB",
+        during - before
+    );
+}
+
+#[test]
+fn the_per_client_cap_counts_ipv4_prefixes_when_asked() {
+    let v = start("tcp_max_per_client = 2\ntcp_client_prefix_v4 = 24\n");
+    // Two addresses of one /24 fill its cap together.
+    let mut a = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 1), v.addr, None).unwrap();
+    let mut b = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 2), v.addr, None).unwrap();
+    assert!(query_on(&mut a, 0x5501) && query_on(&mut b, 0x5502));
+    let mut third = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 3), v.addr, None).unwrap();
+    let _ = third.write_all(&tcp_frame(&Q::new(NAME, A).id(0x5503).build()));
+    assert!(
+        tcp_read_msg(&mut third).is_none(),
+        "a third connection from the same /24 was served"
+    );
+    // Another /24 has its own cap.
+    let mut other = tcp_connect_from(Ipv4Addr::new(127, 0, 8, 1), v.addr, None).unwrap();
+    assert!(query_on(&mut other, 0x5504));
 }

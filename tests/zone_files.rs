@@ -29,7 +29,13 @@ fn n(s: &str) -> Name {
 }
 
 fn load(origin: &str, path: &Path) -> Result<Zone, LoadError> {
-    load_zone(path, &n(origin), &data_dir(), &Reclaimer::inline())
+    load_zone(
+        path,
+        &n(origin),
+        &data_dir(),
+        &Default::default(),
+        &Reclaimer::inline(),
+    )
 }
 
 fn edge() -> Zone {
@@ -362,7 +368,13 @@ fn project_zones() -> Vec<(String, PathBuf)> {
 fn project_zones_load_and_bind_agrees() {
     let checker = named_checkzone();
     for (origin, path) in project_zones() {
-        if let Err(e) = load_zone(&path, &n(&origin), path.parent().unwrap(), &Reclaimer::inline()) {
+        if let Err(e) = load_zone(
+            &path,
+            &n(&origin),
+            path.parent().unwrap(),
+            &Default::default(),
+            &Reclaimer::inline(),
+        ) {
             panic!("{} does not load: {e}", path.display());
         }
         if let Some(checker) = &checker {

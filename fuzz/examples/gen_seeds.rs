@@ -253,6 +253,17 @@ fn main() {
         "generate.db".into(),
         b"\x03$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n$GENERATE 1-20/2 host$ A 10.0.0.$\n$GENERATE 1-4 ${0,3,x}.r CNAME host$\n".to_vec(),
     ));
+    // With the high selector bit: small limits, $INCLUDE allowed.
+    let head = "$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
+    for (name, body) in [
+        ("limits-generate.db", "$GENERATE 1-40 host$ A 10.0.0.$\n"),
+        ("limits-rrset.db", "m A 10.0.0.1\nm A 10.0.0.2\nm A 10.0.0.3\nm A 10.0.0.4\nm A 10.0.0.5\n"),
+        ("limits-include.db", "$INCLUDE /dev/zero\n$INCLUDE /proc/self/status\n$INCLUDE /etc/hostname\n"),
+    ] {
+        let mut b = vec![0x83];
+        b.extend_from_slice(format!("{head}{body}").as_bytes());
+        zones.push((name.into(), b));
+    }
     write_dir(&seeds.join("zone"), &zones);
 
     let mut configs = Vec::new();
@@ -261,4 +272,23 @@ fn main() {
         configs.push((name, fs::read(root.join(f)).unwrap()));
     }
     write_dir(&seeds.join("config"), &configs);
+
+    // named.conf seeds: every file of the test trees' etc/ (import-bind).
+    let mut confs = Vec::new();
+    for shape in ["thesis", "debian", "centos"] {
+        let mut stack = vec![root.join("tests/data/bind").join(shape).join("etc")];
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+            entries.sort();
+            for p in entries {
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p.is_symlink() {
+                    let name = format!("{shape}_{}", p.file_name().unwrap().to_string_lossy());
+                    confs.push((name, fs::read(&p).unwrap()));
+                }
+            }
+        }
+    }
+    write_dir(&seeds.join("bindconf"), &confs);
 }

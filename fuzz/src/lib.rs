@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vigia::dns::Name;
+use vigia::dns::{Name, Rdata};
 use vigia::reclaim::Reclaimer;
-use vigia::snapshot::{QueryStats, Settings, Snapshot, ZoneInput};
+use vigia::snapshot::{QueryStats, Settings, Snapshot, Withheld, ZoneInput};
 use vigia::zone::check::check_zone;
 use vigia::zone::parser::parse_str;
 use vigia::zone::Zone;
@@ -51,16 +51,32 @@ pub fn snapshot(edns_udp_size: u16) -> Snapshot {
     let inputs = zones
         .into_iter()
         .map(|zone| {
-            let markers = if zone.origin.to_string() == "edge.test." {
+            let withheld = if zone.origin.to_string() == "edge.test." {
+                let held = |name: &str, rtype, servfail, rdata: Vec<u8>| Withheld {
+                    name: Name::parse(name, None).unwrap(),
+                    rtype,
+                    servfail,
+                    ttl: 30,
+                    transfer: vec![Rdata::bytes(rdata)],
+                };
                 vec![
-                    (Name::parse("www.edge.test.", None).unwrap(), 1, true, 30),
-                    (Name::parse("mail.edge.test.", None).unwrap(), 28, false, 30),
+                    held("www.edge.test.", 1, true, vec![192, 0, 2, 80]),
+                    held(
+                        "mail.edge.test.",
+                        28,
+                        false,
+                        [0x20, 1, 0xd, 0xb8]
+                            .into_iter()
+                            .chain([0; 11])
+                            .chain([1])
+                            .collect(),
+                    ),
                 ]
             } else {
                 Vec::new()
             };
             ZoneInput {
-                markers,
+                withheld,
                 ..ZoneInput::plain(zone)
             }
         })

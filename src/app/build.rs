@@ -4,20 +4,25 @@
 //! Every build here is blocking work: callers run it off the async
 //! workers.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{App, BuildState, Loaded};
+use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
+use super::{App, BuildState, Loaded, ZoneState};
 use crate::config::{parse_cidr, parse_target, Config};
 use crate::dns::serial::serial_gt;
 use crate::dns::{class, Name, Record};
 use crate::failover::{self, Outcome, Rule};
 use crate::health::Transition;
-use crate::snapshot::{Settings, Snapshot, ZoneData, ZoneInput};
+use crate::snapshot::{Settings, Snapshot, Withheld, ZoneData, ZoneInput};
+use crate::transfer::notify::Target;
 use crate::zone::Zone;
 
 impl App {
-    /// Serves freshly loaded zones and rules (start-up and reload).
-    pub(super) fn install(&self, loaded: Loaded) {
+    /// Serves freshly loaded zones and rules (start-up and reload). `prev`:
+    /// what was served before per zone origin (at start-up, from the state
+    /// directory; on reload, by this process), for the serial rule.
+    pub(super) fn install(&self, loaded: Loaded, prev: &BTreeMap<String, Served>) {
         let health = self.health.load();
         let mut st = self.lock();
         let Loaded {
@@ -26,17 +31,11 @@ impl App {
             rules,
         } = loaded;
         keep_transferred(&st, &config, &self.snapshot.load(), &mut zones);
-        let serials = merge_serials(&st, &zones);
-        st.files = zones
-            .iter()
-            .map(|z| (z.origin.clone(), z.serial(), fingerprint(z)))
-            .collect();
         st.rule_ttls = rules.iter().map(|r| rule_ttl(r, &zones)).collect();
         st.outcomes = rules
             .iter()
             .map(|r| failover::evaluate(r, &|c: &str| health.is_up(c)))
             .collect();
-        st.serials = serials;
         st.rules = rules;
         st.settings = Settings {
             edns_udp_size: config.server.edns_udp_size,
@@ -44,23 +43,56 @@ impl App {
         };
         st.config = config;
         let mut inputs = Vec::with_capacity(zones.len());
+        let mut states = Vec::with_capacity(zones.len());
         for (zi, zone) in zones.into_iter().enumerate() {
-            inputs.push(self.zone_input(&st, zi, zone.records));
+            let (file_serial, file) = (zone.serial(), file_fingerprint(&zone));
+            let origin = zone.origin.clone();
+            let mut input = self.zone_input(&st, zi, zone);
+            let data = served_fingerprint(&input);
+            let serial = next_serial(&origin, prev.get(&origin.to_string()), file_serial, file, data);
+            input.serial = serial;
+            let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
+            states.push(ZoneState {
+                origin,
+                secondary,
+                served: Served {
+                    serial,
+                    data,
+                    file_serial,
+                    file,
+                },
+            });
+            inputs.push(input);
         }
+        // Primary zones no longer configured keep what they served.
+        let was_secondary: Vec<String> = st
+            .zones
+            .iter()
+            .filter(|z| z.secondary)
+            .map(|z| z.origin.to_string())
+            .collect();
+        st.retired = prev
+            .iter()
+            .filter(|(k, _)| {
+                !states.iter().any(|z| z.origin.to_string() == **k) && !was_secondary.contains(k)
+            })
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        st.zones = states;
+        self.publish_serials(&st);
         let stats = self.metrics.query_stats_for(&zone_names(&st));
         let snap = Arc::new(Snapshot::build(inputs, st.settings.clone(), stats, &self.reclaim));
         let old = self.snapshot.load_full();
-        self.swap_in(&old, snap, &st.config);
+        self.swap_in(&st, &old, snap);
     }
 
-    /// One zone's records with the rules' current answers written over them.
-    fn zone_input(&self, st: &BuildState, zi: usize, records: Vec<Record>) -> ZoneInput {
-        let origin = st.files[zi].0.clone();
-        let mut zone = Zone { origin, records };
-        let mut markers = Vec::new();
+    /// One zone's records with the rules' current answers written over them
+    /// (its serial is set by the caller).
+    fn zone_input(&self, st: &BuildState, zi: usize, mut zone: Zone) -> ZoneInput {
+        let mut withheld = Vec::new();
         for (ri, rule) in st.rules.iter().enumerate() {
             if rule.zone == zone.origin {
-                apply_outcome(&mut zone, rule, &st.outcomes[ri], st.rule_ttls[ri], &mut markers);
+                apply_outcome(&mut zone, rule, &st.outcomes[ri], st.rule_ttls[ri], &mut withheld);
             }
         }
         let zc = st.config.zones.get(zi);
@@ -72,15 +104,20 @@ impl App {
             .and_then(|k| st.config.tsig_key(k))
             .map(Arc::new);
         let secondary = self.followers().state(&zone.origin);
-        self.metrics
-            .set_zone_serial(&zone.origin.to_string(), st.serials[zi]);
         ZoneInput {
+            serial: zone.serial(),
             zone,
-            serial: st.serials[zi],
             allow_transfer,
-            markers,
+            withheld,
             transfer_key,
             secondary,
+        }
+    }
+
+    fn publish_serials(&self, st: &BuildState) {
+        for z in &st.zones {
+            self.metrics
+                .set_zone_serial(&z.origin.to_string(), z.served.serial);
         }
     }
 
@@ -96,7 +133,7 @@ impl App {
             .map(|r| failover::evaluate(r, &|c: &str| health.is_up(c)))
             .collect();
         let mut changes = Vec::new();
-        let mut dirty = vec![false; st.files.len()];
+        let mut dirty = vec![false; st.zones.len()];
         for (i, rule) in st.rules.iter().enumerate() {
             if new[i] == st.outcomes[i] {
                 continue;
@@ -104,7 +141,7 @@ impl App {
             let (from, to) = (failover::describe(&st.outcomes[i]), failover::describe(&new[i]));
             self.metrics.failover_event(&rule.id, &from, &to);
             changes.push(format!("{}: {from} -> {to}", rule.id));
-            if let Some(zi) = st.files.iter().position(|f| f.0 == rule.zone) {
+            if let Some(zi) = st.zones.iter().position(|z| z.origin == rule.zone) {
                 dirty[zi] = true;
             }
         }
@@ -119,6 +156,8 @@ impl App {
             "health transition"
         );
         if changes.is_empty() {
+            // A drain or undrain is kept even when no answer moved.
+            self.persist(&st);
             return;
         }
         st.outcomes = new;
@@ -126,24 +165,38 @@ impl App {
         let mut zones = current.zones.clone();
         for (zi, zone) in zones.iter_mut().enumerate() {
             if dirty[zi] {
-                st.serials[zi] = st.serials[zi].wrapping_add(1);
-                let input = self.zone_input(&st, zi, zone.records());
+                let origin = st.zones[zi].origin.clone();
+                let records = Zone {
+                    origin,
+                    records: zone.records(),
+                };
+                let mut input = self.zone_input(&st, zi, records);
+                let served = &mut st.zones[zi].served;
+                served.serial = served.serial.wrapping_add(1);
+                served.data = served_fingerprint(&input);
+                input.serial = served.serial;
                 *zone = Arc::new(ZoneData::build(zi, input, &self.reclaim));
             }
         }
+        self.publish_serials(&st);
         let stats = current.stats.clone();
         let snap = Arc::new(Snapshot::from_zones(zones, st.settings.clone(), stats));
-        self.swap_in(&current, snap, &st.config);
+        self.swap_in(&st, &current, snap);
     }
 
     /// Serves `new` in place of `old`. Called with the state lock held, so
     /// swaps reach the IXFR journal in the order they are served; each
     /// difference is journaled before its serial can be seen, so an IXFR
-    /// that asks right after never finds the history a step behind.
-    fn swap_in(&self, old: &Snapshot, new: Arc<Snapshot>, config: &Config) {
+    /// that asks right after never finds the history a step behind. Once
+    /// the server stands, the new serials are written to the state
+    /// directory before anyone can see them, and then announced.
+    fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         self.journal_changes(old, &new);
+        self.persist(st);
         self.snapshot.store(new.clone());
-        self.propagate(old, &new, config);
+        if self.is_live() {
+            self.propagate(Some(old), &new, &st.config);
+        }
     }
 
     /// Journals each zone whose serial changed, for IXFR. Only zones
@@ -158,21 +211,30 @@ impl App {
         }
     }
 
-    /// After a swap from `old` to `new`: sends NOTIFY for each zone whose
-    /// serial changed to its secondaries, from background tasks. A zone new
-    /// to this process is notified too, as BIND does at start-up.
-    fn propagate(&self, old: &Snapshot, new: &Snapshot, config: &Config) {
+    /// Sends NOTIFY, from background tasks, for each zone of `new` whose
+    /// serial differs from `old`'s (every zone when `old` is None: at
+    /// start-up, as BIND does at load) to its secondaries.
+    pub(super) fn propagate(&self, old: Option<&Snapshot>, new: &Snapshot, config: &Config) {
         for zone in &new.zones {
-            let before = old.zone(zone.origin.wire());
+            let before = old.and_then(|o| o.zone(zone.origin.wire()));
             if before.is_some_and(|b| b.serial == zone.serial) {
                 continue;
             }
-            let targets: Vec<std::net::SocketAddr> = config
+            let targets: Vec<Target> = config
                 .zones
                 .get(zone.index)
-                .map(|zc| zc.notify.iter().filter_map(|t| parse_target(t)).collect())
+                .map(|zc| {
+                    zc.notify
+                        .iter()
+                        .filter_map(|t| parse_target(t))
+                        .map(|addr| Target {
+                            addr,
+                            source: config.notify_source_for(zone.index, addr),
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
-            crate::transfer::notify::spawn_notify(zone, &targets);
+            self.notifier.notify(zone, &targets);
         }
     }
 
@@ -180,47 +242,26 @@ impl App {
     /// primary's serial, and tells this zone's own `notify` list.
     pub(super) fn replace_zone(&self, zone: Zone) {
         let mut st = self.lock();
-        let Some(zi) = st.files.iter().position(|f| f.0 == zone.origin) else {
+        let Some(zi) = st.zones.iter().position(|z| z.origin == zone.origin) else {
             return;
         };
-        let serial = zone.serial();
-        st.files[zi] = (zone.origin.clone(), serial, fingerprint(&zone));
-        st.serials[zi] = serial;
+        let (serial, file) = (zone.serial(), file_fingerprint(&zone));
         let current = self.snapshot.load_full();
         let mut zones = current.zones.clone();
-        let input = self.zone_input(&st, zi, zone.records);
+        let mut input = self.zone_input(&st, zi, zone);
+        input.serial = serial;
+        st.zones[zi].served = Served {
+            serial,
+            data: served_fingerprint(&input),
+            file_serial: serial,
+            file,
+        };
+        self.publish_serials(&st);
         zones[zi] = Arc::new(ZoneData::build(zi, input, &self.reclaim));
         let stats = current.stats.clone();
         let snap = Arc::new(Snapshot::from_zones(zones, st.settings.clone(), stats));
-        self.swap_in(&current, snap, &st.config);
+        self.swap_in(&st, &current, snap);
     }
-}
-
-/// Serials to serve after a (re)load. A zone whose file serial is not ahead
-/// of what was served keeps the served serial, moved on by one if its data
-/// changed (and that is reported: secondaries of BIND would miss it).
-fn merge_serials(st: &BuildState, zones: &[Zone]) -> Vec<u32> {
-    zones
-        .iter()
-        .map(|z| {
-            let file = z.serial();
-            let Some(i) = st.files.iter().position(|f| f.0 == z.origin) else {
-                return file;
-            };
-            let (served, (_, old_file, old_print)) = (st.serials[i], &st.files[i]);
-            let changed = fingerprint(z) != *old_print;
-            if changed && file == *old_file {
-                tracing::warn!(zone = %z.origin, serial = file, "zone file changed but its serial did not: secondaries will not notice");
-            }
-            if serial_gt(file, served) {
-                file
-            } else if changed {
-                served.wrapping_add(1)
-            } else {
-                served
-            }
-        })
-        .collect()
 }
 
 /// A secondary zone whose copy on disk is behind what is served (a
@@ -231,27 +272,15 @@ fn keep_transferred(st: &BuildState, config: &Config, snap: &Snapshot, zones: &m
         if !zc.is_secondary() {
             continue;
         }
-        let Some(i) = st.files.iter().position(|f| f.0 == z.origin) else {
+        let Some(prev) = st.zones.iter().find(|p| p.origin == z.origin) else {
             continue;
         };
-        if serial_gt(st.serials[i], z.serial()) {
+        if serial_gt(prev.served.serial, z.serial()) {
             if let Some(cur) = snap.zone(z.origin.wire()) {
                 z.records = cur.records();
             }
         }
     }
-}
-
-/// An order-independent hash of a zone's records, to spot edits.
-fn fingerprint(z: &Zone) -> u64 {
-    use std::hash::{Hash, Hasher};
-    z.records.iter().fold(0u64, |acc, r| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        r.owner.to_lowercase().hash(&mut h);
-        (r.rtype, r.ttl).hash(&mut h);
-        r.rdata.canonical(r.rtype).hash(&mut h);
-        acc.wrapping_add(h.finish())
-    })
 }
 
 /// The TTL a rule's records are served with.
@@ -267,17 +296,13 @@ fn rule_ttl(rule: &Rule, zones: &[Zone]) -> u32 {
 }
 
 fn zone_names(st: &BuildState) -> Vec<String> {
-    st.files.iter().map(|f| f.0.to_string()).collect()
+    st.zones.iter().map(|z| z.origin.to_string()).collect()
 }
 
-/// Writes a rule's current answer over the zone's RRset at its name/type.
-fn apply_outcome(
-    zone: &mut Zone,
-    rule: &Rule,
-    outcome: &Outcome,
-    ttl: u32,
-    markers: &mut Vec<(Name, u16, bool, u32)>,
-) {
+/// Writes a rule's current answer over the zone's RRset at its name/type;
+/// a `nodata` or `servfail` answer withholds the RRset from queries, and
+/// transfers carry the rule's serve-all records meanwhile.
+fn apply_outcome(zone: &mut Zone, rule: &Rule, outcome: &Outcome, ttl: u32, withheld: &mut Vec<Withheld>) {
     let owner = zone
         .records
         .iter()
@@ -286,6 +311,13 @@ fn apply_outcome(
         .unwrap_or_else(|| rule.name.clone());
     zone.records
         .retain(|r| !(r.rtype == rule.rtype && r.owner.eq_ignore_case(&rule.name)));
+    let held = |servfail| Withheld {
+        name: owner.clone(),
+        rtype: rule.rtype,
+        servfail,
+        ttl,
+        transfer: failover::serve_all(rule),
+    };
     match outcome {
         Outcome::Records(rdatas) => zone.records.extend(rdatas.iter().map(|rd| Record {
             owner: owner.clone(),
@@ -294,8 +326,8 @@ fn apply_outcome(
             ttl,
             rdata: rd.clone(),
         })),
-        Outcome::Nodata => markers.push((owner, rule.rtype, false, ttl)),
-        Outcome::Servfail => markers.push((owner, rule.rtype, true, ttl)),
+        Outcome::Nodata => withheld.push(held(false)),
+        Outcome::Servfail => withheld.push(held(true)),
     }
 }
 
@@ -321,42 +353,11 @@ mod tests {
         check_zone(&origin, recs, Path::new("db"), &Reclaimer::inline()).unwrap()
     }
 
-    fn state(served: u32, file_zone: &Zone) -> BuildState {
-        BuildState {
-            config: Config::parse(CONFIG, Path::new("c.toml")).unwrap(),
-            settings: Settings::default(),
-            rules: Vec::new(),
-            rule_ttls: Vec::new(),
-            files: vec![(
-                file_zone.origin.clone(),
-                file_zone.serial(),
-                fingerprint(file_zone),
-            )],
-            serials: vec![served],
-            outcomes: Vec::new(),
-        }
-    }
-
     #[test]
-    fn serials_move_forward_on_reload() {
-        let v2 = zone(2, "");
-        // Served 5 after failovers; the same file again keeps 5.
-        assert_eq!(merge_serials(&state(5, &v2), std::slice::from_ref(&v2)), vec![5]);
-        // An edit without a serial change is served as 6.
-        assert_eq!(merge_serials(&state(5, &v2), &[zone(2, "t TXT x\n")]), vec![6]);
-        // A file serial ahead of the served one wins.
-        assert_eq!(merge_serials(&state(5, &v2), &[zone(9, "")]), vec![9]);
-        // The order of records does not make an edit.
-        let mut shuffled = v2.clone();
-        shuffled.records.reverse();
-        assert_eq!(fingerprint(&shuffled), fingerprint(&v2));
-    }
-
-    #[test]
-    fn a_rules_answer_replaces_the_rrset_or_marks_it() {
-        let st = state(2, &zone(2, ""));
+    fn a_rules_answer_replaces_the_rrset_or_withholds_it() {
+        let config = Config::parse(CONFIG, Path::new("c.toml")).unwrap();
         let z = zone(2, "");
-        let rules = failover::compile_rules(&st.config, std::slice::from_ref(&z)).unwrap();
+        let rules = failover::compile_rules(&config, std::slice::from_ref(&z)).unwrap();
         let rule = &rules[0];
         let www = |z: &Zone| -> Vec<(String, u32)> {
             z.records
@@ -366,17 +367,28 @@ mod tests {
                 .collect()
         };
         let mut one = z.clone();
-        let mut markers = Vec::new();
+        let mut withheld = Vec::new();
         let only_b = failover::evaluate(rule, &|c: &str| c == "b");
-        apply_outcome(&mut one, rule, &only_b, 30, &mut markers);
+        apply_outcome(&mut one, rule, &only_b, 30, &mut withheld);
         // The owner keeps the zone file's case; the rule's TTL applies.
         assert_eq!(www(&one), vec![("WWW.e.test./192.0.2.2".to_string(), 30)]);
-        assert!(markers.is_empty());
+        assert!(withheld.is_empty());
         let mut none = z.clone();
         let all_down = failover::evaluate(rule, &|_: &str| false);
-        apply_outcome(&mut none, rule, &all_down, 30, &mut markers);
+        apply_outcome(&mut none, rule, &all_down, 30, &mut withheld);
         assert!(www(&none).is_empty());
-        assert_eq!(markers.len(), 1);
-        assert_eq!((markers[0].1, markers[0].2, markers[0].3), (rtype::A, false, 30));
+        assert_eq!(withheld.len(), 1);
+        let w = &withheld[0];
+        assert_eq!(
+            (w.name.to_string().as_str(), w.rtype, w.servfail, w.ttl),
+            ("WWW.e.test.", rtype::A, false, 30)
+        );
+        // Transfers carry the serve-all answer meanwhile.
+        let addrs: Vec<_> = w
+            .transfer
+            .iter()
+            .map(|r| r.as_ipv4().unwrap().to_string())
+            .collect();
+        assert_eq!(addrs, ["192.0.2.1", "192.0.2.2"]);
     }
 }

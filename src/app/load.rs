@@ -35,7 +35,7 @@ pub fn load(config: Config, reclaim: &Reclaimer) -> Result<Loaded, String> {
             zones.push(secondary::placeholder(&origin));
             continue;
         }
-        match load_zone(&path, &origin, &config.base_dir, reclaim) {
+        match load_zone(&path, &origin, &config.base_dir, &config.zone_limits(zc), reclaim) {
             Ok(z) => zones.push(z),
             Err(e) => errors.push(e.to_string()),
         }

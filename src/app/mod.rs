@@ -4,6 +4,8 @@
 //!
 //! - [`load`]: config and zones from disk, `vigia check`, logging;
 //! - [`build`]: snapshots on load, health transition and transfer;
+//! - [`serials`]: the serial rule (serials never go back) and fingerprints;
+//! - [`state`]: the state directory (serials, drains across restarts);
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -13,12 +15,15 @@
 
 mod build;
 mod load;
+mod serials;
 mod serve;
+mod state;
 
 pub use load::{check, init_logging, load, Loaded};
 pub use serve::serve;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -32,8 +37,11 @@ use crate::health::{HealthRegistry, Transition};
 use crate::reclaim::Reclaimer;
 use crate::snapshot::{Settings, Snapshot};
 use crate::transfer::journal::Journal;
+use crate::transfer::notify::Notifier;
 use crate::transfer::secondary::{self, Followers, Task};
 use crate::zone::Zone;
+use serials::Served;
+use state::{Saved, SavedDrain, StateDir};
 
 /// What the snapshot builder remembers between builds. Zone data itself
 /// lives only in the current snapshot (one copy in memory).
@@ -44,12 +52,23 @@ struct BuildState {
     rules: Vec<Rule>,
     /// TTL of each rule's records: the rule's `ttl`, else the zone's.
     rule_ttls: Vec<u32>,
-    /// Per zone: origin, serial in the file, fingerprint of the file's data.
-    files: Vec<(Name, u32, u64)>,
-    /// Serial served per zone (file serial plus failover bumps).
-    serials: Vec<u32>,
+    /// Per zone, in config order: what is served.
+    zones: Vec<ZoneState>,
+    /// What was served for primary zones no longer configured: kept (and
+    /// in the state directory), so a zone that comes back never goes back
+    /// to an older serial.
+    retired: BTreeMap<String, Served>,
     /// Each rule's last answer, to spot changes.
     outcomes: Vec<Outcome>,
+}
+
+/// One served zone: its origin and what is served (serial, fingerprints).
+struct ZoneState {
+    origin: Name,
+    /// A secondary zone serves its primary's serial; it is not kept in
+    /// the state directory.
+    secondary: bool,
+    served: Served,
 }
 
 /// The running server's shared state.
@@ -66,25 +85,41 @@ pub struct App {
     pending: Mutex<Vec<Task>>,
     /// Where load-time garbage is freed.
     reclaim: Reclaimer,
+    /// NOTIFY to secondaries, judged.
+    notifier: Notifier,
+    /// Where serials and drains are kept across restarts. Locked after the
+    /// build state, never before.
+    store: Mutex<StateDir>,
+    /// Set once every listener is bound and the first snapshot serves:
+    /// nothing is written to the state directory and no NOTIFY leaves
+    /// before, so a failed start changes nothing anywhere.
+    live: AtomicBool,
 }
 
 impl App {
-    /// Builds the first snapshot from the checks' initial states.
-    fn new(loaded: Loaded, transitions: mpsc::UnboundedSender<Transition>, reclaim: Reclaimer) -> Arc<App> {
-        let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
-        let metrics = Metrics::new(names);
-        let health = HealthRegistry::new(&loaded.config.checks, metrics.clone());
+    /// Builds the first snapshot from `health` (its first round of probes
+    /// done, drains restored) and the serials `saved` by the last run.
+    /// Writes nothing and sends nothing: see [`App::go_live`].
+    fn new(
+        loaded: Loaded,
+        transitions: mpsc::UnboundedSender<Transition>,
+        reclaim: Reclaimer,
+        metrics: Arc<Metrics>,
+        health: Arc<HealthRegistry>,
+        (store, saved): (StateDir, Saved),
+    ) -> Arc<App> {
         let app = Arc::new(App {
             state: Mutex::new(BuildState {
                 config: loaded.config.clone(),
                 settings: Settings::default(),
                 rules: Vec::new(),
                 rule_ttls: Vec::new(),
-                files: Vec::new(),
-                serials: Vec::new(),
+                zones: Vec::new(),
+                retired: BTreeMap::new(),
                 outcomes: Vec::new(),
             }),
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+            notifier: Notifier::new(metrics.clone()),
             metrics,
             health: ArcSwap::new(health),
             transitions,
@@ -92,10 +127,81 @@ impl App {
             followers: Mutex::default(),
             pending: Mutex::default(),
             reclaim,
+            store: Mutex::new(store),
+            live: AtomicBool::new(false),
         });
         app.follow(&loaded.config);
-        app.install(loaded);
+        app.install(loaded, &saved.zones);
         app
+    }
+
+    /// The server stands (every listener bound, the first snapshot
+    /// serving): from now on state is written and NOTIFY sent. Writes the
+    /// state and announces every zone to its secondaries, as BIND does at
+    /// load: a restart may have changed the data.
+    pub(super) fn go_live(&self) {
+        let st = self.lock();
+        self.live.store(true, Ordering::SeqCst);
+        self.persist(&st);
+        self.propagate(None, &self.snapshot.load(), &st.config);
+    }
+
+    fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Writes serials and drains to the state directory (once live).
+    /// Takes the build state to keep the lock order (build state, then
+    /// store). A failed write is logged; serving goes on.
+    fn persist(&self, st: &BuildState) {
+        if !self.is_live() {
+            return;
+        }
+        let saved = Saved {
+            zones: st
+                .retired
+                .clone()
+                .into_iter()
+                .chain(
+                    st.zones
+                        .iter()
+                        .filter(|z| !z.secondary)
+                        .map(|z| (z.origin.to_string(), z.served)),
+                )
+                .collect(),
+            drains: self
+                .health
+                .load()
+                .drains()
+                .iter()
+                .map(|(name, d)| (name.clone(), SavedDrain::from_drain(d)))
+                .collect(),
+        };
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = store.save(&saved) {
+            tracing::error!(dir = %store.path().display(), error = %e, "cannot write the state directory: a restart may serve serials secondaries have seen, and forget drains");
+        }
+    }
+
+    /// Drains or undrains a check for the admin API and keeps it in the
+    /// state directory. Blocking (writes a file).
+    pub(super) fn set_drained(
+        &self,
+        check: &str,
+        drained: bool,
+        reason: &str,
+    ) -> Result<serde_json::Value, String> {
+        let health = self.health.load();
+        // The registry publishes the transition itself, in order with probes.
+        health.set_drained(check, drained, reason)?;
+        self.persist(&self.lock());
+        let drain = health.drain_of(check);
+        Ok(serde_json::json!({
+            "check": check,
+            "drained": drain.is_some(),
+            "since": drain.as_ref().map(|d| crate::dns::time::rfc3339(d.since)),
+            "reason": drain.map(|d| d.reason),
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, BuildState> {
@@ -145,13 +251,23 @@ impl App {
             let new = HealthRegistry::new(&loaded.config.checks, self.metrics.clone());
             let old = self.health.load_full();
             new.inherit(&old);
+            // A check new to this process gets its first probe before it
+            // decides any answer, as at start-up.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.block_on(new.first_round());
+            }
             new.spawn(self.transitions.clone());
             self.health.store(new);
             old.shutdown();
         }
         let n = loaded.zones.len();
         self.follow(&loaded.config);
-        self.install(loaded);
+        let prev: BTreeMap<String, Served> = {
+            let st = self.lock();
+            let current = st.zones.iter().map(|z| (z.origin.to_string(), z.served));
+            st.retired.clone().into_iter().chain(current).collect()
+        };
+        self.install(loaded, &prev);
         self.metrics.reload(true);
         let msg = format!("reloaded {n} zones");
         tracing::info!("{msg}");
@@ -175,10 +291,9 @@ impl App {
             .map(|(r, o)| (r.id.clone(), failover::describe(o)))
             .collect();
         let zones: BTreeMap<String, u32> = st
-            .files
+            .zones
             .iter()
-            .zip(&st.serials)
-            .map(|(z, s)| (z.0.to_string(), *s))
+            .map(|z| (z.origin.to_string(), z.served.serial))
             .collect();
         serde_json::json!({
             "checks": self.health.load().status(),

@@ -5,9 +5,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
 use crate::control::admin::{self, AdminApi};
+use crate::control::metrics::Metrics;
+use crate::health::HealthRegistry;
 use crate::net::{self, Shared};
 use crate::query::rrl::Rrl;
 use crate::reclaim::Reclaimer;
@@ -16,6 +19,8 @@ use crate::reclaim::Reclaimer;
 pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_logging(&config);
+    // Checked (never written) before anything else happens.
+    let store = StateDir::open(&config.state_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let reclaim = Reclaimer::spawn();
     let loaded = load(config, &reclaim).map_err(|e| anyhow::anyhow!("{e}"))?;
     let workers = match loaded.config.server.workers {
@@ -28,50 +33,81 @@ pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
         .thread_name("vigia-rt")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(loaded, workers, reclaim))
+    runtime.block_on(run(loaded, workers, reclaim, store))
 }
 
-async fn run(loaded: Loaded, workers: usize, reclaim: Reclaimer) -> anyhow::Result<()> {
-    let cfg = loaded.config.clone();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let app = App::new(loaded, tx.clone(), reclaim);
-    let mut shared = Shared::new(
-        app.snapshot.clone(),
-        cfg.server.tcp_idle_timeout,
-        cfg.server.tcp_max_connections,
-    );
-    // Not yet shared: hand the transfer path the journal IXFR answers from.
-    if let Some(s) = Arc::get_mut(&mut shared) {
-        s.journal = app.journal.clone();
-    }
-    // TCP limits and UDP response rate limiting (read at start-up only).
-    if let Some(s) = Arc::get_mut(&mut shared) {
-        s.set_limits(&cfg.server);
-        s.rrl = cfg.rrl.enabled.then(|| {
-            Rrl::new(
-                &cfg.rrl,
-                app.metrics.rrl_dropped.clone(),
-                app.metrics.rrl_slipped.clone(),
-            )
-        });
-    }
+/// Every socket vigia serves on, bound before anything else happens.
+struct Listeners {
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<tokio::net::TcpListener>,
+    admin: tokio::net::TcpListener,
+    admin_addr: std::net::SocketAddr,
+}
 
-    // Bind everything before serving, so a bad address fails the start.
+/// Binds every listener: DNS over UDP and TCP on every `listen` address,
+/// and the metrics/admin listener. A bad or taken address fails the start
+/// here, before anything is written or sent.
+async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for addr in cfg.listen_addrs() {
         udp.extend(net::bind_udp(addr, workers)?);
         tcp.push(net::bind_tcp(addr).await?);
     }
-    let metrics_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-    let admin_listener = tokio::net::TcpListener::bind(metrics_addr)
+    let admin_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
+    let admin = tokio::net::TcpListener::bind(admin_addr)
         .await
-        .with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
+        .with_context(|| format!("cannot listen on {admin_addr} for /metrics"))?;
+    Ok(Listeners {
+        udp,
+        tcp,
+        admin,
+        admin_addr,
+    })
+}
 
-    // Health checks start before the first query is answered; the first
-    // snapshot already reflects their initial states.
-    app.health.load().spawn(tx.clone());
-    app.start_followers();
+/// Start-up, in the order that keeps a failed start from changing
+/// anything: bind every listener; run each check's first probe (drained
+/// checks from the state directory start drained); build the first
+/// snapshot and answer; only then write the state directory and NOTIFY
+/// every zone's secondaries.
+async fn run(
+    loaded: Loaded,
+    workers: usize,
+    reclaim: Reclaimer,
+    store: (StateDir, Saved),
+) -> anyhow::Result<()> {
+    let cfg = loaded.config.clone();
+    let listeners = bind_all(&cfg, workers).await?;
+
+    let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
+    let metrics = Metrics::new(names);
+    let health = HealthRegistry::new(&cfg.checks, metrics.clone());
+    let drains = store
+        .1
+        .drains
+        .iter()
+        .map(|(n, d)| (n.clone(), d.to_drain()))
+        .collect();
+    for name in health.restore_drains(&drains) {
+        tracing::warn!(check = %name, "a drain kept in the state directory names a check that is not configured: dropped");
+    }
+    let took = health.first_round().await;
+    let states: Vec<String> = health
+        .states()
+        .iter()
+        .map(|(c, up)| format!("{c} {}", if *up { "up" } else { "down" }))
+        .collect();
+    tracing::info!(ms = took.as_millis() as u64, checks = %states.join(", "), "first probe of every check done");
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let built = {
+        let (tx, health, metrics) = (tx.clone(), health.clone(), metrics.clone());
+        tokio::task::spawn_blocking(move || App::new(loaded, tx, reclaim, metrics, health, store))
+    };
+    let app = built.await.context("building the first snapshot")?;
+    let shared = shared(&app, &cfg);
+
     // Transitions are built in order, each off the async workers.
     let builder_app = app.clone();
     tokio::spawn(async move {
@@ -80,16 +116,22 @@ async fn run(loaded: Loaded, workers: usize, reclaim: Reclaimer) -> anyhow::Resu
             let _ = tokio::task::spawn_blocking(move || app.rebuild(&t)).await;
         }
     });
-    tokio::spawn(admin::serve(admin_listener, Arc::new(AdminBridge(app.clone()))));
-    let udp_threads = net::spawn_udp(udp, shared.clone());
-    for l in tcp {
+    tokio::spawn(admin::serve(listeners.admin, Arc::new(AdminBridge(app.clone()))));
+    let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
+    for l in listeners.tcp {
         tokio::spawn(net::serve_tcp(l, shared.clone()));
     }
+    let live = app.clone();
+    tokio::task::spawn_blocking(move || live.go_live())
+        .await
+        .context("writing the state directory")?;
+    app.health.load().spawn(tx.clone());
+    app.start_followers();
     tracing::info!(
         listen = ?cfg.server.listen,
         workers,
-        metrics = %metrics_addr,
-        zones = app.lock().files.len(),
+        metrics = %listeners.admin_addr,
+        zones = app.lock().zones.len(),
         "vigia serving"
     );
     wait_for_signals(&app).await;
@@ -105,6 +147,29 @@ async fn run(loaded: Loaded, workers: usize, reclaim: Reclaimer) -> anyhow::Resu
         let _ = t.join();
     }
     Ok(())
+}
+
+/// What the sockets share: the snapshot, the IXFR journal, the metrics,
+/// TCP limits and UDP response rate limiting (read at start-up only).
+fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
+    let mut shared = Shared::new(
+        app.snapshot.clone(),
+        cfg.server.tcp_idle_timeout,
+        cfg.server.tcp_max_connections,
+    );
+    if let Some(s) = Arc::get_mut(&mut shared) {
+        s.journal = app.journal.clone();
+        s.metrics = Some(app.metrics.clone());
+        s.set_limits(&cfg.server);
+        s.rrl = cfg.rrl.enabled.then(|| {
+            Rrl::new(
+                &cfg.rrl,
+                app.metrics.rrl_dropped.clone(),
+                app.metrics.rrl_slipped.clone(),
+            )
+        });
+    }
+    shared
 }
 
 /// SIGHUP reloads; SIGTERM and SIGINT stop.
@@ -141,9 +206,8 @@ impl AdminApi for AdminBridge {
     fn status_json(&self) -> serde_json::Value {
         self.0.status()
     }
-    fn set_drained(&self, check: &str, drained: bool) -> Result<(), String> {
-        // The registry publishes the transition itself, in order with probes.
-        self.0.health.load().set_drained(check, drained).map(|_| ())
+    fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
+        self.0.set_drained(check, drained, reason)
     }
     fn reload(&self) -> Result<String, String> {
         self.0.reload_and_follow()

@@ -1,4 +1,5 @@
-//! The command line: `vigia serve`, `vigia check`, `vigia query`.
+//! The command line: `vigia serve`, `vigia check`, `vigia query`,
+//! `vigia import-bind`.
 
 mod query;
 
@@ -69,6 +70,27 @@ enum Command {
         #[arg(long)]
         short: bool,
     },
+    /// Convert a BIND named.conf (and the files it includes) to a config.toml.
+    ///
+    /// Carries listen-on, zones (primary and secondary: file, allow-transfer,
+    /// also-notify, masters) and the TSIG keys they use. Writes the config to
+    /// standard output or --out; prints what it cannot carry (recursion,
+    /// views, DNSSEC, logging, ...) to standard error as
+    /// `FILE:LINE: warning: ...` and lists it in the config. Exits 1 if
+    /// named.conf cannot be read or no zone can be carried.
+    ImportBind {
+        /// BIND's configuration, e.g. /etc/named.conf or /etc/bind/named.conf.
+        #[arg(value_name = "NAMED_CONF")]
+        named_conf: PathBuf,
+        /// Write the config to FILE (zone files under its folder are then
+        /// named relative to it; otherwise paths are absolute).
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Read absolute paths inside named.conf under DIR, as `named -t DIR`
+        /// does (for a copy of another host's /etc and /var/named).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -97,9 +119,18 @@ pub fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                // A named.conf given by mistake: point at import-bind.
+                eprintln!("{}", crate::bindconf::hint_for(&config).unwrap_or(e));
                 ExitCode::FAILURE
             }
+        },
+        Command::ImportBind {
+            named_conf,
+            out,
+            root,
+        } => match crate::bindconf::cli(&named_conf, out.as_deref(), root.as_deref()) {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
         },
         Command::Query {
             name,

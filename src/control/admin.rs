@@ -2,7 +2,8 @@
 //!
 //! - `GET /metrics`: Prometheus text format;
 //! - `GET /status`: checks, rules and zone serials as JSON;
-//! - `POST /checks/NAME/drain`, `POST /checks/NAME/undrain`;
+//! - `POST /checks/NAME/drain[?reason=TEXT]`, `POST /checks/NAME/undrain`
+//!   (a drain is kept across restarts, with its time and reason);
 //! - `POST /reload`.
 //!
 //! A deliberately small HTTP/1.1 server: one request per connection
@@ -24,8 +25,10 @@ pub trait AdminApi: Send + Sync + 'static {
     fn metrics_text(&self) -> String;
     /// The `/status` document.
     fn status_json(&self) -> serde_json::Value;
-    /// Drains or undrains a check; Err (answered 404) for an unknown check.
-    fn set_drained(&self, check: &str, drained: bool) -> Result<(), String>;
+    /// Drains or undrains a check, keeping `reason` with a drain; Ok: the
+    /// JSON to answer; Err (answered 404) for an unknown check. Runs on a
+    /// blocking thread (it writes the state directory).
+    fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String>;
     /// Reloads the configuration and zones; runs on a blocking thread.
     fn reload(&self) -> Result<String, String>;
 }
@@ -108,6 +111,8 @@ struct Request {
     method: String,
     /// The path, query string removed, not yet percent-decoded.
     path: String,
+    /// The query string (after `?`), not yet decoded.
+    query: String,
     origin: bool,
 }
 
@@ -187,11 +192,12 @@ fn parse_head(head: &[u8]) -> Result<(Request, usize), Response> {
             origin = true;
         }
     }
-    let path = target.split('?').next().unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok((
         Request {
             method: method.to_string(),
-            path,
+            path: path.to_string(),
+            query: query.to_string(),
             origin,
         },
         body_len,
@@ -241,9 +247,9 @@ async fn route(req: &Request, api: &Arc<dyn AdminApi>) -> Response {
         "/metrics" | "/status" => Response::not_allowed("GET, HEAD"),
         "/reload" => Response::not_allowed("POST"),
         path => match drain_route(path) {
-            Some(Ok((check, drained))) if post => match api.set_drained(&check, drained) {
-                Ok(()) => Response::json(200, &serde_json::json!({"check": check, "drained": drained})),
-                Err(e) => Response::json(404, &serde_json::json!({"error": e})),
+            Some(Ok((check, drained))) if post => match drain_reason(&req.query) {
+                Ok(reason) => set_drained(api.clone(), check, drained, reason).await,
+                Err(e) => Response::json(400, &serde_json::json!({"error": e})),
             },
             Some(Ok(_)) => Response::not_allowed("POST"),
             Some(Err(())) => Response::json(400, &serde_json::json!({"error": "bad check name in path"})),
@@ -265,6 +271,38 @@ fn drain_route(path: &str) -> Option<Result<(String, bool), ()>> {
         Some(n) if !n.is_empty() => Ok((n, drained)),
         _ => Err(()),
     })
+}
+
+/// Longest drain reason kept (characters).
+const MAX_REASON: usize = 200;
+
+/// The `reason` parameter of a drain's query string (`+` or `%20` for
+/// spaces): at most [`MAX_REASON`] characters, no control characters.
+fn drain_reason(query: &str) -> Result<String, String> {
+    let mut reason = String::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "reason" {
+            return Err(format!("unknown parameter '{k}': only reason=TEXT"));
+        }
+        reason = percent_decode(&v.replace('+', " ")).ok_or("reason: bad %-escape or not UTF-8")?;
+    }
+    if reason.chars().count() > MAX_REASON {
+        return Err(format!("reason: longer than {MAX_REASON} characters"));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err("reason: control characters are not allowed".into());
+    }
+    Ok(reason)
+}
+
+/// A drain writes the state directory: keep it off the async threads.
+async fn set_drained(api: Arc<dyn AdminApi>, check: String, drained: bool, reason: String) -> Response {
+    match tokio::task::spawn_blocking(move || api.set_drained(&check, drained, &reason)).await {
+        Ok(Ok(v)) => Response::json(200, &v),
+        Ok(Err(e)) => Response::json(404, &serde_json::json!({"error": e})),
+        Err(e) => Response::json(500, &serde_json::json!({"error": format!("drain panicked: {e}")})),
+    }
 }
 
 /// Reloading reads files and may take a while: keep it off the async threads.
@@ -376,7 +414,7 @@ mod tests {
 
     #[derive(Default)]
     struct Fake {
-        drains: Mutex<Vec<(String, bool)>>,
+        drains: Mutex<Vec<(String, bool, String)>>,
         reload_ok: std::sync::atomic::AtomicBool,
     }
 
@@ -387,12 +425,15 @@ mod tests {
         fn status_json(&self) -> serde_json::Value {
             serde_json::json!({"checks": [{"name": "web", "state": "up"}]})
         }
-        fn set_drained(&self, check: &str, drained: bool) -> Result<(), String> {
+        fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
             if !matches!(check, "web" | "a b") {
                 return Err(format!("no check is named '{check}'"));
             }
-            self.drains.lock().unwrap().push((check.to_string(), drained));
-            Ok(())
+            self.drains
+                .lock()
+                .unwrap()
+                .push((check.to_string(), drained, reason.to_string()));
+            Ok(serde_json::json!({"check": check, "drained": drained, "reason": reason}))
         }
         fn reload(&self) -> Result<String, String> {
             if self.reload_ok.load(std::sync::atomic::Ordering::Relaxed) {
@@ -506,7 +547,10 @@ mod tests {
         let r = get(srv.addr, "POST", "/checks/web/drain").await;
         assert_eq!(r.status, 200, "{r:?}");
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"check": "web", "drained": true}));
+        assert_eq!(
+            v,
+            serde_json::json!({"check": "web", "drained": true, "reason": ""})
+        );
         // A body is read and ignored; names are percent-decoded.
         let r = send(
             srv.addr,
@@ -514,10 +558,24 @@ mod tests {
         )
         .await;
         assert_eq!(r.status, 200, "{r:?}");
+        // A reason, `+` or `%20` for spaces.
+        let r = get(srv.addr, "POST", "/checks/web/drain?reason=moving+to%20host2").await;
+        assert_eq!(r.status, 200, "{r:?}");
         assert_eq!(
             *srv.api.drains.lock().unwrap(),
-            vec![("web".into(), true), ("a b".into(), false)]
+            vec![
+                ("web".into(), true, String::new()),
+                ("a b".into(), false, String::new()),
+                ("web".into(), true, "moving to host2".into())
+            ]
         );
+        for bad in ["?colour=red", "?reason=%0a", "?reason=%zz"] {
+            let r = get(srv.addr, "POST", &format!("/checks/web/drain{bad}")).await;
+            assert_eq!(r.status, 400, "{bad}: {r:?}");
+        }
+        let long = "x".repeat(MAX_REASON + 1);
+        let r = get(srv.addr, "POST", &format!("/checks/web/drain?reason={long}")).await;
+        assert_eq!(r.status, 400);
 
         let r = get(srv.addr, "POST", "/checks/nope/drain").await;
         assert_eq!(r.status, 404);
@@ -535,7 +593,7 @@ mod tests {
         )
         .await;
         assert_eq!(r.status, 403);
-        assert_eq!(srv.api.drains.lock().unwrap().len(), 2);
+        assert_eq!(srv.api.drains.lock().unwrap().len(), 3);
     }
 
     #[tokio::test]

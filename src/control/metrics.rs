@@ -76,6 +76,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
     ),
     (
+        "vigia_notify_total",
+        "NOTIFY sent to secondaries, by zone, target and result (ok, the secondary's RCODE in lower case such as refused or notauth, timeout: no answer after every retry, error: could not be sent).",
+        "counter",
+    ),
+    (
+        "vigia_xfr_out_total",
+        "Zone transfers asked of vigia, by zone (empty for a zone vigia does not serve), kind (axfr: the whole zone, also when it answers an IXFR; ixfr: differences or the current SOA) and result (ok, refused, notauth).",
+        "counter",
+    ),
+    (
         "vigia_rrl_dropped_total",
         "UDP responses dropped by response rate limiting.",
         "counter",
@@ -104,6 +114,10 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// `vigia_xfr_in_total{zone,kind,result}`
     pub xfr_in: IntCounterVec,
+    /// `vigia_notify_total{zone,target,result}`
+    pub notify: IntCounterVec,
+    /// `vigia_xfr_out_total{zone,kind,result}`
+    pub xfr_out: IntCounterVec,
     /// `vigia_build_info{version}`
     pub build_info: IntGaugeVec,
     /// `vigia_rrl_dropped_total`
@@ -133,6 +147,10 @@ impl Metrics {
         let reloads = IntCounterVec::new(opts("vigia_reloads_total"), &["result"]).expect("valid metric");
         let xfr_in = IntCounterVec::new(opts("vigia_xfr_in_total"), &["zone", "kind", "result"])
             .expect("valid metric");
+        let notify = IntCounterVec::new(opts("vigia_notify_total"), &["zone", "target", "result"])
+            .expect("valid metric");
+        let xfr_out = IntCounterVec::new(opts("vigia_xfr_out_total"), &["zone", "kind", "result"])
+            .expect("valid metric");
         let build_info = IntGaugeVec::new(opts("vigia_build_info"), &["version"]).expect("valid metric");
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let rrl_dropped = IntCounter::with_opts(opts("vigia_rrl_dropped_total")).expect("valid metric");
@@ -161,6 +179,8 @@ impl Metrics {
             Box::new(zone_serial.clone()),
             Box::new(reloads.clone()),
             Box::new(xfr_in.clone()),
+            Box::new(notify.clone()),
+            Box::new(xfr_out.clone()),
             Box::new(build_info.clone()),
             Box::new(rrl_dropped.clone()),
             Box::new(rrl_slipped.clone()),
@@ -178,6 +198,8 @@ impl Metrics {
             zone_serial,
             reloads,
             xfr_in,
+            notify,
+            xfr_out,
             build_info,
             rrl_dropped,
             rrl_slipped,
@@ -285,6 +307,18 @@ impl Metrics {
         self.xfr_in
             .with_label_values(&[zone, kind, if ok { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Counts what became of one NOTIFY (`result`: `ok`, an RCODE in lower
+    /// case, `timeout` or `error`).
+    pub fn notify(&self, zone: &str, target: &str, result: &str) {
+        self.notify.with_label_values(&[zone, target, result]).inc();
+    }
+
+    /// Counts a zone transfer asked of vigia: `kind` `axfr` or `ixfr` (what
+    /// was sent), `result` `ok` or the RCODE of a refusal in lower case.
+    pub fn xfr_out(&self, zone: &str, kind: &str, result: &str) {
+        self.xfr_out.with_label_values(&[zone, kind, result]).inc();
     }
 
     /// Counts a reload attempt.
@@ -541,6 +575,8 @@ mod tests {
         m.failover_event("app.example.com./CNAME", "a.example.com.", "SERVFAIL");
         m.set_zone_serial("example.com.", 7);
         m.reload(true);
+        m.notify("example.com.", "127.0.0.2:53", "refused");
+        m.xfr_out("example.com.", "ixfr", "ok");
         m.queries().record(Some(1), rtype::AAAA, 0, true);
         let text = m.encode();
         let promtool = std::path::Path::new("/usr/bin/promtool");

@@ -255,6 +255,12 @@ pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
     }
 }
 
+/// A wire name without its first label (None for the root).
+pub fn parent_wire(name: &[u8]) -> Option<&[u8]> {
+    let len = *name.first()? as usize;
+    name.get(1 + len..).filter(|p| !p.is_empty())
+}
+
 /// True if wire name `name` equals or is below `zone` (case-insensitive).
 pub fn is_subdomain_wire(name: &[u8], zone: &[u8]) -> bool {
     if zone == [0] {

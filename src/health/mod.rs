@@ -21,7 +21,7 @@ pub mod registry;
 pub mod state;
 
 pub use probe::{probe, CompiledCheck, ProbeOutcome, Reason, Target, BODY_CAP};
-pub use registry::{CheckStatus, HealthRegistry, Transition};
+pub use registry::{CheckStatus, Drain, HealthRegistry, Transition};
 pub use state::StateMachine;
 
 #[cfg(test)]

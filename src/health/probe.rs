@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{parse_status_ranges, CheckConfig, InitialState};
+use crate::config::{parse_status_ranges, CheckConfig};
 
 /// Most body bytes a probe reads; enough for any health page, and a bound on
 /// what an endless body can cost.
@@ -123,7 +123,6 @@ pub struct CompiledCheck {
     pub(crate) expect_status_text: String,
     pub expect_body: Option<String>,
     pub host: Option<String>,
-    pub initial_up: bool,
 }
 
 impl CompiledCheck {
@@ -160,7 +159,6 @@ impl CompiledCheck {
             expect_status_text: cfg.expect_status.clone(),
             expect_body: cfg.expect_body.clone().filter(|b| !b.is_empty()),
             host: cfg.host.clone(),
-            initial_up: cfg.initial == InitialState::Up,
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::probe::{probe, CompiledCheck, ProbeOutcome};
+use super::probe::{probe, CompiledCheck, ProbeOutcome, Reason};
 use super::state::StateMachine;
 use crate::config::CheckConfig;
 use crate::control::metrics::Metrics;
@@ -39,8 +39,13 @@ pub struct CheckStatus {
     /// `up` or `down` (effective: a drained check is down).
     pub state: &'static str,
     pub drained: bool,
-    /// What the probes alone say (`up`/`down`), drain aside.
+    /// What the probes alone say (`up`/`down`, `unknown` before the first
+    /// probe), drain aside.
     pub probe_state: &'static str,
+    /// Since when the check is drained, RFC 3339 (`null` when not drained).
+    pub drained_since: Option<String>,
+    /// The reason given with the drain (`null` when not drained).
+    pub drain_reason: Option<String>,
     /// When the effective state last changed (start-up for none), RFC 3339.
     pub since: String,
     /// When the last probe ended, RFC 3339; `null` before the first.
@@ -61,8 +66,16 @@ struct Entry {
     state: Mutex<EntryState>,
 }
 
+/// An operator's drain: since when, and why (possibly empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drain {
+    pub since: SystemTime,
+    pub reason: String,
+}
+
 struct EntryState {
     machine: StateMachine,
+    drain: Option<Drain>,
     since: SystemTime,
     last_probe: Option<SystemTime>,
     last: Option<(ProbeOutcome, String)>,
@@ -81,20 +94,22 @@ pub struct HealthRegistry {
 }
 
 impl HealthRegistry {
-    /// A registry in the initial states (`initial`, default up), with each
-    /// check's metric series created and series of checks no longer
-    /// configured removed. Nothing runs until [`Self::spawn`].
+    /// A registry of checks not probed yet (counted up until their first
+    /// probe: see [`Self::first_round`]), with each check's metric series
+    /// created and series of checks no longer configured removed. Nothing
+    /// runs until [`Self::first_round`] and [`Self::spawn`].
     pub fn new(checks: &[CheckConfig], metrics: Arc<Metrics>) -> Arc<Self> {
         let now = SystemTime::now();
         let entries: Vec<Entry> = checks
             .iter()
             .map(|c| {
                 let check = CompiledCheck::new(c);
-                let machine = StateMachine::new(check.initial_up, check.fall, check.rise);
+                let machine = StateMachine::new(check.fall, check.rise);
                 Entry {
                     check,
                     state: Mutex::new(EntryState {
                         machine,
+                        drain: None,
                         since: now,
                         last_probe: None,
                         last: None,
@@ -107,7 +122,7 @@ impl HealthRegistry {
         let names: Vec<String> = entries.iter().map(|e| e.check.name.clone()).collect();
         metrics.retain_checks(&names);
         for e in &entries {
-            metrics.init_check(&e.check.name, e.check.initial_up);
+            metrics.init_check(&e.check.name, true);
         }
         let by_name = names.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
         Arc::new(HealthRegistry {
@@ -152,7 +167,13 @@ impl HealthRegistry {
             target: e.check.target_text(),
             state: word(st.machine.up()),
             drained: st.machine.drained(),
-            probe_state: word(st.machine.probe_up()),
+            probe_state: if st.machine.unprobed() {
+                "unknown"
+            } else {
+                word(st.machine.probe_up())
+            },
+            drained_since: st.drain.as_ref().map(|d| rfc3339(d.since)),
+            drain_reason: st.drain.as_ref().map(|d| d.reason.clone()),
             since: rfc3339(st.since),
             last_probe: st.last_probe.map(rfc3339),
             reason: st.last.as_ref().map(|(o, _)| o.label().to_string()),
@@ -163,11 +184,48 @@ impl HealthRegistry {
         }
     }
 
-    /// Starts one task per check. Each waits a random fraction of its
-    /// interval (at most a second) before the first probe, then probes every
-    /// interval, jittered by up to 10 %, so checks do not beat in step.
-    /// Every change of effective state is sent on `tx` (drains too). Calling
-    /// it again does nothing.
+    /// Runs the first probe of every check that has none yet, all at once,
+    /// and returns when each has its result (how long that took). A probe
+    /// ends within its check's timeout; a check still without a result a
+    /// second after the longest timeout is recorded as timed out. The
+    /// first result sets the state outright (see [`StateMachine`]). Call it
+    /// before [`Self::spawn`]: it publishes no transition.
+    pub async fn first_round(self: &Arc<Self>) -> Duration {
+        let started = Instant::now();
+        let pending: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.state(i).machine.unprobed())
+            .collect();
+        let longest = pending
+            .iter()
+            .map(|&i| self.entries[i].check.timeout)
+            .max()
+            .unwrap_or_default();
+        let mut probes = tokio::task::JoinSet::new();
+        for &i in &pending {
+            let reg = self.clone();
+            probes.spawn(async move {
+                let t = Instant::now();
+                let outcome = probe(&reg.entries[i].check).await;
+                reg.record(i, outcome, t.elapsed());
+            });
+        }
+        let all = async { while probes.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(longest + Duration::from_secs(1), all).await;
+        probes.abort_all();
+        for &i in &pending {
+            if self.state(i).machine.unprobed() {
+                self.record(i, ProbeOutcome::Fail(Reason::Timeout), started.elapsed());
+            }
+        }
+        started.elapsed()
+    }
+
+    /// Starts one task per check, probing every interval, jittered by up
+    /// to 10 %, so checks do not beat in step. A check probed already (the
+    /// first round, or a reload that kept it) probes next an interval after
+    /// its last probe; one never probed waits a random fraction of its
+    /// interval (at most a second). Every change of effective state is
+    /// sent on `tx` (drains too). Calling it again does nothing.
     pub fn spawn(self: &Arc<Self>, tx: UnboundedSender<Transition>) {
         if self.tx.set(tx).is_err() {
             tracing::warn!("health checks already running");
@@ -175,41 +233,90 @@ impl HealthRegistry {
         }
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         for i in 0..self.entries.len() {
-            let first = first_delay(self.entries[i].check.interval);
+            let interval = self.entries[i].check.interval;
+            let since_last = self.state(i).last_probe.map(|t| t.elapsed().unwrap_or_default());
+            let first = match since_last {
+                Some(ago) => jittered(interval).saturating_sub(ago),
+                None => first_delay(interval),
+            };
             tasks.push(tokio::spawn(run_check(Arc::downgrade(self), i, first)));
         }
     }
 
-    /// Drains (forces down) or undrains a check. Returns whether the
-    /// effective state changed; the [`Transition`] is sent on the channel
-    /// given to [`Self::spawn`], in order with probe transitions, so callers
-    /// must not forward anything themselves. Err for an unknown check.
-    pub fn set_drained(&self, check: &str, drained: bool) -> Result<bool, String> {
+    /// Drains (forces down) or undrains a check; `reason` is kept with the
+    /// drain and shown in `/status`. Returns whether the effective state
+    /// changed; the [`Transition`] is sent on the channel given to
+    /// [`Self::spawn`], in order with probe transitions, so callers must not
+    /// forward anything themselves. Draining a drained check keeps its
+    /// first time and reason. Err for an unknown check.
+    pub fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<bool, String> {
         let &i = self
             .by_name
             .get(check)
             .ok_or_else(|| format!("no check is named '{check}'"))?;
         let mut st = self.state(i);
         let from_up = st.machine.up();
+        let now = SystemTime::now();
+        if drained && st.drain.is_none() {
+            st.drain = Some(Drain {
+                since: now,
+                reason: reason.to_string(),
+            });
+        } else if !drained {
+            st.drain = None;
+        }
         if !st.machine.set_drained(drained) {
             return Ok(false);
         }
-        st.since = SystemTime::now();
+        st.since = now;
         self.metrics.set_check_up(check, st.machine.up());
-        let (reason, detail) = if drained {
-            ("drain", "drained by the operator")
-        } else {
-            ("undrain", "undrained by the operator")
+        let (label, detail) = match (drained, reason) {
+            (true, "") => ("drain", "drained by the operator".to_string()),
+            (true, r) => ("drain", format!("drained by the operator: {r}")),
+            (false, _) => ("undrain", "undrained by the operator".to_string()),
         };
         self.publish(Transition {
             check: check.to_string(),
             from_up,
             to_up: st.machine.up(),
-            reason: reason.into(),
-            detail: detail.into(),
+            reason: label.into(),
+            detail,
             consecutive: 0,
         });
         Ok(true)
+    }
+
+    /// The drain of `check`, if it is drained.
+    pub fn drain_of(&self, check: &str) -> Option<Drain> {
+        let &i = self.by_name.get(check)?;
+        self.state(i).drain.clone()
+    }
+
+    /// Every drained check and its drain (what the state directory keeps).
+    pub fn drains(&self) -> BTreeMap<String, Drain> {
+        (0..self.entries.len())
+            .filter_map(|i| Some((self.entries[i].check.name.clone(), self.state(i).drain.clone()?)))
+            .collect()
+    }
+
+    /// Drains checks as a previous run left them (from the state
+    /// directory), before the first probe: a drained check starts drained.
+    /// Publishes nothing. Returns the names that are not configured (any
+    /// more), which are ignored.
+    pub fn restore_drains(&self, drains: &BTreeMap<String, Drain>) -> Vec<String> {
+        let mut unknown = Vec::new();
+        for (name, d) in drains {
+            let Some(&i) = self.by_name.get(name) else {
+                unknown.push(name.clone());
+                continue;
+            };
+            let mut st = self.state(i);
+            st.machine.set_drained(true);
+            st.drain = Some(d.clone());
+            st.since = d.since;
+            self.metrics.set_check_up(name, st.machine.up());
+        }
+        unknown
     }
 
     /// Carries state over from the registry this one replaces on reload, so
@@ -226,6 +333,7 @@ impl HealthRegistry {
             let same_target = old.entries[j].check.same_target(&e.check);
             let prev = old.state(j);
             let mut st = self.state(i);
+            st.drain = prev.drain.clone();
             if same_target {
                 st.machine = prev.machine.with_limits(e.check.fall, e.check.rise);
                 st.since = prev.since;
@@ -339,38 +447,104 @@ mod tests {
         let metrics = Metrics::new(vec![]);
         let cfgs = [
             check_cfg("a", "tcp = \"127.0.0.1:9\""),
-            check_cfg("b", "tcp = \"127.0.0.1:9\"\ninitial = \"down\""),
+            check_cfg("b", "tcp = \"127.0.0.1:9\""),
         ];
         let reg = HealthRegistry::new(&cfgs, metrics.clone());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        assert_eq!(reg.status()[1].probe_state, "unknown");
+        // b's first probe fails: down at once, whatever `fall` says.
+        reg.record(1, ProbeOutcome::Fail(Reason::Refused), Duration::from_millis(1));
+        reg.record(0, ProbeOutcome::Ok, Duration::from_millis(1));
         assert!(reg.is_up("a") && !reg.is_up("b") && reg.is_up("unknown"));
         assert_eq!(
             reg.states().into_iter().collect::<Vec<_>>(),
             vec![("a".into(), true), ("b".into(), false)]
         );
         // Not spawned: a drain changes the state but has nowhere to go.
-        assert_eq!(reg.set_drained("a", true), Ok(true));
+        assert_eq!(reg.set_drained("a", true, ""), Ok(true));
         assert!(!reg.is_up("a"));
-        assert_eq!(reg.set_drained("a", false), Ok(true));
-        assert!(reg.set_drained("zzz", true).unwrap_err().contains("zzz"));
+        assert_eq!(reg.set_drained("a", false, ""), Ok(true));
+        assert!(reg.drain_of("a").is_none(), "undrain clears the drain");
+        assert!(reg.set_drained("zzz", true, "").unwrap_err().contains("zzz"));
         // With a channel (set directly: no probe task runs in this test),
-        // drains are published.
+        // drains are published, with the reason given.
         reg.tx.set(tx).unwrap();
-        assert_eq!(reg.set_drained("a", true), Ok(true));
+        assert_eq!(reg.set_drained("a", true, "moving to host2"), Ok(true));
         let t = rx.try_recv().unwrap();
         assert_eq!(
             (t.check.as_str(), t.from_up, t.to_up, t.reason.as_str()),
             ("a", true, false, "drain")
         );
-        assert_eq!(reg.set_drained("b", true), Ok(false), "b is already down");
+        assert_eq!(t.detail, "drained by the operator: moving to host2");
+        assert_eq!(reg.set_drained("b", true, ""), Ok(false), "b is already down");
         assert!(rx.try_recv().is_err());
+        let first = reg.drain_of("a").unwrap();
+        assert_eq!(reg.set_drained("a", true, "again"), Ok(false));
+        assert_eq!(
+            reg.drain_of("a").unwrap(),
+            first,
+            "a second drain keeps the first"
+        );
         let st = reg.status();
         assert_eq!(
             (st[0].state, st[0].drained, st[0].probe_state),
             ("down", true, "up")
         );
+        assert_eq!(st[0].drain_reason.as_deref(), Some("moving to host2"));
+        assert!(st[0].drained_since.is_some() && st[1].drained_since.is_some());
+        assert_eq!(reg.drains().keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(st[1].target, "tcp://127.0.0.1:9");
         assert!(metrics.encode().contains("vigia_check_up{check=\"a\"} 0"));
+    }
+
+    #[tokio::test]
+    async fn the_first_round_probes_each_check_once_and_decides_its_state() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = listener.local_addr().unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let reg = HealthRegistry::new(
+            &[
+                check_cfg("up", &format!("tcp = \"{up}\"\nfall = 3")),
+                check_cfg("down", &format!("tcp = \"{closed}\"\nfall = 3")),
+                check_cfg("kept", &format!("tcp = \"{up}\"")),
+            ],
+            Metrics::new(vec![]),
+        );
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let saved: BTreeMap<String, Drain> = [("kept", "migration"), ("removed", "old check")]
+            .into_iter()
+            .map(|(n, r)| {
+                (
+                    n.to_string(),
+                    Drain {
+                        since,
+                        reason: r.into(),
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(reg.restore_drains(&saved), ["removed"]);
+        reg.first_round().await;
+        let st = reg.status();
+        assert_eq!((st[0].state, st[0].probes), ("up", 1));
+        assert_eq!(
+            (st[1].state, st[1].probes, st[1].reason.as_deref()),
+            ("down", 1, Some("refused"))
+        );
+        // A drained check starts drained, with its time and reason.
+        assert_eq!(
+            (st[2].state, st[2].probe_state, st[2].drained),
+            ("down", "up", true)
+        );
+        assert_eq!(st[2].drain_reason.as_deref(), Some("migration"));
+        assert_eq!(st[2].drained_since.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+        // Nothing left to probe: a second round probes nothing.
+        reg.first_round().await;
+        assert!(reg.status().iter().all(|c| c.probes == 1));
+        drop(listener);
     }
 
     #[test]
@@ -388,7 +562,7 @@ mod tests {
         old.record(0, ProbeOutcome::Fail(Reason::Refused), Duration::from_millis(1));
         old.record(0, ProbeOutcome::Fail(Reason::Refused), Duration::from_millis(1));
         assert!(!old.is_up("same"));
-        old.set_drained("moved", true).unwrap();
+        old.set_drained("moved", true, "maintenance").unwrap();
 
         let new = HealthRegistry::new(
             &[
@@ -398,7 +572,7 @@ mod tests {
             ],
             metrics.clone(),
         );
-        assert!(new.is_up("same"), "initial state before inherit");
+        assert!(new.is_up("same"), "unprobed before inherit");
         new.inherit(&old);
         let st = new.status();
         assert_eq!(
@@ -407,6 +581,7 @@ mod tests {
         );
         // Same backend, so probe history stays; a new target only keeps the drain.
         assert_eq!((st[1].state, st[1].drained, st[1].probes), ("down", true, 0));
+        assert_eq!(st[1].drain_reason.as_deref(), Some("maintenance"));
         assert_eq!((st[2].state, st[2].probes), ("up", 0));
         // The new rise = 1 applies from the next probe.
         new.record(0, ProbeOutcome::Ok, Duration::from_millis(1));
@@ -425,6 +600,8 @@ mod tests {
         );
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         reg.tx.set(tx).unwrap();
+        reg.record(0, ProbeOutcome::Ok, Duration::from_millis(3));
+        assert!(rx.try_recv().is_err(), "a good first probe changes nothing");
         reg.record(
             0,
             ProbeOutcome::Fail(Reason::Status(500)),
@@ -443,7 +620,7 @@ mod tests {
         );
         assert_eq!(t.detail, "HTTP status 503, expected 200-399");
         let st = &reg.status()[0];
-        assert_eq!((st.probes, st.reason.as_deref()), (2, Some("status")));
+        assert_eq!((st.probes, st.reason.as_deref()), (3, Some("status")));
         assert!(metrics
             .encode()
             .contains(r#"vigia_check_probes_total{check="a",result="status"} 2"#));

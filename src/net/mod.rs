@@ -31,6 +31,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::config::ServerConfig;
+use crate::control::metrics::Metrics;
 use crate::query::rrl::Rrl;
 use crate::snapshot::Snapshot;
 use crate::transfer::journal::Journal;
@@ -53,11 +54,15 @@ pub struct Shared {
     pub tcp_max_pipelined: usize,
     /// Response rate limiting for UDP (None: off).
     pub rrl: Option<Rrl>,
-    /// Open connections per client address (touched on accept and close only).
+    /// Prefix lengths clients are counted by for `tcp_max_per_client`.
+    tcp_client_prefix: (u8, u8),
+    /// Open connections per client prefix (touched on accept and close only).
     tcp_clients: Mutex<HashMap<IpAddr, usize>>,
     pub(crate) tcp_open: AtomicUsize,
     /// Zone history for IXFR (set by `app` before serving).
     pub journal: Arc<Journal>,
+    /// Where outgoing transfers are counted (set by `app` before serving).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Shared {
@@ -71,9 +76,14 @@ impl Shared {
             tcp_read_timeout: ServerConfig::default().tcp_read_timeout,
             tcp_max_pipelined: ServerConfig::default().tcp_max_pipelined,
             rrl: None,
+            tcp_client_prefix: (
+                ServerConfig::default().tcp_client_prefix_v4,
+                ServerConfig::default().tcp_client_prefix_v6,
+            ),
             tcp_clients: Mutex::new(HashMap::new()),
             tcp_open: AtomicUsize::new(0),
             journal: Arc::default(),
+            metrics: None,
         })
     }
 }
@@ -85,12 +95,19 @@ impl Shared {
         self.tcp_max_per_client = server.tcp_max_per_client.max(1);
         self.tcp_read_timeout = server.tcp_read_timeout;
         self.tcp_max_pipelined = server.tcp_max_pipelined.max(1);
+        self.tcp_client_prefix = (server.tcp_client_prefix_v4, server.tcp_client_prefix_v6);
     }
 
-    /// Counts a new connection from `ip`; false if `ip` is at its cap.
+    /// The client `ip` is counted as, for the per-client cap.
+    fn client_key(&self, ip: IpAddr) -> IpAddr {
+        client_prefix(ip, self.tcp_client_prefix.0, self.tcp_client_prefix.1)
+    }
+
+    /// Counts a new connection from `ip`; false if its prefix is at its cap.
     pub(crate) fn client_enter(&self, ip: IpAddr) -> bool {
+        let key = self.client_key(ip);
         let mut m = self.tcp_clients.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(ip).or_insert(0);
+        let n = m.entry(key).or_insert(0);
         if *n >= self.tcp_max_per_client {
             return false;
         }
@@ -99,11 +116,12 @@ impl Shared {
     }
 
     pub(crate) fn client_leave(&self, ip: IpAddr) {
+        let key = self.client_key(ip);
         let mut m = self.tcp_clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = m.get_mut(&ip) {
+        if let Some(n) = m.get_mut(&key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                m.remove(&ip);
+                m.remove(&key);
             }
         }
     }
@@ -111,6 +129,22 @@ impl Shared {
     /// TCP connections currently open.
     pub fn tcp_open(&self) -> usize {
         self.tcp_open.load(Ordering::Relaxed)
+    }
+}
+
+/// `ip` with only its first `v4` (IPv4) or `v6` (IPv6) bits kept: one
+/// site's block counts as one client, as RRL counts them. IPv4-mapped
+/// IPv6 addresses count as IPv4.
+pub fn client_prefix(ip: IpAddr, v4: u8, v6: u8) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(a) => {
+            let keep = u32::MAX.checked_shl(32 - u32::from(v4.min(32))).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & keep).into())
+        }
+        IpAddr::V6(a) => {
+            let keep = u128::MAX.checked_shl(128 - u32::from(v6.min(128))).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & keep).into())
+        }
     }
 }
 
@@ -145,6 +179,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clients_are_counted_by_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_prefix(ip("192.0.2.77"), 32, 56), ip("192.0.2.77"));
+        assert_eq!(client_prefix(ip("192.0.2.77"), 24, 56), ip("192.0.2.0"));
+        assert_eq!(
+            client_prefix(ip("2001:db8:1:23ff:1:2:3:4"), 32, 56),
+            ip("2001:db8:1:2300::")
+        );
+        assert_eq!(
+            client_prefix(ip("2001:db8:1:23ff::1"), 32, 64),
+            ip("2001:db8:1:23ff::")
+        );
+        assert_eq!(client_prefix(ip("2001:db8::1"), 32, 128), ip("2001:db8::1"));
+        assert_eq!(client_prefix(ip("::ffff:192.0.2.9"), 24, 56), ip("192.0.2.0"));
+        assert_eq!(client_prefix(ip("10.1.2.3"), 8, 56), ip("10.0.0.0"));
+    }
+
+    #[test]
     fn the_per_client_cap_counts_and_releases() {
         let mut s = Shared::new(
             Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
@@ -163,6 +215,14 @@ mod tests {
         assert!(s.client_enter(b));
         s.client_leave(a);
         assert!(s.client_enter(a));
+        // IPv6 clients count by /56: two addresses of one /56 share a cap,
+        // another /56 has its own.
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(s.client_enter(v6("2001:db8:0:1::1")) && s.client_enter(v6("2001:db8:0:ff:aaaa::9")));
+        assert!(!s.client_enter(v6("2001:db8:0:7::2")), "a third in the same /56");
+        assert!(s.client_enter(v6("2001:db8:0:100::1")), "the next /56");
+        s.client_leave(v6("2001:db8:0:1::1"));
+        assert!(s.client_enter(v6("2001:db8:0:2::3")));
         let e = bind_error(
             "127.0.0.1:53".parse().unwrap(),
             "udp",

@@ -68,12 +68,13 @@ pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
 async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    // Buffers start small and grow with what the client sends, so a
-    // thousand idle connections cost little memory.
+    // Buffers start empty and grow with the bytes that actually arrive (a
+    // length prefix alone allocates nothing), and shrink back when the
+    // connection goes idle, so a thousand idle connections cost little.
     let mut rd = BufReader::with_capacity(4 * 1024, rd);
-    let mut msg = Vec::with_capacity(512);
-    let mut out = Vec::with_capacity(1024);
-    let mut pending: Vec<u8> = Vec::with_capacity(1024);
+    let mut msg = Vec::new();
+    let mut out = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
     // Queries answered in `pending`, not yet written.
     let mut batched = 0usize;
     let io_timeout = shared.tcp_read_timeout;
@@ -81,6 +82,9 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
     loop {
         // Waiting for the first byte of the next query counts as idle.
         if rd.buffer().is_empty() {
+            for buf in [&mut msg, &mut out, &mut pending] {
+                shrink_idle(buf);
+            }
             match tokio::time::timeout(shared.tcp_idle, rd.fill_buf()).await {
                 Ok(Ok([])) => return Ok(()),
                 Ok(Ok(_)) => {}
@@ -97,10 +101,9 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(read_timeout()),
         };
-        msg.resize(len, 0);
-        tokio::time::timeout_at(deadline, rd.read_exact(&mut msg[..len]))
-            .await
-            .map_err(|_| read_timeout())??;
+        if !read_message(&mut rd, &mut msg, len, deadline).await? {
+            return Ok(());
+        }
         let snap = shared.snapshot.load_full();
         match respond_from(&snap, &msg[..len], &mut out, true, Some(peer.ip())) {
             Reply::Send(meta) => {
@@ -114,6 +117,11 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 flush(&mut wr, &mut pending, io_timeout).await?;
                 batched = 0;
                 let x = crate::transfer::out::respond(&snap, &shared.journal, &msg[..len], qtype, peer.ip());
+                // Counted before it is sent: a client that read it may
+                // scrape the metrics at once.
+                if let (Some(m), Some((zone, kind, result))) = (&shared.metrics, &x.xfr) {
+                    m.xfr_out(zone, kind, result);
+                }
                 for m in &x.messages {
                     send_framed(&mut wr, m, io_timeout).await?;
                 }
@@ -128,6 +136,40 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
             flush(&mut wr, &mut pending, io_timeout).await?;
             batched = 0;
         }
+    }
+}
+
+/// Reads the `len` octets of a message into `msg` as they arrive (never
+/// more capacity than the bytes received, rounded up by `Vec`'s growth).
+/// Ok(false) if the client closed the connection part-way.
+async fn read_message<R: tokio::io::AsyncRead + Unpin>(
+    rd: &mut BufReader<R>,
+    msg: &mut Vec<u8>,
+    len: usize,
+    deadline: tokio::time::Instant,
+) -> io::Result<bool> {
+    msg.clear();
+    while msg.len() < len {
+        let chunk = tokio::time::timeout_at(deadline, rd.fill_buf())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timeout"))??;
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        let take = chunk.len().min(len - msg.len());
+        msg.extend_from_slice(&chunk[..take]);
+        rd.consume(take);
+    }
+    Ok(true)
+}
+
+/// Gives back a buffer that a large message or answer grew, once the
+/// connection is idle.
+fn shrink_idle(buf: &mut Vec<u8>) {
+    const KEEP: usize = 4 * 1024;
+    if buf.capacity() > KEEP {
+        buf.clear();
+        buf.shrink_to(KEEP);
     }
 }
 

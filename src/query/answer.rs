@@ -131,7 +131,7 @@ impl<'s> Extra<'s> {
 
 /// Answers a standard query into `w` (which already holds the question).
 pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOptions) -> Outcome {
-    let Some(first_zone) = snap.find_zone(q.qname_lower.wire()) else {
+    let Some(first_zone) = snap.answering_zone(q.qname_lower.wire(), q.qtype) else {
         return Outcome {
             rcode: rcode::REFUSED,
             aa: false,

@@ -15,6 +15,7 @@ pub mod rrl;
 mod tests;
 
 use crate::dns::message::{self, parse_query, Parsed, Query, CLASSIC_UDP, HEADER_LEN};
+use crate::dns::name::parent_wire;
 use crate::dns::rcode::{self, opcode};
 use crate::dns::writer::{Flags, Owner, Section, Writer};
 use crate::dns::{class, rtype};
@@ -141,7 +142,7 @@ fn respond_query(
         }
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
-    } else if snap.secondary_down(q.qname_lower.wire()) {
+    } else if snap.secondary_down(down_check_name(snap, q)) {
         // A secondary zone never transferred, or expired (RFC 1996 via
         // RFC 1034 4.3.5): no data to stand behind, transfers included.
         meta.zone = snap.find_zone(q.qname_lower.wire()).map(|z| z.index);
@@ -251,4 +252,15 @@ fn ixfr_udp(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>) -> (Option<usize
         &zone.soa.rdatas,
     );
     (Some(zone.index), rcode::NOERROR)
+}
+
+/// The name whose secondary zone must hold data for `q` to be answered:
+/// the question's, except DS at a zone's apex, which the parent zone
+/// answers when it is served here (RFC 4035 3.1.4.1).
+fn down_check_name<'q>(snap: &Snapshot, q: &'q Query<'_>) -> &'q [u8] {
+    let name = q.qname_lower.wire();
+    match parent_wire(name) {
+        Some(parent) if q.qtype == rtype::DS && snap.find_zone(parent).is_some() => parent,
+        _ => name,
+    }
 }

@@ -30,12 +30,17 @@ pub fn accept(snap: &Snapshot, q: &Query<'_>, peer: Option<IpAddr>) -> bool {
             Err(r) => Some(tsig_error_name(r.error)),
         };
         if let Some(why) = why {
-            // Only primaries' addresses get here: no log flood by strangers.
-            tracing::warn!(zone = %st.origin, %peer, reason = %why, "NOTIFY ignored: it must be signed with the zone's primary_key (same secret on both sides)");
+            // Only primaries' addresses get here, but those can be spoofed:
+            // one line a second at most.
+            if st.may_warn() {
+                tracing::warn!(zone = %st.origin, %peer, reason = %why, "NOTIFY ignored: it must be signed with the zone's primary_key (same secret on both sides)");
+            }
             return false;
         }
     }
-    st.wake.notify_one();
+    // The refresh task paces its SOA queries (serial_query_rate): a flood
+    // of NOTIFY coalesces into its next refresh.
+    st.notified();
     true
 }
 

@@ -11,19 +11,21 @@
 use std::sync::Arc;
 
 use crate::dns::hash::FxMap;
-use crate::dns::name::is_subdomain_wire;
+use crate::dns::name::{is_subdomain_wire, parent_wire};
 use crate::dns::tsig::Keyring;
 use crate::reclaim::Reclaimer;
 
 mod nodes;
+pub mod pace;
 pub mod secondary;
 pub mod stats;
 mod zone;
 
 pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
+pub use pace::Pacer;
 pub use secondary::SecondaryState;
 pub use stats::QueryStats;
-pub use zone::{Lookup, Soa, ZoneData, ZoneInput};
+pub use zone::{Lookup, Soa, Withheld, ZoneData, ZoneInput};
 
 /// Settings of the whole server that answers read (the same for every zone).
 #[derive(Clone, Debug)]
@@ -144,6 +146,19 @@ impl Snapshot {
         }
     }
 
+    /// The zone that answers `qtype` at `name`: the closest enclosing zone,
+    /// except that DS at a zone's apex belongs to the parent side of the
+    /// cut (RFC 4035 3.1.4.1) and is answered by the parent zone when that
+    /// is served here too, as BIND does.
+    pub fn answering_zone(&self, name: &[u8], qtype: u16) -> Option<&ZoneData> {
+        let zone = self.find_zone(name)?;
+        if qtype != crate::dns::rtype::DS || zone.origin.wire() != name {
+            return Some(zone);
+        }
+        let parent = parent_wire(name);
+        Some(parent.and_then(|p| self.find_zone(p)).unwrap_or(zone))
+    }
+
     /// The zone with exactly this (lower-cased) origin.
     pub fn zone(&self, origin: &[u8]) -> Option<&ZoneData> {
         self.by_origin
@@ -156,7 +171,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::{rtype, Name};
+    use crate::dns::{rtype, Name, Rdata};
     use crate::zone::check::check_zone;
     use crate::zone::parser::parse_str;
     use std::path::Path;
@@ -208,6 +223,60 @@ mod tests {
         assert_eq!(kind("q.d.p.test.", false), "dname d.p.test.");
         assert_eq!(kind("nope.p.test.", false), "nx");
         assert!(s.find_zone(&w("example.org.")).is_none());
+    }
+
+    /// `www.w.test.` A withheld by a rule (ttl 30, policy nodata or
+    /// servfail) in a zone whose SOA MINIMUM is `minimum`; `other` is more
+    /// data at www.
+    fn withheld(minimum: u32, other: &str, servfail: bool) -> Snapshot {
+        let text = format!("$TTL 300\n@ SOA ns h 1 1 1 1 {minimum}\n@ NS ns\nns A 192.0.2.1\n{other}");
+        let rdata = |b: u8| Rdata::bytes(vec![192, 0, 2, b]);
+        snap(vec![ZoneInput {
+            withheld: vec![Withheld {
+                name: Name::parse("WWW.w.test.", None).unwrap(),
+                rtype: rtype::A,
+                servfail,
+                ttl: 30,
+                transfer: vec![rdata(8), rdata(10)],
+            }],
+            ..zone("w.test.", &text)
+        }])
+    }
+
+    /// (queries see, transfers carry) at www A: record counts.
+    fn at_www(s: &Snapshot) -> (usize, usize, bool) {
+        let z = s.find_zone(&w("www.w.test.")).unwrap();
+        let Lookup::Found(node) = z.lookup(&w("www.w.test."), false) else {
+            panic!("www must exist");
+        };
+        let set = node.get(rtype::A).expect("an A RRset");
+        let in_records = z
+            .records()
+            .iter()
+            .filter(|r| {
+                r.rtype == rtype::A && r.owner.to_lowercase() == Name::parse("www.w.test.", None).unwrap()
+            })
+            .count();
+        assert_eq!(
+            in_records,
+            set.transfer.len(),
+            "records() is what transfers carry"
+        );
+        (set.rdatas.len(), set.transfer.len(), set.servfail)
+    }
+
+    #[test]
+    fn a_withheld_rrset_answers_nothing_and_transfers_the_serve_all_records() {
+        // A long negative TTL (min(300, 86400) > 30): a secondary's own
+        // NODATA would last 300 s, so the transfer carries serve-all.
+        assert_eq!(at_www(&withheld(86400, "www TXT x\n", false)), (0, 2, false));
+        // No other data at the name: leaving the RRset out would make the
+        // name vanish (NXDOMAIN at the secondary).
+        assert_eq!(at_www(&withheld(20, "", false)), (0, 2, false));
+        // SERVFAIL is never what a secondary answers from data.
+        assert_eq!(at_www(&withheld(20, "www TXT x\n", true)), (0, 2, true));
+        // Short negative TTL and other data: the RRset may be left out.
+        assert_eq!(at_www(&withheld(20, "www TXT x\n", false)), (0, 0, false));
     }
 
     #[test]

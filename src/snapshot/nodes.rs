@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! node:  klen:u8 key[klen] flags:u8 [owner[klen] if OWNER] nsets:u16 rrset*
-//! rrset: rtype:u16 ttl:u32 servfail:u8 count:u16 len:u32 rdata*   (len bytes)
+//! rrset: rtype:u16 ttl:u32 flags:u8 count:u16 len:u32 rdata*   (len bytes)
 //! rdata: field* END
 //! field: BYTES len:u16 bytes[len] | NAME_C wire-name | NAME_U wire-name
 //! ```
@@ -24,6 +24,11 @@ use crate::dns::{Field, Name, Rdata};
 const CUT: u8 = 1;
 /// The owner's case differs from the lower-cased key: its bytes follow.
 const OWNER: u8 = 2;
+
+/// RRset flags: a failover rule answers SERVFAIL for it...
+const SERVFAIL: u8 = 1;
+/// ...or its records are for transfers only (queries see none).
+const WITHHELD: u8 = 2;
 
 const BYTES: u8 = 0;
 const NAME_C: u8 = 1;
@@ -157,7 +162,13 @@ impl<'a> Node<'a> {
 pub struct RRset<'a> {
     pub rtype: u16,
     pub ttl: u32,
+    /// What queries are answered with (empty while a failover rule
+    /// withholds the RRset: NODATA, or SERVFAIL with `servfail`).
     pub rdatas: Rdatas<'a>,
+    /// What zone transfers carry: `rdatas`, or while a rule withholds the
+    /// RRset the rule's serve-all records (so a secondary never answers
+    /// NXDOMAIN for a name vigia says exists).
+    pub transfer: Rdatas<'a>,
     /// Set by a failover rule whose policy is SERVFAIL while all are down.
     pub servfail: bool,
 }
@@ -167,14 +178,17 @@ impl<'a> RRset<'a> {
     fn decode(b: &'a [u8]) -> (RRset<'a>, &'a [u8]) {
         let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         let len = u32::from_be_bytes([b[9], b[10], b[11], b[12]]) as usize;
+        let stored = Rdatas {
+            count: u16_at(7),
+            bytes: &b[RRSET_HEADER..RRSET_HEADER + len],
+        };
+        let withheld = b[6] & WITHHELD != 0;
         let set = RRset {
             rtype: u16_at(0),
             ttl: u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
-            servfail: b[6] != 0,
-            rdatas: Rdatas {
-                count: u16_at(7),
-                bytes: &b[RRSET_HEADER..RRSET_HEADER + len],
-            },
+            servfail: b[6] & SERVFAIL != 0,
+            rdatas: if withheld { Rdatas::EMPTY } else { stored },
+            transfer: stored,
         };
         (set, &b[RRSET_HEADER + len..])
     }
@@ -188,6 +202,8 @@ pub struct Rdatas<'a> {
 }
 
 impl<'a> Rdatas<'a> {
+    const EMPTY: Rdatas<'static> = Rdatas { count: 0, bytes: &[] };
+
     pub fn len(&self) -> usize {
         self.count as usize
     }
@@ -356,18 +372,22 @@ impl NodesBuilder {
         a.extend_from_slice(&(nsets as u16).to_be_bytes());
     }
 
+    /// Appends an RRset. `servfail`: queries get SERVFAIL; `withheld`: its
+    /// records are for transfers only (see [`RRset::transfer`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn push_rrset<'r>(
         &mut self,
         rtype: u16,
         ttl: u32,
         servfail: bool,
+        withheld: bool,
         count: usize,
         rdatas: impl Iterator<Item = &'r Rdata>,
     ) {
         let a = &mut self.arena;
         a.extend_from_slice(&rtype.to_be_bytes());
         a.extend_from_slice(&ttl.to_be_bytes());
-        a.push(servfail as u8);
+        a.push(if servfail { SERVFAIL } else { 0 } | if withheld { WITHHELD } else { 0 });
         a.extend_from_slice(&(count as u16).to_be_bytes());
         let len_at = a.len();
         a.extend_from_slice(&[0; 4]);
@@ -460,13 +480,14 @@ mod tests {
         let a = [Rdata::bytes(vec![10, 0, 0, 1]), Rdata::bytes(vec![10, 0, 0, 2])];
         let empty = Rdata::default();
         let mut b = NodesBuilder::with_capacity(3, 0);
-        b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 3);
-        b.push_rrset(rtype::A, 300, false, 2, a.iter());
-        b.push_rrset(rtype::MX, 60, false, 1, [&mx].into_iter());
-        b.push_rrset(rtype::SRV, 60, true, 1, [&srv].into_iter());
+        b.push_node(b"\x03www\x07example\x00", b"\x03WWW\x07example\x00", false, 4);
+        b.push_rrset(rtype::A, 300, false, false, 2, a.iter());
+        b.push_rrset(rtype::MX, 60, false, false, 1, [&mx].into_iter());
+        b.push_rrset(rtype::SRV, 60, true, false, 1, [&srv].into_iter());
+        b.push_rrset(rtype::AAAA, 30, false, true, 1, [&a[0]].into_iter());
         b.push_node(b"\x07example\x00", b"\x07example\x00", false, 0);
         b.push_node(b"\x03sub\x07example\x00", b"\x03sub\x07example\x00", true, 1);
-        b.push_rrset(65280, 5, false, 1, [&empty].into_iter());
+        b.push_rrset(65280, 5, false, false, 1, [&empty].into_iter());
         let nodes = b.finish();
 
         assert_eq!(nodes.len(), 3);
@@ -489,7 +510,16 @@ mod tests {
         let srv_set = www.get(rtype::SRV).unwrap();
         assert!(srv_set.servfail);
         assert_eq!(srv_set.rdatas.first().unwrap().to_rdata(), srv);
-        assert!(www.get(rtype::AAAA).is_none());
+        // Withheld: queries see no records, transfers see them.
+        let held = www.get(rtype::AAAA).unwrap();
+        assert!(held.rdatas.is_empty() && !held.servfail);
+        assert_eq!(held.transfer.first().unwrap().to_rdata(), a[0]);
+        assert_eq!(
+            set.transfer.len(),
+            2,
+            "an ordinary RRset transfers what it answers"
+        );
+        assert!(www.get(rtype::TXT).is_none());
 
         let apex = nodes.get(b"\x07example\x00").unwrap();
         assert!(apex.is_empty());

@@ -2,15 +2,25 @@
 //! usable copy, and who may tell it to refresh (NOTIFY). The refresh task
 //! (`transfer::secondary`) holds the same `Arc` and writes to it; a reload
 //! hands the same state to the zone's next snapshots.
+//!
+//! NOTIFY only wakes the refresh task and is counted: the task paces its
+//! SOA queries (`serial_query_rate`, [`SecondaryState::pace`]), so a flood
+//! of NOTIFY, spoofed from a primary's address, coalesces into the next
+//! paced refresh.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use super::pace::Pacer;
 use crate::dns::tsig::Key;
 use crate::dns::Name;
+
+/// BIND's default `serial-query-rate` (the configured rate replaces it).
+const DEFAULT_SOA_RATE: u32 = 20;
 
 pub struct SecondaryState {
     /// The zone's apex, lower-cased.
@@ -25,6 +35,12 @@ pub struct SecondaryState {
     down: AtomicBool,
     /// The zone left the configuration: its refresh task ends.
     gone: AtomicBool,
+    /// Spaces this zone's SOA queries to its primaries.
+    pub pace: Pacer,
+    /// NOTIFY accepted since the refresh task last looked.
+    notifies: AtomicU64,
+    /// At most one "NOTIFY ignored" log line per second.
+    warn_pace: Pacer,
 }
 
 impl SecondaryState {
@@ -36,7 +52,27 @@ impl SecondaryState {
             wake: Notify::new(),
             down: AtomicBool::new(down),
             gone: AtomicBool::new(false),
+            pace: Pacer::per_second(DEFAULT_SOA_RATE),
+            notifies: AtomicU64::new(0),
+            warn_pace: Pacer::per_second(1),
         }
+    }
+
+    /// An accepted NOTIFY: counted, and the refresh task woken (a wake-up
+    /// pending already absorbs this one).
+    pub fn notified(&self) {
+        self.notifies.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// NOTIFY accepted since the last call.
+    pub fn take_notifies(&self) -> u64 {
+        self.notifies.swap(0, Ordering::Relaxed)
+    }
+
+    /// Whether a warning about this zone's NOTIFY may be logged now.
+    pub fn may_warn(&self) -> bool {
+        self.warn_pace.try_now(Instant::now())
     }
 
     pub fn is_down(&self) -> bool {

@@ -126,9 +126,11 @@ impl ZoneData {
         self.nodes.get(name)
     }
 
-    /// Every served record, SOA first (for AXFR and for rebuilding this
-    /// zone after a failover change). The snapshot is the only copy of the
-    /// zone vigia keeps in memory.
+    /// Every record a zone transfer carries, SOA first (for IXFR
+    /// differences and for rebuilding this zone after a failover change):
+    /// RRsets a failover rule withholds from queries appear with the
+    /// records transfers carry for them (see [`Withheld`]). The snapshot is
+    /// the only copy of the zone vigia keeps in memory.
     pub fn records(&self) -> Vec<Record> {
         let mut out = Vec::new();
         out.extend(self.soa.rdatas.iter().map(|rd| Record {
@@ -141,7 +143,7 @@ impl ZoneData {
         for node in self.nodes.iter() {
             let owner = Name::from_wire_unchecked(node.owner(node.key()));
             for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
-                out.extend(set.rdatas.iter().map(|rd| Record {
+                out.extend(set.transfer.iter().map(|rd| Record {
                     owner: owner.clone(),
                     rtype: set.rtype,
                     class: class::IN,
@@ -154,29 +156,45 @@ impl ZoneData {
     }
 }
 
+/// An RRset a failover rule withholds from queries while all its members
+/// are down (policy `nodata` or `servfail`). Queries get SERVFAIL (with
+/// `servfail`) or NODATA whose negative TTL is at most `ttl`; either way
+/// the name keeps existing. Zone transfers carry `transfer` (the rule's
+/// serve-all records, with `ttl`) instead, so a secondary never answers
+/// NXDOMAIN, with the SOA MINIMUM as negative TTL, for a name vigia says
+/// exists. Only when the secondary's own NODATA would be as short-lived as
+/// vigia's (policy `nodata`, the zone's negative TTL min(SOA TTL, MINIMUM)
+/// at most `ttl`) and the name keeps other data does the transfer leave
+/// the RRset out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withheld {
+    pub name: Name,
+    pub rtype: u16,
+    pub servfail: bool,
+    pub ttl: u32,
+    pub transfer: Vec<Rdata>,
+}
+
 /// Input for one zone: its (failover-rewritten) records and serving options.
 pub struct ZoneInput {
     pub zone: Zone,
     pub serial: u32,
     pub allow_transfer: Vec<(IpAddr, u8)>,
-    /// RRsets a failover rule emptied: `(name, type, servfail, ttl)`. With
-    /// `servfail` the RRset answers SERVFAIL (policy `servfail`); without,
-    /// NODATA (policy `nodata`) whose negative TTL is at most `ttl`. Either
-    /// way the name keeps existing.
-    pub markers: Vec<(Name, u16, bool, u32)>,
+    /// RRsets failover rules withhold from queries right now.
+    pub withheld: Vec<Withheld>,
     pub transfer_key: Option<Arc<Key>>,
     pub secondary: Option<Arc<SecondaryState>>,
 }
 
 impl ZoneInput {
     /// A zone served as its file says: its own serial, no transfers, no
-    /// failover markers (tools, tests, benchmarks).
+    /// withheld RRsets (tools, tests, benchmarks).
     pub fn plain(zone: Zone) -> ZoneInput {
         ZoneInput {
             serial: zone.serial(),
             zone,
             allow_transfer: Vec::new(),
-            markers: Vec::new(),
+            withheld: Vec::new(),
             transfer_key: None,
             secondary: None,
         }
@@ -196,7 +214,7 @@ fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
         zone,
         serial,
         allow_transfer,
-        markers,
+        withheld,
         transfer_key,
         secondary,
     } = input;
@@ -213,25 +231,16 @@ fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
         }
         add_record(&mut drafts, &mut next, &origin, r, i as u32);
     }
+    let neg_ttl = soa_of(&drafts, &origin, &records).map_or(0, |(ttl, rd)| {
+        ttl.min(rd.and_then(|r| r.soa_minimum()).unwrap_or(0))
+    });
+    for w in withheld {
+        add_withheld(&mut drafts, &mut records, &mut next, &origin, w, neg_ttl);
+    }
     let chain = Chain {
         records: &records,
         next: &next,
     };
-    for (name, t, servfail, ttl) in markers {
-        let key = name.to_lowercase();
-        add_ancestors(&mut drafts, &origin, key.wire());
-        let node = drafts.entry(key.wire().into()).or_default();
-        match node.sets.iter_mut().find(|s| s.rtype == t) {
-            Some(set) => set.servfail = servfail,
-            None => node.sets.push(DraftSet {
-                rtype: t,
-                ttl,
-                first: NONE,
-                last: NONE,
-                servfail,
-            }),
-        }
-    }
     let soa = drafts
         .get(origin.wire())
         .and_then(|n| n.sets.iter().find(|s| s.rtype == rtype::SOA))
@@ -264,6 +273,69 @@ fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
     }
 }
 
+/// The apex SOA's TTL and first RDATA, if the zone has one.
+fn soa_of<'r>(
+    drafts: &FxMap<Box<[u8]>, Draft>,
+    origin: &Name,
+    records: &'r [Record],
+) -> Option<(u32, Option<&'r Rdata>)> {
+    let set = drafts
+        .get(origin.wire())?
+        .sets
+        .iter()
+        .find(|s| s.rtype == rtype::SOA)?;
+    Some((set.ttl, records.get(set.first as usize).map(|r| &r.rdata)))
+}
+
+/// Adds an RRset a failover rule withholds from queries (see
+/// [`Withheld`]): with the records transfers carry, flagged so queries do
+/// not see them, or with none when transfers may leave it out.
+/// `neg_ttl`: the zone's negative TTL, min(SOA TTL, MINIMUM).
+fn add_withheld(
+    drafts: &mut FxMap<Box<[u8]>, Draft>,
+    records: &mut Vec<Record>,
+    next: &mut Vec<u32>,
+    origin: &Name,
+    w: Withheld,
+    neg_ttl: u32,
+) {
+    let key = w.name.to_lowercase();
+    add_ancestors(drafts, origin, key.wire());
+    let other_data = drafts
+        .get(key.wire())
+        .is_some_and(|n| n.sets.iter().any(|s| s.rtype != w.rtype && s.first != NONE));
+    let leave_out = !w.servfail && neg_ttl <= w.ttl && other_data;
+    if !leave_out {
+        for rdata in w.transfer {
+            let i = records.len() as u32;
+            records.push(Record {
+                owner: w.name.clone(),
+                rtype: w.rtype,
+                class: class::IN,
+                ttl: w.ttl,
+                rdata,
+            });
+            next.push(NONE);
+            add_record(drafts, next, origin, &records[i as usize], i);
+        }
+    }
+    let node = drafts.entry(key.wire().into()).or_default();
+    match node.sets.iter_mut().find(|s| s.rtype == w.rtype) {
+        Some(set) => {
+            set.servfail = w.servfail;
+            set.withheld = set.first != NONE;
+        }
+        None => node.sets.push(DraftSet {
+            rtype: w.rtype,
+            ttl: w.ttl,
+            first: NONE,
+            last: NONE,
+            servfail: w.servfail,
+            withheld: false,
+        }),
+    }
+}
+
 /// Encodes the drafts into the compact node table; also says whether the
 /// zone has cuts and DNAMEs.
 fn encode(drafts: &FxMap<Box<[u8]>, Draft>, chain: &Chain<'_>, origin: &Name) -> (Nodes, bool, bool) {
@@ -283,7 +355,14 @@ fn encode(drafts: &FxMap<Box<[u8]>, Draft>, chain: &Chain<'_>, origin: &Name) ->
         builder.push_node(key, owner, cut, node.sets.len());
         for set in &node.sets {
             let count = chain.rdatas(set).count();
-            builder.push_rrset(set.rtype, set.ttl, set.servfail, count, chain.rdatas(set));
+            builder.push_rrset(
+                set.rtype,
+                set.ttl,
+                set.servfail,
+                set.withheld,
+                count,
+                chain.rdatas(set),
+            );
         }
     }
     (builder.finish(), has_cuts, has_dname)
@@ -320,9 +399,11 @@ struct DraftSet {
     first: u32,
     last: u32,
     servfail: bool,
+    /// Its records are for transfers only (a failover rule withholds it).
+    withheld: bool,
 }
 
-/// No record (end of a chain, or an RRset a failover marker emptied).
+/// No record (end of a chain, or an RRset a failover rule emptied).
 const NONE: u32 = u32::MAX;
 
 /// The zone's records and, for each, the next record of its RRset.
@@ -379,6 +460,7 @@ fn add_record(drafts: &mut FxMap<Box<[u8]>, Draft>, next: &mut [u32], origin: &N
             first: i,
             last: i,
             servfail: false,
+            withheld: false,
         }),
     }
 }

@@ -156,7 +156,7 @@ mod tests {
             zone: Zone { origin, records },
             serial,
             allow_transfer: vec![],
-            markers: vec![],
+            withheld: vec![],
             transfer_key: None,
             secondary: None,
         };

@@ -23,6 +23,20 @@ pub struct Transfer {
     /// For the query counters: the zone (if served) and the RCODE; None
     /// when nothing is counted (a TSIG rejection).
     pub counted: Option<(Option<usize>, u8)>,
+    /// For `vigia_xfr_out_total`: the zone (empty when vigia does not serve
+    /// it, so a client cannot make up label values), `axfr` or `ixfr`, and
+    /// `ok` or the refusal's RCODE in lower case. None for an unparsable
+    /// request.
+    pub xfr: Option<(String, &'static str, &'static str)>,
+}
+
+/// The `kind` label of a request for `qtype`.
+fn kind_asked(qtype: u16) -> &'static str {
+    if qtype == rtype::IXFR {
+        "ixfr"
+    } else {
+        "axfr"
+    }
 }
 
 /// Answers an AXFR or IXFR request `msg` (over TCP) from `peer`: refused
@@ -34,6 +48,7 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
         return Transfer {
             messages: Vec::new(),
             counted: None,
+            xfr: None,
         };
     };
     let question = &msg[HEADER_LEN..q.question_end];
@@ -46,9 +61,11 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
             rcode::REFUSED
         };
         tracing::info!(%peer, zone = %Name::from_wire_unchecked(q.qname_lower.wire()), "transfer refused");
+        let label = zone.map(|z| z.origin.to_string()).unwrap_or_default();
         return Transfer {
             messages: vec![header_only(&q, question, rcode, q.rd)],
             counted: Some((zone.map(|z| z.index), rcode)),
+            xfr: Some((label, kind_asked(qtype), refusal(rcode))),
         };
     };
     // TSIG: a zone with a transfer_key needs it; signed requests get
@@ -57,9 +74,11 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
         Ok(s) => s,
         Err(resp) => {
             tracing::info!(%peer, zone = %zone.origin, "transfer refused: TSIG missing or invalid");
+            let rcode = crate::dns::message::rcode_of(&resp);
             return Transfer {
                 messages: vec![resp],
                 counted: None,
+                xfr: Some((zone.origin.to_string(), kind_asked(qtype), refusal(rcode))),
             };
         }
     };
@@ -73,9 +92,19 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
             s.sign(m);
         }
     }
+    let sent = if kind == "AXFR" { "axfr" } else { "ixfr" };
     Transfer {
         messages,
         counted: Some((Some(zone.index), rcode::NOERROR)),
+        xfr: Some((zone.origin.to_string(), sent, "ok")),
+    }
+}
+
+/// The `result` label of a refused transfer.
+fn refusal(rcode: u8) -> &'static str {
+    match rcode {
+        rcode::NOTAUTH => "notauth",
+        _ => "refused",
     }
 }
 
@@ -177,7 +206,9 @@ impl WireRdata for Rd<'_> {
 /// One record of a transfer: owner (wire), type, TTL, RDATA.
 type Item<'a> = (&'a [u8], u16, u32, Rd<'a>);
 
-/// The messages of an AXFR: SOA, every other record, SOA again.
+/// The messages of an AXFR: SOA, every other record, SOA again. RRsets a
+/// failover rule withholds from queries carry their transfer records
+/// (see `snapshot::Withheld`).
 pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> {
     let soa = zone.soa.rdatas.first().map(Rd::Parsed);
     let apex = zone.origin.wire();
@@ -186,7 +217,7 @@ pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> 
     for node in zone.nodes.iter() {
         for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
             records.extend(
-                set.rdatas
+                set.transfer
                     .iter()
                     .map(|rd| (node.owner(node.key()), set.rtype, set.ttl, Rd::Stored(rd))),
             );

@@ -12,7 +12,8 @@
 //! missing final dot, usually) and serving without it hides the mistake.
 
 use super::parser::{parse_file, ParseError};
-use super::{SourceRecord, Zone};
+use super::{over_limit, size, SourceRecord, Zone};
+use crate::config::ZoneLimits;
 use crate::dns::hash::{FxMap as FastMap, FxSet as FastSet};
 use crate::dns::types::type_name;
 use crate::dns::{class, rtype, Name};
@@ -30,39 +31,65 @@ pub enum LoadError {
     Check(String),
 }
 
-/// Parses a zone file and checks it (see [`check_zone`]).
+/// Parses a zone file within `limits` and checks it (see
+/// [`check_zone_limited`]).
 pub fn load_zone(
     path: &Path,
     origin: &Name,
     base_dir: &Path,
+    limits: &ZoneLimits,
     reclaim: &Reclaimer,
 ) -> Result<Zone, LoadError> {
-    let records = parse_file(path, origin, base_dir)?;
-    check_zone(origin, records, path, reclaim)
+    let records = match parse_file(path, origin, base_dir, limits) {
+        Ok(records) => records,
+        Err(e) => {
+            // What the failed parse held is freed by now: the reclaimer
+            // hands it back to the OS (a trim after this empty drop).
+            reclaim.later(());
+            return Err(e.into());
+        }
+    };
+    check_zone_limited(origin, records, path, limits, reclaim)
 }
 
-/// Checks parsed records and builds the zone. All problems are reported at
-/// once, in file order, so one run is enough to fix a file.
-/// Load-time garbage goes to `reclaim`.
+/// [`check_zone_limited`] with the default limits.
 pub fn check_zone(
     origin: &Name,
     records: Vec<SourceRecord>,
     file: &Path,
     reclaim: &Reclaimer,
 ) -> Result<Zone, LoadError> {
-    let (zone, warnings) = check_and_warn(origin, records, file, reclaim);
+    check_zone_limited(origin, records, file, &ZoneLimits::default(), reclaim)
+}
+
+/// Checks parsed records and builds the zone. All problems are reported at
+/// once (up to [`MAX_REPORTED`]), in file order, so one run is enough to
+/// fix a file. Load-time garbage goes to `reclaim`.
+pub fn check_zone_limited(
+    origin: &Name,
+    records: Vec<SourceRecord>,
+    file: &Path,
+    limits: &ZoneLimits,
+    reclaim: &Reclaimer,
+) -> Result<Zone, LoadError> {
+    let (zone, warnings) = check_and_warn(origin, records, file, limits, reclaim);
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
     zone
 }
 
-/// [`check_zone`], returning the warnings instead of logging them (so tests
-/// can see them).
+/// Most errors, and most warnings, reported for one zone; the rest are
+/// counted in one last line (a million bad records, one screenful).
+pub const MAX_REPORTED: usize = 100;
+
+/// [`check_zone_limited`], returning the warnings instead of logging them
+/// (so tests can see them).
 fn check_and_warn(
     origin: &Name,
     records: Vec<SourceRecord>,
     file: &Path,
+    limits: &ZoneLimits,
     reclaim: &Reclaimer,
 ) -> (Result<Zone, LoadError>, Vec<String>) {
     let apex = origin.to_lowercase();
@@ -71,6 +98,7 @@ fn check_and_warn(
     let numbered = records.into_iter().enumerate().collect();
     let records = merge_rrsets(
         in_zone_only(&apex, numbered, &mut problems),
+        limits,
         &mut problems,
         reclaim,
     );
@@ -78,9 +106,11 @@ fn check_and_warn(
     check_soa(&index, file, &mut problems);
     check_apex_ns(&index, file, &mut problems);
     check_exclusive_types(&index, &mut problems);
+    check_types_per_name(&index, limits.max_types_per_name, &mut problems);
+    check_rrset_sizes(&index, &mut problems);
     warn_about_targets(&index, &mut problems);
     reclaim.later((index.by_owner, index.nodes));
-    let warnings = std::mem::take(&mut problems.warnings);
+    let warnings = problems.take_warnings();
     let zone = problems.into_result().map(|()| Zone {
         origin: apex,
         records: records.into_iter().map(|(_, src)| src.record).collect(),
@@ -91,26 +121,48 @@ fn check_and_warn(
 /// A record and its position in the file order.
 type Numbered = (usize, SourceRecord);
 
-/// Errors found so far, keyed by file position, and warnings.
+/// Errors found so far, keyed by file position, and warnings; past
+/// [`MAX_REPORTED`] of each, only counted.
 #[derive(Default)]
 struct Problems {
     errors: Vec<(usize, String)>,
+    more_errors: usize,
     warnings: Vec<String>,
+    more_warnings: usize,
 }
 
 impl Problems {
     fn at(&mut self, (order, src): &Numbered, reason: String) {
-        self.errors.push((*order, format!("{}: {reason}", src.at)));
+        self.error(*order, format!("{}: {reason}", src.at));
     }
 
     /// A zone-wide problem (no SOA...), printed after the per-line ones.
     fn zone(&mut self, file: &Path, reason: String) {
-        self.errors
-            .push((usize::MAX, format!("{}: {reason}", file.display())));
+        self.error(usize::MAX, format!("{}: {reason}", file.display()));
+    }
+
+    fn error(&mut self, order: usize, line: String) {
+        if self.errors.len() < MAX_REPORTED {
+            self.errors.push((order, line));
+        } else {
+            self.more_errors += 1;
+        }
     }
 
     fn warn(&mut self, src: &SourceRecord, reason: String) {
-        self.warnings.push(format!("{}: {reason}", src.at));
+        if self.warnings.len() < MAX_REPORTED {
+            self.warnings.push(format!("{}: {reason}", src.at));
+        } else {
+            self.more_warnings += 1;
+        }
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        if self.more_warnings > 0 {
+            warnings.push(format!("... and {} more warnings", self.more_warnings));
+        }
+        warnings
     }
 
     fn into_result(mut self) -> Result<(), LoadError> {
@@ -118,7 +170,10 @@ impl Problems {
             return Ok(());
         }
         self.errors.sort_by_key(|(order, _)| *order);
-        let lines: Vec<String> = self.errors.into_iter().map(|(_, line)| line).collect();
+        let mut lines: Vec<String> = self.errors.into_iter().map(|(_, line)| line).collect();
+        if self.more_errors > 0 {
+            lines.push(format!("... and {} more errors", self.more_errors));
+        }
         Err(LoadError::Check(lines.join("\n")))
     }
 }
@@ -151,11 +206,20 @@ fn key(name: &Name) -> Vec<u8> {
 }
 
 /// Drops exact duplicates silently and gives every RRset the TTL of its
-/// first record, warning like BIND ("TTL set to prior TTL").
-fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems, reclaim: &Reclaimer) -> Vec<Numbered> {
+/// first record, warning like BIND ("TTL set to prior TTL"); counts the
+/// records of each RRset against `limits` (BIND's `max-records-per-type`),
+/// duplicates not counted, as in BIND.
+fn merge_rrsets(
+    records: Vec<Numbered>,
+    limits: &ZoneLimits,
+    problems: &mut Problems,
+    reclaim: &Reclaimer,
+) -> Vec<Numbered> {
     // Sized up front: rehashing maps of 100k keys was a tenth of start-up.
     let mut seen = FastSet::with_capacity_and_hasher(records.len(), Default::default());
-    let mut first_ttl = FastMap::with_capacity_and_hasher(records.len(), Default::default());
+    // Per RRset: the first record's TTL and the records so far.
+    let mut rrsets: FastMap<_, (u32, u64)> =
+        FastMap::with_capacity_and_hasher(records.len(), Default::default());
     let mut kept = Vec::with_capacity(records.len());
     for (order, mut src) in records {
         let r = &src.record;
@@ -163,9 +227,23 @@ fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems, reclaim: &Recla
         if !seen.insert((owner.clone(), r.rtype, r.rdata.canonical(r.rtype))) {
             continue;
         }
-        let ttl = *first_ttl
-            .entry((owner, r.rtype, covered_type(&src)))
-            .or_insert(r.ttl);
+        let (ttl, count) = match rrsets.entry((owner, r.rtype, covered_type(&src))) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                o.get_mut().1 += 1;
+                *o.get()
+            }
+            std::collections::hash_map::Entry::Vacant(v) => *v.insert((r.ttl, 1)),
+        };
+        if count == limits.max_records_per_type + 1 {
+            let what = format!(
+                "more than {} records in the RRset '{}/{}'",
+                limits.max_records_per_type,
+                r.owner,
+                type_name(r.rtype)
+            );
+            let reason = over_limit("max_records_per_type", limits.max_records_per_type, &what);
+            problems.error(order, format!("{}: {reason}", src.at));
+        }
         if ttl != src.record.ttl {
             problems.warn(&src, format!("TTL set to prior TTL ({ttl})"));
             src.record.ttl = ttl;
@@ -173,7 +251,7 @@ fn merge_rrsets(records: Vec<Numbered>, problems: &mut Problems, reclaim: &Recla
         kept.push((order, src));
     }
     // Two keys per record: freed beside serving.
-    reclaim.later((seen, first_ttl));
+    reclaim.later((seen, rrsets));
     kept
 }
 
@@ -383,6 +461,73 @@ fn check_exclusive_types(zone: &ZoneIndex, problems: &mut Problems) {
     }
 }
 
+/// At most `max` types at one name (BIND's `max-types-per-name`; the
+/// signatures of each covered type count as one type), reported at the
+/// record that passes it.
+fn check_types_per_name(zone: &ZoneIndex, max: u64, problems: &mut Problems) {
+    for positions in zone.by_owner.values() {
+        // Fewer records than the limit: fewer types too.
+        if positions.len() as u64 <= max {
+            continue;
+        }
+        let mut types: Vec<(u16, u16)> = Vec::new();
+        for rec in positions.iter().filter_map(|&i| zone.records.get(i)) {
+            let t = (rec.1.record.rtype, covered_type(&rec.1));
+            if types.contains(&t) {
+                continue;
+            }
+            types.push(t);
+            if types.len() as u64 == max + 1 {
+                let what = format!("more than {max} types at '{}'", rec.1.record.owner);
+                problems.at(rec, over_limit("max_types_per_name", max, &what));
+                break;
+            }
+        }
+    }
+}
+
+/// RRsets that no DNS message can carry: even alone, over TCP, the
+/// smallest response with them passes 65,535 octets, so a query for them
+/// could only ever get TC=1.
+fn check_rrset_sizes(zone: &ZoneIndex, problems: &mut Problems) {
+    for positions in zone.by_owner.values() {
+        let Some((_, first)) = positions.first().and_then(|&i| zone.records.get(i)) else {
+            continue;
+        };
+        let owner = &first.record.owner;
+        let rdatas = positions
+            .iter()
+            .filter_map(|&i| zone.records.get(i))
+            .map(|(_, s)| &s.record.rdata);
+        // Most names hold far less than a message: one sum says so.
+        if size::upper_bound(owner, rdatas) <= size::MAX_MESSAGE {
+            continue;
+        }
+        let records: Vec<&Numbered> = positions.iter().filter_map(|&i| zone.records.get(i)).collect();
+        let mut types: Vec<u16> = records.iter().map(|(_, s)| s.record.rtype).collect();
+        types.sort_unstable();
+        types.dedup();
+        for t in types {
+            let set: Vec<&Numbered> = records
+                .iter()
+                .copied()
+                .filter(|(_, s)| s.record.rtype == t)
+                .collect();
+            let Some(need) = size::too_large(owner, t, set.iter().map(|(_, s)| &s.record.rdata)) else {
+                continue;
+            };
+            let reason = format!(
+                "RRset '{owner}/{}' needs {need} octets in a response, more than the {} a DNS message can hold even over TCP: it could never be answered",
+                type_name(t),
+                size::MAX_MESSAGE
+            );
+            if let Some(rec) = set.first() {
+                problems.at(rec, reason);
+            }
+        }
+    }
+}
+
 /// BIND only warns when delegation NS, MX or SRV targets inside the zone are
 /// CNAMEs or have no address; so does vigia.
 fn warn_about_targets(zone: &ZoneIndex, problems: &mut Problems) {
@@ -446,7 +591,9 @@ mod tests {
         let origin = n("example.test.");
         let text = format!("{HEAD}{body}");
         let records = parse_str(&text, Path::new("db.x"), &origin, Path::new("/")).unwrap();
-        let (zone, warnings) = check_and_warn(&origin, records, Path::new("db.x"), &Reclaimer::inline());
+        let limits = ZoneLimits::default();
+        let (zone, warnings) =
+            check_and_warn(&origin, records, Path::new("db.x"), &limits, &Reclaimer::inline());
         (
             zone.unwrap_or_else(|e| panic!("unexpected error: {e}")),
             warnings.join("\n"),
@@ -646,6 +793,7 @@ mod tests {
             Path::new("/nonexistent/db.x"),
             &n("x."),
             Path::new("/"),
+            &ZoneLimits::default(),
             &Reclaimer::inline(),
         )
         .unwrap_err();

@@ -2,19 +2,18 @@
 //! owner and data templates replaced by the value.
 
 use super::lexer::{fail, lex_all, Res, Token};
+use super::over_limit;
 use super::parser::{parse_name, parse_number, read_prefix, FileState, Parser};
+use super::quote::quote;
 use super::text::{rdata_from_text, Cursor};
 use crate::dns::types::type_name;
-
-/// Most records one `$GENERATE` may produce, so a typo cannot eat the memory.
-const MAX_GENERATE: u64 = 65_536;
 
 impl Parser<'_> {
     /// `$GENERATE range lhs [TTL] [class] type rhs` (BIND): one record per
     /// value of the range, with `$` in lhs and rhs replaced by the value.
     pub(super) fn generate(&mut self, args: &[Token], line: usize, st: &mut FileState) -> Res<()> {
         let mut cur = Cursor::new(args, line, "$GENERATE");
-        let range = parse_range(cur.next("range")?)?;
+        let range = parse_range(cur.next("range")?, self.max_generate())?;
         let lhs = cur.next("owner template")?;
         let (ttl, t) = read_prefix(&mut cur)?;
         let rhs = cur.next("record data template")?;
@@ -24,6 +23,14 @@ impl Parser<'_> {
         let mut value = u64::from(start);
         while value <= u64::from(stop) {
             let owner_text = substitute(&lhs.text, value, line)?;
+            let rhs_text = substitute(&rhs.text, value, line)?;
+            // Generated text counts like text read: a long template times
+            // a long range must not escape the zone's byte budget.
+            self.charge(
+                owner_text.len() + rhs_text.len(),
+                line,
+                "the text $GENERATE produces passes the zone's byte budget",
+            )?;
             let owner_tok = Token {
                 text: owner_text,
                 quoted: false,
@@ -32,7 +39,7 @@ impl Parser<'_> {
             let owner = parse_name(&owner_tok, &st.origin, "$GENERATE owner name")?;
             // As in BIND, the substituted right-hand side is read again as
             // text, so a quoted template can hold several fields.
-            let tokens = lex_all(&substitute(&rhs.text, value, line)?, line)?;
+            let tokens = lex_all(&rhs_text, line)?;
             let mut rd = Cursor::new(&tokens, line, &what);
             let rdata = rdata_from_text(t, &mut rd, &st.origin)?;
             self.push(owner, t, ttl, rdata, line, st)?;
@@ -42,8 +49,8 @@ impl Parser<'_> {
     }
 }
 
-/// `start-stop[/step]` of `$GENERATE`.
-fn parse_range(tok: &Token) -> Res<(u32, u32, u32)> {
+/// `start-stop[/step]` of `$GENERATE`, giving at most `max` values.
+fn parse_range(tok: &Token, max: u64) -> Res<(u32, u32, u32)> {
     let bad = |why: &str| fail(tok.line, format!("bad $GENERATE range '{}': {why}", tok.show()));
     let text = String::from_utf8_lossy(&tok.text).into_owned();
     let (span, step) = match text.split_once('/') {
@@ -72,8 +79,13 @@ fn parse_range(tok: &Token) -> Res<(u32, u32, u32)> {
     if step == 0 {
         return bad("step must be at least 1");
     }
-    if u64::from(stop - start) / u64::from(step) + 1 > MAX_GENERATE {
-        return bad(&format!("more than {MAX_GENERATE} records"));
+    let count = u64::from(stop - start) / u64::from(step) + 1;
+    if count > max {
+        let what = format!(
+            "$GENERATE range '{}' gives {count} records, more than {max}",
+            tok.show()
+        );
+        return fail(tok.line, over_limit("max_generate", max, &what));
     }
     Ok((start, stop, step))
 }
@@ -100,8 +112,8 @@ pub(super) fn substitute(template: &[u8], value: u64, line: usize) -> Res<Vec<u8
                 let Some(close) = rest.iter().position(|&b| b == b'}') else {
                     return fail(line, "bad $GENERATE modifier: missing '}'");
                 };
-                let spec = String::from_utf8_lossy(rest.get(..close).unwrap_or(&[])).into_owned();
-                out.extend(format_generated(value, &spec, line)?);
+                let spec = rest.get(..close).unwrap_or(&[]);
+                out.extend(format_generated(value, spec, line)?);
                 i += 3 + close;
             }
             (b'$', _) => {
@@ -118,13 +130,17 @@ pub(super) fn substitute(template: &[u8], value: u64, line: usize) -> Res<Vec<u8
 }
 
 /// Formats `value` per a `${offset,width,base}` modifier.
-fn format_generated(value: u64, spec: &str, line: usize) -> Res<Vec<u8>> {
+fn format_generated(value: u64, spec_bytes: &[u8], line: usize) -> Res<Vec<u8>> {
     let bad = || {
         fail(
             line,
-            format!("bad $GENERATE modifier '${{{spec}}}': expected ${{offset[,width[,base]]}}"),
+            format!(
+                "bad $GENERATE modifier '${{{}}}': expected ${{offset[,width[,base]]}}",
+                quote(spec_bytes)
+            ),
         )
     };
+    let spec = String::from_utf8_lossy(spec_bytes);
     let mut parts = spec.split(',');
     let offset: i64 = match parts.next().map(str::trim) {
         Some("") | None => 0,
@@ -150,7 +166,10 @@ fn format_generated(value: u64, spec: &str, line: usize) -> Res<Vec<u8>> {
     let Ok(v) = u64::try_from(v) else {
         return fail(
             line,
-            format!("$GENERATE modifier '${{{spec}}}' gives a negative value for {value}"),
+            format!(
+                "$GENERATE modifier '${{{}}}' gives a negative value for {value}",
+                quote(spec_bytes)
+            ),
         );
     };
     let text = match base {

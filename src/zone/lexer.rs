@@ -4,7 +4,13 @@
 //! are left in the token text, because what they mean depends on where
 //! the token is used ([`unescape_token`], [`name_text`]).
 
+use super::quote::quote;
 use crate::dns::name::unescape;
+
+/// Most tokens in one entry: room for 65,535 octets of RDATA written as
+/// one-digit hex tokens, while an unclosed parenthesis in a large file
+/// cannot pile up millions of tokens (each costs more than its text).
+const MAX_ENTRY_TOKENS: usize = 1 << 18;
 
 // ---------------------------------------------------------------------------
 // Errors inside the parser
@@ -40,9 +46,10 @@ pub(super) struct Token {
 }
 
 impl Token {
-    /// The token as written, for error messages.
+    /// The token as written, for error messages: escaped and cut short
+    /// (the file may be anything, even `/proc/self/environ`).
     pub(super) fn show(&self) -> String {
-        String::from_utf8_lossy(&self.text).into_owned()
+        quote(&self.text)
     }
 
     pub(super) fn starts_with_digit(&self) -> bool {
@@ -122,8 +129,18 @@ impl<'a> Lexer<'a> {
                     depth -= 1;
                     self.pos += 1;
                 }
+                // BIND calls this a syntax error too; saying so without
+                // quoting keeps binary files (`/proc/self/environ`) out
+                // of messages.
+                0 => return fail(self.line, "NUL byte outside a quoted string: not zone-file text"),
                 b'"' => tokens.push(self.quoted()?),
                 _ => tokens.push(self.word()),
+            }
+            if tokens.len() > MAX_ENTRY_TOKENS {
+                return fail(
+                    open_line,
+                    format!("more than {MAX_ENTRY_TOKENS} fields in one entry (is a '(' never closed?)"),
+                );
             }
         }
         if depth > 0 {
@@ -149,7 +166,7 @@ impl<'a> Lexer<'a> {
         let mut text = Vec::new();
         while let Some(c) = self.peek() {
             match c {
-                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
+                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' | 0 => break,
                 b'\\' => self.escape(&mut text, false),
                 _ => {
                     text.push(c);

@@ -8,7 +8,12 @@
 pub mod check;
 mod generate;
 mod lexer;
+#[cfg(test)]
+mod limit_tests;
 pub mod parser;
+pub mod quote;
+mod size;
+mod source;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -16,6 +21,12 @@ mod text;
 use crate::dns::{rtype, Name, Record};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The reason for passing a limit of `[limits]`: what happened, the
+/// setting and its value, and where to raise it.
+pub(crate) fn over_limit(setting: &str, value: u64, what: &str) -> String {
+    format!("{what}: limit {setting} = {value} (raise it in [limits], or in the zone's limits table)")
+}
 
 /// Where a record came from, for error messages (`FILE:LINE: reason`).
 #[derive(Clone, Debug, PartialEq, Eq)]

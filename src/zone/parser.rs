@@ -16,8 +16,12 @@
 //! are read with `get`, numbers with checked arithmetic.
 
 use super::lexer::{fail, name_text, unescape_token, Entry, Fail, Lexer, Res, Token};
+use super::quote::{quote_max, MAX_QUOTE_PATH};
+use super::source::{read_regular, ReadError};
 use super::text::{rdata_from_text, Cursor};
-use super::{Origin, SourceRecord};
+use super::{over_limit, Origin, SourceRecord};
+use crate::config::ZoneLimits;
+use crate::dns::name::NameError;
 use crate::dns::types::{class_from_name, is_meta, type_from_name, type_name};
 use crate::dns::{class, rtype, Name, Rdata, Record};
 use std::path::{Path, PathBuf};
@@ -35,27 +39,50 @@ pub struct ParseError {
     pub reason: String,
 }
 
-/// Parses a zone file. `origin` is the zone apex; relative `$INCLUDE` paths
-/// are resolved against `base_dir` (as BIND resolves them against its
-/// `directory`, not against the including file).
-pub fn parse_file(path: &Path, origin: &Name, base_dir: &Path) -> Result<Vec<SourceRecord>, ParseError> {
-    let bytes = std::fs::read(path).map_err(|e| ParseError {
+/// Parses a zone file within `limits`. `origin` is the zone apex; relative
+/// `$INCLUDE` paths are resolved against `base_dir` (as BIND resolves them
+/// against its `directory`, not against the including file).
+pub fn parse_file(
+    path: &Path,
+    origin: &Name,
+    base_dir: &Path,
+    limits: &ZoneLimits,
+) -> Result<Vec<SourceRecord>, ParseError> {
+    let bytes = read_regular(path, limits.max_zone_bytes).map_err(|e| ParseError {
         file: path.to_path_buf(),
         line: 0,
-        reason: format!("cannot read zone file: {e}"),
+        reason: match e {
+            ReadError::OverBudget { .. } => over_limit(
+                "max_zone_bytes",
+                limits.max_zone_bytes,
+                "the zone file is larger than the zone's byte budget",
+            ),
+            e => format!("cannot read zone file: {e}"),
+        },
     })?;
-    parse_bytes(&bytes, path, origin, base_dir)
+    parse_bytes(&bytes, path, origin, base_dir, limits)
 }
 
-/// Same as [`parse_file`], from text; `file` is only used in messages and
-/// record origins.
+/// Same as [`parse_file`], from text, with the default limits; `file` is
+/// only used in messages and record origins.
 pub fn parse_str(
     text: &str,
     file: &Path,
     origin: &Name,
     base_dir: &Path,
 ) -> Result<Vec<SourceRecord>, ParseError> {
-    parse_bytes(text.as_bytes(), file, origin, base_dir)
+    parse_bytes(text.as_bytes(), file, origin, base_dir, &ZoneLimits::default())
+}
+
+/// [`parse_str`] within `limits`.
+pub fn parse_str_limited(
+    text: &str,
+    file: &Path,
+    origin: &Name,
+    base_dir: &Path,
+    limits: &ZoneLimits,
+) -> Result<Vec<SourceRecord>, ParseError> {
+    parse_bytes(text.as_bytes(), file, origin, base_dir, limits)
 }
 
 /// Zone files are bytes, not UTF-8: BIND accepts any octet in a label or a
@@ -65,12 +92,15 @@ pub(super) fn parse_bytes(
     file: &Path,
     origin: &Name,
     base_dir: &Path,
+    limits: &ZoneLimits,
 ) -> Result<Vec<SourceRecord>, ParseError> {
     let mut parser = Parser {
         base_dir,
         out: Vec::new(),
         default_ttl: None,
         last_ttl: None,
+        limits: *limits,
+        bytes: 0,
     };
     let mut state = FileState {
         file: Arc::new(file.to_path_buf()),
@@ -78,12 +108,17 @@ pub(super) fn parse_bytes(
         owner: None,
         depth: 0,
     };
+    parser
+        .charge(
+            src.len(),
+            0,
+            "the zone file is larger than the zone's byte budget",
+        )
+        .map_err(|f| state.error(f))?;
     parser.parse_entries(src, &mut state)?;
     Ok(parser.out)
 }
 
-/// `$INCLUDE` nesting limit; deeper means a file (indirectly) includes itself.
-const MAX_INCLUDE_DEPTH: usize = 20;
 /// TTLs above 2^31-1 are read as 0 (RFC 2181 section 8), as BIND does.
 const MAX_TTL: u32 = 0x7fff_ffff;
 
@@ -98,8 +133,23 @@ pub(super) fn parse_name(tok: &Token, origin: &Name, what: &str) -> Res<Name> {
             ),
         );
     }
-    Name::parse(&name_text(tok), Some(origin))
-        .or_else(|e| fail(tok.line, format!("bad {what} '{}': {e}", tok.show())))
+    Name::parse(&name_text(tok), Some(origin)).or_else(|e| {
+        fail(
+            tok.line,
+            format!("bad {what} '{}': {}", tok.show(), name_error(&e)),
+        )
+    })
+}
+
+/// Why a name was refused, without the name's text (the caller quotes
+/// a short form of it).
+fn name_error(e: &NameError) -> String {
+    match e {
+        NameError::EmptyLabel(_) => "empty label".into(),
+        NameError::BadEscape(_) => "bad escape".into(),
+        NameError::NoOrigin(_) => "relative name with no origin".into(),
+        other => other.to_string(),
+    }
 }
 
 /// A decimal number of at most `max`; only ASCII digits (no sign, no blanks).
@@ -256,11 +306,11 @@ pub(super) struct FileState {
     pub origin: Name,
     /// Owner of the previous record, for lines that start with a blank.
     owner: Option<Name>,
-    depth: usize,
+    depth: u64,
 }
 
 impl FileState {
-    fn error(&self, f: Fail) -> ParseError {
+    pub(super) fn error(&self, f: Fail) -> ParseError {
         ParseError {
             file: self.file.to_path_buf(),
             line: f.line,
@@ -283,9 +333,37 @@ pub(super) struct Parser<'a> {
     default_ttl: Option<u32>,
     /// The last TTL written on a record (RFC 1035 default).
     last_ttl: Option<u32>,
+    limits: ZoneLimits,
+    /// Bytes read from files and generated by `$GENERATE` so far, all
+    /// files together (against `max_zone_bytes`).
+    bytes: u64,
 }
 
 impl Parser<'_> {
+    /// Counts `n` more bytes read or generated; fails at `line` once the
+    /// zone's byte budget is passed, saying `what` passed it.
+    pub(super) fn charge(&mut self, n: usize, line: usize, what: &str) -> Res<()> {
+        let total = self.bytes.saturating_add(n as u64);
+        if total > self.limits.max_zone_bytes {
+            return fail(
+                line,
+                over_limit("max_zone_bytes", self.limits.max_zone_bytes, what),
+            );
+        }
+        self.bytes = total;
+        Ok(())
+    }
+
+    /// Bytes left of the zone's budget.
+    fn bytes_left(&self) -> u64 {
+        self.limits.max_zone_bytes.saturating_sub(self.bytes)
+    }
+
+    /// Most values one `$GENERATE` may have.
+    pub(super) fn max_generate(&self) -> u64 {
+        self.limits.max_generate
+    }
+
     fn parse_entries(&mut self, src: &[u8], st: &mut FileState) -> Result<(), ParseError> {
         let mut lexer = Lexer::new(src, 1);
         while let Some(entry) = lexer.next_entry().map_err(|f| st.error(f))? {
@@ -305,7 +383,7 @@ impl Parser<'_> {
     }
 
     fn directive(&mut self, first: &Token, args: &[Token], st: &mut FileState) -> Result<(), ParseError> {
-        let name = first.show().to_ascii_uppercase();
+        let name = String::from_utf8_lossy(&first.text).to_ascii_uppercase();
         let line = first.line;
         let result = match name.as_str() {
             "$ORIGIN" => self.origin_directive(args, line, st),
@@ -340,20 +418,28 @@ impl Parser<'_> {
     /// argument, and any `$ORIGIN` inside, apply only to that file.
     fn include(&mut self, args: &[Token], line: usize, st: &mut FileState) -> Result<(), ParseError> {
         let (path, origin) = self.include_args(args, line, st).map_err(|f| st.error(f))?;
-        if st.depth >= MAX_INCLUDE_DEPTH {
+        let depth = self.limits.max_include_depth;
+        if st.depth >= depth {
+            let what = format!("$INCLUDE nested more than {depth} deep (does a file include itself?)");
             return Err(st.error(Fail {
                 line,
-                reason: format!(
-                    "$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (does a file include itself?)"
-                ),
+                reason: over_limit("max_include_depth", depth, &what),
             }));
         }
-        let bytes = std::fs::read(&path).map_err(|e| {
-            st.error(Fail {
-                line,
-                reason: format!("cannot read $INCLUDE file '{}': {e}", path.display()),
-            })
+        let shown = quote_max(path.as_os_str().as_encoded_bytes(), MAX_QUOTE_PATH);
+        let bytes = read_regular(&path, self.bytes_left()).map_err(|e| {
+            let reason = match e {
+                ReadError::OverBudget { .. } => over_limit(
+                    "max_zone_bytes",
+                    self.limits.max_zone_bytes,
+                    &format!("$INCLUDE '{shown}' passes the zone's byte budget (all files and $GENERATE text together)"),
+                ),
+                e => format!("cannot read $INCLUDE file '{shown}': {e}"),
+            };
+            st.error(Fail { line, reason })
         })?;
+        self.charge(bytes.len(), line, "$INCLUDE passes the zone's byte budget")
+            .map_err(|f| st.error(f))?;
         let mut inner = FileState {
             file: Arc::new(path),
             origin,
@@ -426,6 +512,11 @@ impl Parser<'_> {
                 }
             },
         };
+        let max = self.limits.max_records;
+        if self.out.len() as u64 >= max {
+            let what = format!("more than {max} records in the zone (all files and $GENERATE together)");
+            return fail(line, over_limit("max_records", max, &what));
+        }
         self.out.push(SourceRecord {
             record: Record {
                 owner,

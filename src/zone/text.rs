@@ -4,6 +4,7 @@
 
 use super::lexer::{fail, unescape_token, Res, Token};
 use super::parser::{parse_duration, parse_name, parse_number, type_number};
+use super::quote::quote;
 use crate::dns::rdata::{RdataBuilder, MAX_STRING};
 use crate::dns::types::type_name;
 use crate::dns::{rtype, Name, Rdata};
@@ -172,7 +173,7 @@ impl<'t> Cursor<'t> {
                     line,
                     format!(
                         "bad {field} '{}' in {}: not an even number of hex digits",
-                        String::from_utf8_lossy(&text),
+                        quote(&text),
                         self.what
                     ),
                 )
@@ -213,7 +214,7 @@ impl<'t> Cursor<'t> {
             ("PRIVATEOID", 254),
         ];
         if let Some(tok) = self.peek() {
-            let upper = tok.show().to_ascii_uppercase();
+            let upper = String::from_utf8_lossy(&tok.text).to_ascii_uppercase();
             if let Some((_, n)) = NAMES.iter().find(|(name, _)| *name == upper) {
                 self.pos += 1;
                 return Ok(*n);

@@ -149,17 +149,31 @@ pub fn parent(name: &str) -> Option<String> {
     None
 }
 
-/// Builds every case from the zones as BIND serves them (AXFR from named).
+/// Builds every case from the zones as BIND serves them (AXFR from named),
+/// plus tests/data/diff/queries.txt.
 pub fn generate(named: &Named, zones: &[ZoneSpec]) -> Vec<Case> {
+    let zones: Vec<(String, Vec<Rr>)> = zones
+        .iter()
+        .map(|z| {
+            let recs = axfr_records(named.addr, &z.name);
+            assert!(recs.len() >= 2, "AXFR of {} from named", z.name);
+            (z.name.clone(), recs)
+        })
+        .collect();
+    let mut cases = generate_from(&zones);
+    cases.extend(file_cases());
+    cases
+}
+
+/// The cases generated from zones' records: (origin, records).
+pub fn generate_from(zones: &[(String, Vec<Rr>)]) -> Vec<Case> {
     let mut base: Vec<(String, u16, &'static str)> = vec![];
     let mut owners_all: Vec<String> = vec![];
-    for z in zones {
-        let apex = format!("{}.", lower(&z.name));
-        let recs = axfr_records(named.addr, &z.name);
-        assert!(recs.len() >= 2, "AXFR of {} from named", z.name);
+    for (name, recs) in zones {
+        let apex = format!("{}.", lower(name));
         // owners, in their zone-file case
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        for r in &recs {
+        for r in recs {
             owners.entry(lower(&r.owner)).or_insert_with(|| r.owner.clone());
         }
         let cuts: BTreeSet<String> = recs
@@ -260,7 +274,6 @@ pub fn generate(named: &Named, zones: &[ZoneSpec]) -> Vec<Case> {
             ));
         }
     }
-    cases.extend(file_cases());
     cases
 }
 

@@ -56,6 +56,12 @@ impl Running {
     pub fn start(checks: &[CheckConfig], deadline: Duration) -> Running {
         let metrics = Metrics::new(vec!["example.test.".into()]);
         let registry = HealthRegistry::new(checks, metrics.clone());
+        Running::spawn(registry, metrics, deadline)
+    }
+
+    /// Starts probing with `registry` (built, and perhaps through its first
+    /// round, by the test), which records into `metrics`.
+    pub fn spawn(registry: Arc<HealthRegistry>, metrics: Arc<Metrics>, deadline: Duration) -> Running {
         let (tx, rx) = unbounded_channel();
         registry.spawn(tx);
         Running {

@@ -1,10 +1,15 @@
-//! One-question lookups that assertions and poll loops read: a zone's SOA
-//! serial, a name's addresses, an rcode. None when nothing (parsable) came
-//! back within the usual deadline.
+//! One-question lookups that assertions and poll loops read: the answer
+//! itself, a zone's SOA serial, a name's addresses or CNAME target, an
+//! rcode. None when nothing (parsable) came back within the usual deadline.
 
 use std::net::SocketAddr;
 
-use super::{parse, query_udp, Msg, Rr, A, Q, SOA};
+use super::{parse, query_udp, Msg, Rr, A, CNAME, Q, SOA};
+
+/// What `addr` answers for `name`/`qtype` over UDP, parsed.
+pub fn answer_at(addr: SocketAddr, name: &str, qtype: u16) -> Option<Msg> {
+    parse(&query_udp(addr, &Q::new(name, qtype).build())?).ok()
+}
 
 /// The serial of an SOA record (its RDATA's third field); None for another
 /// type.
@@ -23,14 +28,14 @@ pub fn serial_of(m: &Msg) -> Option<u32> {
 
 /// The SOA serial `addr` answers for `zone` over UDP.
 pub fn serial_at(addr: SocketAddr, zone: &str) -> Option<u32> {
-    let m = parse(&query_udp(addr, &Q::new(zone, SOA).build())?).ok()?;
+    let m = answer_at(addr, zone, SOA)?;
     let soa = m.answer.iter().find(|r| r.rtype == SOA)?;
     soa_serial(soa)
 }
 
 /// The rcode and the sorted A addresses `addr` answers for `name` over UDP.
 pub fn a_at(addr: SocketAddr, name: &str) -> Option<(u16, Vec<String>)> {
-    let m = parse(&query_udp(addr, &Q::new(name, A).build())?).ok()?;
+    let m = answer_at(addr, name, A)?;
     let mut addrs: Vec<String> = m
         .answer
         .iter()
@@ -41,7 +46,20 @@ pub fn a_at(addr: SocketAddr, name: &str) -> Option<(u16, Vec<String>)> {
     Some((m.rcode, addrs))
 }
 
+/// The rcode and the CNAME target (lower-cased; empty when the answer has
+/// none) `addr` answers for an A query for `name` over UDP.
+pub fn cname_at(addr: SocketAddr, name: &str) -> Option<(u16, String)> {
+    let m = answer_at(addr, name, A)?;
+    let target = m
+        .answer
+        .iter()
+        .find(|r| r.rtype == CNAME)
+        .map(|r| r.rdata.to_lowercase())
+        .unwrap_or_default();
+    Some((m.rcode, target))
+}
+
 /// The rcode `addr` answers for `name`/`qtype` over UDP.
 pub fn rcode_at(addr: SocketAddr, name: &str, qtype: u16) -> Option<u16> {
-    Some(parse(&query_udp(addr, &Q::new(name, qtype).build())?).ok()?.rcode)
+    Some(answer_at(addr, name, qtype)?.rcode)
 }

@@ -2,7 +2,8 @@
 //! submodule per concern:
 //!
 //! - [`server`]: a running `vigia serve` on a free loopback port ([`Server`]),
-//!   killed on drop, and `vigia check`;
+//!   with a state directory of its own, stopped and restarted, killed on
+//!   drop; `vigia check` and a `vigia serve` that must fail;
 //! - [`named`]: a running BIND `named` ([`Named`]) with the same zones, or as
 //!   a secondary of vigia;
 //! - [`net`]: free loopback ports and a raw DNS client ([`query_udp`],
@@ -15,13 +16,20 @@
 //!   raw path;
 //! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
 //! - [`health`]: vigia's health checker run in-process, and its transitions;
-//!   [`http_backend`]: real HTTP backends for it that a test switches;
+//!   [`http_backend`]: real HTTP backends that a test switches, for it and
+//!   for a running vigia's checks;
+//! - [`site_vigia`]: the thesis's site on loopback (vigia with the site's
+//!   zones, rules and two backends), for the secondary, restart and
+//!   resolver suites;
 //! - [`cases`]: the differential and consensus suites' query corpus, and
 //!   [`report`]: how they judge and report differences;
 //! - [`process`]: a server as a child process with its log ([`process::Daemon`]),
-//!   which [`Server`], [`Named`] and the reference servers build on;
-//! - [`lookup`]: one-question lookups (a serial, a name's addresses, an rcode);
-//! - [`wait`]: polling a condition against a deadline;
+//!   which [`Server`], [`Named`] and the reference servers build on; a
+//!   command that must finish; a process's memory and environment;
+//! - [`lookup`]: one-question lookups (a serial, a name's addresses or
+//!   CNAME, an rcode);
+//! - [`wait`]: polling a condition against a deadline; [`watch`]: sampling
+//!   in the background while a test acts;
 //! - [`zonefile`]: the zone files tests write;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
@@ -48,9 +56,11 @@ pub mod prom;
 pub mod query;
 pub mod report;
 pub mod server;
+pub mod site_vigia;
 pub mod tempdir;
 pub mod tools;
 pub mod wait;
+pub mod watch;
 pub mod wire;
 pub mod zonefile;
 

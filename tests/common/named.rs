@@ -1,6 +1,7 @@
 //! BIND `named` as a child process ([`Named`]): a primary with the suites'
 //! zones, a secondary of a loopback vigia, or on a config of a test's own.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -94,9 +95,11 @@ impl Named {
     }
 
     /// `named` on 127.0.0.1:`port` as secondary for `zone` from `primary`
-    /// (a loopback vigia), accepting NOTIFY from 127.0.0.0/8, asking for
-    /// IXFR, transfers signed with `key` if given. Waits until the zone is
-    /// served (first transfer done), up to 15 s.
+    /// (a loopback vigia), configured as docs/operations.md section 11
+    /// shows it, with BIND's defaults: NOTIFY is accepted from the primary's
+    /// address only, IXFR is asked for; transfers signed with `key` if
+    /// given. Waits until the zone is served (first transfer done), up to
+    /// 15 s.
     pub fn start_secondary(
         named: &Path,
         port: u16,
@@ -116,7 +119,9 @@ impl Named {
         let options = named_options(
             dir.path(),
             port,
-            "    notify no;\n    allow-notify { 127.0.0.0/8; };\n    request-ixfr yes;\n",
+            "    // Not BIND's default, and for the test machine only: a secondary's own\n    \
+             // NOTIFY would go to the zone's NS addresses, which are not loopback.\n    \
+             notify no;\n",
         );
         let conf = format!(
             "{options}{key_clause}zone \"{zone}\" {{\n    type secondary;\n    file \"{d}/{zone}.db\";\n    \
@@ -147,6 +152,24 @@ impl Named {
         let mut daemon = Daemon::spawn("named", &mut cmd, dir.path().join("named.log"));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         daemon.wait_serving(addr, zones, START, &format!("conf\n{conf}"));
+        Named { addr, daemon, dir }
+    }
+
+    /// `named ARGS` (e.g. an operator's named.conf, with `-t ROOT -c
+    /// FILE`) answering on `addr`, its output logged in `dir`; waits until
+    /// it answers SOA for every zone of `probe` (15 s).
+    pub fn start_args(
+        named: &Path,
+        args: &[OsString],
+        addr: SocketAddr,
+        probe: &[String],
+        dir: TempDir,
+    ) -> Named {
+        let mut cmd = Command::new(named);
+        cmd.args(args);
+        let mut daemon = Daemon::spawn("named", &mut cmd, dir.path().join("named.log"));
+        let zones: Vec<&str> = probe.iter().map(String::as_str).collect();
+        daemon.wait_serving(addr, &zones, START, &format!("named {args:?}"));
         Named { addr, daemon, dir }
     }
 

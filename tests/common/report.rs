@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::cases::Case;
-use super::{fields, is_addr, Norm, ANY};
+use super::{fields, is_addr, Norm, ANY, SOA};
 
 /// A difference vigia may have from a reference, and why. `apply`
 /// neutralises, in both answers (reference, vigia), exactly what it
@@ -102,6 +102,42 @@ pub fn allow_minimal_any(c: &Case, reference: &mut Norm, vigia: &mut Norm) -> bo
         b.additional = v.additional.clone();
     }
     true
+}
+
+/// A negative answer to an SOA query whose SOA (in AUTHORITY) the
+/// reference sends with TTL 0 and vigia with the TTL RFC 2308 section 3
+/// gives ("the minimum of the MINIMUM field of the SOA record and the TTL
+/// of the SOA itself"): BIND special-cases negative answers to qtype SOA
+/// (zero-no-soa-ttl). vigia's SOA line taken as the reference's.
+pub fn allow_soa_query_negative_ttl(c: &Case, reference: &mut Norm, vigia: &mut Norm) -> bool {
+    let (b, v) = (reference, vigia);
+    // a negative answer (possibly after a CNAME/DNAME prefix in ANSWER)
+    let negative = b.rcode == "NXDOMAIN" || b.answer.iter().all(|l| fields(l).1 != "SOA");
+    if c.qtype() != Some(SOA) || !negative || b.rcode != v.rcode || b.answer != v.answer {
+        return false;
+    }
+    let zero: Vec<String> = b
+        .authority
+        .iter()
+        .filter(|l| {
+            let f = fields(l);
+            f.1 == "SOA" && f.3 == "0"
+        })
+        .cloned()
+        .collect();
+    let mut changed = false;
+    for z in zero {
+        let fz = fields(&z);
+        if let Some(vl) = v.authority.iter().find(|l| {
+            let f = fields(l);
+            f.1 == "SOA" && f.0 == fz.0 && f.4 == fz.4
+        }) {
+            b.authority.remove(&z);
+            b.authority.insert(vl.clone());
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// A query with bytes after its question that vigia answers FORMERR and the

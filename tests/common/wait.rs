@@ -21,10 +21,27 @@ pub fn until_every(within: Duration, every: Duration, what: &str, mut f: impl Fn
 
 /// Polls `f` until it gives a value, and returns it. Fails the test,
 /// naming `what`, once `within` has passed.
-pub fn until_some<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let (value, _) = poll(within, POLL, || f().ok_or_else(String::new))
-        .unwrap_or_else(|_| panic!("{what}: not within {within:?}"));
-    value
+pub fn until_some<T>(within: Duration, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    until_found(within, what, f, String::new).0
+}
+
+/// Polls `f` until it gives a value: that value and the time it took.
+/// Fails the test once `within` has passed, naming `what` and what
+/// `describe` says then (the state the test was waiting to change).
+pub fn until_found<T>(
+    within: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    describe: impl FnOnce() -> String,
+) -> (T, Duration) {
+    match poll(within, POLL, || f().ok_or_else(String::new)) {
+        Ok(found) => found,
+        Err(_) => {
+            let seen = describe();
+            let sep = if seen.is_empty() { "" } else { "; " };
+            panic!("{what}: not within {within:?}{sep}{seen}")
+        }
+    }
 }
 
 /// Polls `f` every `every` until it is Ok: its value and the time that

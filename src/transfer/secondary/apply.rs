@@ -201,6 +201,12 @@ impl<'a> Ixfr<'a> {
         }
     }
 
+    /// Records held so far (the copy being changed and any full zone):
+    /// the caller holds a transfer to the zone's `max_records`.
+    pub(super) fn held(&self) -> usize {
+        self.records.len() + self.full.len()
+    }
+
     fn push_full(&mut self, rec: RawRecord) {
         if rec.class == class::IN {
             self.full.push(rec);

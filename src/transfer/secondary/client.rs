@@ -16,7 +16,7 @@ use crate::dns::message::{self, read_record, soa_serial_of, RawRecord, HEADER_LE
 use crate::dns::rcode::{self, opcode};
 use crate::dns::tsig::{ResponseVerifier, Signer};
 use crate::dns::{class, rtype};
-use crate::zone::Zone;
+use crate::zone::{over_limit, Zone};
 
 /// Connect, SOA answer, and the whole AXFR must finish within these.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -165,9 +165,13 @@ pub(super) async fn soa_serial(t: &Task, primary: SocketAddr) -> Result<u32, Str
 pub(super) async fn axfr(t: &Task, primary: SocketAddr) -> Result<(String, Zone, usize), String> {
     let (id, q, verifier) = request(t, rtype::AXFR, None);
     let origin = t.state.origin.wire();
+    let max = t.limits().max_records;
     let mut records: Vec<RawRecord> = Vec::new();
     let mut soas = 0;
     let work = stream(primary, id, &q, verifier, |rec| {
+        if records.len() as u64 >= max {
+            return Err(too_many(max));
+        }
         let is_soa = rec.rtype == rtype::SOA && rec.owner.eq_ignore_ascii_case(origin);
         if records.is_empty() && !is_soa {
             return Err("transfer does not start with the SOA".to_string());
@@ -190,6 +194,15 @@ pub(super) async fn axfr(t: &Task, primary: SocketAddr) -> Result<(String, Zone,
     Ok((text, zone, records.len()))
 }
 
+/// A transfer bigger than the zone may be: stopped as it arrives.
+fn too_many(max: u64) -> String {
+    over_limit(
+        "max_records",
+        max,
+        &format!("the transfer has more than {max} records"),
+    )
+}
+
 /// Asks for the differences since the copy's serial (RFC 1995) and applies
 /// them. Ok(None): the primary has nothing newer. Any Err means: fall back
 /// to AXFR.
@@ -207,7 +220,14 @@ pub(super) async fn ixfr(
     let (id, q, verifier) = request(t, rtype::IXFR, Some(soa));
     let from = copy.serial;
     let mut apply = Ixfr::new(origin, copy);
-    let work = stream(primary, id, &q, verifier, |rec| apply.push(rec));
+    let max = t.limits().max_records;
+    let work = stream(primary, id, &q, verifier, |rec| {
+        let done = apply.push(rec)?;
+        if apply.held() as u64 > max {
+            return Err(too_many(max));
+        }
+        Ok(done)
+    });
     tokio::time::timeout(AXFR_TIMEOUT, work)
         .await
         .map_err(|_| "IXFR timed out".to_string())??;

@@ -43,9 +43,12 @@ pub fn placeholder(origin: &Name) -> Zone {
 pub(super) fn build(t: &Task, records: &[RawRecord]) -> Result<(String, Zone), String> {
     let origin = &t.state.origin;
     let text = zone_text(origin, records)?;
-    let parsed = crate::zone::parser::parse_str(&text, &t.file, origin, &t.base_dir)
+    // The same limits as the zone's files: the copy written here must
+    // load again at the next start.
+    let limits = t.limits();
+    let parsed = crate::zone::parser::parse_str_limited(&text, &t.file, origin, &t.base_dir, &limits)
         .map_err(|e| format!("transferred zone does not parse: {e}"))?;
-    let zone = crate::zone::check::check_zone(origin, parsed, &t.file, &Reclaimer::inline())
+    let zone = crate::zone::check::check_zone_limited(origin, parsed, &t.file, &limits, &Reclaimer::inline())
         .map_err(|e| format!("transferred zone fails checks: {e}"))?;
     Ok((text, zone))
 }
@@ -57,8 +60,14 @@ pub(super) struct Copy {
 }
 
 pub(super) fn load_copy(t: &Task) -> Result<Copy, String> {
-    let zone = crate::zone::check::load_zone(&t.file, &t.state.origin, &t.base_dir, &Reclaimer::inline())
-        .map_err(|e| e.to_string())?;
+    let zone = crate::zone::check::load_zone(
+        &t.file,
+        &t.state.origin,
+        &t.base_dir,
+        &t.limits(),
+        &Reclaimer::inline(),
+    )
+    .map_err(|e| e.to_string())?;
     let records = zone
         .records
         .iter()

@@ -31,13 +31,13 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::config::{parse_target, Config};
+use crate::config::{parse_target, Config, ZoneLimits, DEFAULT_SERIAL_QUERY_RATE};
 use crate::control::metrics::Metrics;
 use crate::dns::tsig::Key;
 use crate::dns::Name;
-use crate::snapshot::{SecondaryState, Snapshot};
+use crate::snapshot::{Pacer, SecondaryState, Snapshot};
 use crate::zone::Zone;
 
 pub use copy::placeholder;
@@ -59,20 +59,45 @@ pub struct Task {
     file: PathBuf,
     base_dir: PathBuf,
     metrics: Arc<Metrics>,
+    /// The zone's limits (`[limits]`, `[zone.limits]`), which its copies
+    /// and transfers are held to; a reload updates them.
+    limits: Arc<Mutex<ZoneLimits>>,
+    /// Spaces the SOA queries of all secondary zones together.
+    all_zones_pace: Arc<Pacer>,
 }
 
 impl Task {
     fn count(&self, kind: &str, ok: bool) {
         self.metrics.xfr_in(&self.state.origin.to_string(), kind, ok);
     }
+
+    fn limits(&self) -> ZoneLimits {
+        *self.limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A followed zone: its state and its limits (shared with its task).
+struct Followed {
+    state: Arc<SecondaryState>,
+    limits: Arc<Mutex<ZoneLimits>>,
 }
 
 /// The secondary zones being followed: one [`SecondaryState`] per zone,
 /// kept across reloads (a zone's primaries and key are read when it is
-/// first followed).
-#[derive(Default)]
+/// first followed; its limits and SOA query rate on every reload).
 pub struct Followers {
-    zones: Vec<Arc<SecondaryState>>,
+    zones: Vec<Followed>,
+    /// `serial_query_rate` of `[limits]`: all zones' SOA queries.
+    pace: Arc<Pacer>,
+}
+
+impl Default for Followers {
+    fn default() -> Self {
+        Followers {
+            zones: Vec::new(),
+            pace: Arc::new(Pacer::per_second(DEFAULT_SERIAL_QUERY_RATE)),
+        }
+    }
 }
 
 impl Followers {
@@ -86,17 +111,22 @@ impl Followers {
             .filter(|z| z.is_secondary())
             .filter_map(|z| z.origin().ok())
             .collect();
-        self.zones.retain(|s| {
-            let keep = wanted.contains(&s.origin);
+        self.zones.retain(|f| {
+            let keep = wanted.contains(&f.state.origin);
             if !keep {
-                s.retire();
+                f.state.retire();
             }
             keep
         });
+        self.pace.set_rate(config.serial_query_rate());
         let mut tasks = Vec::new();
         for zc in config.zones.iter().filter(|z| z.is_secondary()) {
             let Ok(origin) = zc.origin() else { continue };
-            if self.zones.iter().any(|s| s.origin == origin) {
+            let limits = config.zone_limits(zc);
+            let rate = config.zone_serial_query_rate(zc);
+            if let Some(f) = self.zones.iter().find(|f| f.state.origin == origin) {
+                *f.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+                f.state.pace.set_rate(rate);
                 continue;
             }
             let primaries: Vec<SocketAddr> = zc.primaries.iter().filter_map(|p| parse_target(p)).collect();
@@ -112,7 +142,12 @@ impl Followers {
                 key.clone(),
                 !file.exists(),
             ));
-            self.zones.push(state.clone());
+            state.pace.set_rate(rate);
+            let limits = Arc::new(Mutex::new(limits));
+            self.zones.push(Followed {
+                state: state.clone(),
+                limits: limits.clone(),
+            });
             tasks.push(Task {
                 state,
                 primaries,
@@ -120,6 +155,8 @@ impl Followers {
                 file,
                 base_dir: config.base_dir.clone(),
                 metrics: metrics.clone(),
+                limits,
+                all_zones_pace: self.pace.clone(),
             });
         }
         tasks
@@ -127,7 +164,10 @@ impl Followers {
 
     /// The state of a followed zone (lower-cased origin).
     pub fn state(&self, origin: &Name) -> Option<Arc<SecondaryState>> {
-        self.zones.iter().find(|s| &s.origin == origin).cloned()
+        self.zones
+            .iter()
+            .find(|f| &f.state.origin == origin)
+            .map(|f| f.state.clone())
     }
 }
 

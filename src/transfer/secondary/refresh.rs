@@ -1,6 +1,11 @@
 //! One secondary zone's life: refresh at once, then on the SOA
 //! refresh/retry timers and on NOTIFY; SERVFAIL after SOA expire seconds
 //! without a successful refresh.
+//!
+//! Every SOA query waits for a slot of the zone's pacer and of the one all
+//! secondary zones share (`serial_query_rate`, BIND's
+//! `serial-query-rate`): NOTIFY arriving while a slot is awaited is folded
+//! into that refresh, and logged with it, once.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -44,6 +49,8 @@ pub(super) async fn run(host: Arc<dyn Host>, t: Task) {
     let mut have_copy = t.file.exists();
     let mut last_ok = if have_copy { confirmed_at(&t.file) } else { None };
     let mut next = Instant::now();
+    // The time of the SOA query slot taken and not yet used.
+    let mut slot: Option<Instant> = None;
     loop {
         let expire_at = match (have_copy, last_ok, timers(&*host, &origin)) {
             (true, Some(ok), Some((_, _, expire))) => Some(ok + expire),
@@ -56,7 +63,6 @@ pub(super) async fn run(host: Arc<dyn Host>, t: Task) {
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             _ = t.state.wake.notified() => {
-                tracing::info!(zone = %origin, "NOTIFY from a primary: refreshing");
                 next = Instant::now();
             }
         }
@@ -71,6 +77,16 @@ pub(super) async fn run(host: Arc<dyn Host>, t: Task) {
         }
         if now < next {
             continue;
+        }
+        let at = *slot.get_or_insert_with(|| soa_slot(&t, now));
+        if now < at {
+            next = at;
+            continue;
+        }
+        slot = None;
+        let notifies = t.state.take_notifies();
+        if notifies > 0 {
+            tracing::info!(zone = %origin, notifies, "NOTIFY from a primary: refreshing");
         }
         let current = if have_copy {
             host.snapshot().zone(origin.wire()).map(|z| z.serial)
@@ -117,6 +133,13 @@ pub(super) async fn run(host: Arc<dyn Host>, t: Task) {
             }
         }
     }
+}
+
+/// The time this zone's next SOA query may go: a slot of its own pacer,
+/// then of the one all secondary zones share.
+fn soa_slot(t: &Task, now: Instant) -> Instant {
+    let zone = t.state.pace.reserve(now.into_std());
+    Instant::from_std(t.all_zones_pace.reserve(zone))
 }
 
 /// Marks the copy on disk as confirmed now.
