@@ -24,12 +24,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::http_backend::{HttpBackend, Mode, Served};
+use common::watch::Watch;
 use common::{
     admin, lookup, parse, prom, query_tcp, query_udp, type_name, wait, Msg, Server, ServerOpts, TempDir,
     ZoneSpec, Q,
@@ -406,36 +405,29 @@ struct LoopSample {
     ans: Option<Ans>,
 }
 
-struct QueryLoop {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<LoopSample>>,
-}
-
-fn start_loop(addr: SocketAddr, watch: Vec<(String, u16)>, counts: Counts) -> QueryLoop {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut samples = Vec::new();
-        let mut round = 0u64;
-        while !s.load(Ordering::SeqCst) {
-            let tcp = round % 4 == 3;
-            for (i, (name, qtype)) in watch.iter().enumerate() {
+/// Asks every watched question again and again (every fourth round over
+/// TCP) until finished.
+fn start_loop(addr: SocketAddr, watch: Vec<(String, u16)>, counts: Counts) -> Watch<LoopSample> {
+    let mut round = 0u64;
+    Watch::start(Duration::from_millis(10), move || {
+        let tcp = round % 4 == 3;
+        round += 1;
+        watch
+            .iter()
+            .enumerate()
+            .map(|(i, (name, qtype))| {
                 let sent = Instant::now();
                 let ans = ask(addr, &counts, name, *qtype, tcp).map(|m| Ans::of(&m));
-                samples.push(LoopSample {
+                LoopSample {
                     sent,
                     received: Instant::now(),
                     watch: i,
                     tcp,
                     ans,
-                });
-            }
-            round += 1;
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        samples
-    });
-    QueryLoop { stop, thread }
+                }
+            })
+            .collect::<Vec<_>>()
+    })
 }
 
 /// A stretch of the test: from a fault (or other action) on, the watched
@@ -530,7 +522,7 @@ struct Site {
     phases: Vec<Phase>,
     counts: Counts,
     baseline: Vec<prom::Sample>,
-    qloop: Option<QueryLoop>,
+    qloop: Option<Watch<LoopSample>>,
     _zone_dir: TempDir,
 }
 
@@ -857,9 +849,7 @@ impl Site {
     /// Stops the query loop and checks it, then checks /metrics against
     /// everything the test caused.
     fn finish(mut self) {
-        let ql = self.qloop.take().unwrap();
-        ql.stop.store(true, Ordering::SeqCst);
-        let looped = ql.thread.join().expect("query loop");
+        let looped = self.qloop.take().unwrap().finish();
         assert!(looped.len() >= 100, "only {} loop queries", looped.len());
         check_loop(&looped, &self.phases, &self.watch);
 

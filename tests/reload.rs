@@ -9,10 +9,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::watch::Watch;
 use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -350,50 +349,39 @@ fn changed_zone_with_same_serial_gets_serial_plus_one() {
 #[test]
 fn udp_queries_never_fail_during_reloads() {
     let site = Site::start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let asked = Arc::new(AtomicU64::new(0));
     let addr = site.server.addr;
-    let looper = {
-        let (stop, asked) = (stop.clone(), asked.clone());
-        std::thread::spawn(move || {
-            let mut failures = Vec::new();
-            let questions = [
-                ("www.reload.test", A),
-                ("reload.test", SOA),
-                ("no-paladar.com.br", SOA),
-                ("nope.reload.test", A),
-            ];
-            while !stop.load(Ordering::Relaxed) {
-                for (name, t) in questions {
-                    let n = asked.fetch_add(1, Ordering::Relaxed);
-                    let q = Q::new(name, t);
-                    let verdict = match query_udp(addr, &q.build()).map(|r| parse(&r)) {
-                        None => Err("no answer".to_string()),
-                        Some(Err(e)) => Err(format!("unparsable: {e}")),
-                        Some(Ok(m)) if m.id != q.id => Err("wrong id".into()),
-                        Some(Ok(m)) if name.starts_with("nope") => {
-                            if m.rcode == 3 && m.answer.is_empty() {
-                                Ok(())
-                            } else {
-                                Err(m.dump())
-                            }
-                        }
-                        Some(Ok(m)) => {
-                            if m.rcode == 0 && m.aa && m.answer.len() == 1 && m.answer[0].rtype == t {
-                                Ok(())
-                            } else {
-                                Err(m.dump())
-                            }
-                        }
-                    };
-                    if let Err(e) = verdict {
-                        failures.push(format!("query {n}: {name} {}: {e}", type_name(t)));
+    let questions = [
+        ("www.reload.test", A),
+        ("reload.test", SOA),
+        ("no-paladar.com.br", SOA),
+        ("nope.reload.test", A),
+    ];
+    // Each query's verdict: Err(what was wrong).
+    let looper = Watch::start(Duration::ZERO, move || {
+        questions.map(|(name, t)| {
+            let q = Q::new(name, t);
+            let verdict = match query_udp(addr, &q.build()).map(|r| parse(&r)) {
+                None => Err("no answer".to_string()),
+                Some(Err(e)) => Err(format!("unparsable: {e}")),
+                Some(Ok(m)) if m.id != q.id => Err("wrong id".into()),
+                Some(Ok(m)) if name.starts_with("nope") => {
+                    if m.rcode == 3 && m.answer.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(m.dump())
                     }
                 }
-            }
-            failures
+                Some(Ok(m)) => {
+                    if m.rcode == 0 && m.aa && m.answer.len() == 1 && m.answer[0].rtype == t {
+                        Ok(())
+                    } else {
+                        Err(m.dump())
+                    }
+                }
+            };
+            verdict.map_err(|e| format!("{name} {}: {e}", type_name(t)))
         })
-    };
+    });
 
     for i in 0..10u32 {
         let www = format!("192.0.2.{}", 100 + i);
@@ -405,13 +393,17 @@ fn udp_queries_never_fail_during_reloads() {
         assert_eq!(site.www(), www);
     }
     // Let the loop run on the last snapshot too, then stop it.
-    let seen = asked.load(Ordering::Relaxed);
+    let seen = looper.count();
     wait::until(DEADLINE, "the query loop going on", || {
-        asked.load(Ordering::Relaxed) >= seen + 20
+        looper.count() >= seen + 20
     });
-    stop.store(true, Ordering::Relaxed);
-    let failures = looper.join().unwrap();
-    let total = asked.load(Ordering::Relaxed);
+    let verdicts = looper.finish();
+    let total = verdicts.len();
+    let failures: Vec<String> = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(n, v)| v.as_ref().err().map(|e| format!("query {n}: {e}")))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {total} queries failed:\n{}",

@@ -10,10 +10,9 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::watch::Watch;
 use common::{admin, parse, prom, wait, Server, ServerOpts, A, Q};
 
 const FLOODED: &str = "www.no-paladar.com.br";
@@ -88,51 +87,38 @@ fn ask_from(src: Ipv4Addr, server: SocketAddr, name: &str, id: u16) -> Option<co
     parse(&buf[..n]).ok()
 }
 
-/// Asks `name` from `src` every 250 ms (under the limit) until `stop`;
-/// returns (asked, fully answered).
-fn steady_client(
-    src: Ipv4Addr,
-    server: SocketAddr,
-    name: &'static str,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(u32, u32)> {
-    std::thread::spawn(move || {
-        let (mut asked, mut ok) = (0, 0);
-        for i in 0..200u16 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            asked += 1;
-            if ask_from(src, server, name, 0x7000 + i)
-                .is_some_and(|m| !m.tc && m.rcode == 0 && !m.answer.is_empty())
-            {
-                ok += 1;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        (asked, ok)
+/// Asks `name` from `src` every 250 ms (under the limit) until finished:
+/// whether each was fully answered.
+fn steady_client(src: Ipv4Addr, server: SocketAddr, name: &'static str) -> Watch<bool> {
+    let mut id = 0x7000u16;
+    Watch::start(Duration::from_millis(250), move || {
+        id = id.wrapping_add(1);
+        Some(ask_from(src, server, name, id).is_some_and(|m| !m.tc && m.rcode == 0 && !m.answer.is_empty()))
     })
+}
+
+/// (asked, fully answered) of a finished [`steady_client`].
+fn answered(client: Watch<bool>) -> (usize, usize) {
+    let seen = client.finish();
+    (seen.len(), seen.iter().filter(|ok| **ok).count())
 }
 
 #[test]
 fn flood_from_one_prefix_is_limited_while_others_are_answered() {
     let server = start("\n[rrl]\nenabled = true\nresponses_per_second = 5\nwindow = \"2s\"\nslip = 2\n");
-    let stop = Arc::new(AtomicBool::new(false));
     // Another /24 asks the flooded name; the flooded /24 asks another name.
-    let other_prefix = steady_client(Ipv4Addr::new(127, 0, 1, 1), server.addr, FLOODED, stop.clone());
+    let other_prefix = steady_client(Ipv4Addr::new(127, 0, 1, 1), server.addr, FLOODED);
     let other_name = steady_client(
         Ipv4Addr::new(127, 0, 0, 200),
         server.addr,
         "dns.no-paladar.com.br",
-        stop.clone(),
     );
     let started = Instant::now();
     // 64 sources x 100 rounds 25 ms apart: about 6400 queries in ~3 s.
     let f = flood(server.addr, 64, 100, Duration::from_millis(25));
     let secs = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let (asked_a, ok_a) = other_prefix.join().unwrap();
-    let (asked_b, ok_b) = other_name.join().unwrap();
+    let (asked_a, ok_a) = answered(other_prefix);
+    let (asked_b, ok_b) = answered(other_name);
     eprintln!("flood over {secs:.1} s: {f:?}; other /24 {ok_a}/{asked_a}; other name {ok_b}/{asked_b}");
 
     assert!(f.sent >= 3000, "the flood did not happen: {f:?}");

@@ -39,6 +39,11 @@ impl<T: Send + 'static> Watch<T> {
         }
     }
 
+    /// How many values it has kept so far.
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
     /// Stops the thread: everything it saw, in order.
     pub fn finish(mut self) -> Vec<T> {
         self.halt();
