@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+use common::fake_primary::{FakePrimary, FakeSoa};
 use common::*;
 
 const ZONE: &str = "sec.test";
@@ -391,44 +392,14 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
 }
 
 /// A primary that answers every query over TCP with its SOA (serial 5),
-/// never signed; returns its address. The thread ends with the test.
+/// never signed; returns its address.
 fn unsigned_primary() -> SocketAddr {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut len = [0u8; 2];
-            if s.read_exact(&mut len).is_err() {
-                continue;
-            }
-            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-            if s.read_exact(&mut q).is_err() || q.len() < 12 {
-                continue;
-            }
-            // Header and question of the query, then one SOA answer.
-            let qname_end = 12 + q[12..].iter().position(|&b| b == 0).unwrap_or(0) + 1;
-            let mut r = q[..qname_end + 4].to_vec();
-            r[2] = 0x84;
-            r[3] = 0;
-            r[4..12].copy_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
-            r.extend_from_slice(&encode_name(ZONE));
-            r.extend_from_slice(&[0, 6, 0, 1, 0, 0, 0, 60]);
-            let mut rd = encode_name("ns.sec.test");
-            rd.extend_from_slice(&encode_name("hostmaster.sec.test"));
-            for v in [5u32, 2, 1, 600, 60] {
-                rd.extend_from_slice(&v.to_be_bytes());
-            }
-            r.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-            r.extend_from_slice(&rd);
-            let mut framed = (r.len() as u16).to_be_bytes().to_vec();
-            framed.extend_from_slice(&r);
-            let _ = s.write_all(&framed);
-        }
-    });
-    addr
+    let soa = FakeSoa {
+        serial: 5,
+        timers: [2, 1, 600, 60],
+        ttl: 60,
+    };
+    FakePrimary::start(Ipv4Addr::LOCALHOST, soa).addr
 }
 
 #[test]

@@ -26,6 +26,8 @@
 //! - [`process`]: a server as a child process with its log ([`process::Daemon`]),
 //!   which [`Server`], [`Named`] and the reference servers build on; a
 //!   command that must finish; a process's memory and environment;
+//! - [`fake_primary`]: a stand-in primary answering SOA queries, for vigia
+//!   as a secondary;
 //! - [`lookup`]: one-question lookups (a serial, a name's addresses or
 //!   CNAME, an rcode);
 //! - [`wait`]: polling a condition against a deadline; [`watch`]: sampling
@@ -44,6 +46,7 @@ use std::time::Duration;
 
 pub mod admin;
 pub mod cases;
+pub mod fake_primary;
 pub mod health;
 pub mod hickory;
 pub mod http_backend;
