@@ -63,24 +63,16 @@ impl Primary {
         // Accept and drop the probes' connections so the backlog never fills.
         let acceptor = listener.try_clone().unwrap();
         std::thread::spawn(move || acceptor.incoming().for_each(drop));
+        let mut xfr = ZoneSpec::new(ZONE, zone.clone()).notify(&[notify]);
         let mut extra = String::new();
-        // Zones here (not in ServerOpts) to carry `notify`; the server's
-        // readiness probe asks no-paladar.com.br.
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"{ZONE}\"\nfile = \"{}\"\nallow_transfer = [\"127.0.0.0/8\"]\nnotify = [\"{notify}\"]\n",
-            zone.display()
-        ));
         if signed {
             let (name, alg, secret) = KEY;
-            extra.push_str(&format!("transfer_key = \"{name}\"\n"));
+            xfr = xfr.with_extra(&format!("transfer_key = \"{name}\"\n"));
             extra.push_str(&format!(
                 "\n[[key]]\nname = \"{name}\"\nalgorithm = \"{alg}\"\nsecret = \"{secret}\"\n"
             ));
         }
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n",
-            paladar.display()
-        ));
+        let zones = vec![xfr, ZoneSpec::new("no-paladar.com.br", paladar).allow(&[])];
         for c in ["c1", "c2"] {
             extra.push_str(&format!(
                 "\n[[check]]\nname = \"{c}\"\ntcp = \"{up}\"\ninterval = \"1s\"\ntimeout = \"2s\"\nfall = 3\n"
@@ -91,7 +83,7 @@ impl Primary {
              pool = [ { address = \"192.0.2.10\", check = \"c1\" }, { address = \"192.0.2.11\", check = \"c2\" } ]\n\
              when_all_down = \"serve-all\"\n",
         );
-        let server = Server::start(ServerOpts::new(vec![]).with_extra(&extra));
+        let server = Server::start(ServerOpts::new(zones).with_extra(&extra));
         Primary {
             server,
             zone,
