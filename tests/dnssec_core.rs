@@ -23,6 +23,7 @@ use vigia::dnssec::text::{name_to_text, rr_to_text};
 use vigia::dnssec::{rtype, sign_zone, Denial, DnssecKey, Rr, SignedZone, SignerConfig};
 use vigia::reclaim::Reclaimer;
 use vigia::zone::check::load_zone;
+use vigia::zone::Zone;
 
 mod common;
 use common::{tools, TempDir};
@@ -67,8 +68,12 @@ fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<Rr>) {
         dir.join("zones").join(file)
     };
     let zone = load_zone(&path, &name, &dir, &ZoneLimits::default(), &Reclaimer::inline()).unwrap();
-    let records = zone
-        .records
+    (name.wire().to_vec(), signer_records(&zone))
+}
+
+/// A loaded zone's records in the signer's wire form.
+fn signer_records(zone: &Zone) -> Vec<Rr> {
+    zone.records
         .iter()
         .map(|r| Rr {
             owner: r.owner.wire().to_vec(),
@@ -77,8 +82,7 @@ fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<Rr>) {
             ttl: r.ttl,
             rdata: r.rdata.to_wire(),
         })
-        .collect();
-    (name.wire().to_vec(), records)
+        .collect()
 }
 
 const FORWARD: (&str, &str) = ("db.no-paladar.com.br", "no-paladar.com.br.");
@@ -217,17 +221,7 @@ fn upper_case_names_inside_rdata_are_signed_in_canonical_form() {
     let file = tmp.0.join("case.zone");
     let parsed = vigia::zone::parser::parse_str(text, &file, &origin, &tmp.0).unwrap();
     let zone = vigia::zone::check::check_zone(&origin, parsed, &file, &Reclaimer::inline()).unwrap();
-    let data: Vec<Rr> = zone
-        .records
-        .iter()
-        .map(|r| Rr {
-            owner: r.owner.wire().to_vec(),
-            rtype: r.rtype,
-            class: r.class,
-            ttl: r.ttl,
-            rdata: r.rdata.to_wire(),
-        })
-        .collect();
+    let data = signer_records(&zone);
     assert!(data
         .iter()
         .any(|r| r.rtype == rtype::MX && r.rdata.windows(4).any(|w| w == b"CASE")));

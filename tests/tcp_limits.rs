@@ -41,6 +41,12 @@ fn query_on(s: &mut TcpStream, id: u16) -> bool {
             .is_some_and(|m| m.id == id && m.rcode == 0 && !m.answer.is_empty())
 }
 
+/// A query sent on `s` gets no answer at all (the server closed it).
+fn unanswered(s: &mut TcpStream, id: u16) -> bool {
+    let _ = s.write_all(&tcp_frame(&Q::new(NAME, A).id(id).build()));
+    tcp_read_msg(s).is_none()
+}
+
 #[test]
 fn held_idle_and_slow_connections_do_not_starve_other_clients() {
     let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
@@ -111,11 +117,7 @@ fn per_client_cap_is_enforced_and_released() {
     }
     // A fifth from the same address is closed unanswered.
     let mut fifth = tcp_connect_from(me, v.addr, None).unwrap();
-    let _ = fifth.write_all(&tcp_frame(&Q::new(NAME, A).id(0x4405).build()));
-    assert!(
-        tcp_read_msg(&mut fifth).is_none(),
-        "a fifth connection was served"
-    );
+    assert!(unanswered(&mut fifth, 0x4405), "a fifth connection was served");
     // Another address is not affected.
     let mut other = tcp_connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr, None).unwrap();
     assert!(query_on(&mut other, 0x4406));
@@ -356,9 +358,8 @@ fn the_per_client_cap_counts_ipv4_prefixes_when_asked() {
     let mut b = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 2), v.addr, None).unwrap();
     assert!(query_on(&mut a, 0x5501) && query_on(&mut b, 0x5502));
     let mut third = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 3), v.addr, None).unwrap();
-    let _ = third.write_all(&tcp_frame(&Q::new(NAME, A).id(0x5503).build()));
     assert!(
-        tcp_read_msg(&mut third).is_none(),
+        unanswered(&mut third, 0x5503),
         "a third connection from the same /24 was served"
     );
     // Another /24 has its own cap.
