@@ -42,19 +42,13 @@ fn copy_text(zone: &str) -> String {
 /// vigia following `zones` from the fake primary, with `limits` TOML
 /// (`[limits]` and per-zone lines); the site zone first, for readiness.
 fn start_vigia(primary: &FakePrimary, zones: &[(&str, &str)], limits: &str, dir: &TempDir) -> Server {
-    let mut extra = limits.to_string();
+    let mut specs = vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())];
     for (zone, zone_limits) in zones {
         let copy = dir.path().join(format!("{zone}.copy"));
         std::fs::write(&copy, copy_text(zone)).unwrap();
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"{zone}\"\ntype = \"secondary\"\nfile = \"{}\"\nprimaries = [\"{}\"]\n{zone_limits}\n",
-            copy.display(),
-            primary.addr
-        ));
+        specs.push(ZoneSpec::secondary(zone, copy, &[primary.addr]).with_extra(&format!("{zone_limits}\n")));
     }
-    Server::start(
-        ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]).with_extra(&extra),
-    )
+    Server::start(ServerOpts::new(specs).with_extra(limits))
 }
 
 /// Waits until `n` SOA queries for `zone` have come.

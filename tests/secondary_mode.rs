@@ -98,18 +98,31 @@ fn xfr_count(vigia: &Server, kind: &str, result: &str) -> f64 {
     )
 }
 
-/// The secondary zone with `primary_key = "xfr-key"` and that key.
+/// The secondary zone, from the primary on 127.0.0.1:`primary_port`,
+/// with `primary_key = "xfr-key"` and that key.
 fn secondary_opts_keyed(copy: &Path, primary_port: u16, secret: &str) -> ServerOpts {
-    secondary_opts(copy, primary_port).with_extra(&format!(
-        "primary_key = \"{KEY_NAME}\"\n\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+    let zone =
+        secondary_zone(copy, local(primary_port)).with_extra(&format!("primary_key = \"{KEY_NAME}\"\n"));
+    ServerOpts::new(vec![all_zones().remove(0), zone]).with_extra(&format!(
+        "\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
     ))
 }
 
+/// The secondary zone, from the primary on 127.0.0.1:`primary_port`.
 fn secondary_opts(copy: &Path, primary_port: u16) -> ServerOpts {
-    ServerOpts::new(vec![all_zones().remove(0)]).with_extra(&format!(
-        "\n[[zone]]\nname = \"{ZONE}\"\ntype = \"secondary\"\nfile = \"{}\"\nprimaries = [\"127.0.0.1:{primary_port}\"]\n",
-        copy.display()
-    ))
+    ServerOpts::new(vec![
+        all_zones().remove(0),
+        secondary_zone(copy, local(primary_port)),
+    ])
+}
+
+/// sec.test as a secondary of `primary`, kept in `copy`.
+fn secondary_zone(copy: &Path, primary: SocketAddr) -> ZoneSpec {
+    ZoneSpec::secondary(ZONE, copy.to_path_buf(), &[primary])
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 #[test]
@@ -228,9 +241,11 @@ fn notify_is_refused_for_primary_zones_and_strangers() {
     // The primary is 127.0.0.2 (nothing listens): the test's NOTIFY comes
     // from 127.0.0.1, a stranger.
     let port = free_port(Ipv4Addr::LOCALHOST);
-    let mut opts = secondary_opts(&copy, port);
-    opts.extra = opts.extra.replace("127.0.0.1:", "127.0.0.2:");
-    let vigia = Server::start(opts);
+    let primary = SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), port));
+    let vigia = Server::start(ServerOpts::new(vec![
+        all_zones().remove(0),
+        secondary_zone(&copy, primary),
+    ]));
     for zone in [ZONE.to_string(), all_zones().remove(0).name] {
         let q = Q::new(&zone, SOA).opcode(4).build();
         let m = parse(&vigia.udp(&q).expect("answer")).unwrap();

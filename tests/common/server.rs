@@ -43,6 +43,15 @@ impl ZoneSpec {
             extra: String::new(),
         }
     }
+    /// Zone `name` as a secondary (`type = "secondary"`) of `primaries`,
+    /// kept in `copy`; no AXFR out.
+    pub fn secondary(name: &str, copy: PathBuf, primaries: &[SocketAddr]) -> ZoneSpec {
+        let list: Vec<String> = primaries.iter().map(|p| toml_str(&p.to_string())).collect();
+        ZoneSpec::new(name, copy).allow(&[]).with_extra(&format!(
+            "type = \"secondary\"\nprimaries = [{}]\n",
+            list.join(", ")
+        ))
+    }
     /// The same, AXFR allowed from `cidrs` only.
     pub fn allow(mut self, cidrs: &[&str]) -> ZoneSpec {
         self.allow_transfer = cidrs.iter().map(|s| s.to_string()).collect();
