@@ -79,10 +79,55 @@ fn query(name: &str, qtype: u16) -> Vec<u8> {
     m
 }
 
+/// `query` with an OPT (EDNS 1232) holding a COOKIE option if `cookie`
+/// is not empty.
+fn edns_query(name: &str, qtype: u16, cookie: &[u8]) -> Vec<u8> {
+    let mut m = query(name, qtype);
+    m[11] = 1;
+    let rdlen = if cookie.is_empty() { 0 } else { 4 + cookie.len() };
+    m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    m.extend_from_slice(&(rdlen as u16).to_be_bytes());
+    if !cookie.is_empty() {
+        m.extend_from_slice(&10u16.to_be_bytes());
+        m.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+        m.extend_from_slice(cookie);
+    }
+    m
+}
+
+/// The server cookie vigia hands out for `client` (valid for half an hour
+/// of benchmarking: it is sent back unchanged while fresh).
+fn server_cookie(snap: &Snapshot, client: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    respond(
+        snap,
+        &edns_query("master.no-paladar.com.br.", 1, client),
+        &mut out,
+        false,
+    );
+    let at = out.len() - 24;
+    assert_eq!(out[at - 4..at], [0, 10, 0, 24], "a COOKIE option ends the answer");
+    out[at..].to_vec()
+}
+
 fn rounds(c: &mut Criterion) {
     let snap = snapshot();
+    let client = [7u8; 8];
+    let valid = server_cookie(&snap, &client);
     let cases = [
         ("positive A", query("master.no-paladar.com.br.", 1)),
+        (
+            "positive A, EDNS",
+            edns_query("master.no-paladar.com.br.", 1, &[]),
+        ),
+        (
+            "positive A, client cookie",
+            edns_query("master.no-paladar.com.br.", 1, &client),
+        ),
+        (
+            "positive A, valid cookie",
+            edns_query("master.no-paladar.com.br.", 1, &valid),
+        ),
         ("CNAME chain", query("www.no-paladar.com.br.", 1)),
         ("NXDOMAIN", query("nope.no-paladar.com.br.", 1)),
         ("NODATA", query("no-paladar.com.br.", 28)),
@@ -123,6 +168,16 @@ fn lookups(c: &mut Criterion) {
                 vigia::snapshot::Lookup::NxDomain
             ))
         })
+    });
+    let secrets = vigia::dns::cookie::Secrets::random();
+    let ip = "192.0.2.7".parse().unwrap();
+    let client = [7u8; 8];
+    let made = [&client[..], &secrets.make(&client, ip, 1_000_000)].concat();
+    c.bench_function("cookie: a server cookie made", |b| {
+        b.iter(|| black_box(secrets.answer(black_box(&client), ip, 1_000_000)))
+    });
+    c.bench_function("cookie: a valid one checked", |b| {
+        b.iter(|| black_box(secrets.answer(black_box(&made), ip, 1_000_010)))
     });
     c.bench_function("snapshot build (site + 100k zone)", |b| {
         b.iter(|| black_box(snapshot()))

@@ -100,6 +100,18 @@ pub struct ServerConfig {
     /// ... and IPv6 clients by this one (/56, as RRL: one site's block).
     #[serde(default = "default_tcp_prefix_v6")]
     pub tcp_client_prefix_v6: u8,
+    /// A file with the DNS cookie secret (RFC 9018: 32 hex digits, a
+    /// second line for the previous secret during a rotation, or 16 raw
+    /// octets), shared by every server behind one address; relative to the
+    /// config file. Unset: a random secret for the life of the process.
+    #[serde(default)]
+    pub cookie_secret: Option<PathBuf>,
+    /// Answers id.server and hostname.bind CH TXT and NSID (RFC 5001).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Answers version.server and version.bind CH TXT.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +129,9 @@ impl Default for ServerConfig {
             notify_source: None,
             tcp_client_prefix_v4: default_tcp_prefix_v4(),
             tcp_client_prefix_v6: default_tcp_prefix_v6(),
+            cookie_secret: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -474,6 +489,16 @@ impl Config {
         }
     }
 
+    /// The cookie secret file, resolved against the config's directory.
+    pub fn cookie_secret_path(&self) -> Option<PathBuf> {
+        let p = self.server.cookie_secret.as_ref()?;
+        Some(if p.is_absolute() {
+            p.clone()
+        } else {
+            self.base_dir.join(p)
+        })
+    }
+
     /// Listen addresses, parsed (validated at load).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.server.listen.iter().filter_map(|s| s.parse().ok()).collect()
@@ -583,6 +608,19 @@ impl Config {
         ] {
             if v == 0 {
                 return Err(self.err(field.into(), "must be at least 1"));
+            }
+        }
+        for (field, v) in [
+            ("server.identity", &self.server.identity),
+            ("server.version", &self.server.version),
+        ] {
+            // One TXT string (and an NSID) holds at most 255 octets.
+            match v.as_deref().map(str::len) {
+                Some(0) => return Err(self.err(field.into(), "is empty: leave it out to answer nothing")),
+                Some(n) if n > 255 => {
+                    return Err(self.err(field.into(), format!("is {n} octets long; at most 255")))
+                }
+                _ => {}
             }
         }
         if self.server.tcp_read_timeout < Duration::from_millis(10) {
@@ -1085,6 +1123,22 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(e.contains("test.toml:7") && e.contains("1x"), "{e}");
+        let long = "x".repeat(256);
+        let e = parse(&format!("[server]\nidentity = \"{long}\"\n{MIN}"))
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("server.identity: is 256 octets long; at most 255"),
+            "{e}"
+        );
+        let e = parse(&format!("[server]\nversion = \"\"\n{MIN}")).unwrap_err().0;
+        assert!(e.contains("server.version: is empty"), "{e}");
+        let ok = parse(&format!(
+            "[server]\nidentity = \"ns1\"\ncookie_secret = \"s\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(ok.server.identity.as_deref(), Some("ns1"));
+        assert!(ok.cookie_secret_path().unwrap().ends_with("s"));
     }
 
     #[test]

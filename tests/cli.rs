@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -252,5 +252,157 @@ fn check_a_good_config() {
     assert!(
         out.contains("zone no-paladar.com.br/IN: loaded serial 2 ("),
         "{out}"
+    );
+}
+
+#[test]
+fn check_reads_the_cookie_secret_and_names_a_bad_one() {
+    let dir = TempDir::new("cli-cookie");
+    let zone = zone_paladar();
+    let config = dir.path().join("vigia.toml");
+    let write_config = |secret: &str| {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:5353\"]\ncookie_secret = \"{secret}\"\n\n[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n",
+            zone.display()
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    // Relative to the config file's folder; hex, a second line (the
+    // previous secret during a rotation) allowed.
+    std::fs::write(
+        dir.path().join("cookie.secret"),
+        "e5e973e5a6b2a43f48e7dc849e37bfcf\n445536bcd2513298075a5d379663c962\n",
+    )
+    .unwrap();
+    write_config("cookie.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(ok, "{err}");
+    std::fs::write(dir.path().join("bad.secret"), "# rotated\ne5e973e5a6b2a43f\n").unwrap();
+    write_config("bad.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(!ok);
+    let want = format!(
+        "{}: server.cookie_secret: {}: line 2: expected 32 hexadecimal digits (16 octets), found 'e5e973e5a6b2a43f'",
+        config.display(),
+        dir.path().join("bad.secret").display()
+    );
+    assert!(err.contains(&want), "{err}");
+    write_config("missing.secret");
+    let (ok, _, err) = vigia_check(&config);
+    assert!(
+        !ok && err.contains("server.cookie_secret: ") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+/// Runs `vigia ARGS` from the repository's root.
+fn vigia_in_repo(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(vigia_bin())
+        .args(args)
+        .current_dir(manifest_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigia");
+    (
+        out.status.code().expect("vigia killed by a signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_warns_about_the_thesis_reverse_zones() {
+    // tests/data/thesis: the zone files the thesis loaded into BIND. Its
+    // reverse zones own whole addresses (`192.168.0.108 IN PTR ...` inside
+    // 108.0.168.192.in-addr.arpa): loaded, but no PTR query reaches them.
+    let (code, out, err) = vigia_in_repo(&["check", "--config", "tests/data/thesis/config.toml"]);
+    assert_eq!(code, 0, "warnings do not fail the check\n{out}\n{err}");
+    assert!(
+        out.contains("zone 108.0.168.192.in-addr.arpa/IN: loaded serial 1 (3 records)"),
+        "{out}"
+    );
+    for (file, host) in [("db.108.0.168.192", "108"), ("db.109.0.168.192", "109")] {
+        let want = format!(
+            "tests/data/thesis/{file}:10: warning: owner '192.168.0.{host}.{host}.0.168.192.in-addr.arpa.' is the relative name '192.168.0.{host}' completed with the origin '{host}.0.168.192.in-addr.arpa.': an address written as a name without its final dot? PTR queries for 192.168.0.{host} ask for '{host}.0.168.192.in-addr.arpa.' (here: '@')"
+        );
+        assert!(err.lines().any(|l| l == want), "want\n{want}\ngot\n{err}");
+    }
+    assert_eq!(
+        err.lines().count(),
+        2,
+        "the forward zone has nothing to warn about\n{err}"
+    );
+    // --strict: the same warnings fail it.
+    let (code, _, err) = vigia_in_repo(&["check", "--strict", "--config", "tests/data/thesis/config.toml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.ends_with("2 warnings and --strict: failing\n"), "{err}");
+}
+
+#[test]
+fn check_zone_checks_one_file_like_named_checkzone() {
+    let (code, out, err) = vigia_in_repo(&[
+        "check-zone",
+        "108.0.168.192.in-addr.arpa",
+        "tests/data/thesis/db.108.0.168.192",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "zone 108.0.168.192.in-addr.arpa/IN: loaded serial 1\nOK\n"),
+        "{err}"
+    );
+    assert!(
+        err.starts_with("tests/data/thesis/db.108.0.168.192:10: warning: owner '192.168.0.108."),
+        "{err}"
+    );
+    let (code, out, _) = vigia_in_repo(&[
+        "check-zone",
+        "--strict",
+        "108.0.168.192.in-addr.arpa",
+        "tests/data/thesis/db.108.0.168.192",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "zone 108.0.168.192.in-addr.arpa/IN: loaded serial 1\n")
+    );
+    let (code, out, err) = vigia_in_repo(&[
+        "check-zone",
+        "no-paladar.com.br",
+        "tests/data/thesis/db.no-paladar.com.br",
+    ]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "zone no-paladar.com.br/IN: loaded serial 2\nOK\n", "")
+    );
+    // Errors: exit 1, FILE:LINE: reason, as named-checkzone.
+    let (code, out, err) = vigia_in_repo(&[
+        "check-zone",
+        "bad.test",
+        "tests/data/zones/bad/cname-and-other-data.db",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "zone bad.test/IN: not loaded due to errors.\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tests/data/zones/bad/cname-and-other-data.db:"),
+        "{err}"
+    );
+    // No $TTL: named-checkzone's warning and its fallback.
+    let (code, _, err) = vigia_in_repo(&[
+        "check-zone",
+        "bad.test",
+        "tests/data/zones/warn/soa-minimum-ttl.db",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        err,
+        "tests/data/zones/warn/soa-minimum-ttl.db:2: warning: no TTL specified; using SOA MINTTL instead\n"
+    );
+    let (code, _, err) = vigia_in_repo(&["check-zone", "bad..name", "zones/db.no-paladar.com.br"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("vigia check-zone: 'bad..name' is not a zone name"),
+        "{err}"
     );
 }

@@ -414,3 +414,57 @@ fn udp_queries_never_fail_during_reloads() {
     assert_eq!(site.reload_counts(), (10, 0));
     eprintln!("{total} UDP queries across 10 reloads, none failed");
 }
+
+/// The COOKIE vigia answers a query for reload.test SOA carrying `cookie`.
+fn cookie_answer(site: &Site, cookie: &[u8]) -> Vec<u8> {
+    let mut q = Q::new("reload.test", SOA).build();
+    let mut option = 10u16.to_be_bytes().to_vec();
+    option.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    option.extend_from_slice(cookie);
+    q[11] = 1;
+    q.extend_from_slice(&opt_rr(1232, 0, false, &option));
+    let m = parse(&site.server.udp(&q).expect("an answer")).unwrap();
+    let opt = m.opt.expect("an OPT");
+    opt.options
+        .into_iter()
+        .find(|(c, _)| *c == 10)
+        .expect("a COOKIE")
+        .1
+}
+
+#[test]
+fn cookie_secrets_survive_reloads_and_follow_the_config() {
+    let site = Site::start();
+    let client = [4u8; 8];
+    // No secret configured: a random one, kept across reloads, so a
+    // client's cookie stays valid (sent back unchanged).
+    let random = cookie_answer(&site, &client);
+    assert_eq!(cookie_answer(&site, &random), random);
+    site.reload(Via::Post).unwrap();
+    assert_eq!(
+        cookie_answer(&site, &random),
+        random,
+        "still valid after a reload"
+    );
+    // A secret file in the config: cookies made with it from then on.
+    let secret = site._dir.path().join("cookie.secret");
+    std::fs::write(&secret, "e5e973e5a6b2a43f48e7dc849e37bfcf\n").unwrap();
+    let with_secret = site.config_text.replacen(
+        "[server]\n",
+        &format!("[server]\ncookie_secret = \"{}\"\n", secret.display()),
+        1,
+    );
+    std::fs::write(&site.server.config, &with_secret).unwrap();
+    site.reload(Via::Hup).unwrap();
+    let made = cookie_answer(&site, &random);
+    assert_ne!(made, random, "the random secret's cookie is not the file's");
+    assert_eq!(cookie_answer(&site, &made), made);
+    // A broken secret file fails the reload and keeps the secret served.
+    std::fs::write(&secret, "not a secret\n").unwrap();
+    let err = site.reload(Via::Post).unwrap_err();
+    assert!(
+        err.contains("server.cookie_secret") && err.contains("line 1"),
+        "{err}"
+    );
+    assert_eq!(cookie_answer(&site, &made), made);
+}

@@ -211,6 +211,66 @@ fn exempt_clients_and_disabled_rrl_are_never_limited() {
     }
 }
 
+/// A query for `name` with a COOKIE option (RFC 7873) holding `cookie`.
+fn with_cookie(name: &str, id: u16, cookie: &[u8]) -> Vec<u8> {
+    let mut q = Q::new(name, A).id(id).build();
+    let mut option = 10u16.to_be_bytes().to_vec();
+    option.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    option.extend_from_slice(cookie);
+    q[11] = 1;
+    q.extend_from_slice(&common::opt_rr(1232, 0, false, &option));
+    q
+}
+
+/// Sends `n` queries from one socket, each waiting (up to 300 ms) for its
+/// answer; returns how many were answered in full, and the last answer.
+fn burst(s: &UdpSocket, n: u16, query: impl Fn(u16) -> Vec<u8>) -> (u16, Option<common::Msg>) {
+    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 4096];
+    let (mut full, mut last) = (0, None);
+    for i in 0..n {
+        s.send(&query(i)).unwrap();
+        // Skip late answers to earlier queries; an unanswered one times out.
+        while let Ok(len) = s.recv(&mut buf) {
+            let Ok(m) = parse(&buf[..len]) else { continue };
+            if m.id == 0x6000 + i {
+                full += u16::from(!m.tc && m.rcode == 0 && !m.answer.is_empty());
+                last = Some(m);
+                break;
+            }
+        }
+    }
+    (full, last)
+}
+
+#[test]
+fn a_valid_server_cookie_is_never_limited() {
+    // As BIND and Knot (mod-cookies before mod-rrl): a query with a valid
+    // server cookie comes from its real address, so it is not limited.
+    let server = start("\n[rrl]\nenabled = true\nresponses_per_second = 1\nslip = 0\n");
+    let s = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 77), 0)).unwrap();
+    s.connect(server.addr).unwrap();
+    let client = [5u8; 8];
+    // The server cookie, from the first answer (it spends the second's credit).
+    let (_, first) = burst(&s, 1, |i| with_cookie(FLOODED, 0x6000 + i, &client));
+    let opt = first.expect("an answer").opt.expect("an OPT");
+    let cookie = opt
+        .options
+        .iter()
+        .find(|(c, _)| *c == 10)
+        .expect("a COOKIE")
+        .1
+        .clone();
+    assert_eq!((cookie.len(), &cookie[..8]), (24, &client[..]));
+    let (full, _) = burst(&s, 30, |i| with_cookie(FLOODED, 0x6000 + i, &cookie));
+    assert_eq!(full, 30, "every query with a valid cookie answered");
+    // Without it (a client cookie alone proves nothing), the same burst
+    // is limited.
+    let (full, _) = burst(&s, 30, |i| with_cookie(FLOODED, 0x6000 + i, &client));
+    assert!(full <= 3, "{full} of 30 answered without a valid cookie");
+    assert!(server.metric("vigia_rrl_dropped_total", &[]) >= 27.0);
+}
+
 #[test]
 fn rrl_config_errors_name_the_field() {
     let dir = common::TempDir::new("rrl-config");

@@ -7,7 +7,10 @@
 //!   says where and why: `; expect: LINE: message` (`-` for zone-wide
 //!   problems; the message is part of the error line). A line
 //!   `; bind: accepts` marks a deliberate difference from BIND.
-//! - every `warn/*.db` (origin `bad.test.`) must load: BIND only warns.
+//! - every `warn/*.db` (origin `bad.test.`) must load: BIND only warns
+//!   (or, for vigia's own warnings, accepts it); its last lines say which
+//!   warnings vigia gives: `; warns: LINE: start of the text` (or
+//!   `; warns: nothing`).
 
 mod common;
 
@@ -17,7 +20,7 @@ use std::process::Command;
 use vigia::dns::Name;
 use vigia::dns::{rtype, Field, Record};
 use vigia::reclaim::Reclaimer;
-use vigia::zone::check::{load_zone, LoadError};
+use vigia::zone::check::{load_zone, load_zone_warned, LoadError};
 use vigia::zone::Zone;
 
 fn data_dir() -> PathBuf {
@@ -260,6 +263,49 @@ fn warning_only_zones_load() {
     for path in files {
         if let Err(e) = load("bad.test.", &path) {
             panic!("{} refused: {e}", path.display());
+        }
+    }
+}
+
+/// The `; warns: LINE: text` lines of a zone file (`; warns: nothing`
+/// for none).
+fn warn_expectations(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("; warns: "))
+        .filter(|w| *w != "nothing")
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn warning_only_zones_warn_at_the_expected_lines() {
+    let limits = vigia::config::ZoneLimits::default();
+    for path in zone_files("warn") {
+        let want = warn_expectations(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("; warns: "),
+            "{}: no '; warns:' line",
+            path.display()
+        );
+        let (zone, warnings) =
+            load_zone_warned(&path, &n("bad.test."), &data_dir(), &limits, &Reclaimer::inline());
+        zone.unwrap_or_else(|e| panic!("{} refused: {e}", path.display()));
+        let prefix = format!("{}:", path.display());
+        let got: Vec<String> = warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.at.trim_start_matches(&prefix), w.reason))
+            .collect();
+        let listing = got.join("\n");
+        assert_eq!(got.len(), want.len(), "{}:\n{listing}", path.display());
+        for w in &want {
+            assert!(
+                got.iter().any(|g| g.starts_with(w.as_str())),
+                "{}: no warning {w:?} in\n{listing}",
+                path.display()
+            );
         }
     }
 }

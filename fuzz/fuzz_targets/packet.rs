@@ -48,7 +48,8 @@ fn check(msg: &[u8], out: &[u8], tcp: bool) {
     }
     let edns = match parse_query(msg) {
         Parsed::Query(q) => q.edns,
-        _ => None,
+        Parsed::Error { edns, .. } => edns,
+        Parsed::Drop => None,
     };
     assert!(h.opts <= 1, "{} OPT records", h.opts);
     if edns.is_none() {

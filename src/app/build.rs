@@ -29,6 +29,7 @@ impl App {
             config,
             mut zones,
             rules,
+            cookies,
         } = loaded;
         keep_transferred(&st, &config, &self.snapshot.load(), &mut zones);
         st.rule_ttls = rules.iter().map(|r| rule_ttl(r, &zones)).collect();
@@ -40,6 +41,11 @@ impl App {
         st.settings = Settings {
             edns_udp_size: config.server.edns_udp_size,
             keyring: Arc::new(config.keyring()),
+            // Without a secret file, the random secret made at start-up
+            // (kept across reloads, so clients' cookies stay valid).
+            cookies: cookies.map_or_else(|| st.random_cookies.clone(), Arc::new),
+            identity: config.server.identity.as_deref().map(Arc::from),
+            version: config.server.version.as_deref().map(Arc::from),
         };
         st.config = config;
         let mut inputs = Vec::with_capacity(zones.len());

@@ -1,24 +1,44 @@
 //! Reading a configuration's zones and rules from disk, and `vigia check`.
 
 use crate::config::{absolute, Config};
+use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Rule};
 use crate::reclaim::Reclaimer;
 use crate::transfer::secondary;
-use crate::zone::check::load_zone;
-use crate::zone::Zone;
+use crate::zone::check::load_zone_warned;
+use crate::zone::{Warning, Zone};
 
-/// Zones and rules read from disk, checked, not yet served.
+/// Zones, rules and the cookie secret read from disk, checked, not yet
+/// served.
 #[derive(Clone)]
 pub struct Loaded {
     pub config: Config,
     pub zones: Vec<Zone>,
     pub rules: Vec<Rule>,
+    /// From `[server] cookie_secret`; None when it is unset.
+    pub cookies: Option<Secrets>,
 }
 
 /// Reads every zone of `config` and compiles the failover rules. All zone
-/// errors are reported, not just the first.
+/// errors are reported, not just the first; warnings are logged.
 pub fn load(config: Config, reclaim: &Reclaimer) -> Result<Loaded, String> {
+    let (loaded, warnings) = load_warned(config, reclaim);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    loaded
+}
+
+/// [`load`], returning the zones' warnings (also when loading fails)
+/// instead of logging them.
+pub fn load_warned(config: Config, reclaim: &Reclaimer) -> (Result<Loaded, String>, Vec<Warning>) {
+    let mut warnings = Vec::new();
+    let loaded = load_zones(config, reclaim, &mut warnings);
+    (loaded, warnings)
+}
+
+fn load_zones(config: Config, reclaim: &Reclaimer, warnings: &mut Vec<Warning>) -> Result<Loaded, String> {
     let mut zones = Vec::new();
     let mut errors = Vec::new();
     for zc in &config.zones {
@@ -35,23 +55,77 @@ pub fn load(config: Config, reclaim: &Reclaimer) -> Result<Loaded, String> {
             zones.push(secondary::placeholder(&origin));
             continue;
         }
-        match load_zone(&path, &origin, &config.base_dir, &config.zone_limits(zc), reclaim) {
+        let limits = config.zone_limits(zc);
+        let (zone, found) = load_zone_warned(&path, &origin, &config.base_dir, &limits, reclaim);
+        warnings.extend(found);
+        match zone {
             Ok(z) => zones.push(z),
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let cookies = match read_cookie_secret(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
     let rules = failover::compile_rules(&config, &zones).map_err(|e| e.to_string())?;
-    Ok(Loaded { config, zones, rules })
+    Ok(Loaded {
+        config,
+        zones,
+        rules,
+        cookies,
+    })
 }
 
-/// `vigia check`: loads everything like `serve` would, prints one line per
-/// zone, and returns the error text if anything is wrong.
-pub fn check(config_path: &std::path::Path) -> Result<Vec<String>, String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let loaded = load(config, &Reclaimer::inline())?;
+/// The secrets of `[server] cookie_secret`, if set. Errors name the
+/// config field, the file and the line.
+fn read_cookie_secret(config: &Config) -> Result<Option<Secrets>, String> {
+    let Some(path) = config.cookie_secret_path() else {
+        return Ok(None);
+    };
+    let at = format!(
+        "{}: server.cookie_secret: {}",
+        config.path.display(),
+        path.display()
+    );
+    let bytes = std::fs::read(&path).map_err(|e| format!("{at}: cannot read: {e}"))?;
+    Secrets::from_file_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{at}: {e}"))
+}
+
+/// What `vigia check` found: one line per zone and rule when everything
+/// loads (else the error text), and the warnings either way.
+pub struct CheckReport {
+    pub result: Result<Vec<String>, String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// `vigia check`: loads everything like `serve` would and describes it.
+pub fn check(config_path: &std::path::Path) -> CheckReport {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            return CheckReport {
+                result: Err(e.to_string()),
+                warnings: Vec::new(),
+            }
+        }
+    };
+    let (loaded, warnings) = load_warned(config, &Reclaimer::inline());
+    CheckReport {
+        result: loaded.map(|l| describe(&l)),
+        warnings,
+    }
+}
+
+/// One line per zone and per failover rule of a loaded config.
+fn describe(loaded: &Loaded) -> Vec<String> {
     let mut lines: Vec<String> = loaded
         .zones
         .iter()
@@ -80,7 +154,7 @@ pub fn check(config_path: &std::path::Path) -> Result<Vec<String>, String> {
             failover::describe(&r.normal())
         ));
     }
-    Ok(lines)
+    lines
 }
 
 /// Installs the tracing subscriber from `[log]` (RUST_LOG overrides).

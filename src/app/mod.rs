@@ -19,7 +19,7 @@ mod serials;
 mod serve;
 mod state;
 
-pub use load::{check, init_logging, load, Loaded};
+pub use load::{check, init_logging, load, CheckReport, Loaded};
 pub use serve::serve;
 
 use std::collections::BTreeMap;
@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::control::metrics::Metrics;
+use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Outcome, Rule};
 use crate::health::{HealthRegistry, Transition};
@@ -47,8 +48,12 @@ use state::{Saved, SavedDrain, StateDir};
 /// lives only in the current snapshot (one copy in memory).
 struct BuildState {
     config: Config,
-    /// What every snapshot carries besides zones (EDNS size, TSIG keys).
+    /// What every snapshot carries besides zones (EDNS size, TSIG keys,
+    /// cookie secrets, identity).
     settings: Settings,
+    /// The cookie secret used when the config names none: random, made
+    /// once at start-up.
+    random_cookies: Arc<Secrets>,
     rules: Vec<Rule>,
     /// TTL of each rule's records: the rule's `ttl`, else the zone's.
     rule_ttls: Vec<u32>,
@@ -112,6 +117,7 @@ impl App {
             state: Mutex::new(BuildState {
                 config: loaded.config.clone(),
                 settings: Settings::default(),
+                random_cookies: Arc::new(Secrets::random()),
                 rules: Vec::new(),
                 rule_ttls: Vec::new(),
                 zones: Vec::new(),

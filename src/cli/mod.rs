@@ -1,6 +1,7 @@
-//! The command line: `vigia serve`, `vigia check`, `vigia query`,
-//! `vigia import-bind`.
+//! The command line: `vigia serve`, `vigia check`, `vigia check-zone`,
+//! `vigia query`, `vigia import-bind`.
 
+mod check;
 mod query;
 
 use std::path::PathBuf;
@@ -33,12 +34,32 @@ enum Command {
     /// Check the config and every zone file like named-checkconf -z, then exit.
     ///
     /// Prints `zone NAME/IN: loaded serial N (K records)` per zone; on any
-    /// error prints `FILE:LINE: reason` and exits with status 1. Starts no
-    /// health checks and opens no sockets.
+    /// error prints `FILE:LINE: reason` and exits with status 1. Warnings
+    /// (`FILE:LINE: warning: reason`, on standard error) do not fail the
+    /// check unless --strict is given. Starts no health checks and opens no
+    /// sockets.
     Check {
         /// Configuration file.
         #[arg(short, long, default_value = "config.toml")]
         config: PathBuf,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Check one zone file without a config, like named-checkzone.
+    ///
+    /// Prints warnings and errors as `vigia check` does, then
+    /// `zone ORIGIN/IN: loaded serial N` and `OK` (exit 0), or
+    /// `zone ORIGIN/IN: not loaded due to errors.` (exit 1). Relative
+    /// $INCLUDE files are read from the working directory.
+    CheckZone {
+        /// The zone's name (its origin), e.g. no-paladar.com.br.
+        origin: String,
+        /// The zone file.
+        file: PathBuf,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
     },
     /// Send one DNS query and print the answer, like a tiny dig.
     ///
@@ -111,19 +132,8 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Check { config } => match crate::app::check(&config) {
-            Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                // A named.conf given by mistake: point at import-bind.
-                eprintln!("{}", crate::bindconf::hint_for(&config).unwrap_or(e));
-                ExitCode::FAILURE
-            }
-        },
+        Command::Check { config, strict } => check::check(&config, strict),
+        Command::CheckZone { origin, file, strict } => check::check_zone(&origin, &file, strict),
         Command::ImportBind {
             named_conf,
             out,

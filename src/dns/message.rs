@@ -17,11 +17,26 @@ pub const HEADER_LEN: usize = 12;
 pub const CLASSIC_UDP: usize = 512;
 
 /// EDNS(0) information from the query's OPT record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Edns {
     pub udp_size: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// Where the data of the first COOKIE option (RFC 7873) is in the
+    /// message, if its length is well-formed (8, or 16 to 40 octets).
+    pub cookie: Option<(usize, usize)>,
+    /// The query asked for the server's NSID (RFC 5001).
+    pub nsid: bool,
+}
+
+/// EDNS option codes vigia reads or writes.
+pub mod option {
+    /// Name Server Identifier (RFC 5001).
+    pub const NSID: u16 = 3;
+    /// DNS cookies (RFC 7873).
+    pub const COOKIE: u16 = 10;
+    /// Extended DNS Errors (RFC 8914).
+    pub const EDE: u16 = 15;
 }
 
 /// A parsed, well-formed query. `qname` keeps the case the client sent.
@@ -55,13 +70,16 @@ pub enum Parsed<'a> {
     /// A well-formed query (any opcode; the caller decides what it supports).
     Query(Query<'a>),
     /// Answer with this RCODE; `question_end` > 0 if the question can be
-    /// echoed (bytes 12..question_end), and `edns` if an OPT was understood.
+    /// echoed (bytes 12..question_end), and `edns` if the message is
+    /// otherwise well-formed with one well-formed OPT (the answer then
+    /// carries an OPT too, as BIND and Knot answer).
     Error {
         id: u16,
         opcode: u8,
         rd: bool,
         rcode: u8,
         question_end: usize,
+        edns: Option<Edns>,
     },
     /// Not worth an answer (too short to hold a header, or a response).
     Drop,
@@ -147,63 +165,52 @@ pub fn parse_query(msg: &[u8]) -> Parsed<'_> {
     let opcode = ((flags >> 11) & 0xF) as u8;
     let rd = flags & 0x0100 != 0;
     let cd = flags & 0x0010 != 0;
-    let err = |rcode, question_end| Parsed::Error {
+    let err = |rcode, question_end, edns| Parsed::Error {
         id,
         opcode,
         rd,
         rcode,
         question_end,
+        edns,
     };
     let qd = u16::from_be_bytes([msg[4], msg[5]]);
-    let an = u16::from_be_bytes([msg[6], msg[7]]);
-    let ns = u16::from_be_bytes([msg[8], msg[9]]);
-    let ar = u16::from_be_bytes([msg[10], msg[11]]);
-    if qd != 1 {
-        let rcode = if opcode_known(opcode) {
-            rcode::FORMERR
-        } else {
-            rcode::NOTIMP
+    let known = opcode_known(opcode);
+    if qd > 1 {
+        return err(if known { rcode::FORMERR } else { rcode::NOTIMP }, 0, None);
+    }
+    // No question (QDCOUNT 0): the records are still read, so that a
+    // well-formed OPT is answered with one.
+    let (qname_end, qtype, qclass) = if qd == 0 {
+        (HEADER_LEN, 0, 0)
+    } else {
+        let Some(qname_end) = read_plain_name(msg, HEADER_LEN) else {
+            return err(rcode::FORMERR, 0, None);
         };
-        return err(rcode, 0);
-    }
-    let Some(qname_end) = read_plain_name(msg, HEADER_LEN) else {
-        return err(rcode::FORMERR, 0);
-    };
-    let (Some(qtype), Some(qclass)) = (be16(msg, qname_end), be16(msg, qname_end + 2)) else {
-        return err(rcode::FORMERR, 0);
-    };
-    let question_end = qname_end + 4;
-    if !opcode_known(opcode) {
-        return err(rcode::NOTIMP, 0); // a bare header, as BIND sends
-    }
-    let mut at = question_end;
-    for _ in 0..(an as usize + ns as usize) {
-        match skip_record(msg, at) {
-            // An OPT belongs in the additional section only (RFC 6891 6.1.1).
-            Some((next, t, _)) if t != rtype::OPT => at = next,
-            _ => return err(rcode::FORMERR, question_end),
-        }
-    }
-    let mut edns = None;
-    let mut tsig = None;
-    for i in 0..ar {
-        let Some((next, t, start)) = skip_record(msg, at) else {
-            return err(rcode::FORMERR, question_end);
+        let (Some(qtype), Some(qclass)) = (be16(msg, qname_end), be16(msg, qname_end + 2)) else {
+            return err(rcode::FORMERR, 0, None);
         };
-        if t == rtype::TSIG && i + 1 == ar {
-            tsig = Some(start);
-        }
-        if t == rtype::OPT {
-            if edns.is_some() || msg[start] != 0 || !options_well_formed(&msg[start + 11..next]) {
-                return err(rcode::FORMERR, question_end); // RFC 6891 6.1.1, 6.1.2
-            }
-            edns = Some(read_opt(msg, start + 1));
-        }
-        at = next;
+        (qname_end, qtype, qclass)
+    };
+    let question_end = if qd == 0 { HEADER_LEN } else { qname_end + 4 };
+    let Some(records) = read_records(msg, question_end) else {
+        // Unknown opcodes get a bare header, as BIND sends.
+        let echoed = if qd == 1 { question_end } else { 0 };
+        return match known {
+            true => err(rcode::FORMERR, echoed, None),
+            false => err(rcode::NOTIMP, 0, None),
+        };
+    };
+    let edns = records.edns;
+    if !known {
+        return err(rcode::NOTIMP, 0, edns);
     }
-    if at != msg.len() {
-        return err(rcode::FORMERR, question_end); // trailing garbage
+    if qd == 0 {
+        return err(rcode::FORMERR, 0, edns);
     }
+    if records.bad_cookie {
+        return err(rcode::FORMERR, question_end, edns); // RFC 7873 5.2.2
+    }
+    let tsig = records.tsig;
     let qname = &msg[HEADER_LEN..qname_end];
     Parsed::Query(Query {
         id,
@@ -221,6 +228,79 @@ pub fn parse_query(msg: &[u8]) -> Parsed<'_> {
     })
 }
 
+/// What the records after the question hold, for [`parse_query`].
+struct Records {
+    edns: Option<Edns>,
+    /// Offset of a TSIG record that is the last record.
+    tsig: Option<usize>,
+    /// A COOKIE option of a length RFC 7873 does not allow.
+    bad_cookie: bool,
+}
+
+/// Reads the records from `at` on strictly: sane counts, at most one OPT
+/// (in the additional section, owned by the root, options whole), nothing
+/// after the last record. None if anything is malformed.
+fn read_records(msg: &[u8], mut at: usize) -> Option<Records> {
+    let (an, ns, ar) = (count(msg, 6), count(msg, 8), count(msg, 10));
+    for _ in 0..(an as usize + ns as usize) {
+        // An OPT belongs in the additional section only (RFC 6891 6.1.1).
+        let (next, _, _) = skip_record(msg, at).filter(|r| r.1 != rtype::OPT)?;
+        at = next;
+    }
+    let mut out = Records {
+        edns: None,
+        tsig: None,
+        bad_cookie: false,
+    };
+    for i in 0..ar {
+        let (next, t, start) = skip_record(msg, at)?;
+        if t == rtype::TSIG && i + 1 == ar {
+            out.tsig = Some(start);
+        }
+        if t == rtype::OPT {
+            // RFC 6891 6.1.1, 6.1.2: one OPT, owned by the root.
+            if out.edns.is_some() || msg[start] != 0 {
+                return None;
+            }
+            let mut edns = read_opt(msg, start + 1);
+            out.bad_cookie = read_options(msg, start + 11, next, &mut edns)?;
+            out.edns = Some(edns);
+        }
+        at = next;
+    }
+    (at == msg.len()).then_some(out) // else trailing garbage
+}
+
+/// Reads the options of an OPT whose RDATA is `msg[start..end]` into
+/// `edns`. None if the RDATA is not a sequence of whole {code, length,
+/// data} options; Some(true) if a COOKIE option has a length RFC 7873 4
+/// does not allow (the client cookie alone is 8 octets, with a server
+/// cookie 16 to 40).
+fn read_options(msg: &[u8], mut at: usize, end: usize, edns: &mut Edns) -> Option<bool> {
+    let mut bad_cookie = false;
+    while at < end {
+        let code = be16(msg, at)?;
+        let len = be16(msg, at + 2)? as usize;
+        let data = (at + 4, at + 4 + len);
+        if data.1 > end {
+            return None;
+        }
+        match code {
+            option::COOKIE if edns.cookie.is_none() && !bad_cookie => {
+                if len == 8 || (16..=40).contains(&len) {
+                    edns.cookie = Some(data);
+                } else {
+                    bad_cookie = true;
+                }
+            }
+            option::NSID => edns.nsid = true,
+            _ => {}
+        }
+        at = data.1;
+    }
+    Some(bad_cookie)
+}
+
 fn opcode_known(op: u8) -> bool {
     matches!(op, opcode::QUERY | opcode::NOTIFY | opcode::UPDATE)
 }
@@ -228,18 +308,6 @@ fn opcode_known(op: u8) -> bool {
 /// Skips one resource record; returns (next offset, type, owner offset).
 fn skip_record(msg: &[u8], at: usize) -> Option<(usize, u16, usize)> {
     record_at(msg, at).map(|r| (r.rdata.1, r.rtype, r.start))
-}
-
-/// True if OPT RDATA is a sequence of whole {code, length, data} options.
-fn options_well_formed(mut rdata: &[u8]) -> bool {
-    while !rdata.is_empty() {
-        let Some(len) = be16(rdata, 2) else { return false };
-        let Some(rest) = rdata.get(4 + len as usize..) else {
-            return false;
-        };
-        rdata = rest;
-    }
-    true
 }
 
 /// Reads the fixed part of an OPT record (`at` points just past its root owner).
@@ -251,6 +319,7 @@ fn read_opt(msg: &[u8], at: usize) -> Edns {
         udp_size: class,
         version: (ttl_hi & 0xFF) as u8,
         dnssec_ok: ttl_lo & 0x8000 != 0,
+        ..Edns::default()
     }
 }
 
@@ -541,7 +610,8 @@ mod tests {
             Some(Edns {
                 udp_size: 4096,
                 version: 0,
-                dnssec_ok: true
+                dnssec_ok: true,
+                ..Edns::default()
             })
         );
     }
@@ -583,8 +653,112 @@ mod tests {
             parse_query(&query("a.", 1, &bad, 1)),
             Parsed::Error { rcode: 1, .. }
         ));
-        let good = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 2, 1, 2];
+        let good = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 6, 0xfd, 0xe9, 0, 2, 1, 2];
         assert!(matches!(parse_query(&query("a.", 1, &good, 1)), Parsed::Query(_)));
+    }
+
+    /// An OPT carrying these options (code, data).
+    fn opt_with(options: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut rdata = Vec::new();
+        for (code, data) in options {
+            rdata.extend_from_slice(&code.to_be_bytes());
+            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            rdata.extend_from_slice(data);
+        }
+        let mut o = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0];
+        o.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        o.extend_from_slice(&rdata);
+        o
+    }
+
+    #[test]
+    fn cookie_and_nsid_options_are_noted() {
+        for len in [8, 16, 24, 40] {
+            let data = vec![7u8; len];
+            let q = query("a.", 1, &opt_with(&[(3, &[]), (10, &data)]), 1);
+            let Parsed::Query(p) = parse_query(&q) else {
+                panic!("cookie of {len} octets")
+            };
+            let e = p.edns.unwrap();
+            let (from, to) = e.cookie.unwrap();
+            assert_eq!(&q[from..to], &data[..]);
+            assert!(e.nsid);
+        }
+        // RFC 7873 5.2.2: a malformed COOKIE is FORMERR, with an OPT back.
+        for len in [0, 7, 9, 15, 41] {
+            let q = query("a.", 1, &opt_with(&[(10, &vec![7u8; len])]), 1);
+            match parse_query(&q) {
+                Parsed::Error {
+                    rcode: 1,
+                    edns: Some(e),
+                    question_end,
+                    ..
+                } => assert!(e.cookie.is_none() && question_end == q.len() - 4 - len - 11),
+                other => panic!("cookie of {len} octets: {other:?}"),
+            }
+        }
+        let plain = query("a.", 1, OPT, 1);
+        let Parsed::Query(p) = parse_query(&plain) else {
+            panic!()
+        };
+        assert_eq!(p.edns.map(|e| (e.cookie, e.nsid)), Some((None, false)));
+    }
+
+    #[test]
+    fn a_well_formed_opt_is_kept_for_errors() {
+        // No question, an OPT: FORMERR, and the OPT is noted.
+        let mut no_q = vec![0x12, 0x34, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 1];
+        no_q.extend_from_slice(OPT);
+        assert!(matches!(
+            parse_query(&no_q),
+            Parsed::Error {
+                rcode: 1,
+                question_end: 0,
+                edns: Some(_),
+                ..
+            }
+        ));
+        // ... and without an OPT, or with trailing bytes, none.
+        assert!(matches!(
+            parse_query(&no_q[..12]),
+            Parsed::Error {
+                rcode: 1,
+                edns: None,
+                ..
+            }
+        ));
+        no_q.push(0);
+        assert!(matches!(
+            parse_query(&no_q),
+            Parsed::Error {
+                rcode: 1,
+                edns: None,
+                ..
+            }
+        ));
+        // An unknown opcode: NOTIMP, a bare header, the OPT noted.
+        let mut op = query("a.", 1, OPT, 1);
+        op[2] |= 3 << 3;
+        assert!(matches!(
+            parse_query(&op),
+            Parsed::Error {
+                rcode: 4,
+                question_end: 0,
+                edns: Some(_),
+                ..
+            }
+        ));
+        // Two questions: FORMERR, nothing noted (as BIND and NSD answer).
+        let mut two = query("a.", 1, OPT, 1);
+        two[5] = 2;
+        assert!(matches!(
+            parse_query(&two),
+            Parsed::Error {
+                rcode: 1,
+                edns: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The DNS protocol, with no I/O and no configuration: names, the
 //! record-type table, RCODE and opcode tables, records and RDATA, the
-//! message reader and the response writer, serial arithmetic, TSIG and
-//! calendar arithmetic. Nothing here imports the rest of the crate; every
+//! message reader and the response writer, serial arithmetic, TSIG, DNS
+//! cookies and calendar arithmetic. Nothing here imports the rest of the crate; every
 //! other layer builds on it (as libknot does in Knot DNS).
 
+pub mod cookie;
 pub mod hash;
 pub mod message;
 pub mod name;

@@ -218,16 +218,10 @@ impl<'a> Writer<'a> {
         true
     }
 
-    /// Appends an OPT record carrying one Extended DNS Error (RFC 8914).
-    pub fn opt_with_ede(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool, ede: Option<u16>) {
-        let Some(code) = ede else {
-            return self.opt(udp_size, ext_rcode, dnssec_ok);
-        };
+    /// Appends an OPT record with these options (RDATA: whole {code,
+    /// length, data} options); callers keep room for it below the limit.
+    pub fn opt_with_options(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool, options: &[u8]) {
         let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { 0x8000 } else { 0 };
-        let mut rdata = [0u8; 6];
-        rdata[..2].copy_from_slice(&15u16.to_be_bytes()); // option EDE
-        rdata[2..4].copy_from_slice(&2u16.to_be_bytes());
-        rdata[4..].copy_from_slice(&code.to_be_bytes());
         let saved = self.limit;
         self.limit = usize::MAX;
         self.raw_record(
@@ -236,28 +230,16 @@ impl<'a> Writer<'a> {
             rtype::OPT,
             udp_size,
             ttl,
-            &rdata,
+            options,
         );
         self.limit = saved;
+        // Written after `finish`: keep ARCOUNT in step.
         self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
     }
 
     /// Appends the OPT record (always fits: callers reserve its 11 octets).
     pub fn opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool) {
-        let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { 0x8000 } else { 0 };
-        let saved = self.limit;
-        self.limit = usize::MAX;
-        self.raw_record(
-            Section::Additional,
-            Owner::Name(&[0]),
-            rtype::OPT,
-            udp_size,
-            ttl,
-            &[],
-        );
-        self.limit = saved;
-        // Written after `finish`: keep ARCOUNT in step.
-        self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
+        self.opt_with_options(udp_size, ext_rcode, dnssec_ok, &[]);
     }
 
     fn record(&mut self, owner: Owner<'_>, t: u16, ttl: u32, rd: impl WireRdata) -> bool {
@@ -329,6 +311,23 @@ impl<'a> Writer<'a> {
             .copied()
             .find(|&t| name_at_equals(self.buf, t as usize, suffix))
     }
+}
+
+/// Appends an OPT record without options to a finished message (e.g. the
+/// first message of a zone transfer) and counts it in ARCOUNT. A TSIG, if
+/// any, must be added after it: it signs the OPT too (RFC 8945 4.2).
+pub fn append_opt(msg: &mut Vec<u8>, udp_size: u16, dnssec_ok: bool) {
+    if msg.len() < HEADER_LEN {
+        return;
+    }
+    let ttl: u32 = if dnssec_ok { 0x8000 } else { 0 };
+    msg.push(0);
+    msg.extend_from_slice(&rtype::OPT.to_be_bytes());
+    msg.extend_from_slice(&udp_size.to_be_bytes());
+    msg.extend_from_slice(&ttl.to_be_bytes());
+    msg.extend_from_slice(&[0, 0]);
+    let ar = be16(msg, 10).unwrap_or(0).saturating_add(1);
+    msg[10..12].copy_from_slice(&ar.to_be_bytes());
 }
 
 /// True if the (possibly compressed) name at `at` in `msg` equals `wire`

@@ -69,6 +69,9 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
             if let Reply::Send(meta) = respond_from(&snap, query, out, false, from) {
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, false);
                 let action = match (&shared.rrl, peer) {
+                    // A valid server cookie proves the source address is
+                    // not spoofed: not limited (as BIND and Knot do).
+                    _ if meta.valid_cookie => Action::Send,
                     (Some(rrl), Some(peer)) => {
                         let key = ResponseKey::new(out, meta.zone, meta.qtype, meta.rcode);
                         rrl.check(peer.ip(), key, now)

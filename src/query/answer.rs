@@ -35,6 +35,8 @@ pub struct Outcome {
     pub dname_cname: bool,
     /// The CNAME chain left the served zones.
     pub left_zones: bool,
+    /// The answer ends with a referral (after CNAMEs, maybe).
+    pub referral: bool,
 }
 
 /// Options that change the shape of answers.
@@ -141,6 +143,7 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             looped: false,
             dname_cname: false,
             left_zones: false,
+            referral: false,
         };
     };
     let mut out = Outcome {
@@ -152,6 +155,7 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
         looped: false,
         dname_cname: false,
         left_zones: false,
+        referral: false,
     };
     let mut cur = Cursor::question(q);
     let mut zone = first_zone;
@@ -182,8 +186,12 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
             break;
         }
     }
-    let positive =
-        !out.negative && !out.left_zones && !out.looped && !out.dname_cname && out.rcode == rcode::NOERROR;
+    let positive = !out.negative
+        && !out.left_zones
+        && !out.looped
+        && !out.dname_cname
+        && !out.referral
+        && out.rcode == rcode::NOERROR;
     if opts.authority_ns && out.aa && positive && w.count(Section::Answer) > 0 {
         authority_ns(zone, q, w, opts, &mut extra);
     }
@@ -254,10 +262,13 @@ fn step<'s>(
     match zone.lookup(cur.lower(), q.qtype == rtype::DS) {
         Lookup::Found(node) | Lookup::Wildcard(node) => at_node(zone, node, cur, q, w, opts, out, extra),
         Lookup::Referral(cut, key) => {
+            // A CNAME chain that leads below a cut ends with the cut's
+            // referral (the CNAMEs stay authoritative), as BIND, Knot and
+            // NSD answer.
             if first {
                 out.aa = false;
-                referral(zone, cut, key, w, out, extra);
             }
+            referral(zone, cut, key, w, out);
             Step::Done
         }
         Lookup::Dname(node, owner_key) => {
@@ -410,15 +421,13 @@ fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome
     }
 }
 
-/// A referral: the cut's NS in AUTHORITY, their addresses in ADDITIONAL.
-fn referral<'s>(
-    zone: &'s ZoneData,
-    cut: Node<'s>,
-    key: &[u8],
-    w: &mut Writer<'_>,
-    out: &mut Outcome,
-    extra: &mut Extra<'s>,
-) {
+/// A referral: the cut's NS in AUTHORITY, glue in ADDITIONAL (RFC 9471):
+/// the addresses of the in-domain name servers (at or below the cut) must
+/// all fit, else the answer is truncated (3.1, as Knot answers); sibling
+/// glue (other names of this zone) follows when it fits and is left out
+/// without TC when it does not (3.2).
+fn referral(zone: &ZoneData, cut: Node<'_>, key: &[u8], w: &mut Writer<'_>, out: &mut Outcome) {
+    out.referral = true;
     let Some(ns) = cut.get(rtype::NS) else { return };
     if !w.rrset(
         Section::Authority,
@@ -430,8 +439,74 @@ fn referral<'s>(
         out.truncated = true;
         return;
     }
-    // Glue is not optional data: always try to add it.
-    extra.want(zone, ns);
+    for in_domain in [true, false] {
+        let mut lower = [0u8; 256];
+        for (i, rd) in ns.rdatas.iter().enumerate() {
+            let Some(target) = rd.name_at(0) else { continue };
+            if is_repeat(&ns, i, target) {
+                continue;
+            }
+            let target_lower = lower_into(&mut lower, target);
+            if is_subdomain_wire(target_lower, key) != in_domain
+                || !is_subdomain_wire(target_lower, zone.origin.wire())
+            {
+                continue;
+            }
+            let fitted = addresses(zone, target, target_lower, w, None);
+            if in_domain && !fitted {
+                out.truncated = true;
+                return;
+            }
+        }
+    }
+}
+
+/// True if an earlier RDATA of `set` names the same target as RDATA `i`.
+fn is_repeat(set: &RRset<'_>, i: usize, target: &[u8]) -> bool {
+    set.rdatas.iter().take(i).any(|p| {
+        p.additional_target(set.rtype)
+            .is_some_and(|t| t.eq_ignore_ascii_case(target))
+    })
+}
+
+/// `name` lower-cased into `buf`.
+fn lower_into<'b>(buf: &'b mut [u8; 256], name: &[u8]) -> &'b [u8] {
+    let n = name.len().min(255);
+    for (d, s) in buf.iter_mut().zip(&name[..n]) {
+        *d = s.to_ascii_lowercase();
+    }
+    &buf[..n]
+}
+
+/// Writes the A and AAAA RRsets of `target` (written as `shown`, found as
+/// `lower`) to ADDITIONAL, except those `extra` says are in ANSWER already.
+/// False if one of them did not fit.
+fn addresses(
+    zone: &ZoneData,
+    shown: &[u8],
+    lower: &[u8],
+    w: &mut Writer<'_>,
+    extra: Option<&Extra<'_>>,
+) -> bool {
+    let Some(node) = zone.addresses(lower) else {
+        return true;
+    };
+    let mut fitted = true;
+    for t in [rtype::A, rtype::AAAA] {
+        if extra.is_some_and(|e| e.is_answered(&node, t)) {
+            continue;
+        }
+        if let Some(a) = node.get(t).filter(|a| !a.rdatas.is_empty() && !a.servfail) {
+            fitted &= w.rrset(
+                Section::Additional,
+                Owner::Name(node.owner(shown)),
+                t,
+                a.ttl,
+                a.rdatas,
+            );
+        }
+    }
+    fitted
 }
 
 /// Writes an RRset to a section that must be complete.
@@ -452,38 +527,13 @@ fn additional_for(zone: &ZoneData, set: &RRset<'_>, w: &mut Writer<'_>, extra: &
         let Some(target) = rd.additional_target(set.rtype) else {
             continue;
         };
-        let wire = target;
         // The same target twice (two MX to one host) is added once.
-        let dup = set.rdatas.iter().take(i).any(|p| {
-            p.additional_target(set.rtype)
-                .is_some_and(|t| t.eq_ignore_ascii_case(target))
-        });
-        if dup {
+        if is_repeat(set, i, target) {
             continue;
         }
-        for (d, s) in lower.iter_mut().zip(wire) {
-            *d = s.to_ascii_lowercase();
-        }
-        let key = &lower[..wire.len()];
-        if !is_subdomain_wire(key, zone.origin.wire()) {
-            continue;
-        }
-        let Some(node) = zone.addresses(key) else {
-            continue;
-        };
-        for t in [rtype::A, rtype::AAAA] {
-            if extra.is_answered(&node, t) {
-                continue;
-            }
-            if let Some(a) = node.get(t).filter(|a| !a.rdatas.is_empty() && !a.servfail) {
-                w.rrset(
-                    Section::Additional,
-                    Owner::Name(node.owner(wire)),
-                    t,
-                    a.ttl,
-                    a.rdatas,
-                );
-            }
+        let key = lower_into(&mut lower, target);
+        if is_subdomain_wire(key, zone.origin.wire()) {
+            addresses(zone, target, key, w, Some(extra));
         }
     }
 }

@@ -5,10 +5,14 @@
 //! I/O, no lock, no allocation per query.
 //!
 //! - [`answer`]: the RFC 1034 4.3.2 algorithm, negative answers, referrals;
+//! - [`chaos`]: id.server, version.bind and the like (class CH);
+//! - [`edns`]: the options of the response's OPT (NSID, COOKIE, EDE);
 //! - [`notify`]: NOTIFY for secondary zones;
 //! - [`rrl`]: response rate limiting, applied by the UDP server afterwards.
 
 pub mod answer;
+pub mod chaos;
+pub mod edns;
 pub mod notify;
 pub mod rrl;
 #[cfg(test)]
@@ -36,12 +40,15 @@ pub enum Reply {
     Transfer { qtype: u16 },
 }
 
-/// Facts about a response, for metrics and logs.
+/// Facts about a response, for metrics, logs and RRL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
     pub zone: Option<usize>,
     pub qtype: u16,
     pub rcode: u8,
+    /// The query carried a valid server cookie (RFC 7873 5.2.5): its
+    /// source address is not spoofed, so RRL lets it through.
+    pub valid_cookie: bool,
 }
 
 /// Answers one DNS message. `tcp` selects the size limit (65535) and the
@@ -67,6 +74,7 @@ pub fn respond_from(
             rd,
             rcode,
             question_end,
+            edns,
         } => {
             let question = if question_end > HEADER_LEN {
                 &msg[HEADER_LEN..question_end]
@@ -74,16 +82,32 @@ pub fn respond_from(
                 &[][..]
             };
             let mut w = Writer::new(out, id, question, usize::MAX);
+            // A well-formed OPT gets one back (BIND, Knot), with BADVERS
+            // for a version vigia does not speak (RFC 6891 6.1.3).
+            let badvers = edns.is_some_and(|e| e.version > 0);
+            let mut rcode = if badvers { rcode::BADVERS as u8 } else { rcode };
+            // No question, only a COOKIE: a request for a server cookie
+            // (RFC 7873 5.4), answered NOERROR with one (BIND, NSD, gdnsd).
+            let cookie_request = !badvers && opcode == opcode::QUERY && question_end == 0;
+            let mut options = edns::ResponseOptions::none();
+            if let Some(e) = edns.filter(|e| cookie_request && e.cookie.is_some()) {
+                options = edns::ResponseOptions::for_query(snap, msg, &e, peer);
+                rcode = rcode::NOERROR;
+            }
             w.finish(Flags {
                 rd,
                 opcode,
-                rcode,
+                rcode: rcode & 0xF,
                 ..Flags::default()
             });
+            if let Some(e) = edns {
+                w.opt_with_options(snap.edns_udp_size, rcode >> 4, e.dnssec_ok, options.bytes());
+            }
             Reply::Send(Meta {
                 zone: None,
                 qtype: 0,
                 rcode,
+                valid_cookie: options.valid_cookie,
             })
         }
         Parsed::Query(q) => {
@@ -106,7 +130,8 @@ fn respond_query(
     peer: Option<std::net::IpAddr>,
 ) -> Reply {
     let question = &q.raw[HEADER_LEN..q.question_end];
-    let limit = size_limit(snap, q, tcp);
+    let mut options = edns::options_for(snap, q, peer);
+    let limit = size_limit(snap, q, tcp) - options.len();
     let mut w = Writer::new(out, q.id, question, limit);
     // CD is not copied: vigia is not DNSSEC-aware (RFC 4035 3.1.6 asks
     // only validating servers to copy it), as Knot and NSD answer.
@@ -119,6 +144,7 @@ fn respond_query(
         zone: None,
         qtype: q.qtype,
         rcode: rcode::NOERROR,
+        valid_cookie: options.valid_cookie,
     };
     let mut ext_rcode = 0u8;
     let mut not_authoritative = false;
@@ -128,18 +154,16 @@ fn respond_query(
         ext_rcode = (rcode::BADVERS >> 4) as u8;
         meta.rcode = (rcode::BADVERS & 0xF) as u8;
     } else if q.opcode == opcode::NOTIFY {
-        // A secondary zone takes NOTIFY from its primaries (RFC 1996 3.7)
-        // and refreshes; primary zones refuse it, as NSD answers (BIND
-        // acknowledges, Knot says NOTAUTH), as does anyone else. With a
-        // primary_key the NOTIFY must be signed with it; a bad signature
-        // is turned into NOTAUTH by sign_response below.
+        // With a primary_key the NOTIFY must be signed with it; a bad
+        // signature is turned into NOTAUTH by sign_response below.
         meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
-        let from_primary = q.qtype == rtype::SOA && notify::accept(snap, q, peer);
-        if from_primary {
-            flags.aa = true;
-        } else {
-            meta.rcode = rcode::REFUSED;
-        }
+        meta.rcode = notify::rcode(snap, q, peer);
+        flags.aa = meta.rcode == rcode::NOERROR;
+    } else if q.opcode == opcode::UPDATE {
+        meta.zone = snap.zone(q.qname_lower.wire()).map(|z| z.index);
+        meta.rcode = update_rcode(q, meta.zone.is_some());
+    } else if q.qclass == class::CH && q.opcode == opcode::QUERY {
+        meta.rcode = chaos::answer(&snap.settings, q, &mut w);
     } else if let Some(early) = early_rcode(q, tcp) {
         meta.rcode = early;
     } else if snap.secondary_down(down_check_name(snap, q)) {
@@ -151,7 +175,7 @@ fn respond_query(
         // RFC 1995 2: over UDP only the current SOA; a client behind it
         // then retries over TCP.
         let (zone, rc) = ixfr_udp(snap, q, &mut w);
-        (meta.zone, meta.rcode, flags.aa) = (zone, rc, zone.is_some());
+        (meta.zone, meta.rcode, flags.aa) = (zone, rc, rc == rcode::NOERROR);
     } else if matches!(q.qtype, rtype::AXFR | rtype::IXFR) {
         return Reply::Transfer { qtype: q.qtype };
     } else {
@@ -183,8 +207,10 @@ fn respond_query(
     if let Some(e) = q.edns {
         // RFC 8914 Extended DNS Error 20 (Not Authoritative) tells a
         // client why it was refused, as Knot and NSD do.
-        let ede = not_authoritative.then_some(EDE_NOT_AUTHORITATIVE);
-        w.opt_with_ede(snap.edns_udp_size, ext_rcode, e.dnssec_ok, ede);
+        if not_authoritative {
+            options.push_ede(EDE_NOT_AUTHORITATIVE);
+        }
+        w.opt_with_options(snap.edns_udp_size, ext_rcode, e.dnssec_ok, options.bytes());
     }
     if ext_rcode != 0 {
         meta.rcode = rcode::BADVERS as u8;
@@ -198,10 +224,8 @@ const EDE_NOT_AUTHORITATIVE: u16 = 20;
 /// Answers that need no zone lookup: opcodes and classes vigia does not
 /// serve, meta-types that cannot be asked for, transfers over UDP.
 fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
-    match q.opcode {
-        opcode::QUERY => {}
-        opcode::UPDATE => return Some(rcode::REFUSED),
-        _ => return Some(rcode::NOTIMP),
+    if q.opcode != opcode::QUERY {
+        return Some(rcode::NOTIMP);
     }
     // Class IN, and ANY (answered from IN data), are served; every other
     // class is refused, as Knot and NSD answer.
@@ -213,11 +237,19 @@ fn early_rcode(q: &Query<'_>, tcp: bool) -> Option<u8> {
         // Meta-types OPT, MAILA and MAILB have no data: they get NODATA
         // from the normal path. AXFR over UDP is not implemented.
         rtype::AXFR if !tcp => Some(rcode::NOTIMP),
-        // IXFR over UDP needs the client's SOA (RFC 1995 3), as BIND does.
-        rtype::IXFR if !tcp && message::ixfr_client_serial(q.raw, q.question_end).is_none() => {
-            Some(rcode::FORMERR)
-        }
         _ => None,
+    }
+}
+
+/// UPDATE (RFC 2136): vigia takes no updates. A zone it does not serve
+/// (no zone has the zone section's name as apex) gets NOTAUTH (RFC 2136
+/// 3.1.1), as BIND and Knot answer; a served zone REFUSED, as BIND
+/// answers without an update policy; another class REFUSED (policy).
+fn update_rcode(q: &Query<'_>, served: bool) -> u8 {
+    if q.qclass == class::IN && !served {
+        rcode::NOTAUTH
+    } else {
+        rcode::REFUSED
     }
 }
 
@@ -239,11 +271,16 @@ fn size_limit(snap: &Snapshot, q: &Query<'_>, tcp: bool) -> usize {
 }
 
 /// An IXFR over UDP (RFC 1995 2): the zone's current SOA in the answer
-/// (zone index, NOERROR), or REFUSED for a zone not served here.
+/// (zone index, NOERROR), or the error RCODE.
 fn ixfr_udp(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>) -> (Option<usize>, u8) {
+    // No zone with this apex: NOTAUTH, as BIND, Knot and NSD answer.
     let Some(zone) = snap.zone(q.qname_lower.wire()) else {
-        return (None, rcode::REFUSED);
+        return (None, rcode::NOTAUTH);
     };
+    // The client's SOA is required (RFC 1995 3), as BIND requires it.
+    if message::ixfr_client_serial(q.raw, q.question_end).is_none() {
+        return (Some(zone.index), rcode::FORMERR);
+    }
     w.rrset(
         Section::Answer,
         Owner::Question,

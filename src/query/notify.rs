@@ -6,14 +6,35 @@
 use std::net::IpAddr;
 
 use crate::dns::message::Query;
-use crate::dns::rcode::tsig_error_name;
+use crate::dns::rcode::{self, tsig_error_name};
 use crate::dns::tsig;
+use crate::dns::{class, rtype};
 use crate::snapshot::Snapshot;
+
+/// The RCODE of the answer to the NOTIFY `q` (RFC 1996): NOERROR when a
+/// secondary zone's primary sends it (the zone's refresh task is woken);
+/// NOTAUTH for a zone not served here (no zone has the name as apex), as
+/// BIND and Knot answer; REFUSED otherwise (policy): a primary zone (NSD
+/// refuses too, BIND acknowledges, Knot says NOTAUTH), a stranger, a class
+/// other than IN.
+pub fn rcode(snap: &Snapshot, q: &Query<'_>, peer: Option<IpAddr>) -> u8 {
+    if q.qclass != class::IN {
+        return rcode::REFUSED;
+    }
+    if snap.zone(q.qname_lower.wire()).is_none() {
+        return rcode::NOTAUTH;
+    }
+    if q.qtype == rtype::SOA && accept(snap, q, peer) {
+        rcode::NOERROR
+    } else {
+        rcode::REFUSED
+    }
+}
 
 /// True if the NOTIFY `q` is accepted (its zone's refresh task is woken).
 /// A rejected signature is answered NOTAUTH by the caller's TSIG handling;
 /// an unsigned NOTIFY for a zone with a key is refused.
-pub fn accept(snap: &Snapshot, q: &Query<'_>, peer: Option<IpAddr>) -> bool {
+fn accept(snap: &Snapshot, q: &Query<'_>, peer: Option<IpAddr>) -> bool {
     let Some(st) = snap
         .zone(q.qname_lower.wire())
         .and_then(|z| z.secondary.as_deref())

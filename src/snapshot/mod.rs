@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::dns::cookie::Secrets;
 use crate::dns::hash::FxMap;
 use crate::dns::name::{is_subdomain_wire, parent_wire};
 use crate::dns::tsig::Keyring;
@@ -34,13 +35,24 @@ pub struct Settings {
     pub edns_udp_size: u16,
     /// Every configured TSIG key (signed queries and transfers).
     pub keyring: Arc<Keyring>,
+    /// The DNS cookie secrets (RFC 9018): from `[server] cookie_secret`,
+    /// else random for the life of the process.
+    pub cookies: Arc<Secrets>,
+    /// `[server] identity`: id.server/hostname.bind CH TXT and NSID.
+    pub identity: Option<Arc<str>>,
+    /// `[server] version`: version.server/version.bind CH TXT.
+    pub version: Option<Arc<str>>,
 }
 
 impl Default for Settings {
+    /// Tools, tests and the first empty snapshot: a random cookie secret.
     fn default() -> Self {
         Settings {
             edns_udp_size: 1232,
             keyring: Arc::default(),
+            cookies: Arc::new(Secrets::random()),
+            identity: None,
+            version: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::dns::message::{ixfr_client_serial, parse_query, Parsed, Query, HEADER
 use crate::dns::rcode;
 use crate::dns::serial::serial_gt;
 use crate::dns::tsig::{self, Signer};
-use crate::dns::writer::{FieldRef, Flags, Owner, Section, WireRdata, Writer};
+use crate::dns::writer::{append_opt, FieldRef, Flags, Owner, Section, WireRdata, Writer};
 use crate::dns::{class, rtype, Name, Rdata, Record};
 use crate::snapshot::{RdataRef, Snapshot, ZoneData};
 
@@ -55,15 +55,20 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
     let zone = snap.zone(q.qname_lower.wire());
     let allowed = zone.is_some_and(|z| z.allow_transfer.iter().any(|&net| cidr_contains(net, peer)));
     let Some(zone) = zone.filter(|_| allowed) else {
-        let rcode = if snap.find_zone(q.qname_lower.wire()).is_some() && zone.is_none() {
+        // No zone has this apex (a zone not served, or a name inside one
+        // that is not its apex): NOTAUTH, as BIND, Knot and NSD answer.
+        // A served zone the client may not transfer: REFUSED (policy).
+        let rcode = if zone.is_none() {
             rcode::NOTAUTH
         } else {
             rcode::REFUSED
         };
         tracing::info!(%peer, zone = %Name::from_wire_unchecked(q.qname_lower.wire()), "transfer refused");
         let label = zone.map(|z| z.origin.to_string()).unwrap_or_default();
+        let mut reply = header_only(&q, question, rcode, q.rd);
+        with_opt(snap, &q, &mut reply);
         return Transfer {
-            messages: vec![header_only(&q, question, rcode, q.rd)],
+            messages: vec![reply],
             counted: Some((zone.map(|z| z.index), rcode)),
             xfr: Some((label, kind_asked(qtype), refusal(rcode))),
         };
@@ -87,6 +92,9 @@ pub fn respond(snap: &Snapshot, journal: &Journal, msg: &[u8], qtype: u16, peer:
         .flatten();
     let (kind, mut messages) = incremental.unwrap_or_else(|| ("AXFR", axfr_messages(zone, q.id, question)));
     tracing::info!(%peer, zone = %zone.origin, serial = zone.serial, kind, "outgoing transfer");
+    if let Some(first) = messages.first_mut() {
+        with_opt(snap, &q, first);
+    }
     if let Some(s) = signer.as_mut() {
         for m in &mut messages {
             s.sign(m);
@@ -105,6 +113,14 @@ fn refusal(rcode: u8) -> &'static str {
     match rcode {
         rcode::NOTAUTH => "notauth",
         _ => "refused",
+    }
+}
+
+/// An OPT in the (first) response to a request that had one, as BIND,
+/// Knot and NSD send; before any TSIG, which signs it (RFC 8945).
+fn with_opt(snap: &Snapshot, q: &Query<'_>, msg: &mut Vec<u8>) {
+    if let Some(e) = q.edns {
+        append_opt(msg, snap.edns_udp_size, e.dnssec_ok);
     }
 }
 
@@ -129,7 +145,11 @@ fn authorize(snap: &Snapshot, zone: &ZoneData, q: &Query<'_>) -> Result<Option<S
     let question = &q.raw[HEADER_LEN..q.question_end];
     match tsig::verify(q.raw, &snap.settings.keyring, required) {
         Ok(s) if required.is_none() || s.is_some() => Ok(s),
-        Ok(_) => Err(header_only(q, question, rcode::REFUSED, false)),
+        Ok(_) => {
+            let mut refusal = header_only(q, question, rcode::REFUSED, false);
+            with_opt(snap, q, &mut refusal);
+            Err(refusal)
+        }
         Err(r) => {
             let mut out = Vec::with_capacity(512);
             let mut w = Writer::new(&mut out, q.id, question, usize::MAX);
@@ -265,4 +285,124 @@ fn pack(records: &[Item<'_>], id: u16, question: &[u8]) -> Vec<Vec<u8>> {
         msgs.push(buf);
     }
     msgs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::message::{rcode_of, request, RecordWalk};
+    use crate::dns::tsig::{Key, Keyring, ResponseVerifier};
+    use crate::dns::writer::append_opt;
+    use crate::reclaim::Reclaimer;
+    use crate::snapshot::{QueryStats, Settings, ZoneInput};
+    use crate::zone::check::check_zone;
+    use crate::zone::parser::parse_str;
+    use std::path::Path;
+
+    const ZONE: &str = "$TTL 60\n@ SOA ns h 3 1 1 1 1\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.2\n";
+    const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
+
+    /// example.test, transfers allowed from 127.0.0.0/8, with a key or not.
+    fn snapshot(key: Option<Arc<Key>>) -> Snapshot {
+        let origin = Name::parse("example.test.", None).unwrap();
+        let recs = parse_str(ZONE, Path::new("t"), &origin, Path::new(".")).unwrap();
+        let zone = check_zone(&origin, recs, Path::new("t"), &Reclaimer::inline()).unwrap();
+        let input = ZoneInput {
+            allow_transfer: vec![("127.0.0.0".parse().unwrap(), 8)],
+            transfer_key: key.clone(),
+            ..ZoneInput::plain(zone)
+        };
+        let settings = Settings {
+            keyring: Arc::new(Keyring::new(key.into_iter().collect())),
+            ..Settings::default()
+        };
+        let stats = Arc::new(QueryStats::new(vec!["example.test.".into()]));
+        Snapshot::build(vec![input], settings, stats, &Reclaimer::inline())
+    }
+
+    fn axfr_request(name: &str, edns: bool) -> Vec<u8> {
+        let mut m = request(7, 0, Name::parse(name, None).unwrap().wire(), rtype::AXFR, None);
+        if edns {
+            append_opt(&mut m, 1232, false);
+        }
+        m
+    }
+
+    /// Types of the records in ADDITIONAL-or-later order, as written.
+    fn types(msg: &[u8]) -> Vec<u16> {
+        RecordWalk::new(msg).unwrap().map(|r| r.rtype).collect()
+    }
+
+    fn peer() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn the_first_message_carries_an_opt_when_the_request_did() {
+        let snap = snapshot(None);
+        let journal = Journal::default();
+        let plain = respond(
+            &snap,
+            &journal,
+            &axfr_request("example.test.", false),
+            rtype::AXFR,
+            peer(),
+        );
+        assert!(!types(&plain.messages[0]).contains(&rtype::OPT));
+        let with = respond(
+            &snap,
+            &journal,
+            &axfr_request("example.test.", true),
+            rtype::AXFR,
+            peer(),
+        );
+        let first = types(&with.messages[0]);
+        assert_eq!(first.last(), Some(&rtype::OPT), "{first:?}");
+        assert_eq!(first.iter().filter(|&&t| t == rtype::SOA).count(), 2);
+        // Refusals too: a zone not served is NOTAUTH, with the OPT.
+        let other = respond(
+            &snap,
+            &journal,
+            &axfr_request("example.org.", true),
+            rtype::AXFR,
+            peer(),
+        );
+        assert_eq!(rcode_of(&other.messages[0]), rcode::NOTAUTH);
+        assert_eq!(types(&other.messages[0]), [rtype::OPT]);
+        let inside = respond(
+            &snap,
+            &journal,
+            &axfr_request("www.example.test.", false),
+            rtype::AXFR,
+            peer(),
+        );
+        assert_eq!(rcode_of(&inside.messages[0]), rcode::NOTAUTH);
+        let stranger = "192.0.2.7".parse().unwrap();
+        let refused = respond(
+            &snap,
+            &journal,
+            &axfr_request("example.test.", true),
+            rtype::AXFR,
+            stranger,
+        );
+        assert_eq!(rcode_of(&refused.messages[0]), rcode::REFUSED);
+    }
+
+    #[test]
+    fn a_signed_stream_with_an_opt_verifies() {
+        let key = Arc::new(Key::new("xfr-key", "hmac-sha256", SECRET).unwrap());
+        let snap = snapshot(Some(key.clone()));
+        let mut req = axfr_request("example.test.", true);
+        let mut signer = Signer::request(key, 7);
+        signer.sign(&mut req);
+        let x = respond(&snap, &Journal::default(), &req, rtype::AXFR, peer());
+        let mut verifier = ResponseVerifier::new(&signer);
+        for m in &x.messages {
+            verifier.check(m).unwrap();
+        }
+        verifier.finish().unwrap();
+        // OPT, then the TSIG that signs it (RFC 8945 4.2).
+        let t = types(&x.messages[0]);
+        assert_eq!(&t[t.len() - 2..], [rtype::OPT, rtype::TSIG]);
+    }
 }

@@ -4,15 +4,17 @@
 //! helps: no SOA / SOA not at the apex / several SOAs, no NS at the apex,
 //! CNAME and other data, several CNAMEs or DNAMEs at one name, and apex NS
 //! targets inside the zone without address records. What BIND only warns
-//! about is logged with `tracing::warn!` (MX/SRV/delegation NS targets that
-//! are CNAMEs or have no address, TTLs differing inside an RRset).
+//! about is a [`Warning`] (MX/SRV/delegation NS targets that are CNAMEs or
+//! have no address, TTLs differing inside an RRset), logged by
+//! [`check_zone`] and printed by `vigia check`; `lint` adds vigia's own.
 //!
 //! One deliberate difference: BIND skips out-of-zone records with a warning;
 //! vigia refuses the zone, because such a record is always a mistake (a
 //! missing final dot, usually) and serving without it hides the mistake.
 
-use super::parser::{parse_file, ParseError};
-use super::{over_limit, size, SourceRecord, Zone};
+use super::lint;
+use super::parser::{parse_file, parse_file_warned, ParseError};
+use super::{over_limit, size, SourceRecord, Warning, Zone};
 use crate::config::ZoneLimits;
 use crate::dns::hash::{FxMap as FastMap, FxSet as FastSet};
 use crate::dns::types::type_name;
@@ -52,6 +54,27 @@ pub fn load_zone(
     check_zone_limited(origin, records, path, limits, reclaim)
 }
 
+/// [`load_zone`], returning every warning (the reader's and the checks',
+/// in that order) instead of logging them, also when the zone is refused.
+pub fn load_zone_warned(
+    path: &Path,
+    origin: &Name,
+    base_dir: &Path,
+    limits: &ZoneLimits,
+    reclaim: &Reclaimer,
+) -> (Result<Zone, LoadError>, Vec<Warning>) {
+    let (records, mut warnings) = match parse_file_warned(path, origin, base_dir, limits) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            reclaim.later(());
+            return (Err(e.into()), Vec::new());
+        }
+    };
+    let (zone, checked) = check_and_warn(origin, records, path, limits, reclaim);
+    warnings.extend(checked);
+    (zone, warnings)
+}
+
 /// [`check_zone_limited`] with the default limits.
 pub fn check_zone(
     origin: &Name,
@@ -83,15 +106,14 @@ pub fn check_zone_limited(
 /// counted in one last line (a million bad records, one screenful).
 pub const MAX_REPORTED: usize = 100;
 
-/// [`check_zone_limited`], returning the warnings instead of logging them
-/// (so tests can see them).
-fn check_and_warn(
+/// [`check_zone_limited`], returning the warnings instead of logging them.
+pub fn check_and_warn(
     origin: &Name,
     records: Vec<SourceRecord>,
     file: &Path,
     limits: &ZoneLimits,
     reclaim: &Reclaimer,
-) -> (Result<Zone, LoadError>, Vec<String>) {
+) -> (Result<Zone, LoadError>, Vec<Warning>) {
     let apex = origin.to_lowercase();
     let mut problems = Problems::default();
     // Keep each record's position in the file so problems print in order.
@@ -109,6 +131,7 @@ fn check_and_warn(
     check_types_per_name(&index, limits.max_types_per_name, &mut problems);
     check_rrset_sizes(&index, &mut problems);
     warn_about_targets(&index, &mut problems);
+    lint::warn_all(&index, &mut problems);
     reclaim.later((index.by_owner, index.nodes));
     let warnings = problems.take_warnings();
     let zone = problems.into_result().map(|()| Zone {
@@ -119,15 +142,15 @@ fn check_and_warn(
 }
 
 /// A record and its position in the file order.
-type Numbered = (usize, SourceRecord);
+pub(super) type Numbered = (usize, SourceRecord);
 
 /// Errors found so far, keyed by file position, and warnings; past
 /// [`MAX_REPORTED`] of each, only counted.
 #[derive(Default)]
-struct Problems {
+pub(super) struct Problems {
     errors: Vec<(usize, String)>,
     more_errors: usize,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     more_warnings: usize,
 }
 
@@ -149,18 +172,28 @@ impl Problems {
         }
     }
 
-    fn warn(&mut self, src: &SourceRecord, reason: String) {
+    pub(super) fn warn(&mut self, src: &SourceRecord, reason: String) {
         if self.warnings.len() < MAX_REPORTED {
-            self.warnings.push(format!("{}: {reason}", src.at));
+            self.warnings.push(Warning {
+                at: src.at.to_string(),
+                reason,
+            });
         } else {
             self.more_warnings += 1;
         }
     }
 
-    fn take_warnings(&mut self) -> Vec<String> {
+    fn take_warnings(&mut self) -> Vec<Warning> {
         let mut warnings = std::mem::take(&mut self.warnings);
         if self.more_warnings > 0 {
-            warnings.push(format!("... and {} more warnings", self.more_warnings));
+            let (at, reason) = match warnings.last() {
+                Some(w) => (
+                    w.at.clone(),
+                    format!("... and {} more warnings", self.more_warnings),
+                ),
+                None => (String::new(), format!("{} warnings", self.more_warnings)),
+            };
+            warnings.push(Warning { at, reason });
         }
         warnings
     }
@@ -200,7 +233,7 @@ fn in_zone_only(apex: &Name, records: Vec<Numbered>, problems: &mut Problems) ->
 }
 
 /// Lower-cased wire form of a name, the key for case-insensitive lookups.
-fn key(name: &Name) -> Vec<u8> {
+pub(super) fn key(name: &Name) -> Vec<u8> {
     // Length octets are at most 63, below 'A': lower-casing them is a no-op.
     name.wire().iter().map(u8::to_ascii_lowercase).collect()
 }
@@ -277,14 +310,14 @@ enum Target {
 }
 
 /// The records grouped by owner, for the name-based checks.
-struct ZoneIndex<'a> {
-    apex: &'a Name,
-    records: &'a [Numbered],
+pub(super) struct ZoneIndex<'a> {
+    pub(super) apex: &'a Name,
+    pub(super) records: &'a [Numbered],
     /// Lower-cased owner → positions in `records`, in file order.
-    by_owner: FastMap<Vec<u8>, Vec<usize>>,
+    pub(super) by_owner: FastMap<Vec<u8>, Vec<usize>>,
     /// Every owner and each of its ancestors down to the apex, so that empty
     /// non-terminals count as existing names (RFC 4592 wildcard rules).
-    nodes: FastSet<Vec<u8>>,
+    pub(super) nodes: FastSet<Vec<u8>>,
 }
 
 impl<'a> ZoneIndex<'a> {
@@ -347,7 +380,7 @@ impl<'a> ZoneIndex<'a> {
         }
     }
 
-    fn wildcard_types(&self, target: &Name) -> Vec<u16> {
+    pub(super) fn wildcard_types(&self, target: &Name) -> Vec<u16> {
         let mut name = target.parent();
         while let Some(n) = name.filter(|n| n.is_subdomain_of(self.apex)) {
             if self.nodes.contains(&key(&n)) {
@@ -594,6 +627,10 @@ mod tests {
         let limits = ZoneLimits::default();
         let (zone, warnings) =
             check_and_warn(&origin, records, Path::new("db.x"), &limits, &Reclaimer::inline());
+        let warnings: Vec<String> = warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.at, w.reason))
+            .collect();
         (
             zone.unwrap_or_else(|e| panic!("unexpected error: {e}")),
             warnings.join("\n"),

@@ -3,13 +3,16 @@
 //!
 //! - [`lexer`], [`parser`], [`generate`] and [`text`] read RFC 1035 master
 //!   files (with BIND's directives) into [`SourceRecord`]s;
-//! - [`check`] applies the zone checks and produces a [`Zone`].
+//! - [`check`] applies the zone checks and produces a [`Zone`]; `lint`
+//!   adds vigia's own warnings (names that lost their final dot, CNAMEs
+//!   to nothing, serials that are not dates).
 
 pub mod check;
 mod generate;
 mod lexer;
 #[cfg(test)]
 mod limit_tests;
+mod lint;
 pub mod parser;
 pub mod quote;
 mod size;
@@ -38,6 +41,21 @@ pub struct Origin {
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A problem BIND only warns about: the zone loads anyway. Shown as
+/// `FILE:LINE: warning: reason` (`FILE: warning: reason` for zone-wide ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// `FILE:LINE`, or `FILE`.
+    pub at: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: warning: {}", self.at, self.reason)
     }
 }
 

@@ -119,6 +119,17 @@ impl Case {
     }
 }
 
+/// cut.test and two children served beside it (tests/data/zones/db.*cut.test):
+/// DS at a served child's apex, CNAMEs into delegations, referrals whose
+/// glue does not fit.
+pub fn cut_zones() -> Vec<ZoneSpec> {
+    let dir = manifest_dir().join("tests/data/zones");
+    ["cut.test", "child.cut.test", "nods.cut.test"]
+        .iter()
+        .map(|z| ZoneSpec::new(z, dir.join(format!("db.{z}"))))
+        .collect()
+}
+
 /// Types asked of every owner name of a zone.
 pub const OWNER_TYPES: &[u16] = &[
     A, AAAA, NS, SOA, MX, TXT, CNAME, PTR, SRV, CAA, ANY, TYPE65280, DNAME, NAPTR, DS, HINFO, RP, SSHFP,

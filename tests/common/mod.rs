@@ -5,7 +5,7 @@
 //!   with a state directory of its own, stopped and restarted, killed on
 //!   drop; `vigia check` and a `vigia serve` that must fail;
 //! - [`named`]: a running BIND `named` ([`Named`]) with the same zones, or as
-//!   a secondary of vigia;
+//!   a secondary of vigia; [`refs`]: Knot DNS and NSD as reference servers;
 //! - [`net`]: free loopback ports and a raw DNS client ([`query_udp`],
 //!   [`query_tcp`], [`axfr_tcp`]) with 2-second deadlines;
 //! - [`query`]: a query builder ([`Q`]) that can produce anything from a plain
@@ -57,6 +57,7 @@ pub mod norm;
 pub mod process;
 pub mod prom;
 pub mod query;
+pub mod refs;
 pub mod report;
 pub mod server;
 pub mod site_vigia;

@@ -67,6 +67,12 @@ impl Named {
     /// `named` serving `zones` as primary. `allow_transfer`: BIND
     /// address-match-list elements, e.g. `["127.0.0.0/8"]` (`[]` = `none`).
     pub fn start(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str]) -> Named {
+        Named::start_with(named, zones, allow_transfer, "")
+    }
+
+    /// [`Named::start`] with `options` added to the `options { }` block
+    /// (e.g. `server-id "a"; cookie-secret "...";`).
+    pub fn start_with(named: &Path, zones: &[ZoneSpec], allow_transfer: &[&str], options: &str) -> Named {
         // named only listens on configured interface addresses
         let port = free_port(Ipv4Addr::LOCALHOST);
         let dir = TempDir::new("named");
@@ -76,7 +82,7 @@ impl Named {
             &format!(
                 "    notify no;\n    allow-transfer {{ {} }};\n    \
                  // the edge zone has deliberately odd owner names (e.g. \"\\032\")\n    \
-                 check-names primary ignore;\n",
+                 check-names primary ignore;\n    {options}\n",
                 match_list(allow_transfer)
             ),
         );

@@ -67,6 +67,30 @@ pub fn differing_fields(a: &Norm, b: &Norm) -> Vec<&'static str> {
     .collect()
 }
 
+/// True if `n` is a referral (maybe after CNAMEs): no AA unless the
+/// ANSWER holds CNAMEs, an NS RRset alone in AUTHORITY, and at least one
+/// of its name servers at or below the cut (in-domain, RFC 9471).
+pub fn in_domain_referral(n: &Norm) -> bool {
+    let cnames_only = n.answer.iter().all(|l| fields(l).1 == "CNAME");
+    let ns: Vec<(String, String)> = n
+        .authority
+        .iter()
+        .map(|l| fields(l))
+        .map(|f| (f.0, f.4.to_ascii_lowercase()))
+        .collect();
+    let Some((cut, _)) = ns.first() else {
+        return false;
+    };
+    cnames_only
+        && (n.answer.is_empty() != n.flags.contains("aa"))
+        && n.authority
+            .iter()
+            .all(|l| fields(l).1 == "NS" && fields(l).0 == *cut)
+        && ns
+            .iter()
+            .any(|(_, t)| t == cut || t.ends_with(&format!(".{cut}")))
+}
+
 /// `m` reduced to what two servers must agree on.
 pub fn normalise(m: &Msg) -> Norm {
     // QR and opcode are fields of their own; Z is not compared.

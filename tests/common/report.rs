@@ -13,30 +13,34 @@ use super::{fields, is_addr, Norm, ANY, SOA};
 /// A difference vigia may have from a reference, and why. `apply`
 /// neutralises, in both answers (reference, vigia), exactly what it
 /// explains and returns whether it did anything; a difference is allowed
-/// when nothing is left afterwards.
-pub struct Allowance<T> {
+/// when nothing is left afterwards. `E` is what else a suite knows about
+/// the case (its evidence; none by default).
+pub struct Allowance<T, E = ()> {
     pub id: &'static str,
     /// Disabled allowances are documented but not applied: their
     /// differences are reported as UNLISTED (and fail the test).
     pub enabled: bool,
     pub why: &'static str,
-    pub apply: fn(&Case, &mut T, &mut T) -> bool,
+    /// (case, evidence, reference, vigia)
+    pub apply: fn(&Case, &E, &mut T, &mut T) -> bool,
 }
 
-/// Applies the enabled `allowed` to copies of both answers. Ok(the ids of
-/// those that did something, "a+b") if `diff` then finds no field that
-/// differs, else Err(the fields still different).
-pub fn explain<T: Clone>(
-    allowed: &[Allowance<T>],
+/// Applies the enabled `allowed` to copies of both answers, with the
+/// case's `evidence`. Ok(the ids of those that did something, "a+b") if
+/// `diff` then finds no field that differs, else Err(the fields still
+/// different).
+pub fn explain<T: Clone, E>(
+    allowed: &[Allowance<T, E>],
     diff: fn(&T, &T) -> Vec<&'static str>,
     c: &Case,
+    evidence: &E,
     reference: &T,
     vigia: &T,
 ) -> Result<String, Vec<&'static str>> {
     let (mut r, mut v) = (reference.clone(), vigia.clone());
     let mut used = vec![];
     for a in allowed.iter().filter(|a| a.enabled) {
-        if (a.apply)(c, &mut r, &mut v) {
+        if (a.apply)(c, evidence, &mut r, &mut v) {
             used.push(a.id);
         }
     }
@@ -230,7 +234,7 @@ pub fn write_table<D>(s: &mut String, table: &Table<D>, status_width: usize) {
 
 /// Writes every allowance, a disabled one marked, with its reason on one
 /// line.
-pub fn write_allowances<T>(s: &mut String, allowed: &[Allowance<T>]) {
+pub fn write_allowances<T, E>(s: &mut String, allowed: &[Allowance<T, E>]) {
     for a in allowed {
         writeln!(
             s,
