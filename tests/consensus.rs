@@ -591,7 +591,7 @@ fn cons_zone(dir: &TempDir) -> ZoneSpec {
 /// Knot and NSD start, load every zone, and answer over UDP and TCP.
 #[test]
 fn reference_servers_selftest() {
-    let Some((_, knotd, nsd)) = refs_or_skip("reference_servers_selftest") else {
+    let Some([_, knotd, nsd]) = refs_or_skip("reference_servers_selftest") else {
         return;
     };
     let zdir = TempDir::new("consensus-zone");
@@ -611,7 +611,7 @@ fn reference_servers_selftest() {
 /// The main comparison.
 #[test]
 fn vigia_answers_like_the_consensus() {
-    let Some((named, knotd, nsd)) = refs_or_skip("vigia_answers_like_the_consensus") else {
+    let Some([named, knotd, nsd]) = refs_or_skip("vigia_answers_like_the_consensus") else {
         return;
     };
     let t0 = Instant::now();

@@ -2,57 +2,31 @@
 //! loopback port with private configs (BIND is [`super::Named`]); used by
 //! the consensus suites.
 
-use super::*;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-pub fn find_bin(name: &str) -> Option<PathBuf> {
-    for d in ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"] {
-        let p = Path::new(d).join(name);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    None
-}
+use super::process::Daemon;
+use super::{free_port, tools, TempDir, ZoneSpec};
 
-/// (named, knotd, nsd), or None (loudly) if one is missing; CI=true fails.
-pub fn refs_or_skip(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let (n, k, d) = (find_bin("named"), find_bin("knotd"), find_bin("nsd"));
-    if let (Some(n), Some(k), Some(d)) = (&n, &k, &d) {
-        return Some((n.clone(), k.clone(), d.clone()));
-    }
-    let missing: Vec<&str> = [("named (bind9)", &n), ("knotd (knot)", &k), ("nsd (nsd)", &d)]
-        .iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(s, _)| *s)
-        .collect();
-    let ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    if ci {
-        panic!("{test}: missing {missing:?} and CI=true: apt-get install bind9 knot nsd");
-    }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: missing {missing:?} (apt-get install bind9 knot nsd).");
-    eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-    None
+/// (named, knotd, nsd), or None after a loud skip if one is missing (a
+/// failure when CI=true).
+pub fn refs_or_skip(test: &str) -> Option<[PathBuf; 3]> {
+    tools::require(test, [("named", "bind9"), ("knotd", "knot"), ("nsd", "nsd")])
 }
 
 /// A foreground knotd or nsd on a free loopback port, stopped on drop.
 pub struct RefServer {
     pub name: &'static str,
     pub addr: SocketAddr,
-    child: Child,
-    log_path: PathBuf,
-    dir: TempDir,
+    daemon: Daemon,
+    _dir: TempDir,
 }
 
 impl RefServer {
+    /// knotd serving `zones`.
     pub fn knot(bin: &Path, zones: &[ZoneSpec]) -> RefServer {
         RefServer::knot_with(bin, zones, &KnotExtra::default())
     }
@@ -104,6 +78,7 @@ zone:
         Self::launch("knotd", cmd, ip, port, dir, conf, zones)
     }
 
+    /// nsd serving `zones`.
     pub fn nsd(bin: &Path, zones: &[ZoneSpec]) -> RefServer {
         RefServer::nsd_with(bin, zones, "")
     }
@@ -154,6 +129,8 @@ remote-control:
         Self::launch("nsd", cmd, ip, port, dir, conf, zones)
     }
 
+    /// Starts `cmd` (whose config `conf` is in `dir`) and waits until it
+    /// serves every zone; SIGTERM when dropped, so nsd stops its children.
     fn launch(
         name: &'static str,
         mut cmd: Command,
@@ -163,77 +140,21 @@ remote-control:
         conf: String,
         zones: &[ZoneSpec],
     ) -> RefServer {
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let mut s = RefServer {
+        let mut daemon = Daemon::spawn(name, &mut cmd, dir.path().join("server.log")).stop_gently();
+        let addr = SocketAddr::from((ip, port));
+        let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+        daemon.wait_serving(addr, &names, Duration::from_secs(15), &format!("conf\n{conf}"));
+        RefServer {
             name,
-            addr: SocketAddr::from((ip, port)),
-            child,
-            log_path,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!(
-                    "{name} exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            let all = zones.iter().all(|z| {
-                query_udp_timeout(s.addr, &Q::new(&z.name, SOA).build(), Duration::from_millis(200))
-                    .and_then(|r| parse(&r).ok())
-                    .map(|m| m.rcode == 0 && !m.answer.is_empty())
-                    .unwrap_or(false)
-            });
-            if all {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{name} did not serve every zone within 15 s; conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            addr,
+            daemon,
+            _dir: dir,
         }
     }
 
+    /// Its log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for RefServer {
-    fn drop(&mut self) {
-        // SIGTERM (by our child's pid) so nsd stops its own children too
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- {} log ({}) ---\n{}",
-                self.name,
-                self.dir.path().display(),
-                self.log()
-            );
-        }
+        self.daemon.log()
     }
 }
 
