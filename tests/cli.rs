@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -234,13 +233,8 @@ fn check_missing_config_names_the_file() {
     );
     assert!(err.contains("No such file"), "{err}");
     // The default is ./config.toml, relative to the working directory.
-    let out = Command::new(vigia_bin())
-        .arg("check")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, _, err) = run_vigia_in(dir.path(), &["check"]);
+    assert_eq!(code, 1);
     assert!(err.contains("config.toml: cannot read"), "{err}");
 }
 
@@ -297,17 +291,7 @@ fn check_reads_the_cookie_secret_and_names_a_bad_one() {
 
 /// Runs `vigia ARGS` from the repository's root.
 fn vigia_in_repo(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(vigia_bin())
-        .args(args)
-        .current_dir(manifest_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia");
-    (
-        out.status.code().expect("vigia killed by a signal"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_vigia_in(&manifest_dir(), args)
 }
 
 #[test]

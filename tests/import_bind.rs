@@ -878,13 +878,8 @@ fn operations_md_shows_the_real_output_on_the_thesis() {
         .find(|l| l.starts_with("vigia import-bind"))
         .expect("the command");
     let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-    let o = Command::new(vigia_bin())
-        .args(&args)
-        .current_dir(&copy)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stderr = text(&o.stderr);
+    let (code, _, stderr) = run_vigia_in(&copy, &args);
+    assert_eq!(code, 0, "{stderr}");
     let config = std::fs::read_to_string(copy.join("config.toml")).unwrap();
     assert_eq!(
         stderr,

@@ -389,11 +389,16 @@ fn answered(q: &Q, transport: &str, answer: Option<Vec<u8>>) -> Msg {
 
 /// Runs the vigia binary with `args`: (exit code, stdout, stderr).
 pub fn run_vigia<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
-    let out = Command::new(vigia_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia");
+    run_vigia_cmd(Command::new(vigia_bin()).args(args))
+}
+
+/// [`run_vigia`] in the folder `dir` (for relative paths in `args`).
+pub fn run_vigia_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> (i32, String, String) {
+    run_vigia_cmd(Command::new(vigia_bin()).args(args).current_dir(dir))
+}
+
+fn run_vigia_cmd(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.stdin(Stdio::null()).output().expect("run vigia");
     (
         out.status.code().expect("vigia killed by a signal"),
         String::from_utf8_lossy(&out.stdout).into_owned(),
