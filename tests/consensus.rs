@@ -230,31 +230,18 @@ const ALLOWED: &[Allowance] = &[
     Allowance {
         id: "referral-glue-tc",
         enabled: true,
-        why: "RFC 9471 section 3.1: \"all available glue records for in-domain name servers MUST be \
-              included in the referral. If all in-domain glue records do not fit in a UDP response, \
-              the TC flag MUST be set\". When the A and AAAA glue of a delegation's in-domain name \
-              servers does not fit in 512 octets (no EDNS) or the client's EDNS size, vigia sets TC \
-              (question only, RFC 2181 section 9), as Knot does (its own answer must have TC for \
-              the difference to be allowed); BIND and NSD send the referral with part of the glue \
-              and no TC.",
+        why: concat!(
+            crate::referral_glue_tc_why!(),
+            " (its own answer must have TC for the difference to be allowed); BIND and NSD send \
+             the referral with part of the glue and no TC."
+        ),
         apply: |c, refs, b, v| {
             let knot_tc = refs[1].as_ref().is_ok_and(|k| k.n.flags.contains("tc"));
-            let v_empty = v.n.answer.is_empty() && v.n.authority.is_empty() && v.n.additional.is_empty();
-            if c.tcp
-                || !knot_tc
-                || !v.n.flags.contains("tc")
-                || !v_empty
-                || b.n.flags.contains("tc")
-                || !in_domain_referral(&b.n)
-            {
-                return false;
+            let done = knot_tc && report::allow_referral_glue_tc(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            b.n.flags = v.n.flags.clone();
-            b.n.answer.clear();
-            b.n.authority.clear();
-            b.n.additional.clear();
-            b.case = v.case.clone();
-            true
+            done
         },
     },
     Allowance {

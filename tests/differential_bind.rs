@@ -69,27 +69,14 @@ const ALLOWED: &[Allowance] = &[
     Allowance {
         id: "referral-glue-tc",
         enabled: true,
-        why: "RFC 9471 section 3.1: \"all available glue records for in-domain name servers MUST be \
-              included in the referral. If all in-domain glue records do not fit in a UDP response, \
-              the TC flag MUST be set\". When the A and AAAA glue of a delegation's in-domain name \
-              servers does not fit in 512 octets (no EDNS) or the client's EDNS size, vigia sets TC \
-              (question only, RFC 2181 section 9), as Knot does; BIND sends the referral with part \
-              of the glue and no TC. Allowed only when BIND's own answer over TCP (all the glue) is \
-              larger than the UDP limit.",
+        why: concat!(
+            crate::referral_glue_tc_why!(),
+            "; BIND sends the referral with part of the glue and no TC. Allowed only when BIND's \
+             own answer over TCP (all the glue) is larger than the UDP limit."
+        ),
         apply: |c, e, b, v| {
-            let v_empty = v.answer.is_empty() && v.authority.is_empty() && v.additional.is_empty();
             let too_big = e.bind_tcp_size.is_some_and(|n| n > udp_limit(c));
-            if c.tcp || !too_big || !v.flags.contains("tc") || !v_empty || b.flags.contains("tc") {
-                return false;
-            }
-            if !in_domain_referral(b) {
-                return false;
-            }
-            b.flags = v.flags.clone();
-            b.answer.clear();
-            b.authority.clear();
-            b.additional.clear();
-            true
+            too_big && report::allow_referral_glue_tc(c, b, v)
         },
     },
     Allowance {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::cases::Case;
-use super::{fields, is_addr, Norm, ANY, SOA};
+use super::{fields, in_domain_referral, is_addr, Norm, ANY, SOA};
 
 /// A difference vigia may have from a reference, and why. `apply`
 /// neutralises, in both answers (reference, vigia), exactly what it
@@ -142,6 +142,37 @@ pub fn allow_soa_query_negative_ttl(c: &Case, reference: &mut Norm, vigia: &mut 
         }
     }
     changed
+}
+
+/// RFC 9471's rule for referrals, which both suites quote before saying
+/// how each reference answers (a string literal, for `concat!`).
+#[macro_export]
+macro_rules! referral_glue_tc_why {
+    () => {
+        "RFC 9471 section 3.1: \"all available glue records for in-domain name servers MUST be \
+         included in the referral. If all in-domain glue records do not fit in a UDP response, \
+         the TC flag MUST be set\". When the A and AAAA glue of a delegation's in-domain name \
+         servers does not fit in 512 octets (no EDNS) or the client's EDNS size, vigia sets TC \
+         (question only, RFC 2181 section 9), as Knot does"
+    };
+}
+
+/// A referral (maybe after CNAMEs, [`in_domain_referral`]) that the
+/// reference sends over UDP without TC, and vigia as TC=1 with the question
+/// only, because the in-domain glue does not fit (RFC 9471 section 3.1).
+/// The caller must hold its own evidence that the glue really does not
+/// fit. The reference's answer taken as vigia's.
+pub fn allow_referral_glue_tc(c: &Case, reference: &mut Norm, vigia: &mut Norm) -> bool {
+    let (b, v) = (reference, vigia);
+    let v_empty = v.answer.is_empty() && v.authority.is_empty() && v.additional.is_empty();
+    if c.tcp || !v.flags.contains("tc") || !v_empty || b.flags.contains("tc") || !in_domain_referral(b) {
+        return false;
+    }
+    b.flags = v.flags.clone();
+    b.answer.clear();
+    b.authority.clear();
+    b.additional.clear();
+    true
 }
 
 /// A query with bytes after its question that vigia answers FORMERR and the
