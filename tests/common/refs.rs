@@ -34,10 +34,8 @@ impl RefServer {
     /// knotd with `extra` added to its config (server options, module
     /// sections, template options), as an operator would write them.
     pub fn knot_with(bin: &Path, zones: &[ZoneSpec], extra: &KnotExtra) -> RefServer {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = free_port(ip);
-        let dir = TempDir::new("knot");
-        let d = dir.path().display().to_string();
+        let place = Place::new("knot");
+        let (port, d) = (place.port, place.dir.path().display());
         let mut conf = format!(
             r#"server:
     rundir: "{d}"
@@ -71,11 +69,7 @@ zone:
         for z in zones {
             writeln!(conf, "  - domain: {}\n    file: \"{}\"", z.name, z.file.display()).unwrap();
         }
-        let conf_path = dir.path().join("knot.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-c").arg(&conf_path);
-        Self::launch("knotd", cmd, ip, port, dir, conf, zones)
+        Self::launch("knotd", bin, &[], place, conf, zones)
     }
 
     /// nsd serving `zones`.
@@ -85,10 +79,8 @@ zone:
 
     /// nsd with `server_extra` added to its `server:` clause.
     pub fn nsd_with(bin: &Path, zones: &[ZoneSpec], server_extra: &str) -> RefServer {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = free_port(ip);
-        let dir = TempDir::new("nsd");
-        let d = dir.path().display().to_string();
+        let place = Place::new("nsd");
+        let (port, d) = (place.port, place.dir.path().display());
         let mut conf = format!(
             r#"server:
     ip-address: 127.0.0.1@{port}
@@ -122,26 +114,27 @@ remote-control:
             )
             .unwrap();
         }
-        let conf_path = dir.path().join("nsd.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-d").arg("-c").arg(&conf_path);
-        Self::launch("nsd", cmd, ip, port, dir, conf, zones)
+        Self::launch("nsd", bin, &["-d"], place, conf, zones)
     }
 
-    /// Starts `cmd` (whose config `conf` is in `dir`) and waits until it
-    /// serves every zone; SIGTERM when dropped, so nsd stops its children.
+    /// Writes `conf` into `place`, starts `bin FLAGS -c CONF` and waits
+    /// until it serves every zone; SIGTERM when dropped, so nsd stops its
+    /// children.
     fn launch(
         name: &'static str,
-        mut cmd: Command,
-        ip: Ipv4Addr,
-        port: u16,
-        dir: TempDir,
+        bin: &Path,
+        flags: &[&str],
+        place: Place,
         conf: String,
         zones: &[ZoneSpec],
     ) -> RefServer {
+        let Place { port, dir } = place;
+        let conf_path = dir.path().join(format!("{name}.conf"));
+        std::fs::write(&conf_path, &conf).unwrap_or_else(|e| panic!("write {}: {e}", conf_path.display()));
+        let mut cmd = Command::new(bin);
+        cmd.args(flags).arg("-c").arg(&conf_path);
         let mut daemon = Daemon::spawn(name, &mut cmd, dir.path().join("server.log")).stop_gently();
-        let addr = SocketAddr::from((ip, port));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
         daemon.wait_serving(addr, &names, Duration::from_secs(15), &format!("conf\n{conf}"));
         RefServer {
@@ -155,6 +148,22 @@ remote-control:
     /// Its log so far.
     pub fn log(&self) -> String {
         self.daemon.log()
+    }
+}
+
+/// Where a reference server runs: a free loopback port (on 127.0.0.1, as
+/// its config says) and a private folder for its config, state and log.
+struct Place {
+    port: u16,
+    dir: TempDir,
+}
+
+impl Place {
+    fn new(name: &str) -> Place {
+        Place {
+            port: free_port(Ipv4Addr::LOCALHOST),
+            dir: TempDir::new(name),
+        }
     }
 }
 
