@@ -926,20 +926,35 @@ impl Site {
                 &[("check", check)],
             );
             assert_eq!(count as u64, probes, "{check}: probe histogram count");
-            // Each served request is one probe of that result; one more may
-            // be in flight (served, not yet recorded).
-            let mut in_flight = 0;
+            // Each served request is one probe result; one more may be in
+            // flight (served, not yet recorded). A request the backend
+            // answered after the probe's timeout (a loaded machine) is
+            // rightly a probe counted timeout: so no result is counted
+            // without a request of its kind, every hang is a timeout, and
+            // the totals agree but for one in flight.
+            let served_as = |label: &str| served[i].get(label).copied().unwrap_or(0);
             let mut answered = 0;
+            let mut requests = 0;
             for label in ["ok", "timeout", "status", "body"] {
-                let (got, backend) = (result(label), served[i].get(label).copied().unwrap_or(0));
-                assert!(
-                    backend >= got && backend <= got + 1,
-                    "{check}: {got} probes counted {label}, the backend served {backend} such requests"
-                );
-                in_flight += backend - got;
+                let (got, backend) = (result(label), served_as(label));
+                if label == "timeout" {
+                    assert!(
+                        got + 1 >= backend,
+                        "{check}: {got} probes counted timeout, the backend held {backend} requests"
+                    );
+                } else {
+                    assert!(
+                        backend >= got,
+                        "{check}: {got} probes counted {label}, the backend served {backend} such requests"
+                    );
+                }
                 answered += got;
+                requests += backend;
             }
-            assert!(in_flight <= 1, "{check}: {in_flight} probes in flight");
+            assert!(
+                requests >= answered && requests <= answered + 1,
+                "{check}: {requests} requests served, {answered} probes counted"
+            );
             // The rest found nothing listening.
             let (refused, reset) = (result("refused"), result("reset"));
             assert_eq!(
