@@ -68,9 +68,12 @@ pub struct ServerConfig {
     /// How long an idle TCP connection is kept (RFC 7766 6.2.3).
     #[serde(default = "default_tcp_idle", with = "duration_str")]
     pub tcp_idle_timeout: Duration,
-    /// Most TCP connections served at once; more are closed on accept.
-    #[serde(default = "default_tcp_max")]
-    pub tcp_max_connections: usize,
+    /// Most TCP connections served at once; more wait to be accepted.
+    /// Unset: 1024, lowered at start-up (with a warning) when the file
+    /// descriptor limit cannot hold it; set, vigia refuses to start then.
+    /// Read it with [`ServerConfig::tcp_max_connections`].
+    #[serde(default)]
+    pub tcp_max_connections: Option<usize>,
     /// Most TCP connections from one client address at once.
     #[serde(default = "default_tcp_max_per_client")]
     pub tcp_max_per_client: usize,
@@ -121,7 +124,7 @@ impl Default for ServerConfig {
             workers: 0,
             edns_udp_size: default_edns_size(),
             tcp_idle_timeout: default_tcp_idle(),
-            tcp_max_connections: default_tcp_max(),
+            tcp_max_connections: None,
             tcp_max_per_client: default_tcp_max_per_client(),
             tcp_read_timeout: default_tcp_read_timeout(),
             tcp_max_pipelined: default_tcp_max_pipelined(),
@@ -149,8 +152,14 @@ fn default_edns_size() -> u16 {
 fn default_tcp_idle() -> Duration {
     Duration::from_secs(10)
 }
-fn default_tcp_max() -> usize {
-    1024
+/// `tcp_max_connections` when unset.
+pub const DEFAULT_TCP_MAX: usize = 1024;
+
+impl ServerConfig {
+    /// The TCP connection cap configured (or the default).
+    pub fn tcp_max_connections(&self) -> usize {
+        self.tcp_max_connections.unwrap_or(DEFAULT_TCP_MAX)
+    }
 }
 fn default_tcp_max_per_client() -> usize {
     64
@@ -602,7 +611,7 @@ impl Config {
             return Err(self.err("server.edns_udp_size".into(), "must be at least 512"));
         }
         for (field, v) in [
-            ("server.tcp_max_connections", self.server.tcp_max_connections),
+            ("server.tcp_max_connections", self.server.tcp_max_connections()),
             ("server.tcp_max_per_client", self.server.tcp_max_per_client),
             ("server.tcp_max_pipelined", self.server.tcp_max_pipelined),
         ] {

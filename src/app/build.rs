@@ -90,6 +90,9 @@ impl App {
         let snap = Arc::new(Snapshot::build(inputs, st.settings.clone(), stats, &self.reclaim));
         let old = self.snapshot.load_full();
         self.swap_in(&st, &old, snap);
+        // The replaced zones are freed, and the heap given back, once the
+        // last query or transfer reading them ends.
+        self.reclaim.when_unshared(old);
     }
 
     /// One zone's records with the rules' current answers written over them

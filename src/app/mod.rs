@@ -6,6 +6,11 @@
 //! - [`build`]: snapshots on load, health transition and transfer;
 //! - [`serials`]: the serial rule (serials never go back) and fingerprints;
 //! - [`state`]: the state directory (serials, drains across restarts);
+//! - [`reload`]: reloads one at a time, requests coalesced;
+//! - [`runtimes`]: DNS, health checks and the admin API each on runtimes
+//!   of their own;
+//! - [`fds`]: the descriptor limit raised, and a reserve TCP clients
+//!   cannot take;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -14,7 +19,10 @@
 //! workers) -> new [`Snapshot`] swapped in -> `transfer` (journal, NOTIFY).
 
 mod build;
+mod fds;
 mod load;
+mod reload;
+mod runtimes;
 mod serials;
 mod serve;
 mod state;
@@ -43,6 +51,10 @@ use crate::transfer::secondary::{self, Followers, Task};
 use crate::zone::Zone;
 use serials::Served;
 use state::{Saved, SavedDrain, StateDir};
+
+/// Longest a reload waits for the previous one's memory to be freed
+/// before the next may start.
+const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the snapshot builder remembers between builds. Zone data itself
 /// lives only in the current snapshot (one copy in memory).
@@ -254,8 +266,9 @@ impl App {
         let checks_changed =
             format!("{:?}", self.lock().config.checks) != format!("{:?}", loaded.config.checks);
         if checks_changed {
-            let new = HealthRegistry::new(&loaded.config.checks, self.metrics.clone());
             let old = self.health.load_full();
+            // On the health checks' runtime, like the registry it replaces.
+            let new = HealthRegistry::on_runtime(&loaded.config.checks, self.metrics.clone(), old.runtime());
             new.inherit(&old);
             // A check new to this process gets its first probe before it
             // decides any answer, as at start-up.
@@ -285,6 +298,18 @@ impl App {
         let result = self.reload();
         self.start_followers();
         result
+    }
+
+    /// Waits until what the last reload left behind (load garbage, the
+    /// snapshot it replaced) is freed and the heap given back, at most
+    /// [`SETTLE_MAX`]: a zone transfer may still be reading the old
+    /// snapshot, which is then freed when it ends.
+    pub(super) fn settle_memory(&self) {
+        if !self.reclaim.settle(SETTLE_MAX) {
+            tracing::info!(
+                "the snapshot a reload replaced is still read (a zone transfer?); it is freed when that ends"
+            );
+        }
     }
 
     /// JSON for `GET /status`.

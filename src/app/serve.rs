@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use super::fds;
+use super::reload::Reloads;
+use super::runtimes::Runtimes;
 use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
@@ -17,30 +21,75 @@ use crate::reclaim::Reclaimer;
 
 /// `vigia serve`: runs until SIGTERM/SIGINT.
 pub fn serve(config_path: &std::path::Path) -> anyhow::Result<()> {
+    crate::reclaim::fix_malloc_thresholds();
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_logging(&config);
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let tcp_max = fit_descriptors(&config, workers)?;
     // Checked (never written) before anything else happens.
     let store = StateDir::open(&config.state_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let reclaim = Reclaimer::spawn();
     let loaded = load(config, &reclaim).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let workers = match loaded.config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
+    let runtimes = Runtimes::start(workers)?;
+    let side = Side {
+        health: runtimes.health.handle().clone(),
+        control: runtimes.control.handle().clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.clamp(1, 4))
-        .enable_all()
-        .thread_name("vigia-rt")
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run(loaded, workers, reclaim, store))
+    let result = runtimes
+        .main
+        .block_on(run(loaded, (workers, tcp_max), reclaim, store, side));
+    runtimes.shutdown();
+    result
+}
+
+/// Raises the descriptor limit as far as it goes and fits the TCP
+/// connection cap under it (see [`fds`]): the cap to serve with, or why
+/// vigia cannot start.
+fn fit_descriptors(config: &Config, workers: usize) -> anyhow::Result<usize> {
+    let limit = match fds::raise_limit() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the file descriptor limit (RLIMIT_NOFILE): the TCP connection cap is not fitted under it");
+            return Ok(config.server.tcp_max_connections());
+        }
+    };
+    if let Some(e) = &limit.not_raised {
+        tracing::warn!(
+            soft = limit.soft,
+            hard = limit.hard,
+            error = %e,
+            "cannot raise the soft file descriptor limit to the hard one (a seccomp filter?): set both with LimitNOFILE= or ulimit -n"
+        );
+    }
+    let reserve = fds::reserve(config, workers);
+    let budget = fds::budget(config, limit.soft, reserve).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(w) = &budget.warning {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        limit = budget.limit,
+        reserve = budget.reserve,
+        tcp_max_connections = budget.tcp_max,
+        "file descriptors"
+    );
+    Ok(budget.tcp_max)
+}
+
+/// Handles of the runtimes beside the main one (see [`Runtimes`]).
+struct Side {
+    health: Handle,
+    control: Handle,
 }
 
 /// Every socket vigia serves on, bound before anything else happens.
 struct Listeners {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<tokio::net::TcpListener>,
-    admin: tokio::net::TcpListener,
+    /// Registered with the control runtime once there.
+    admin: std::net::TcpListener,
     admin_addr: std::net::SocketAddr,
 }
 
@@ -55,8 +104,8 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
         tcp.push(net::bind_tcp(addr).await?);
     }
     let admin_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-    let admin = tokio::net::TcpListener::bind(admin_addr)
-        .await
+    let admin = std::net::TcpListener::bind(admin_addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .with_context(|| format!("cannot listen on {admin_addr} for /metrics"))?;
     Ok(Listeners {
         udp,
@@ -73,16 +122,17 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
 /// every zone's secondaries.
 async fn run(
     loaded: Loaded,
-    workers: usize,
+    (workers, tcp_max): (usize, usize),
     reclaim: Reclaimer,
     store: (StateDir, Saved),
+    side: Side,
 ) -> anyhow::Result<()> {
     let cfg = loaded.config.clone();
     let listeners = bind_all(&cfg, workers).await?;
 
     let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
     let metrics = Metrics::new(names);
-    let health = HealthRegistry::new(&cfg.checks, metrics.clone());
+    let health = HealthRegistry::on_runtime(&cfg.checks, metrics.clone(), Some(side.health));
     let drains = store
         .1
         .drains
@@ -106,7 +156,7 @@ async fn run(
         tokio::task::spawn_blocking(move || App::new(loaded, tx, reclaim, metrics, health, store))
     };
     let app = built.await.context("building the first snapshot")?;
-    let shared = shared(&app, &cfg);
+    let shared = shared(&app, &cfg, tcp_max);
 
     // Transitions are built in order, each off the async workers.
     let builder_app = app.clone();
@@ -116,7 +166,12 @@ async fn run(
             let _ = tokio::task::spawn_blocking(move || app.rebuild(&t)).await;
         }
     });
-    tokio::spawn(admin::serve(listeners.admin, Arc::new(AdminBridge(app.clone()))));
+    let reloads = spawn_reloads(&app)?;
+    let bridge = AdminBridge {
+        app: app.clone(),
+        reloads: reloads.clone(),
+    };
+    serve_admin(&side.control, listeners.admin, bridge);
     let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
     for l in listeners.tcp {
         tokio::spawn(net::serve_tcp(l, shared.clone()));
@@ -134,7 +189,7 @@ async fn run(
         zones = app.lock().zones.len(),
         "vigia serving"
     );
-    wait_for_signals(&app).await;
+    wait_for_signals(&reloads).await;
     tracing::info!("shutting down");
     shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     app.health.load().shutdown();
@@ -151,12 +206,8 @@ async fn run(
 
 /// What the sockets share: the snapshot, the IXFR journal, the metrics,
 /// TCP limits and UDP response rate limiting (read at start-up only).
-fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
-    let mut shared = Shared::new(
-        app.snapshot.clone(),
-        cfg.server.tcp_idle_timeout,
-        cfg.server.tcp_max_connections,
-    );
+fn shared(app: &Arc<App>, cfg: &Config, tcp_max: usize) -> Arc<Shared> {
+    let mut shared = Shared::new(app.snapshot.clone(), cfg.server.tcp_idle_timeout, tcp_max);
     if let Some(s) = Arc::get_mut(&mut shared) {
         s.journal = app.journal.clone();
         s.metrics = Some(app.metrics.clone());
@@ -172,8 +223,32 @@ fn shared(app: &Arc<App>, cfg: &Config) -> Arc<Shared> {
     shared
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop.
-async fn wait_for_signals(app: &Arc<App>) {
+/// Serves the admin API on the control runtime.
+fn serve_admin(control: &Handle, listener: std::net::TcpListener, bridge: AdminBridge) {
+    control.spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => admin::serve(l, Arc::new(bridge)).await,
+            Err(e) => tracing::error!(error = %e, "cannot serve the admin API"),
+        }
+    });
+}
+
+/// The reload thread: every reload, by SIGHUP or the API, runs there, one
+/// at a time (see [`Reloads`]). It enters the main runtime, where a reload
+/// starts NOTIFY and secondary zones' refresh tasks.
+fn spawn_reloads(app: &Arc<App>) -> anyhow::Result<Reloads> {
+    let (app, settling) = (app.clone(), app.clone());
+    let main = tokio::runtime::Handle::current();
+    let reload = move || {
+        let _rt = main.enter();
+        app.reload_and_follow()
+    };
+    Reloads::spawn(reload, move || settling.settle_memory()).context("starting the reload thread")
+}
+
+/// SIGHUP asks for a reload (SIGHUPs during one coalesce into one more);
+/// SIGTERM and SIGINT stop, even in the middle of a reload.
+async fn wait_for_signals(reloads: &Reloads) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
@@ -187,8 +262,7 @@ async fn wait_for_signals(app: &Arc<App>) {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let app = app.clone();
-                let _ = tokio::task::spawn_blocking(move || app.reload_and_follow()).await;
+                reloads.request();
             }
             _ = term.recv() => return,
             _ = int.recv() => return,
@@ -197,19 +271,26 @@ async fn wait_for_signals(app: &Arc<App>) {
 }
 
 /// Connects the admin HTTP API to the running app.
-struct AdminBridge(Arc<App>);
+struct AdminBridge {
+    app: Arc<App>,
+    reloads: Reloads,
+}
 
 impl AdminApi for AdminBridge {
     fn metrics_text(&self) -> String {
-        self.0.metrics.encode()
+        self.app.metrics.encode()
     }
+    /// Waits for the build state, which a reload holds while it builds;
+    /// the control runtime's other requests (`/metrics`) go on meanwhile.
     fn status_json(&self) -> serde_json::Value {
-        self.0.status()
+        tokio::task::block_in_place(|| self.app.status())
     }
     fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
-        self.0.set_drained(check, drained, reason)
+        self.app.set_drained(check, drained, reason)
     }
+    /// Waits for a reload that started after this request (one at a time,
+    /// coalesced with any others waiting).
     fn reload(&self) -> Result<String, String> {
-        self.0.reload_and_follow()
+        self.reloads.run()
     }
 }

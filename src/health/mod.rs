@@ -13,9 +13,11 @@
 //! in new answers. Queries never wait on any of this.
 //!
 //! - [`probe`]: one HTTP/HTTPS request or TCP connect, bounded as a whole;
+//! - [`http`]: the HTTP/1.1 exchange under one deadline, on hyper;
 //! - [`state`]: the rise/fall state machine with drain;
 //! - [`registry`]: the checks of one configuration, a task per check.
 
+pub mod http;
 pub mod probe;
 pub mod registry;
 pub mod state;

@@ -1,11 +1,15 @@
 //! Probes: one HTTP request (or TCP connect) on a fresh connection,
 //! bounded as a whole by the check's timeout, so a backend that hangs,
-//! trickles headers, streams an endless body or resets cannot hold a probe
-//! longer than that.
+//! trickles headers, streams an endless body, floods 1xx heads or resets
+//! cannot hold a probe longer than that (the HTTP side is [`super::http`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::time::Instant;
+use url::Url;
+
+use super::http::{Answer, Failure, HttpClient};
 use crate::config::{parse_status_ranges, CheckConfig};
 
 /// Most body bytes a probe reads; enough for any health page, and a bound on
@@ -98,8 +102,10 @@ impl ProbeOutcome {
 #[derive(Debug, Clone)]
 pub enum Target {
     Http {
+        /// As configured (for `/status`).
         url: String,
-        client: reqwest::Client,
+        parsed: Url,
+        client: HttpClient,
     },
     Tcp(SocketAddr),
     /// Cannot be probed at all (e.g. a malformed address): every probe
@@ -136,8 +142,9 @@ impl CompiledCheck {
         };
         let target = match (&cfg.http, &cfg.tcp) {
             (Some(url), _) => match http_client(cfg, url) {
-                Ok(client) => Target::Http {
+                Ok((parsed, client)) => Target::Http {
                     url: url.clone(),
+                    parsed,
                     client,
                 },
                 Err(why) => unusable(url, why),
@@ -178,45 +185,32 @@ impl CompiledCheck {
     }
 }
 
-/// One client per check. No idle connections are kept, so every probe opens
-/// a fresh connection and a dead server cannot hide behind a pooled one; no
-/// proxy from the environment; redirects are answers, not followed (a 3xx is
-/// judged by `expect_status`), except that a same-origin chain is walked a
-/// few hops to spot a loop (see [`redirect_loop`]).
-///
-/// https uses rustls with the compiled-in Mozilla roots (webpki-roots), so
-/// the result does not depend on the host's CA store. `insecure = true`
-/// accepts any certificate and any host name (self-signed backends);
-/// without it, an untrusted certificate fails the probe.
-fn http_client(cfg: &CheckConfig, url: &str) -> Result<reqwest::Client, String> {
-    let https = url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .danger_accept_invalid_certs(https && cfg.insecure)
-        .danger_accept_invalid_hostnames(https && cfg.insecure)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .connect_timeout(cfg.timeout)
-        .timeout(cfg.timeout)
-        .tcp_nodelay(true)
-        .user_agent(concat!("vigia/", env!("CARGO_PKG_VERSION"), " health-check"))
-        .build()
-        .map_err(|e| format!("cannot build HTTP client: {}", error_chain(&e)))
+/// One client per check. Every probe opens a fresh connection, so a dead
+/// server cannot hide behind a pooled one; no proxy from the environment;
+/// redirects are answers, not followed (a 3xx is judged by
+/// `expect_status`), except that a same-origin chain is walked a few hops
+/// to spot a loop (see [`redirect_loop`]). `insecure = true` accepts any
+/// certificate and host name (self-signed backends); without it, a
+/// certificate the Mozilla roots do not vouch for fails the probe.
+fn http_client(cfg: &CheckConfig, url: &str) -> Result<(Url, HttpClient), String> {
+    let parsed = Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    let client = HttpClient::new(&parsed, cfg.insecure)?;
+    Ok((parsed, client))
 }
 
 /// Runs one probe; it always ends within `cfg.timeout`.
 pub async fn probe(cfg: &CompiledCheck) -> ProbeOutcome {
+    // One deadline over everything: name resolution, connect, TLS, the
+    // head (1xx heads included), the body and any redirect walked.
+    let deadline = Instant::now() + cfg.timeout;
     let run = async {
         match &cfg.target {
-            Target::Http { url, client } => probe_http(cfg, client, url).await,
+            Target::Http { parsed, client, .. } => probe_http(cfg, client, parsed, deadline).await,
             Target::Tcp(addr) => probe_tcp(*addr).await,
             Target::Unusable { why, .. } => ProbeOutcome::Fail(Reason::Other(why.clone())),
         }
     };
-    // The client's own timeouts are a second line; this one bounds
-    // everything, including name resolution and a body that never ends.
-    tokio::time::timeout(cfg.timeout, run)
+    tokio::time::timeout_at(deadline, run)
         .await
         .unwrap_or(ProbeOutcome::Fail(Reason::Timeout))
 }
@@ -228,16 +222,12 @@ async fn probe_tcp(addr: SocketAddr) -> ProbeOutcome {
     }
 }
 
-async fn probe_http(cfg: &CompiledCheck, client: &reqwest::Client, url: &str) -> ProbeOutcome {
-    let mut req = client.get(url).header(reqwest::header::CONNECTION, "close");
-    if let Some(h) = &cfg.host {
-        req = req.header(reqwest::header::HOST, h);
-    }
-    let mut resp = match req.send().await {
+async fn probe_http(cfg: &CompiledCheck, client: &HttpClient, url: &Url, deadline: Instant) -> ProbeOutcome {
+    let mut resp = match client.get(url, cfg.host.as_deref(), deadline).await {
         Ok(r) => r,
         Err(e) => return ProbeOutcome::Fail(classify(&e)),
     };
-    let status = resp.status().as_u16();
+    let status = resp.status;
     if !cfg
         .expect_status
         .iter()
@@ -245,15 +235,17 @@ async fn probe_http(cfg: &CompiledCheck, client: &reqwest::Client, url: &str) ->
     {
         return ProbeOutcome::Fail(Reason::Status(status));
     }
-    let location = redirect_target(&resp);
+    let location = redirect_target(url, &resp);
     // The body is read even when its content does not matter: a backend that
     // stalls or breaks mid-body would stall or break real clients too.
     let outcome = read_body(&mut resp, cfg.expect_body.as_deref().map(str::as_bytes)).await;
     match location {
-        Some(next) if outcome.is_ok() => match redirect_loop(cfg, client, resp.url().clone(), next).await {
-            Some(chain) => ProbeOutcome::Fail(Reason::RedirectLoop(chain)),
-            None => ProbeOutcome::Ok,
-        },
+        Some(next) if outcome.is_ok() => {
+            match redirect_loop(cfg, client, url.clone(), next, deadline).await {
+                Some(chain) => ProbeOutcome::Fail(Reason::RedirectLoop(chain)),
+                None => ProbeOutcome::Ok,
+            }
+        }
         _ => outcome,
     }
 }
@@ -262,13 +254,12 @@ async fn probe_http(cfg: &CompiledCheck, client: &reqwest::Client, url: &str) ->
 /// give up after 20, curl after 50, but a healthy site needs one or two.
 const REDIRECT_HOPS: usize = 5;
 
-/// The absolute URL a 3xx answer points to, if it is one.
-fn redirect_target(resp: &reqwest::Response) -> Option<reqwest::Url> {
-    if !resp.status().is_redirection() {
+/// The absolute URL a 3xx answer to `url` points to, if it is one.
+fn redirect_target(url: &Url, resp: &Answer) -> Option<Url> {
+    if !(300..400).contains(&resp.status) {
         return None;
     }
-    let location = resp.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
-    resp.url().join(location).ok()
+    url.join(resp.location.as_deref()?).ok()
 }
 
 /// Follows a redirect chain only while it stays on the check's own origin,
@@ -279,9 +270,10 @@ fn redirect_target(resp: &reqwest::Response) -> Option<reqwest::Url> {
 /// followed for judging health.
 async fn redirect_loop(
     cfg: &CompiledCheck,
-    client: &reqwest::Client,
-    first: reqwest::Url,
-    mut next: reqwest::Url,
+    client: &HttpClient,
+    first: Url,
+    mut next: Url,
+    deadline: Instant,
 ) -> Option<String> {
     let mut seen = vec![first];
     loop {
@@ -294,19 +286,13 @@ async fn redirect_loop(
             let chain: Vec<&str> = seen.iter().map(|u| u.as_str()).collect();
             return Some(chain.join(" -> "));
         }
-        let mut req = client
-            .get(next.clone())
-            .header(reqwest::header::CONNECTION, "close");
-        if let Some(h) = &cfg.host {
-            req = req.header(reqwest::header::HOST, h);
-        }
-        let resp = req.send().await.ok()?;
-        next = redirect_target(&resp)?;
+        let resp = client.get(&next, cfg.host.as_deref(), deadline).await.ok()?;
+        next = redirect_target(&next, &resp)?;
     }
 }
 
 /// Reads at most [`BODY_CAP`] bytes, stopping early once `needle` is seen.
-async fn read_body(resp: &mut reqwest::Response, needle: Option<&[u8]>) -> ProbeOutcome {
+async fn read_body(resp: &mut Answer, needle: Option<&[u8]>) -> ProbeOutcome {
     let mut body: Vec<u8> = Vec::new();
     loop {
         let chunk = match resp.chunk().await {
@@ -338,12 +324,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Sorts a reqwest error into a reason, from the I/O error underneath when
+/// Sorts a failed GET into a reason, from the I/O error underneath when
 /// there is one.
-fn classify(e: &reqwest::Error) -> Reason {
-    if e.is_timeout() {
-        return Reason::Timeout;
+fn classify(f: &Failure) -> Reason {
+    match f {
+        Failure::Io(e) => classify_io(e).unwrap_or_else(|| Reason::Other(e.to_string())),
+        Failure::Http(e) => classify_http(e),
+        Failure::Tls(text) if text.to_ascii_lowercase().contains("certificate") => Reason::Other(format!(
+            "TLS certificate rejected: {text} (a self-signed backend needs `insecure = true`)"
+        )),
+        Failure::Tls(text) => Reason::Other(format!("TLS handshake failed: {text}")),
+        Failure::Other(text) => Reason::Other(text.clone()),
     }
+}
+
+fn classify_http(e: &hyper::Error) -> Reason {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = src {
         if let Some(reason) = s.downcast_ref::<std::io::Error>().and_then(classify_io) {
@@ -351,28 +346,13 @@ fn classify(e: &reqwest::Error) -> Reason {
         }
         src = s.source();
     }
-    // hyper reports a connection closed mid-answer without an io::Error
-    // ("connection closed before message completed"); its error type is not
-    // ours to downcast to, so recognise the text.
-    let text = error_chain(e);
-    let lower = text.to_ascii_lowercase();
-    if [
-        "connection closed",
-        "incomplete",
-        "connection reset",
-        "unexpected eof",
-    ]
-    .iter()
-    .any(|p| lower.contains(p))
-    {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         return Reason::Reset;
     }
-    if lower.contains("certificate") {
-        return Reason::Other(format!(
-            "TLS certificate rejected: {text} (a self-signed backend needs `insecure = true`)"
-        ));
+    if e.is_parse() {
+        return Reason::Other(format!("malformed HTTP answer: {}", error_chain(e)));
     }
-    Reason::Other(text)
+    Reason::Other(error_chain(e))
 }
 
 fn classify_io(e: &std::io::Error) -> Option<Reason> {
@@ -385,7 +365,7 @@ fn classify_io(e: &std::io::Error) -> Option<Reason> {
     }
 }
 
-/// `outer: inner: innermost`, skipping repeats (reqwest often repeats its
+/// `outer: inner: innermost`, skipping repeats (hyper often repeats its
 /// source's text).
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();

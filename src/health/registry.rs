@@ -6,6 +6,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -91,6 +92,8 @@ pub struct HealthRegistry {
     metrics: Arc<Metrics>,
     tx: OnceLock<UnboundedSender<Transition>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Where probes run (None: the caller's runtime).
+    runtime: Option<Handle>,
 }
 
 impl HealthRegistry {
@@ -99,6 +102,13 @@ impl HealthRegistry {
     /// created and series of checks no longer configured removed. Nothing
     /// runs until [`Self::first_round`] and [`Self::spawn`].
     pub fn new(checks: &[CheckConfig], metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::on_runtime(checks, metrics, None)
+    }
+
+    /// [`Self::new`], with every probe run on `runtime` (a runtime of the
+    /// health checks' own, so no backend can delay DNS answers), whichever
+    /// runtime or thread the registry is driven from.
+    pub fn on_runtime(checks: &[CheckConfig], metrics: Arc<Metrics>, runtime: Option<Handle>) -> Arc<Self> {
         let now = SystemTime::now();
         let entries: Vec<Entry> = checks
             .iter()
@@ -131,7 +141,24 @@ impl HealthRegistry {
             metrics,
             tx: OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
+            runtime,
         })
+    }
+
+    /// The runtime probes run on (None: the caller's).
+    pub fn runtime(&self) -> Option<Handle> {
+        self.runtime.clone()
+    }
+
+    fn spawn_task<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.runtime {
+            Some(rt) => rt.spawn(task),
+            None => tokio::spawn(task),
+        }
     }
 
     /// Effective state (a drained check is down); an unknown check is up.
@@ -200,18 +227,24 @@ impl HealthRegistry {
             .map(|&i| self.entries[i].check.timeout)
             .max()
             .unwrap_or_default();
-        let mut probes = tokio::task::JoinSet::new();
+        let mut probes = Vec::new();
         for &i in &pending {
             let reg = self.clone();
-            probes.spawn(async move {
+            probes.push(self.spawn_task(async move {
                 let t = Instant::now();
                 let outcome = probe(&reg.entries[i].check).await;
                 reg.record(i, outcome, t.elapsed());
-            });
+            }));
         }
-        let all = async { while probes.join_next().await.is_some() {} };
+        let all = async {
+            for p in &mut probes {
+                let _ = p.await;
+            }
+        };
         let _ = tokio::time::timeout(longest + Duration::from_secs(1), all).await;
-        probes.abort_all();
+        for p in probes {
+            p.abort();
+        }
         for &i in &pending {
             if self.state(i).machine.unprobed() {
                 self.record(i, ProbeOutcome::Fail(Reason::Timeout), started.elapsed());
@@ -239,7 +272,7 @@ impl HealthRegistry {
                 Some(ago) => jittered(interval).saturating_sub(ago),
                 None => first_delay(interval),
             };
-            tasks.push(tokio::spawn(run_check(Arc::downgrade(self), i, first)));
+            tasks.push(self.spawn_task(run_check(Arc::downgrade(self), i, first)));
         }
     }
 

@@ -59,6 +59,9 @@ pub struct Shared {
     /// Open connections per client prefix (touched on accept and close only).
     tcp_clients: Mutex<HashMap<IpAddr, usize>>,
     pub(crate) tcp_open: AtomicUsize,
+    /// Told whenever a TCP connection ends (the listeners wait on it at
+    /// the cap).
+    tcp_closed: tokio::sync::Notify,
     /// Zone history for IXFR (set by `app` before serving).
     pub journal: Arc<Journal>,
     /// Where outgoing transfers are counted (set by `app` before serving).
@@ -82,6 +85,7 @@ impl Shared {
             ),
             tcp_clients: Mutex::new(HashMap::new()),
             tcp_open: AtomicUsize::new(0),
+            tcp_closed: tokio::sync::Notify::new(),
             journal: Arc::default(),
             metrics: None,
         })
@@ -130,6 +134,19 @@ impl Shared {
     pub fn tcp_open(&self) -> usize {
         self.tcp_open.load(Ordering::Relaxed)
     }
+
+    /// Returns once fewer than `tcp_max` TCP connections are open.
+    pub(crate) async fn wait_for_room(&self) {
+        loop {
+            // Registered before the count is read, so a close in between
+            // is not missed.
+            let closed = self.tcp_closed.notified();
+            if self.tcp_open() < self.tcp_max {
+                return;
+            }
+            closed.await;
+        }
+    }
 }
 
 /// `ip` with only its first `v4` (IPv4) or `v6` (IPv6) bits kept: one
@@ -158,6 +175,7 @@ impl Drop for ConnGuard<'_> {
     fn drop(&mut self) {
         self.shared.client_leave(self.ip);
         self.shared.tcp_open.fetch_sub(1, Ordering::Relaxed);
+        self.shared.tcp_closed.notify_waiters();
     }
 }
 

@@ -28,9 +28,13 @@ pub async fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(s.into())
 }
 
-/// Accepts TCP connections until stopped.
+/// Accepts TCP connections until stopped. At the connection cap nothing
+/// is accepted: clients wait in the listen queue until a connection ends,
+/// and no descriptor is taken for one that would only be closed (the cap
+/// is fitted under the descriptor limit, see `app`).
 pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
     loop {
+        shared.wait_for_room().await;
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -42,6 +46,7 @@ pub async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
+        // Another listener may have taken the last place meanwhile.
         if shared.tcp_open.load(Ordering::Relaxed) >= shared.tcp_max {
             tracing::debug!(%peer, "tcp connection limit reached, closing");
             continue;

@@ -7,6 +7,7 @@
 //!   the test is failing;
 //! - a command that must finish ([`run_to_exit`]): its output, exit status,
 //!   time and peak memory, or None if it hangs past a deadline;
+//! - the descriptor limit a child starts under ([`limit_nofile`]);
 //! - what /proc says of a process: its memory ([`rss_kib`]) and its
 //!   environment ([`environment`], [`leaked_entry`]).
 
@@ -185,6 +186,25 @@ fn spawn_logged(name: &str, cmd: &mut Command, log: File) -> Child {
         .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {name}: {e}"))
+}
+
+/// Sets RLIMIT_NOFILE to `soft` and `hard` in the child before it runs,
+/// as a shell's `ulimit -n` would.
+pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The last `n` lines of `s`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::process::{run_to_exit, Daemon, Exited};
+use super::process::{limit_nofile, run_to_exit, Daemon, Exited};
 use super::{
     admin, all_zones, free_port, lookup, parse, prom, query_tcp, query_udp, vigia_bin, Msg, TempDir, Q,
 };
@@ -105,6 +105,9 @@ pub struct ServerOpts {
     pub listen_ip: Option<Ipv4Addr>,
     /// Raw TOML appended to the config (more zones, checks, rules...).
     pub extra: String,
+    /// RLIMIT_NOFILE (soft, hard) set in the child before it runs, as a
+    /// shell's `ulimit -n` would (also when it is restarted).
+    pub nofile: Option<(u64, u64)>,
 }
 
 impl ServerOpts {
@@ -145,6 +148,8 @@ pub struct Server {
     pub state_dir: PathBuf,
     daemon: Daemon,
     pub dir: TempDir,
+    /// [`ServerOpts::nofile`], for restarts.
+    nofile: Option<(u64, u64)>,
 }
 
 impl Server {
@@ -188,10 +193,10 @@ impl Server {
             config,
             SocketAddr::from((ip, port)),
             SocketAddr::from((Ipv4Addr::LOCALHOST, mport)),
-            state_dir,
-            dir,
+            (state_dir, dir),
             probe,
             &cfg,
+            opts.nofile,
         )
     }
 
@@ -211,22 +216,23 @@ impl Server {
         let base = config.parent().expect("the config's folder");
         let (text, state_dir) = with_state_dir(&text, base, &dir.path().join("state"));
         std::fs::write(&config, &text).unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
-        Server::spawn(config, addr, metrics, state_dir, dir, probe, &text)
+        Server::spawn(config, addr, metrics, (state_dir, dir), probe, &text, None)
     }
 
-    /// Starts vigia on `config` and waits until it answers SOA for `probe`;
-    /// `cfg` (the config's text) goes in the message if it does not.
+    /// Starts vigia on `config` (under the descriptor limits `nofile`, if
+    /// given) and waits until it answers SOA for `probe`; `cfg` (the
+    /// config's text) goes in the message if it does not.
     fn spawn(
         config: PathBuf,
         addr: SocketAddr,
         metrics: SocketAddr,
-        state_dir: PathBuf,
-        dir: TempDir,
+        (state_dir, dir): (PathBuf, TempDir),
         probe: &str,
         cfg: &str,
+        nofile: Option<(u64, u64)>,
     ) -> Server {
         let log = dir.path().join("vigia.stderr");
-        let mut daemon = Daemon::spawn("vigia", &mut serve_command(&config), log);
+        let mut daemon = Daemon::spawn("vigia", &mut serve_command_limited(&config, nofile), log);
         daemon.wait_serving(addr, &[probe], START, &format!("config\n{cfg}"));
         Server {
             addr,
@@ -235,6 +241,7 @@ impl Server {
             state_dir,
             daemon,
             dir,
+            nofile,
         }
     }
 
@@ -250,7 +257,8 @@ impl Server {
         if self.alive() {
             self.stop();
         }
-        self.daemon.respawn(&mut serve_command(&self.config));
+        self.daemon
+            .respawn(&mut serve_command_limited(&self.config, self.nofile));
         let cfg = std::fs::read_to_string(&self.config).unwrap_or_default();
         self.daemon
             .wait_serving(self.addr, &[zone], START, &format!("config\n{cfg}"));
@@ -354,6 +362,16 @@ pub fn serve_command(config: &Path) -> Command {
     cmd.arg("serve").arg("--config").arg(config);
     // Tests read vigia's info-level log lines: the config decides.
     cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// [`serve_command`] under the descriptor limits `nofile` (soft, hard),
+/// if given ([`limit_nofile`]).
+pub fn serve_command_limited(config: &Path, nofile: Option<(u64, u64)>) -> Command {
+    let mut cmd = serve_command(config);
+    if let Some((soft, hard)) = nofile {
+        limit_nofile(&mut cmd, soft, hard);
+    }
     cmd
 }
 
