@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    parse, tcp_connect_from, tcp_frame, tcp_read_msg, wait, wait_closed, Server, ServerOpts, ZoneSpec, A, Q,
+    parse, process, tcp_connect_from, tcp_frame, tcp_read_msg, wait, wait_closed, Server, ServerOpts,
+    ZoneSpec, A, Q,
 };
 
 const NAME: &str = "www.no-paladar.com.br";
@@ -271,28 +272,6 @@ fn a_client_that_never_reads_its_answers_is_closed() {
     );
 }
 
-/// Raises this process's soft limit on open files (the vigia it starts
-/// inherits it) to hold `n` descriptors; fails if the hard limit is lower.
-fn raise_fd_limit(n: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        assert!(
-            lim.rlim_max >= n,
-            "this test needs {n} open files; the hard limit is {}",
-            lim.rlim_max
-        );
-        if lim.rlim_cur < n {
-            lim.rlim_cur = n;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-    }
-}
-
 /// True if the server still holds `s` open (no EOF, no reset).
 fn still_open(s: &mut TcpStream) -> bool {
     s.set_nonblocking(true).unwrap();
@@ -303,7 +282,7 @@ fn still_open(s: &mut TcpStream) -> bool {
 
 #[test]
 fn length_prefixes_alone_cost_little_memory() {
-    raise_fd_limit(2048);
+    process::raise_own_nofile(2048);
     let v = start(
         "tcp_max_connections = 1500\ntcp_max_per_client = 1500\n\
          tcp_idle_timeout = \"60s\"\ntcp_read_timeout = \"60s\"\n",

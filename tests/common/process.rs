@@ -7,7 +7,8 @@
 //!   the test is failing;
 //! - a command that must finish ([`run_to_exit`]): its output, exit status,
 //!   time and peak memory, or None if it hangs past a deadline;
-//! - the descriptor limit a child starts under ([`limit_nofile`]);
+//! - descriptor limits: the one a child starts under ([`limit_nofile`]),
+//!   this process's own ([`raise_own_nofile`]);
 //! - what /proc says of a process: its memory ([`rss_kib`]) and its
 //!   environment ([`environment`], [`leaked_entry`]).
 
@@ -204,6 +205,27 @@ pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
             }
             Ok(())
         });
+    }
+}
+
+/// Raises this test process's soft limit on open files to its hard limit
+/// (a child started without [`limit_nofile`] inherits it), for a test
+/// that holds many sockets itself; fails if the hard limit is below `need`.
+pub fn raise_own_nofile(need: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on this process, with a valid struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        assert!(
+            lim.rlim_max >= need,
+            "this test needs a hard descriptor limit of at least {need} (ulimit -Hn); it is {}",
+            lim.rlim_max
+        );
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
     }
 }
 
