@@ -645,14 +645,7 @@ impl Site {
     }
 
     fn check_field(&self, check: &str, field: &str) -> serde_json::Value {
-        let st = self.status();
-        st["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == check)
-            .unwrap_or_else(|| panic!("{check} not in /status: {st}"))[field]
-            .clone()
+        admin::check_in(&self.status(), check)[field].clone()
     }
 
     fn probes(&self, check: &str) -> u64 {
@@ -710,12 +703,7 @@ impl Site {
             "/status serial vs SOA: {st:#}"
         );
         for (check, _, _) in MEMBERS {
-            let c = st["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["name"] == check)
-                .unwrap();
+            let c = admin::check_in(&st, check);
             let want = if self.up.get(check) { "up" } else { "down" };
             assert_eq!(c["state"], want, "/status {check}: {st:#}");
         }

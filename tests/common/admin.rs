@@ -105,3 +105,12 @@ pub fn status(addr: SocketAddr) -> serde_json::Value {
     assert_eq!(code, 200, "GET /status: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("/status is not JSON ({e}): {body}"))
 }
+
+/// The check `name` in a `/status` document; fails the test, showing the
+/// document, if it is not there.
+pub fn check_in<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in /status: {status}"))
+}

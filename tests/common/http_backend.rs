@@ -31,6 +31,9 @@ pub enum Mode {
     EndlessBody,
     /// A status line, then header lines forever.
     HeadersForever,
+    /// `100 Continue` heads as fast as the socket takes them, never a
+    /// final answer.
+    ContinueFlood,
     /// 302 to itself.
     RedirectLoop,
     /// 302 from /health to /other and from anything else back to /health.
@@ -54,6 +57,7 @@ pub enum Served {
     Reset,
     EndlessBody,
     HeadersForever,
+    ContinueFlood,
     Redirect,
 }
 
@@ -86,6 +90,7 @@ impl State {
             Mode::Reset => Served::Reset,
             Mode::EndlessBody => Served::EndlessBody,
             Mode::HeadersForever => Served::HeadersForever,
+            Mode::ContinueFlood => Served::ContinueFlood,
             Mode::RedirectLoop | Mode::RedirectPingPong | Mode::RedirectAway => Served::Redirect,
             Mode::RedirectOnce if path == "/health" => Served::Redirect,
             Mode::RedirectOnce => Served::Ok,
@@ -319,6 +324,12 @@ fn serve_conn(mut s: TcpStream, state: &State) {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
                 let chunk = vec![b'x'; 8192];
                 while s.write_all(&chunk).is_ok() {}
+                return;
+            }
+            (Served::ContinueFlood, _) => {
+                // Until the prober hangs up.
+                let heads = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
+                while s.write_all(&heads).is_ok() {}
                 return;
             }
             (Served::HeadersForever, _) => {
