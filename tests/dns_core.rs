@@ -1120,6 +1120,10 @@ const READ_SLICE: Duration = Duration::from_millis(200);
 fn tcp_idle_connections_are_closed() {
     let mut o = ServerOpts::new(all_zones());
     o.tcp_idle_timeout = Some("1s".into());
+    // A message once started has tcp_read_timeout to arrive whole; by
+    // default 5 s, the very window the stalled message below is watched
+    // for, which made that check a race (closed at 5.002 s).
+    o.server_extra = "tcp_read_timeout = \"2s\"\n".into();
     let s = Server::start(o);
     // silent from the start
     let mut c = tcp_connect(s.addr).unwrap();
@@ -1144,7 +1148,7 @@ fn tcp_idle_connections_are_closed() {
         t.is_some(),
         "idle TCP connection (after a query) not closed within 5 s"
     );
-    // half a message and then silence: closed as well
+    // half a message and then silence: closed as well (read timeout)
     let mut c = tcp_connect(s.addr).unwrap();
     c.write_all(&[0, 40, 1, 2, 3]).unwrap();
     assert!(
