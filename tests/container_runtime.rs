@@ -114,7 +114,16 @@ impl Root {
         let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("zones")).unwrap();
         let repo = common::manifest_dir();
-        std::fs::copy(env!("CARGO_BIN_EXE_vigia"), dir.join("vigia")).unwrap();
+        // Copied by cp, not by this process: a copy written here leaves its
+        // write descriptor, for a moment, in any child another test thread
+        // forks meanwhile, and exec of the copy then fails with "Text file
+        // busy" (ETXTBSY) until that child has exec'd in turn.
+        let cp = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_vigia"))
+            .arg(dir.join("vigia"))
+            .status()
+            .expect("run cp");
+        assert!(cp.success(), "cp vigia {}: {cp}", dir.display());
         for z in ["db.no-paladar.com.br", "db.0.168.192.in-addr.arpa"] {
             std::fs::copy(repo.join("zones").join(z), dir.join("zones").join(z)).unwrap();
         }
