@@ -7,31 +7,16 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// Runs the vigia binary with `args`: (exit code, stdout, stderr).
-fn vigia(args: &[&str]) -> (i32, String, String) {
-    let out: Output = Command::new(vigia_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia");
-    (
-        out.status.code().expect("vigia killed by a signal"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `vigia query NAME TYPE --server ADDR extra...`.
 fn query(server: &Server, name: &str, rtype: &str, extra: &[&str]) -> (i32, String, String) {
     let addr = server.addr.to_string();
     let mut args = vec!["query", name, rtype, "--server", &addr];
     args.extend_from_slice(extra);
-    vigia(&args)
+    run_vigia(&args)
 }
 
 /// The record lines of one section of `vigia query`'s output, with runs of
@@ -157,7 +142,7 @@ fn query_timeout_and_refused_port_exit_1() {
     let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let t0 = Instant::now();
-    let (code, out, err) = vigia(&[
+    let (code, out, err) = run_vigia(&[
         "query",
         "no-paladar.com.br",
         "SOA",
@@ -180,7 +165,7 @@ fn query_timeout_and_refused_port_exit_1() {
     // Nothing listens on TCP there any more: refused at once.
     let port = free_port(Ipv4Addr::LOCALHOST);
     let addr = format!("127.0.0.1:{port}");
-    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "--server", &addr, "--tcp"]);
+    let (code, _, err) = run_vigia(&["query", "no-paladar.com.br", "--server", &addr, "--tcp"]);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains(&format!("cannot connect to {addr} over tcp")),
@@ -190,31 +175,31 @@ fn query_timeout_and_refused_port_exit_1() {
 
 #[test]
 fn query_usage_errors() {
-    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "BOGUS", "--server", "127.0.0.1:1"]);
+    let (code, _, err) = run_vigia(&["query", "no-paladar.com.br", "BOGUS", "--server", "127.0.0.1:1"]);
     assert_eq!(code, 1);
     assert!(err.contains("'BOGUS' is not a record type"), "{err}");
-    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "AXFR", "--server", "127.0.0.1:1"]);
+    let (code, _, err) = run_vigia(&["query", "no-paladar.com.br", "AXFR", "--server", "127.0.0.1:1"]);
     assert_eq!(code, 1);
     assert!(err.contains("zone transfer"), "{err}");
-    let (code, _, err) = vigia(&["query", "no-paladar.com.br", "--server", "localhost:53"]);
+    let (code, _, err) = run_vigia(&["query", "no-paladar.com.br", "--server", "localhost:53"]);
     assert_eq!(code, 1);
     assert!(err.contains("is not ADDRESS:PORT"), "{err}");
-    let (code, _, err) = vigia(&["query", "x.", "--server", "127.0.0.1:1", "--timeout", "soon"]);
+    let (code, _, err) = run_vigia(&["query", "x.", "--server", "127.0.0.1:1", "--timeout", "soon"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("soon"), "{err}");
-    let (code, _, err) = vigia(&["query"]);
+    let (code, _, err) = run_vigia(&["query"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("<NAME>"), "{err}");
 }
 
 #[test]
 fn help_and_version() {
-    let (code, out, _) = vigia(&["--help"]);
+    let (code, out, _) = run_vigia(&["--help"]);
     assert_eq!(code, 0);
     for word in ["serve", "check", "query", "--version"] {
         assert!(out.contains(word), "--help lacks {word}:\n{out}");
     }
-    let (code, out, _) = vigia(&["query", "--help"]);
+    let (code, out, _) = run_vigia(&["query", "--help"]);
     assert_eq!(code, 0);
     for word in [
         "--server",
@@ -226,11 +211,11 @@ fn help_and_version() {
     ] {
         assert!(out.contains(word), "query --help lacks {word}:\n{out}");
     }
-    let (code, out, _) = vigia(&["--version"]);
+    let (code, out, _) = run_vigia(&["--version"]);
     assert_eq!(code, 0);
     assert_eq!(out.trim(), format!("vigia {}", env!("CARGO_PKG_VERSION")));
     // No subcommand: usage on stderr, status 2.
-    let (code, _, err) = vigia(&[]);
+    let (code, _, err) = run_vigia::<&str>(&[]);
     assert_eq!(code, 2);
     assert!(err.contains("Usage"), "{err}");
 }
@@ -248,13 +233,8 @@ fn check_missing_config_names_the_file() {
     );
     assert!(err.contains("No such file"), "{err}");
     // The default is ./config.toml, relative to the working directory.
-    let out = Command::new(vigia_bin())
-        .arg("check")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, _, err) = run_vigia_in(dir.path(), &["check"]);
+    assert_eq!(code, 1);
     assert!(err.contains("config.toml: cannot read"), "{err}");
 }
 
@@ -311,17 +291,7 @@ fn check_reads_the_cookie_secret_and_names_a_bad_one() {
 
 /// Runs `vigia ARGS` from the repository's root.
 fn vigia_in_repo(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(vigia_bin())
-        .args(args)
-        .current_dir(manifest_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia");
-    (
-        out.status.code().expect("vigia killed by a signal"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_vigia_in(&manifest_dir(), args)
 }
 
 #[test]

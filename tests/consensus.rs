@@ -37,7 +37,6 @@ use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Instant;
 
 // ---------------------------------------------------------------------------
@@ -48,18 +47,7 @@ use std::time::Instant;
 use common::cases::*;
 // Knot and NSD (BIND is common::Named).
 use common::refs::*;
-
-/// (owner, TYPE, class, ttl, rdata) of a normalised RR line.
-fn fields(l: &str) -> (String, String, String, String, String) {
-    let mut w = l.splitn(5, ' ');
-    let mut n = || w.next().unwrap_or("").to_string();
-    (n(), n(), n(), n(), n())
-}
-
-fn is_addr(l: &str) -> bool {
-    let t = fields(l).1;
-    t == "A" || t == "AAAA"
-}
+use common::report::{self, Verdict};
 
 // ---------------------------------------------------------------------------
 // Responses and consensus
@@ -112,49 +100,34 @@ fn fold_rdata(l: &str) -> (String, String) {
     )
 }
 
-fn outcome(r: Option<Vec<u8>>) -> Result<Resp, String> {
-    match r {
-        None => Err("no answer".into()),
-        Some(r) => parse(&r)
-            .map(|m| {
-                // names as sent: owners, and names inside RDATA
-                let mut names: BTreeSet<String> = m
-                    .answer
-                    .iter()
-                    .chain(&m.authority)
-                    .chain(&m.additional)
-                    .map(|r| r.owner.clone())
-                    .collect();
-                let mut n = normalise(&m);
-                for set in [&mut n.answer, &mut n.authority, &mut n.additional] {
-                    let lines = std::mem::take(set);
-                    for l in lines {
-                        let (folded, raw) = fold_rdata(&l);
-                        names.extend(raw.split(' ').filter(|w| w.ends_with('.')).map(String::from));
-                        set.insert(folded);
-                    }
-                }
-                Resp {
-                    n,
-                    case: names.into_iter().collect::<Vec<_>>().join(" "),
-                }
-            })
-            .map_err(|e| format!("unparsable answer: {e}")),
+/// `m` normalised, with the names as sent.
+fn resp(m: &Msg) -> Resp {
+    // names as sent: owners, and names inside RDATA
+    let mut names: BTreeSet<String> = m
+        .answer
+        .iter()
+        .chain(&m.authority)
+        .chain(&m.additional)
+        .map(|r| r.owner.clone())
+        .collect();
+    let mut n = normalise(m);
+    for set in [&mut n.answer, &mut n.authority, &mut n.additional] {
+        let lines = std::mem::take(set);
+        for l in lines {
+            let (folded, raw) = fold_rdata(&l);
+            names.extend(raw.split(' ').filter(|w| w.ends_with('.')).map(String::from));
+            set.insert(folded);
+        }
     }
-}
-
-fn send(addr: SocketAddr, c: &Case) -> Option<Vec<u8>> {
-    let b = c.bytes();
-    if c.tcp {
-        query_tcp(addr, &b)
-    } else {
-        query_udp(addr, &b)
+    Resp {
+        n,
+        case: names.into_iter().collect::<Vec<_>>().join(" "),
     }
 }
 
 /// Every case against one server, in order.
 fn run_all(addr: SocketAddr, cases: &[Case]) -> Vec<Result<Resp, String>> {
-    cases.iter().map(|c| outcome(send(addr, c))).collect()
+    cases.iter().map(|c| c.ask(addr).map(|m| resp(&m))).collect()
 }
 
 const FIELDS: &[&str] = &[
@@ -231,94 +204,44 @@ fn consensus(refs: &[&Result<Resp, String>; 3], v: Option<&Resp>) -> Consensus {
     }
 }
 
+/// The fields in which `c` and `v` differ ([`FIELDS`], in order).
 fn diff_fields(c: &Resp, v: &Resp) -> Vec<&'static str> {
-    FIELDS
-        .iter()
-        .copied()
-        .filter(|f| {
-            if *f == "case" {
-                // only a difference of case, not of the records themselves
-                c.case != v.case && c.case.eq_ignore_ascii_case(&v.case)
-            } else {
-                field(c, f) != field(v, f)
-            }
-        })
-        .collect()
+    let mut d = differing_fields(&c.n, &v.n);
+    // only a difference of case, not of the records themselves
+    if c.case != v.case && c.case.eq_ignore_ascii_case(&v.case) {
+        d.push("case");
+    }
+    d
 }
 
 // ---------------------------------------------------------------------------
 // Allowed differences
 // ---------------------------------------------------------------------------
 
-/// A difference vigia may have from the consensus, and why. `apply`
-/// neutralises, in both answers (consensus, vigia), exactly what it explains
-/// and returns whether it did anything; a difference is allowed when nothing
-/// is left afterwards.
-struct Allowance {
-    id: &'static str,
-    enabled: bool,
-    why: &'static str,
-    /// (case, the references' own answers [BIND, Knot, NSD], consensus, vigia)
-    apply: fn(&Case, &Refs, &mut Resp, &mut Resp) -> bool,
-}
+/// A difference vigia may have from the consensus, and why (see
+/// [`report::Allowance`]); applied to (consensus, vigia), with the three
+/// references' own answers as evidence.
+type Allowance = report::Allowance<Resp, Refs>;
 
 /// The three references' answers to one case: BIND, Knot, NSD.
-type Refs<'a> = [&'a Result<Resp, String>; 3];
-
-/// True if `r` is a referral (maybe after CNAMEs): no AA unless the
-/// ANSWER holds CNAMEs, an NS RRset alone in AUTHORITY, and at least one
-/// of its name servers at or below the cut (in-domain, RFC 9471).
-fn in_domain_referral(r: &Resp) -> bool {
-    let cnames_only = r.n.answer.iter().all(|l| fields(l).1 == "CNAME");
-    let ns: Vec<(String, String)> =
-        r.n.authority
-            .iter()
-            .map(|l| fields(l))
-            .map(|f| (f.0, f.4.to_ascii_lowercase()))
-            .collect();
-    let Some((cut, _)) = ns.first() else {
-        return false;
-    };
-    cnames_only
-        && (r.n.answer.is_empty() != r.n.flags.contains("aa"))
-        && r.n
-            .authority
-            .iter()
-            .all(|l| fields(l).1 == "NS" && fields(l).0 == *cut)
-        && ns
-            .iter()
-            .any(|(_, t)| t == cut || t.ends_with(&format!(".{cut}")))
-}
+type Refs = [Result<Resp, String>; 3];
 
 const ALLOWED: &[Allowance] = &[
     Allowance {
         id: "referral-glue-tc",
         enabled: true,
-        why: "RFC 9471 section 3.1: \"all available glue records for in-domain name servers MUST be \
-              included in the referral. If all in-domain glue records do not fit in a UDP response, \
-              the TC flag MUST be set\". When the A and AAAA glue of a delegation's in-domain name \
-              servers does not fit in 512 octets (no EDNS) or the client's EDNS size, vigia sets TC \
-              (question only, RFC 2181 section 9), as Knot does (its own answer must have TC for \
-              the difference to be allowed); BIND and NSD send the referral with part of the glue \
-              and no TC.",
+        why: concat!(
+            crate::referral_glue_tc_why!(),
+            " (its own answer must have TC for the difference to be allowed); BIND and NSD send \
+             the referral with part of the glue and no TC."
+        ),
         apply: |c, refs, b, v| {
             let knot_tc = refs[1].as_ref().is_ok_and(|k| k.n.flags.contains("tc"));
-            let v_empty = v.n.answer.is_empty() && v.n.authority.is_empty() && v.n.additional.is_empty();
-            if c.tcp
-                || !knot_tc
-                || !v.n.flags.contains("tc")
-                || !v_empty
-                || b.n.flags.contains("tc")
-                || !in_domain_referral(b)
-            {
-                return false;
+            let done = knot_tc && report::allow_referral_glue_tc(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            b.n.flags = v.n.flags.clone();
-            b.n.answer.clear();
-            b.n.authority.clear();
-            b.n.additional.clear();
-            b.case = v.case.clone();
-            true
+            done
         },
     },
     Allowance {
@@ -329,11 +252,11 @@ const ALLOWED: &[Allowance] = &[
               garbage gets FORMERR (with the question echoed) or silence, never an answer. Knot \
               answers FORMERR too; BIND and NSD ignore the bytes and answer.",
         apply: |c, _, b, v| {
-            if !has_trailing_bytes(c) || v.n.rcode != "FORMERR" || b.n.rcode == "FORMERR" {
-                return false;
+            let done = report::allow_trailing_garbage(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            *b = v.clone();
-            true
+            done
         },
     },
     Allowance {
@@ -360,16 +283,12 @@ const ALLOWED: &[Allowance] = &[
               permit larger replies.\" With TC=1 on both sides the contents of the sections are not \
               compared (vigia never sends a partial RRset, RFC 2181 section 9 again).",
         apply: |c, _, b, v| {
-            if c.tcp || !b.n.flags.contains("tc") || !v.n.flags.contains("tc") {
-                return false;
+            let done = report::allow_tc_content(c, &mut b.n, &mut v.n);
+            if done {
+                b.case.clear();
+                v.case.clear();
             }
-            for n in [b, v] {
-                n.n.answer.clear();
-                n.n.authority.clear();
-                n.n.additional.clear();
-                n.case.clear();
-            }
-            true
+            done
         },
     },
     Allowance {
@@ -381,75 +300,18 @@ const ALLOWED: &[Allowance] = &[
               RRset; vigia one complete RRset of theirs (plus, RFC 1034 4.3.2 step 6, addresses for it \
               in ADDITIONAL).",
         apply: |c, _, b, v| {
-            if c.qtype() != Some(ANY) || v.n.flags.contains("tc") || v.n.answer.is_empty() {
-                return false;
+            let done = report::allow_minimal_any(c, &mut b.n, &mut v.n);
+            if done {
+                b.case = v.case.clone();
             }
-            let sets: BTreeSet<(String, String)> =
-                v.n.answer
-                    .iter()
-                    .map(|l| {
-                        let f = fields(l);
-                        (f.0, f.1)
-                    })
-                    .collect();
-            if sets.len() != 1 {
-                return false;
-            }
-            let (_, ty) = sets.into_iter().next().unwrap();
-            let ref_tc = b.n.flags.contains("tc");
-            if !ref_tc {
-                let same: BTreeSet<&String> = b.n.answer.iter().filter(|l| fields(l).1 == ty).collect();
-                let complete =
-                    v.n.answer.iter().all(|l| b.n.answer.contains(l)) && same.len() == v.n.answer.len();
-                if !(complete || ty == "HINFO") || b.n.answer == v.n.answer {
-                    return false;
-                }
-            }
-            b.n.answer = v.n.answer.clone();
-            b.case = v.case.clone();
-            if ref_tc {
-                b.n.flags = v.n.flags.clone();
-            }
-            if v.n.additional.iter().all(|l| is_addr(l)) && b.n.additional.is_subset(&v.n.additional) {
-                b.n.additional = v.n.additional.clone();
-            }
-            true
+            done
         },
     },
 ];
 
-fn explain(c: &Case, refs: &Refs, b: &Resp, v: &Resp) -> Result<String, Vec<&'static str>> {
-    let (mut b, mut v) = (b.clone(), v.clone());
-    let mut used = vec![];
-    for a in ALLOWED.iter().filter(|a| a.enabled) {
-        if (a.apply)(c, refs, &mut b, &mut v) {
-            used.push(a.id);
-        }
-    }
-    let left = diff_fields(&b, &v);
-    if left.is_empty() {
-        Ok(used.join("+"))
-    } else {
-        Err(left)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Kinds of difference (for the report only: nothing here allows anything)
 // ---------------------------------------------------------------------------
-
-/// A raw packet with one question, no records, and bytes after the question.
-fn has_trailing_bytes(c: &Case) -> bool {
-    let Packet::Raw(p) = &c.packet else { return false };
-    if p.len() < 12 || p[4..12] != [0, 1, 0, 0, 0, 0, 0, 0] {
-        return false;
-    }
-    let mut i = 12;
-    while i < p.len() && p[i] != 0 {
-        i += p[i] as usize + 1;
-    }
-    i + 5 < p.len()
-}
 
 /// What a difference is about, from the query and the two answers.
 fn kind(c: &Case, cons: Option<&Resp>, v: Option<&Resp>, diff: &[&str]) -> &'static str {
@@ -460,7 +322,7 @@ fn kind(c: &Case, cons: Option<&Resp>, v: Option<&Resp>, diff: &[&str]) -> &'sta
         Packet::Raw(p) if p.len() >= 4 => Some(u16::from_be_bytes([p[2], p[3]])),
         _ => c.query().map(|q| q.header_flags()),
     };
-    if has_trailing_bytes(c) {
+    if c.has_trailing_bytes() {
         return "trailing garbage after the question";
     }
     if raw_flags.map(|f| f & 0x0010 != 0).unwrap_or(false) && diff == ["flags"] {
@@ -522,12 +384,11 @@ fn consensus_of(refs: &[&Result<Resp, String>; 3], v: &Result<Resp, String>) -> 
 
 const REFS: [&str; 3] = ["BIND", "Knot", "NSD"];
 
+/// One query where vigia differs from the consensus.
 struct Diff {
     idx: usize,
     kind: &'static str,
-    fields: Vec<&'static str>,
-    allowed: Option<String>,
-    left: Vec<&'static str>,
+    verdict: Verdict,
 }
 
 struct Run<'a> {
@@ -550,11 +411,9 @@ fn compare(run: &Run) -> (Vec<Diff>, BTreeMap<&'static str, usize>) {
     for (i, c) in run.cases.iter().enumerate() {
         let refs = [&run.answers[0][i], &run.answers[1][i], &run.answers[2][i]];
         let v = &run.answers[3][i];
-        let (fields, allowed, left) = match (consensus(&refs, v.as_ref().ok()), v) {
+        let verdict = match (consensus(&refs, v.as_ref().ok()), v) {
             (Consensus::Silent, Err(_)) => continue,
-            (Consensus::Silent, Ok(_)) | (Consensus::Answer { .. }, Err(_)) => {
-                (vec!["presence"], None, vec!["presence"])
-            }
+            (Consensus::Silent, Ok(_)) | (Consensus::Answer { .. }, Err(_)) => Verdict::presence(),
             (Consensus::Answer { r, split }, Ok(vr)) => {
                 for s in split {
                     *splits.entry(s).or_default() += 1;
@@ -563,37 +422,28 @@ fn compare(run: &Run) -> (Vec<Diff>, BTreeMap<&'static str, usize>) {
                 if f.is_empty() {
                     continue;
                 }
-                match explain(c, &refs, &r, vr) {
-                    Ok(ids) => (f, Some(ids), vec![]),
-                    Err(left) => (f, None, left),
-                }
+                let evidence: Refs = refs.map(Clone::clone);
+                Verdict::judged(f, report::explain(ALLOWED, diff_fields, c, &evidence, &r, vr))
             }
         };
-        let k = kind(c, consensus_of(&refs, v).as_ref(), v.as_ref().ok(), &fields);
+        let k = kind(
+            c,
+            consensus_of(&refs, v).as_ref(),
+            v.as_ref().ok(),
+            &verdict.fields,
+        );
         diffs.push(Diff {
             idx: i,
             kind: k,
-            fields,
-            allowed,
-            left,
+            verdict,
         });
     }
     (diffs, splits)
 }
 
-fn report(run: &Run, diffs: &[Diff], splits: &BTreeMap<&'static str, usize>) -> (String, usize) {
-    let mut table: BTreeMap<(String, &'static str, String), Vec<&Diff>> = BTreeMap::new();
-    for d in diffs {
-        let (status, f) = match &d.allowed {
-            Some(a) => (format!("allowed:{a}"), d.fields.join("+")),
-            None => ("UNLISTED".to_string(), d.left.join("+")),
-        };
-        table
-            .entry((status, run.cases[d.idx].group, f))
-            .or_default()
-            .push(d);
-    }
-    let unlisted = diffs.iter().filter(|d| d.allowed.is_none()).count();
+fn report_text(run: &Run, diffs: &[Diff], splits: &BTreeMap<&'static str, usize>) -> (String, usize) {
+    let table = report::table(diffs, |d| (run.cases[d.idx].group, &d.verdict));
+    let unlisted = diffs.iter().filter(|d| d.verdict.allowed.is_none()).count();
     let mut s = String::new();
     writeln!(
         s,
@@ -611,7 +461,10 @@ fn report(run: &Run, diffs: &[Diff], splits: &BTreeMap<&'static str, usize>) -> 
     writeln!(s, "fields without a 2-of-3 consensus (not judged): {splits:?}").unwrap();
     let mut kinds: BTreeMap<(bool, &'static str), Vec<&Diff>> = BTreeMap::new();
     for d in diffs {
-        kinds.entry((d.allowed.is_some(), d.kind)).or_default().push(d);
+        kinds
+            .entry((d.verdict.allowed.is_some(), d.kind))
+            .or_default()
+            .push(d);
     }
     writeln!(s, "\nby kind (status, kind, count, first example):").unwrap();
     for ((allowed, k), v) in &kinds {
@@ -626,43 +479,20 @@ fn report(run: &Run, diffs: &[Diff], splits: &BTreeMap<&'static str, usize>) -> 
         .unwrap();
     }
     writeln!(s, "\nby group:").unwrap();
-    writeln!(
-        s,
-        "{:<40} {:<12} {:<36} {:>6}",
-        "status", "group", "fields", "count"
-    )
-    .unwrap();
-    for ((st, g, f), v) in &table {
-        writeln!(s, "{st:<40} {g:<12} {f:<36} {:>6}", v.len()).unwrap();
-    }
-    for a in ALLOWED {
-        writeln!(
-            s,
-            "\n[{}]{} {}",
-            a.id,
-            if a.enabled { "" } else { " (DISABLED)" },
-            a.why.split_whitespace().collect::<Vec<_>>().join(" ")
-        )
-        .unwrap();
-    }
-    for ((st, g, f), v) in &table {
+    report::write_table(&mut s, &table, 40);
+    report::write_allowances(&mut s, ALLOWED);
+    for (row, v) in &table {
         // CONSENSUS_EXAMPLES=N: show N examples per category (default 3 unlisted, 1 allowed)
         let n = std::env::var("CONSENSUS_EXAMPLES")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(if st == "UNLISTED" { 3 } else { 1 });
-        writeln!(
-            s,
-            "\n--- {st} / {g} / {f}: {} case(s); first {}:",
-            v.len(),
-            n.min(v.len())
-        )
-        .unwrap();
+            .unwrap_or(if row.0 == "UNLISTED" { 3 } else { 1 });
+        report::write_examples_heading(&mut s, row, v.len(), n);
         for d in v.iter().take(n) {
             let c = &run.cases[d.idx];
             writeln!(s, "  {}", c.describe(run.ports[3])).unwrap();
             writeln!(s, "   vigia:\n{}", show(&run.answers[3][d.idx])).unwrap();
-            if f.contains("case") {
+            if row.2.contains("case") {
                 for (k, name) in ["BIND", "Knot", "NSD", "vigia"].iter().enumerate() {
                     if let Ok(r) = &run.answers[k][d.idx] {
                         writeln!(s, "   names as sent by {name}: {}", r.case).unwrap();
@@ -694,12 +524,6 @@ fn report(run: &Run, diffs: &[Diff], splits: &BTreeMap<&'static str, usize>) -> 
         }
     }
     (s, unlisted)
-}
-
-fn write_report(name: &str, text: &str) {
-    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::write(&p, text);
-    println!("(report written to {})", p.display());
 }
 
 // ---------------------------------------------------------------------------
@@ -754,7 +578,7 @@ fn cons_zone(dir: &TempDir) -> ZoneSpec {
 /// Knot and NSD start, load every zone, and answer over UDP and TCP.
 #[test]
 fn reference_servers_selftest() {
-    let Some((_, knotd, nsd)) = refs_or_skip("reference_servers_selftest") else {
+    let Some([_, knotd, nsd]) = refs_or_skip("reference_servers_selftest") else {
         return;
     };
     let zdir = TempDir::new("consensus-zone");
@@ -774,7 +598,7 @@ fn reference_servers_selftest() {
 /// The main comparison.
 #[test]
 fn vigia_answers_like_the_consensus() {
-    let Some((named, knotd, nsd)) = refs_or_skip("vigia_answers_like_the_consensus") else {
+    let Some([named, knotd, nsd]) = refs_or_skip("vigia_answers_like_the_consensus") else {
         return;
     };
     let t0 = Instant::now();
@@ -806,10 +630,10 @@ fn vigia_answers_like_the_consensus() {
         ports: addrs.map(|a| a.port()),
     };
     let (diffs, splits) = compare(&run);
-    let (text, unlisted) = report(&run, &diffs, &splits);
+    let (text, unlisted) = report_text(&run, &diffs, &splits);
     println!("{text}");
     println!("({} queries x 4 servers in {:?})", cases.len(), t0.elapsed());
-    write_report("consensus.txt", &text);
+    report::write("consensus.txt", &text);
     assert_eq!(
         unlisted, 0,
         "{unlisted} unlisted differences between vigia and the BIND/Knot/NSD consensus (table above)"

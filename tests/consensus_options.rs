@@ -75,7 +75,7 @@ fn cookie_setup() -> Setup {
 
 impl Fleet {
     fn start(test: &str, setup: &Setup) -> Option<Fleet> {
-        let (named, knotd, nsd) = refs_or_skip(test)?;
+        let [named, knotd, nsd] = refs_or_skip(test)?;
         let zones = all_zones();
         let bind = Named::start_with(&named, &zones, &["127.0.0.0/8"], &setup.bind);
         let knot = RefServer::knot_with(&knotd, &zones, &setup.knot);

@@ -10,11 +10,14 @@
 //! Needs root (to switch user and set file capabilities), as CI has; on a
 //! developer machine without root the test says so and does nothing.
 
-use std::net::UdpSocket;
+mod common;
+use common::{query_udp_timeout, wait, TempDir, Q, SOA};
+
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A loopback address no other suite uses, so port 53 is free.
 const ADDR: &str = "127.0.0.153:53";
@@ -34,7 +37,7 @@ struct Contract {
 }
 
 fn dockerfile() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap()
+    std::fs::read_to_string(common::manifest_dir().join("Dockerfile")).unwrap()
 }
 
 /// Joins continuation lines, so each instruction is one line.
@@ -103,15 +106,24 @@ fn is_root() -> bool {
 /// zones and a loopback config, as the image's /etc/vigia volume would,
 /// and a state directory owned by the image's user, as its /var/lib/vigia
 /// volume is.
-struct Root(PathBuf);
+struct Root(TempDir);
 
 impl Root {
     fn new(tag: &str, c: &Contract) -> Root {
-        let dir = std::env::temp_dir().join(format!("vigia-container-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = TempDir::new(&format!("container-{tag}"));
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("zones")).unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        std::fs::copy(env!("CARGO_BIN_EXE_vigia"), dir.join("vigia")).unwrap();
+        let repo = common::manifest_dir();
+        // Copied by cp, not by this process: a copy written here leaves its
+        // write descriptor, for a moment, in any child another test thread
+        // forks meanwhile, and exec of the copy then fails with "Text file
+        // busy" (ETXTBSY) until that child has exec'd in turn.
+        let cp = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_vigia"))
+            .arg(dir.join("vigia"))
+            .status()
+            .expect("run cp");
+        assert!(cp.success(), "cp vigia {}: {cp}", dir.display());
         for z in ["db.no-paladar.com.br", "db.0.168.192.in-addr.arpa"] {
             std::fs::copy(repo.join("zones").join(z), dir.join("zones").join(z)).unwrap();
         }
@@ -131,11 +143,11 @@ impl Root {
         }
         std::fs::create_dir(dir.join("state")).unwrap();
         std::os::unix::fs::chown(dir.join("state"), Some(c.uid), Some(c.gid)).unwrap();
-        Root(dir)
+        Root(tmp)
     }
 
     fn bin(&self) -> PathBuf {
-        self.0.join("vigia")
+        self.0.path().join("vigia")
     }
 
     /// `argv` as the image's user, with exactly the capabilities the file
@@ -150,8 +162,8 @@ impl Root {
             "--bounding-set=-all,+net_bind_service",
             "--",
         ]);
-        cmd.args(argv).current_dir(&self.0).env_clear();
-        cmd.env("PATH", format!("{}:/usr/bin:/bin", self.0.display()));
+        cmd.args(argv).current_dir(self.0.path()).env_clear();
+        cmd.env("PATH", format!("{}:/usr/bin:/bin", self.0.path().display()));
         for (k, v) in &c.env {
             cmd.env(k, v);
         }
@@ -175,12 +187,6 @@ impl Root {
     }
 }
 
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn set_file_caps(bin: &Path, caps: &str) {
     let st = Command::new("setcap")
         .arg(caps)
@@ -190,24 +196,16 @@ fn set_file_caps(bin: &Path, caps: &str) {
     assert!(st.success(), "setcap {caps} {}", bin.display());
 }
 
-/// Polls until `ADDR` answers a query over UDP, or the deadline.
-fn wait_serving(child: &mut Child, deadline: Instant) {
-    let q = [
-        0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'c', b'o', b'm', 0, 0, 6, 0, 1,
-    ];
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let mut buf = [0u8; 512];
-    while Instant::now() < deadline {
+/// Polls until `ADDR` answers a query over UDP, within `within`.
+fn wait_serving(child: &mut Child, within: Duration) {
+    let addr: SocketAddr = ADDR.parse().unwrap();
+    let q = Q::new("com", SOA).build();
+    wait::until(within, &format!("vigia answering on {ADDR}"), || {
         if let Some(st) = child.try_wait().unwrap() {
             panic!("vigia exited before serving: {st}");
         }
-        let _ = sock.send_to(&q, ADDR);
-        if matches!(sock.recv(&mut buf), Ok(n) if n >= 12 && buf[..2] == [0x12, 0x34]) {
-            return;
-        }
-    }
-    panic!("vigia did not answer on {ADDR} in time");
+        query_udp_timeout(addr, &q, Duration::from_millis(100)).is_some()
+    });
 }
 
 /// The effective capability mask and real uid of a running process.
@@ -225,16 +223,19 @@ fn caps_and_uid(pid: u32) -> (u64, u32) {
     (caps, uid)
 }
 
-/// The setpriv child's own pid is vigia's (setpriv execs it).
-fn wait_exit(child: &mut Child, deadline: Instant) -> std::process::ExitStatus {
-    while Instant::now() < deadline {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
+/// Waits (up to `within`) for vigia to exit. The setpriv child's own pid is
+/// vigia's (setpriv execs it).
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let every = Duration::from_millis(20);
+    match wait::poll(within, every, || {
+        child.try_wait().unwrap().ok_or_else(String::new)
+    }) {
+        Ok((st, _)) => st,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("vigia did not exit within {within:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    panic!("vigia did not exit after SIGTERM");
 }
 
 #[test]
@@ -265,14 +266,17 @@ fn the_dockerfile_names_what_this_test_applies() {
 #[test]
 fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch users and set file capabilities (CI runs as root)");
+        common::tools::announce_skip(
+            "runs_unprivileged_on_port_53_and_passes_its_health_check",
+            "needs root to switch users and set file capabilities (CI runs as root)",
+        );
         return;
     }
     let c = contract();
     let root = Root::new("cap", &c);
     set_file_caps(&root.bin(), &c.file_caps);
     let mut child = root.serve(&c);
-    wait_serving(&mut child, Instant::now() + Duration::from_secs(20));
+    wait_serving(&mut child, Duration::from_secs(20));
 
     let (caps, uid) = caps_and_uid(child.id());
     assert_eq!(uid, c.uid, "runs as the image's user");
@@ -292,10 +296,10 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
 
     // SAFETY: kill with a valid pid and signal has no memory effects.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(10));
+    let st = wait_exit(&mut child, Duration::from_secs(10));
     assert!(st.success(), "SIGTERM ends with status 0, got {st}");
     assert!(
-        root.0.join("state/state.json").is_file(),
+        root.0.path().join("state/state.json").is_file(),
         "the image's user writes its state directory"
     );
     let hc = root.healthcheck(&c);
@@ -305,18 +309,21 @@ fn runs_unprivileged_on_port_53_and_passes_its_health_check() {
 #[test]
 fn without_the_capability_it_refuses_to_start_and_names_the_address() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch users (CI runs as root)");
+        common::tools::announce_skip(
+            "without_the_capability_it_refuses_to_start_and_names_the_address",
+            "needs root to switch users (CI runs as root)",
+        );
         return;
     }
     let c = contract();
     let root = Root::new("nocap", &c);
     let mut child = root.serve(&c);
-    let st = wait_exit(&mut child, Instant::now() + Duration::from_secs(20));
+    let st = wait_exit(&mut child, Duration::from_secs(20));
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(!st.success(), "started on port 53 without the capability");
     assert!(err.contains(ADDR), "error names the address: {err}");
     assert!(err.to_lowercase().contains("permission"), "error says why: {err}");
-    let left: Vec<_> = std::fs::read_dir(root.0.join("state")).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(root.0.path().join("state")).unwrap().collect();
     assert!(left.is_empty(), "a failed start writes nothing: {left:?}");
 }

@@ -25,52 +25,34 @@ use vigia::dnssec::text::{name_to_text, rr_to_text};
 use vigia::dnssec::{sign_zone, Denial, DnssecKey, SignedZone, SignerConfig};
 use vigia::reclaim::Reclaimer;
 use vigia::zone::check::load_zone;
+use vigia::zone::Zone;
+
+mod common;
+use common::{tools, TempDir};
 
 // ---- helpers ----------------------------------------------------------------
 
-/// The tool's path, or None (after saying so loudly) when it is missing
-/// outside CI.
-fn tool(name: &str, package: &str) -> Option<PathBuf> {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if ci {
-        panic!("{name} is not installed and CI=true: apt-get install {package}");
-    }
-    eprintln!("!!! SKIPPED: {name} is not installed (apt-get install {package}). This is not a pass.");
-    None
+/// The tool's path, or None after a loud skip of `test` (a failure when
+/// CI=true).
+fn tool(test: &str, name: &str, package: &str) -> Option<PathBuf> {
+    tools::require(test, [(name, package)]).map(|[path]| path)
 }
 
-fn tools() -> Option<(PathBuf, PathBuf)> {
-    Some((
-        tool("dnssec-verify", "bind9-utils")?,
-        tool("ldns-verify-zone", "ldnsutils")?,
-    ))
+/// A tool of bind9-utils, which the test has found present already.
+fn bind_tool(name: &str) -> PathBuf {
+    tools::find_bin(name).unwrap_or_else(|| panic!("{name} (bind9-utils) is missing"))
 }
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let p = std::env::temp_dir().join(format!("vigia-dnssec-{tag}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// dnssec-verify and ldns-verify-zone, as [`tool`] finds them.
+fn validators(test: &str) -> Option<(PathBuf, PathBuf)> {
+    tools::require(
+        test,
+        [
+            ("dnssec-verify", "bind9-utils"),
+            ("ldns-verify-zone", "ldnsutils"),
+        ],
+    )
+    .map(|[bind, ldns]| (bind, ldns))
 }
 
 fn now() -> u64 {
@@ -80,16 +62,20 @@ fn now() -> u64 {
 /// A zone of the repository (`zones/`, or a path from the repository
 /// root), in the signer's wire form.
 fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<RawRecord>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = common::manifest_dir();
     let name = Name::parse(origin, None).unwrap();
     let path = if file.contains('/') {
         dir.join(file)
     } else {
         dir.join("zones").join(file)
     };
-    let zone = load_zone(&path, &name, dir, &ZoneLimits::default(), &Reclaimer::inline()).unwrap();
-    let records = zone
-        .records
+    let zone = load_zone(&path, &name, &dir, &ZoneLimits::default(), &Reclaimer::inline()).unwrap();
+    (name.wire().to_vec(), signer_records(&zone))
+}
+
+/// A loaded zone's records in the signer's wire form.
+fn signer_records(zone: &Zone) -> Vec<RawRecord> {
+    zone.records
         .iter()
         .map(|r| RawRecord {
             owner: r.owner.wire().to_vec(),
@@ -98,8 +84,7 @@ fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<RawRecord>) {
             ttl: r.ttl,
             rdata: r.rdata.to_wire(),
         })
-        .collect();
-    (name.wire().to_vec(), records)
+        .collect()
 }
 
 const FORWARD: (&str, &str) = ("db.no-paladar.com.br", "no-paladar.com.br.");
@@ -173,7 +158,7 @@ fn config(denial: Denial) -> SignerConfig {
 
 /// `dnssec-keygen` run in `dir`; returns the key's file stem.
 fn bind_keygen(dir: &Path, args: &[&str]) -> String {
-    let keygen = tool("dnssec-keygen", "bind9-utils").unwrap();
+    let keygen = bind_tool("dnssec-keygen");
     let out = run(Command::new(keygen).arg("-q").arg("-K").arg(dir).args(args)).unwrap();
     out.trim().to_string()
 }
@@ -182,7 +167,9 @@ fn bind_keygen(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn zones_signed_by_vigia_pass_dnssec_verify_and_ldns() {
-    let Some(tools) = tools() else { return };
+    let Some(tools) = validators("zones_signed_by_vigia_pass_dnssec_verify_and_ldns") else {
+        return;
+    };
     let tmp = TempDir::new("site");
     for (file, origin) in [FORWARD, REVERSE, EDGE] {
         let (apex, data) = site_zone(file, origin);
@@ -221,7 +208,9 @@ fn upper_case_names_inside_rdata_are_signed_in_canonical_form() {
     // PTR, DNAME... RDATA are lower-cased in the signed data. Validators
     // rebuild that form from what they receive, so a signer that got it
     // wrong would be caught here.
-    let Some(tools) = tools() else { return };
+    let Some(tools) = validators("upper_case_names_inside_rdata_are_signed_in_canonical_form") else {
+        return;
+    };
     let tmp = TempDir::new("case");
     let text = "$ORIGIN Case.Test.\n$TTL 300\n\
         @ SOA NS1.Case.Test. HostMaster.Case.Test. 1 7200 900 86400 300\n\
@@ -234,17 +223,7 @@ fn upper_case_names_inside_rdata_are_signed_in_canonical_form() {
     let file = tmp.0.join("case.zone");
     let parsed = vigia::zone::parser::parse_str(text, &file, &origin, &tmp.0).unwrap();
     let zone = vigia::zone::check::check_zone(&origin, parsed, &file, &Reclaimer::inline()).unwrap();
-    let data: Vec<RawRecord> = zone
-        .records
-        .iter()
-        .map(|r| RawRecord {
-            owner: r.owner.wire().to_vec(),
-            rtype: r.rtype,
-            class: r.class,
-            ttl: r.ttl,
-            rdata: r.rdata.to_wire(),
-        })
-        .collect();
+    let data = signer_records(&zone);
     assert!(data
         .iter()
         .any(|r| r.rtype == rtype::MX && r.rdata.windows(4).any(|w| w == b"CASE")));
@@ -260,7 +239,9 @@ fn upper_case_names_inside_rdata_are_signed_in_canonical_form() {
 fn the_validators_do_catch_a_broken_signature_or_chain() {
     // The harness must be able to fail: a tampered RRSIG and a missing
     // NSEC are both refused by each tool.
-    let Some(tools) = tools() else { return };
+    let Some(tools) = validators("the_validators_do_catch_a_broken_signature_or_chain") else {
+        return;
+    };
     let tmp = TempDir::new("broken");
     let (apex, data) = site_zone(FORWARD.0, FORWARD.1);
     let keys = generate_keys(&apex, Algorithm::Ed25519, KeyScheme::Csk, now()).unwrap();
@@ -296,7 +277,10 @@ fn the_validators_do_catch_a_broken_signature_or_chain() {
 
 #[test]
 fn a_failover_re_signing_reuses_the_other_signatures_and_still_verifies() {
-    let Some(tools) = tools() else { return };
+    let Some(tools) = validators("a_failover_re_signing_reuses_the_other_signatures_and_still_verifies")
+    else {
+        return;
+    };
     let tmp = TempDir::new("failover");
     let (apex, data) = site_zone(FORWARD.0, FORWARD.1);
     let keys = generate_keys(&apex, Algorithm::EcdsaP256Sha256, KeyScheme::Csk, now()).unwrap();
@@ -339,8 +323,11 @@ fn failover(r: &RawRecord, www: &[u8]) -> RawRecord {
 
 #[test]
 fn keys_made_by_dnssec_keygen_are_read_as_they_are_and_sign_valid_zones() {
-    let Some(tools) = tools() else { return };
-    let dsfromkey = tool("dnssec-dsfromkey", "bind9-utils").unwrap();
+    let Some(tools) = validators("keys_made_by_dnssec_keygen_are_read_as_they_are_and_sign_valid_zones")
+    else {
+        return;
+    };
+    let dsfromkey = bind_tool("dnssec-dsfromkey");
     let (apex, data) = site_zone(FORWARD.0, FORWARD.1);
     let cases: [(&[&[&str]], bool); 2] = [
         // KSK + ZSK, ECDSA P-256.
@@ -381,9 +368,11 @@ fn keys_made_by_dnssec_keygen_are_read_as_they_are_and_sign_valid_zones() {
 
 #[test]
 fn keys_written_by_vigia_are_used_by_dnssec_signzone() {
-    let Some(tools) = tools() else { return };
-    let signzone = tool("dnssec-signzone", "bind9-utils").unwrap();
-    let dsfromkey = tool("dnssec-dsfromkey", "bind9-utils").unwrap();
+    let Some(tools) = validators("keys_written_by_vigia_are_used_by_dnssec_signzone") else {
+        return;
+    };
+    let signzone = bind_tool("dnssec-signzone");
+    let dsfromkey = bind_tool("dnssec-dsfromkey");
     let tmp = TempDir::new("signzone");
     let (apex, _) = site_zone(FORWARD.0, FORWARD.1);
     for alg in [Algorithm::EcdsaP256Sha256, Algorithm::Ed25519] {
@@ -396,9 +385,7 @@ fn keys_written_by_vigia_are_used_by_dnssec_signzone() {
         // BIND signs the site zone with vigia's key files (-S: the keys
         // in -K's directory, by their timing metadata).
         let out = tmp.0.join("bind-signed.zone");
-        let zone = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("zones")
-            .join(FORWARD.0);
+        let zone = common::manifest_dir().join("zones").join(FORWARD.0);
         run(Command::new(&signzone)
             .current_dir(&tmp.0) // it writes a dsset- file in the working directory
             .arg("-S")
@@ -469,11 +456,15 @@ fn denial_chain_and_signed_rrsets_match_dnssec_signzone() {
     // NSEC/NSEC3 records (owners, next names, bitmaps, TTLs) and RRSIGs
     // over the same RRsets, including at the delegation, the DNAME, the
     // wildcard and the empty non-terminals.
-    let Some(signzone) = tool("dnssec-signzone", "bind9-utils") else {
+    let Some(signzone) = tool(
+        "denial_chain_and_signed_rrsets_match_dnssec_signzone",
+        "dnssec-signzone",
+        "bind9-utils",
+    ) else {
         return;
     };
     let (apex, data) = site_zone(EDGE.0, EDGE.1);
-    let zone_file = Path::new(env!("CARGO_MANIFEST_DIR")).join(EDGE.0);
+    let zone_file = common::manifest_dir().join(EDGE.0);
     for (denial, nsec3_args) in [(Denial::Nsec, &[][..]), (nsec3(), &["-3", "-", "-H", "0"][..])] {
         let tmp = TempDir::new("differential");
         let key = DnssecKey::generate(&apex, Algorithm::EcdsaP256Sha256, 257, now() - 60).unwrap();
@@ -502,7 +493,13 @@ fn denial_chain_and_signed_rrsets_match_dnssec_signzone() {
 
 #[test]
 fn a_readable_bind_private_key_is_refused_naming_file_and_fix() {
-    if tool("dnssec-keygen", "bind9-utils").is_none() {
+    if tool(
+        "a_readable_bind_private_key_is_refused_naming_file_and_fix",
+        "dnssec-keygen",
+        "bind9-utils",
+    )
+    .is_none()
+    {
         return;
     }
     let tmp = TempDir::new("perm");

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::lifecycle::wait_for;
+use common::http_backend::Mode as Web;
 use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER, REVERSE, WEBSERVER};
-use common::web_backend::Web;
+use common::wait::until_found as wait_for;
 use common::{free_port, parse, query_udp_timeout, Msg, TempDir, A, CNAME, PTR, Q, TXT};
 
 /// Every IPv4 range but 127.0.0.0/8, and all of IPv6 but ::1: nothing
@@ -42,34 +42,18 @@ const NOT_LOOPBACK: &[&str] = &[
 /// A wildcard in the forward zone's copy, for the wildcard proofs.
 const WILDCARD: &str = "*.w IN A 192.168.0.110\n";
 
-/// The tools' paths, or None (after saying so loudly) when one is
-/// missing outside CI.
-fn tools() -> Option<[PathBuf; 4]> {
-    let mut out = Vec::new();
-    for (name, package) in [
-        ("unbound", "unbound"),
-        ("dnssec-verify", "bind9-utils"),
-        ("dig", "bind9-dnsutils"),
-        ("ldns-verify-zone", "ldnsutils"),
-    ] {
-        let found = ["/usr/sbin", "/usr/bin"]
-            .iter()
-            .map(|d| Path::new(d).join(name))
-            .find(|p| p.exists());
-        match found {
-            Some(p) => out.push(p),
-            None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-                panic!("{name} is not installed and CI=true: apt-get install {package}")
-            }
-            None => {
-                eprintln!(
-                    "!!! SKIPPED: {name} is not installed (apt-get install {package}). This is not a pass."
-                );
-                return None;
-            }
-        }
-    }
-    out.try_into().ok()
+/// unbound, dnssec-verify, dig and ldns-verify-zone, or None after a loud
+/// skip of `test` (a failure when CI=true).
+fn tools(test: &str) -> Option<[PathBuf; 4]> {
+    common::tools::require(
+        test,
+        [
+            ("unbound", "unbound"),
+            ("dnssec-verify", "bind9-utils"),
+            ("dig", "bind9-dnsutils"),
+            ("ldns-verify-zone", "ldnsutils"),
+        ],
+    )
 }
 
 struct Unbound {
@@ -269,7 +253,9 @@ fn unbound_validates_the_nsec3_signed_site_through_a_failover() {
 }
 
 fn validates_through_a_failover(nsec3: bool) {
-    let Some(tools) = tools() else { return };
+    let Some(tools) = tools("unbound validates the signed site") else {
+        return;
+    };
     let site = Site::start(SiteOpts {
         ttl: "2s",
         dnssec: true,
@@ -346,7 +332,9 @@ const RRSIG: u16 = 46;
 
 #[test]
 fn signatures_of_seconds_are_refreshed_with_no_bogus_answer_in_between() {
-    let Some(tools) = tools() else { return };
+    let Some(tools) = tools("signatures_of_seconds_are_refreshed") else {
+        return;
+    };
     let dir = TempDir::new("dnssec-refresh");
     // SOA expire 4 s: the refresh (10 s) outlasts it, as `vigia check` wants.
     let zone = dir.path().join("db.short");
@@ -398,18 +386,12 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// The SOA serial `addr` serves for `zone`.
-fn serial_at(addr: SocketAddr, zone: &str) -> Option<u32> {
-    let r = query_udp_timeout(addr, &Q::new(zone, common::SOA).build(), Duration::from_secs(2))?;
-    let m = parse(&r).ok()?;
-    let w = &m.answer.iter().find(|r| r.rtype == common::SOA)?.rdata_wire;
-    let at = w.len().checked_sub(20)?;
-    Some(u32::from_be_bytes(w[at..at + 4].try_into().ok()?))
-}
-
 #[test]
 fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
-    let Some(tools) = tools() else { return };
+    use common::lookup::serial_at;
+    let Some(tools) = tools("a_bind_secondary_of_the_signed_site") else {
+        return;
+    };
     let Some(named_bin) =
         common::named_or_skip("a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates")
     else {
@@ -450,7 +432,7 @@ fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
     wait_for(
         Duration::from_secs(10),
         "vigia's www leaves master",
-        || (common::site_vigia::www_at(site.vigia.addr)?.1 == WEBSERVER).then_some(()),
+        || (common::lookup::cname_at(site.vigia.addr, "www.no-paladar.com.br")?.1 == WEBSERVER).then_some(()),
         || site.vigia.stderr(),
     );
     follow_serial("named follows the failover");
@@ -484,6 +466,7 @@ fn axfr_records(vigia: SocketAddr, zone: &str) -> Vec<String> {
 
 #[test]
 fn a_restart_with_unchanged_data_serves_the_same_signatures_and_serial() {
+    use common::lookup::serial_at;
     let mut site = Site::start(SiteOpts {
         dnssec: true,
         ..SiteOpts::default()
@@ -493,7 +476,7 @@ fn a_restart_with_unchanged_data_serves_the_same_signatures_and_serial() {
     wait_for(
         Duration::from_secs(10),
         "www leaves master",
-        || (common::site_vigia::www_at(site.vigia.addr)?.1 == WEBSERVER).then_some(()),
+        || (common::lookup::cname_at(site.vigia.addr, "www.no-paladar.com.br")?.1 == WEBSERVER).then_some(()),
         || site.vigia.stderr(),
     );
     let serial = serial_at(site.vigia.addr, FORWARD).unwrap();

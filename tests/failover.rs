@@ -22,16 +22,16 @@
 
 mod common;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::http_backend::{HttpBackend, Mode, Served};
+use common::watch::Watch;
 use common::{
-    admin, parse, prom, query_tcp, query_udp, type_name, Msg, Server, ServerOpts, TempDir, ZoneSpec, Q,
+    admin, lookup, parse, prom, query_tcp, query_udp, type_name, wait, Msg, Server, ServerOpts, TempDir,
+    ZoneSpec, Q,
 };
 
 const MASTER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 108);
@@ -58,252 +58,27 @@ fn detection_bound() -> Duration {
 }
 
 // ---------------------------------------------------------------------------
-// Backends
+// Backends (common::http_backend)
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// 200 "ok".
-    Ok,
-    /// Listener closed: connections are refused.
-    Stopped,
-    /// Reads the request, never answers.
-    Hang,
-    /// 500 "ok".
-    Status500,
-    /// 200 "nope" (the checks expect "ok").
-    WrongBody,
-    /// Answers from a script, one entry per request, then 200 "ok".
-    Script,
-}
-
-/// What one request got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Served {
-    Ok,
-    Hang,
-    Status500,
-    WrongBody,
-}
-
-impl Served {
-    /// The `result` label vigia gives the probe that got this.
-    fn label(self) -> &'static str {
-        match self {
-            Served::Ok => "ok",
-            Served::Hang => "timeout",
-            Served::Status500 => "status",
-            Served::WrongBody => "body",
-        }
+/// The `result` label vigia gives a probe whose request got `served`, with
+/// this test's checks (expect_status 200-399, expect_body "ok").
+fn probe_result(served: Served) -> &'static str {
+    match served {
+        Served::Ok => "ok",
+        Served::Hang => "timeout",
+        Served::Status500 => "status",
+        Served::WrongBody => "body",
+        other => panic!("this test's backends never serve {other:?}"),
     }
 }
 
-struct BackendState {
-    mode: Mutex<Mode>,
-    script: Mutex<VecDeque<Served>>,
-    /// Every request, when its head arrived and what it got.
-    served: Mutex<Vec<(Instant, Served)>>,
-}
-
-impl BackendState {
-    fn next(&self) -> Served {
-        let mode = *self.mode.lock().unwrap();
-        let s = match mode {
-            // A connection accepted just before the listener closed.
-            Mode::Ok | Mode::Stopped => Served::Ok,
-            Mode::Hang => Served::Hang,
-            Mode::Status500 => Served::Status500,
-            Mode::WrongBody => Served::WrongBody,
-            Mode::Script => self.script.lock().unwrap().pop_front().unwrap_or(Served::Ok),
-        };
-        self.served.lock().unwrap().push((Instant::now(), s));
-        s
+/// Requests by the probe result they make, since the start.
+fn probe_results(b: &HttpBackend) -> BTreeMap<&'static str, u64> {
+    let mut m = BTreeMap::new();
+    for r in b.requests() {
+        *m.entry(probe_result(r.served)).or_insert(0) += 1;
     }
-}
-
-struct Listening {
-    socket: Arc<TcpListener>,
-    closing: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-/// A small HTTP/1.1 server on a fixed loopback address and port, one thread
-/// per connection.
-struct Backend {
-    addr: SocketAddr,
-    state: Arc<BackendState>,
-    listening: Mutex<Option<Listening>>,
-    /// Times it was stopped.
-    stops: AtomicU32,
-}
-
-impl Backend {
-    fn start(ip: Ipv4Addr) -> Backend {
-        assert!(ip.is_loopback());
-        let socket = TcpListener::bind((ip, 0)).expect("bind backend");
-        let b = Backend {
-            addr: socket.local_addr().unwrap(),
-            state: Arc::new(BackendState {
-                mode: Mutex::new(Mode::Ok),
-                script: Mutex::new(VecDeque::new()),
-                served: Mutex::new(Vec::new()),
-            }),
-            listening: Mutex::new(None),
-            stops: AtomicU32::new(0),
-        };
-        *b.listening.lock().unwrap() = Some(b.listen(socket));
-        b
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
-    }
-
-    fn listen(&self, socket: TcpListener) -> Listening {
-        let socket = Arc::new(socket);
-        let closing = Arc::new(AtomicBool::new(false));
-        let (s, c, state) = (socket.clone(), closing.clone(), self.state.clone());
-        let thread = std::thread::spawn(move || loop {
-            match s.accept() {
-                Ok((conn, _)) => {
-                    let state = state.clone();
-                    std::thread::spawn(move || serve_conn(conn, &state));
-                }
-                Err(_) if c.load(Ordering::SeqCst) => return,
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        });
-        Listening {
-            socket,
-            closing,
-            thread,
-        }
-    }
-
-    /// Switches behaviour. `Stopped` shuts the listener down (connections
-    /// are refused from the moment this returns); any other mode listens
-    /// again on the same port.
-    fn set(&self, mode: Mode) {
-        *self.state.mode.lock().unwrap() = mode;
-        let mut l = self.listening.lock().unwrap();
-        match (mode, l.is_some()) {
-            (Mode::Stopped, true) => {
-                self.stops.fetch_add(1, Ordering::SeqCst);
-                close(l.take().unwrap());
-            }
-            (Mode::Stopped, false) | (_, true) => {}
-            (_, false) => {
-                let socket = TcpListener::bind(self.addr).expect("listen again on the same port");
-                *l = Some(self.listen(socket));
-            }
-        }
-    }
-
-    /// Answers from `script` ("+" 200 ok, "-" 500), one per request.
-    fn set_script(&self, script: &str) {
-        *self.state.script.lock().unwrap() = script
-            .chars()
-            .map(|c| if c == '+' { Served::Ok } else { Served::Status500 })
-            .collect();
-        self.set(Mode::Script);
-    }
-
-    fn script_left(&self) -> usize {
-        self.state.script.lock().unwrap().len()
-    }
-
-    fn served(&self) -> Vec<(Instant, Served)> {
-        self.state.served.lock().unwrap().clone()
-    }
-
-    /// Requests served as `what` since `since`, up to `until`.
-    fn served_between(&self, what: Served, since: Instant, until: Instant) -> usize {
-        self.served()
-            .iter()
-            .filter(|(t, s)| *s == what && *t >= since && *t <= until)
-            .count()
-    }
-
-    /// Requests since `since`, up to `until`.
-    fn requests_between(&self, since: Instant, until: Instant) -> usize {
-        self.served()
-            .iter()
-            .filter(|(t, _)| *t >= since && *t <= until)
-            .count()
-    }
-
-    /// Requests by the probe result they make, since the start.
-    fn counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut m = BTreeMap::new();
-        for (_, s) in self.served() {
-            *m.entry(s.label()).or_insert(0) += 1;
-        }
-        m
-    }
-}
-
-fn close(l: Listening) {
-    l.closing.store(true, Ordering::SeqCst);
-    // Wakes the blocked accept() and refuses every new connection.
-    let _ = socket2::SockRef::from(&*l.socket).shutdown(std::net::Shutdown::Both);
-    let _ = l.thread.join();
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if let Some(l) = self.listening.lock().unwrap().take() {
-            close(l);
-        }
-    }
-}
-
-fn serve_conn(mut s: TcpStream, state: &BackendState) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = Vec::new();
-    loop {
-        let Some(head) = read_head(&mut s, &mut buf) else {
-            return;
-        };
-        let close = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close"));
-        let (status, body) = match state.next() {
-            Served::Hang => {
-                // Hold the connection until the prober gives up.
-                let mut sink = [0u8; 512];
-                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
-                return;
-            }
-            Served::Ok => ("200 OK", "ok"),
-            Served::Status500 => ("500 Internal Server Error", "ok"),
-            Served::WrongBody => ("200 OK", "nope"),
-        };
-        let conn = if close { "Connection: close\r\n" } else { "" };
-        let answer = format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{conn}\r\n{body}",
-            body.len()
-        );
-        if s.write_all(answer.as_bytes()).is_err() || close {
-            return;
-        }
-    }
-}
-
-/// Reads up to the end of a request head (a request has no body here).
-fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            buf.drain(..end + 4);
-            return Some(head);
-        }
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 || buf.len() > 16 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    m
 }
 
 // ---------------------------------------------------------------------------
@@ -522,21 +297,7 @@ impl Ans {
     }
 
     fn of(m: &Msg) -> Ans {
-        Ans::new(
-            &m.rcode_name(),
-            m.answer
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} {} {} {}",
-                        r.owner.to_ascii_lowercase(),
-                        r.ttl,
-                        type_name(r.rtype),
-                        r.rdata.to_ascii_lowercase()
-                    )
-                })
-                .collect(),
-        )
+        Ans::new(&m.rcode_name(), answer_lines(m))
     }
 
     fn soa(serial: u32) -> Ans {
@@ -644,36 +405,29 @@ struct LoopSample {
     ans: Option<Ans>,
 }
 
-struct QueryLoop {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<LoopSample>>,
-}
-
-fn start_loop(addr: SocketAddr, watch: Vec<(String, u16)>, counts: Counts) -> QueryLoop {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut samples = Vec::new();
-        let mut round = 0u64;
-        while !s.load(Ordering::SeqCst) {
-            let tcp = round % 4 == 3;
-            for (i, (name, qtype)) in watch.iter().enumerate() {
+/// Asks every watched question again and again (every fourth round over
+/// TCP) until finished.
+fn start_loop(addr: SocketAddr, watch: Vec<(String, u16)>, counts: Counts) -> Watch<LoopSample> {
+    let mut round = 0u64;
+    Watch::start(Duration::from_millis(10), move || {
+        let tcp = round % 4 == 3;
+        round += 1;
+        watch
+            .iter()
+            .enumerate()
+            .map(|(i, (name, qtype))| {
                 let sent = Instant::now();
                 let ans = ask(addr, &counts, name, *qtype, tcp).map(|m| Ans::of(&m));
-                samples.push(LoopSample {
+                LoopSample {
                     sent,
                     received: Instant::now(),
                     watch: i,
                     tcp,
                     ans,
-                });
-            }
-            round += 1;
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        samples
-    });
-    QueryLoop { stop, thread }
+                }
+            })
+            .collect::<Vec<_>>()
+    })
 }
 
 /// A stretch of the test: from a fault (or other action) on, the watched
@@ -754,8 +508,8 @@ struct Seen {
 
 struct Site {
     vigia: Server,
-    master: Backend,
-    web: Backend,
+    master: HttpBackend,
+    web: HttpBackend,
     rules: Vec<Rule>,
     /// Every rule's name (A), then the zone's SOA.
     watch: Vec<(String, u16)>,
@@ -768,7 +522,7 @@ struct Site {
     phases: Vec<Phase>,
     counts: Counts,
     baseline: Vec<prom::Sample>,
-    qloop: Option<QueryLoop>,
+    qloop: Option<Watch<LoopSample>>,
     _zone_dir: TempDir,
 }
 
@@ -776,8 +530,8 @@ impl Site {
     /// Backends answering, a zone with `rules`' normal answers (plus
     /// `zone_extra`), vigia serving it with checks on both backends.
     fn start(rules: &[Rule], zone_extra: &str) -> Site {
-        let master = Backend::start(MASTER_IP);
-        let web = Backend::start(WEB_IP);
+        let master = HttpBackend::start(MASTER_IP, Mode::Ok);
+        let web = HttpBackend::start(WEB_IP, Mode::Ok);
         let zone_dir = TempDir::new("failover-zone");
         let zone_file = zone_dir.path().join("db.site.test");
         std::fs::write(&zone_file, zone_text(rules, zone_extra)).unwrap();
@@ -794,10 +548,8 @@ impl Site {
         for r in rules {
             extra.push_str(&r.toml());
         }
-        let vigia = Server::start(ServerOpts {
-            extra,
-            ..ServerOpts::new(vec![ZoneSpec::new("site.test", zone_file)])
-        });
+        let zone = ZoneSpec::new("site.test", zone_file);
+        let vigia = Server::start(ServerOpts::new(vec![zone]).with_extra(&extra));
         let baseline = prom::parse(&admin::scrape(vigia.metrics));
         let mut watch: Vec<(String, u16)> = rules.iter().map(|r| (r.fqdn(), common::A)).collect();
         watch.push((ZONE.to_string(), common::SOA));
@@ -838,7 +590,7 @@ impl Site {
         site
     }
 
-    fn backend(&self, check: &str) -> &Backend {
+    fn backend(&self, check: &str) -> &HttpBackend {
         match check {
             "master" => &self.master,
             _ => &self.web,
@@ -870,27 +622,22 @@ impl Site {
 
     /// Polls every watched answer until all are `want`; when they were.
     fn wait_answers(&self, want: &[Ans], deadline: Duration) -> Result<Instant, String> {
-        let start = Instant::now();
-        loop {
+        let poll = wait::poll(deadline, Duration::from_millis(20), || {
             let got = self.current();
             if got == want {
                 return Ok(Instant::now());
             }
-            if start.elapsed() > deadline {
-                let diff: Vec<String> = got
-                    .iter()
-                    .zip(want)
-                    .zip(&self.watch)
-                    .filter(|((g, w), _)| g != w)
-                    .map(|((g, w), (name, t))| format!("  {name} {}: got {g}, want {w}", type_name(*t)))
-                    .collect();
-                return Err(format!(
-                    "answers still differ after {deadline:?}:\n{}",
-                    diff.join("\n")
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            let diff: Vec<String> = got
+                .iter()
+                .zip(want)
+                .zip(&self.watch)
+                .filter(|((g, w), _)| g != w)
+                .map(|((g, w), (name, t))| format!("  {name} {}: got {g}, want {w}", type_name(*t)))
+                .collect();
+            Err(diff.join("\n"))
+        });
+        poll.map(|(at, _)| at)
+            .map_err(|diff| format!("answers still differ after {deadline:?}:\n{diff}"))
     }
 
     fn status(&self) -> serde_json::Value {
@@ -898,14 +645,7 @@ impl Site {
     }
 
     fn check_field(&self, check: &str, field: &str) -> serde_json::Value {
-        let st = self.status();
-        st["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == check)
-            .unwrap_or_else(|| panic!("{check} not in /status: {st}"))[field]
-            .clone()
+        admin::check_in(&self.status(), check)[field].clone()
     }
 
     fn probes(&self, check: &str) -> u64 {
@@ -915,12 +655,10 @@ impl Site {
     /// Waits until `check` has run `n` more probes than now.
     fn wait_probes(&self, check: &str, n: u64) {
         let want = self.probes(check) + n;
-        let start = Instant::now();
-        while self.probes(check) < want {
-            if start.elapsed() > DEADLINE {
-                self.fail(&format!("{check}: fewer than {want} probes within {DEADLINE:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let every = Duration::from_millis(20);
+        let enough = || (self.probes(check) >= want).then_some(()).ok_or_else(String::new);
+        if wait::poll(DEADLINE, every, enough).is_err() {
+            self.fail(&format!("{check}: fewer than {want} probes within {DEADLINE:?}"));
         }
     }
 
@@ -965,12 +703,7 @@ impl Site {
             "/status serial vs SOA: {st:#}"
         );
         for (check, _, _) in MEMBERS {
-            let c = st["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["name"] == check)
-                .unwrap();
+            let c = admin::check_in(&st, check);
             let want = if self.up.get(check) { "up" } else { "down" };
             assert_eq!(c["state"], want, "/status {check}: {st:#}");
         }
@@ -1059,14 +792,11 @@ impl Site {
 
     /// POST /checks/NAME/drain or /undrain, which must answer 200.
     fn post_drain(&self, check: &str, drained: bool) {
-        let path = format!("/checks/{check}/{}", if drained { "drain" } else { "undrain" });
-        let (code, body) = admin::must(self.vigia.metrics, "POST", &path);
-        assert_eq!(code, 200, "POST {path}: {body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let v = admin::drain(self.vigia.metrics, check, drained);
         assert_eq!(
             (v["check"].as_str(), v["drained"].as_bool()),
             (Some(check), Some(drained)),
-            "{body}"
+            "{v}"
         );
     }
 
@@ -1107,9 +837,7 @@ impl Site {
     /// Stops the query loop and checks it, then checks /metrics against
     /// everything the test caused.
     fn finish(mut self) {
-        let ql = self.qloop.take().unwrap();
-        ql.stop.store(true, Ordering::SeqCst);
-        let looped = ql.thread.join().expect("query loop");
+        let looped = self.qloop.take().unwrap().finish();
         assert!(looped.len() >= 100, "only {} loop queries", looped.len());
         check_loop(&looped, &self.phases, &self.watch);
 
@@ -1126,7 +854,7 @@ impl Site {
         let start = Instant::now();
         let (status, served, text) = loop {
             let before = self.status();
-            let served = [self.master.counts(), self.web.counts()];
+            let served = [probe_results(&self.master), probe_results(&self.web)];
             let text = admin::scrape(self.vigia.metrics);
             let after = self.status();
             let probes = |s: &serde_json::Value| -> Vec<u64> {
@@ -1222,7 +950,7 @@ impl Site {
                 probes - answered,
                 "{check}: probes without a request"
             );
-            let stops = u64::from(self.backend(check).stops.load(Ordering::SeqCst));
+            let stops = u64::from(self.backend(check).stops());
             assert!(
                 reset <= stops,
                 "{check}: {reset} resets (a connection caught by the listener closing), {stops} stops"
@@ -1297,16 +1025,6 @@ fn answer_lines(m: &Msg) -> Vec<String> {
         .collect()
 }
 
-fn soa_serial(m: &Msg) -> u32 {
-    let soa = m
-        .answer
-        .iter()
-        .chain(&m.authority)
-        .find(|r| r.rtype == common::SOA)
-        .expect("an SOA");
-    soa.rdata.split(' ').nth(2).unwrap().parse().unwrap()
-}
-
 // ---------------------------------------------------------------------------
 // Tests
 
@@ -1346,7 +1064,11 @@ fn stopped_primary_fails_over_in_time_and_returns_after_rise() {
         let apex = site.ask(ZONE, common::A, tcp);
         assert_eq!(answer_lines(&apex), ["site.test. 30 A 127.0.0.110"]);
         let soa = site.ask(ZONE, common::SOA, tcp);
-        assert_eq!(soa_serial(&soa), FILE_SERIAL + 1, "one change, one serial");
+        assert_eq!(
+            lookup::serial_of(&soa).expect("an SOA"),
+            FILE_SERIAL + 1,
+            "one change, one serial"
+        );
     }
     // The CNAME query itself is rewritten too.
     let c = site.ask("www.site.test.", common::CNAME, false);
@@ -1369,7 +1091,10 @@ fn stopped_primary_fails_over_in_time_and_returns_after_rise() {
             "master.site.test. 86400 A 127.0.0.108"
         ]
     );
-    assert_eq!(soa_serial(&site.ask(ZONE, common::SOA, true)), FILE_SERIAL + 2);
+    assert_eq!(
+        lookup::serial_of(&site.ask(ZONE, common::SOA, true)).expect("an SOA"),
+        FILE_SERIAL + 2
+    );
 
     // The secondary stopped: www stays on master, the apex drops .110.
     let seen = site.transition("webserver", false, &["refused"], |s| s.web.set(Mode::Stopped));
@@ -1490,7 +1215,7 @@ fn both_down_each_policy_answers_what_it_says() {
         "nodata: NOERROR, no answer"
     );
     assert_eq!(
-        soa_serial(&nodata),
+        lookup::serial_of(&nodata).expect("an SOA"),
         site.serial,
         "nodata: the SOA in the authority section"
     );
@@ -1541,7 +1266,7 @@ fn nodata_policy_keeps_the_name_when_it_has_no_other_data() {
                 type_name(qtype)
             );
             assert_eq!(
-                soa_serial(&m),
+                lookup::serial_of(&m).expect("an SOA"),
                 site.serial,
                 "{name}: the SOA in the authority section"
             );
@@ -1573,18 +1298,14 @@ fn flapping_backend_changes_state_no_faster_than_fall_and_rise_allow() {
         "up after {up_at} scripted probes: before the run of 2 successes"
     );
     // The rest of the script, and a few more probes: no change.
-    let start = Instant::now();
-    while site.master.script_left() > 0 {
-        assert!(start.elapsed() < DEADLINE, "script not consumed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait::until(DEADLINE, "the script consumed", || site.master.script_left() == 0);
     site.assert_quiet("master", RISE.into());
 
     // What the backend served, run through fall/rise, gives exactly the
     // transitions vigia made.
     let (mut up, mut run, mut last, mut changes) = (true, 0u32, None, 0);
-    for (_, s) in site.master.served() {
-        let ok = s == Served::Ok;
+    for r in site.master.requests() {
+        let ok = r.served == Served::Ok;
         run = if last == Some(ok) { run + 1 } else { 1 };
         last = Some(ok);
         let limit = if ok { RISE } else { FALL };
@@ -1593,7 +1314,7 @@ fn flapping_backend_changes_state_no_faster_than_fall_and_rise_allow() {
             changes += 1;
         }
     }
-    assert_eq!((changes, up), (2, true), "served: {:?}", site.master.served());
+    assert_eq!((changes, up), (2, true), "served: {:?}", site.master.requests());
     site.finish();
 }
 

@@ -5,324 +5,35 @@
 //! deadline.
 
 mod common;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-use tokio::task::JoinHandle;
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
-use vigia::config::Config;
 use vigia::control::metrics::Metrics;
-use vigia::health::{HealthRegistry, Transition};
+use vigia::health::HealthRegistry;
 
-const IP_A: &str = "127.0.0.108";
-const IP_B: &str = "127.0.0.110";
+use common::health::{self, CheckSpec, Running};
+use common::http_backend::{HttpBackend, Mode};
+
+const IP_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 108);
+const IP_B: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 110);
 /// Long enough for two or three probe rounds on a busy 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(6);
 
 // ---------------------------------------------------------------------------
-// Test backends
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// 200 "ok"
-    Ok,
-    /// 500 "ok"
-    Status500,
-    /// 200 "nope"
-    WrongBody,
-    /// Reads the request, never answers.
-    Hang,
-    /// Listener closed: connections are refused.
-    Stop,
-    /// Accepts, then resets (SO_LINGER 0).
-    Reset,
-    /// 200 and a body that never ends.
-    EndlessBody,
-    /// A status line, then header lines forever.
-    HeadersForever,
-    /// 302 to itself.
-    RedirectLoop,
-    /// 302 from /health to /other and from anything else back to /health.
-    RedirectPingPong,
-    /// 302 from /health to /ok, which answers 200.
-    RedirectOnce,
-    /// 302 to another origin (nothing listens there).
-    RedirectAway,
-}
-
-struct Backend {
-    addr: SocketAddr,
-    mode: Arc<Mutex<Mode>>,
-    /// Request heads received.
-    requests: Arc<AtomicU64>,
-    /// Connections accepted.
-    connections: Arc<AtomicU64>,
-    /// Host header of the last request.
-    last_host: Arc<Mutex<Option<String>>>,
-    /// When each request arrived.
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-    accept_task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Backend {
-    async fn start(ip: &str, mode: Mode) -> Backend {
-        let listener = bind(format!("{ip}:0").parse().unwrap());
-        let b = Backend {
-            addr: listener.local_addr().unwrap(),
-            mode: Arc::new(Mutex::new(mode)),
-            requests: Default::default(),
-            connections: Default::default(),
-            last_host: Default::default(),
-            arrivals: Default::default(),
-            accept_task: Mutex::new(None),
-        };
-        b.listen(listener);
-        b
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
-    }
-
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    /// Switches behaviour; `Stop` closes the listener (awaited, so refusals
-    /// start at once) and any other mode reopens it on the same port.
-    async fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-        let running = self.accept_task.lock().unwrap().take();
-        match (mode, running) {
-            (Mode::Stop, Some(task)) => {
-                task.abort();
-                let _ = task.await;
-            }
-            (Mode::Stop, None) => {}
-            (_, Some(task)) => *self.accept_task.lock().unwrap() = Some(task),
-            (_, None) => self.listen(bind(self.addr)),
-        }
-    }
-
-    fn listen(&self, listener: TcpListener) {
-        let (mode, requests, connections, host, arrivals) = (
-            self.mode.clone(),
-            self.requests.clone(),
-            self.connections.clone(),
-            self.last_host.clone(),
-            self.arrivals.clone(),
-        );
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                connections.fetch_add(1, Ordering::SeqCst);
-                let m = *mode.lock().unwrap();
-                let (requests, host, arrivals) = (requests.clone(), host.clone(), arrivals.clone());
-                tokio::spawn(serve_conn(stream, m, requests, host, arrivals));
-            }
-        });
-        *self.accept_task.lock().unwrap() = Some(task);
-    }
-}
-
-fn bind(addr: SocketAddr) -> TcpListener {
-    let s = TcpSocket::new_v4().unwrap();
-    s.set_reuseaddr(true).unwrap();
-    s.bind(addr).unwrap();
-    s.listen(64).unwrap()
-}
-
-async fn serve_conn(
-    mut s: TcpStream,
-    mode: Mode,
-    requests: Arc<AtomicU64>,
-    host: Arc<Mutex<Option<String>>>,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-) {
-    if mode == Mode::Reset {
-        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-        return; // dropped with linger 0: RST
-    }
-    // Complete answers keep the connection open for more requests unless the
-    // client asks otherwise, like a real HTTP/1.1 server: a prober that
-    // reused connections would show as more requests than connections.
-    while let Some(head) = read_head(&mut s).await {
-        requests.fetch_add(1, Ordering::SeqCst);
-        arrivals.lock().unwrap().push(Instant::now());
-        let header = |name: &str| {
-            head.lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        };
-        *host.lock().unwrap() = header("host");
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let answer = |status: &str, body: &str| {
-            let conn = if close { "Connection: close\r\n" } else { "" };
-            format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{conn}\r\n{body}",
-                body.len()
-            )
-        };
-        let complete = match mode {
-            Mode::Ok => answer("200 OK", "ok"),
-            Mode::Status500 => answer("500 Internal Server Error", "ok"),
-            Mode::WrongBody => answer("200 OK", "nope"),
-            Mode::RedirectLoop => answer("302 Found\r\nLocation: /health", ""),
-            Mode::RedirectPingPong if path == "/health" => answer("302 Found\r\nLocation: /other", ""),
-            Mode::RedirectPingPong => answer("302 Found\r\nLocation: /health", ""),
-            Mode::RedirectOnce if path == "/health" => answer("302 Found\r\nLocation: /ok", ""),
-            Mode::RedirectOnce => answer("200 OK", "ok"),
-            Mode::RedirectAway => answer("301 Moved\r\nLocation: http://127.0.0.1:1/health", ""),
-            Mode::Hang => {
-                sleep(Duration::from_secs(60)).await;
-                return;
-            }
-            Mode::EndlessBody => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").await;
-                let chunk = vec![b'x'; 8192];
-                while s.write_all(&chunk).await.is_ok() {}
-                return;
-            }
-            Mode::HeadersForever => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
-                while s.write_all(b"X-Slow: still-going\r\n").await.is_ok() {
-                    sleep(Duration::from_millis(20)).await;
-                }
-                return;
-            }
-            Mode::Stop | Mode::Reset => unreachable!(),
-        };
-        if s.write_all(complete.as_bytes()).await.is_err() || close {
-            break;
-        }
-    }
-    let _ = s.shutdown().await;
-}
-
-async fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut chunk).await.ok()?;
-        if n == 0 || buf.len() > 16 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8(buf).ok()
-}
-
-// ---------------------------------------------------------------------------
 // Checks
 
-/// `[[check]]` tables with the test's fast timings; `extra` adds fields.
-fn checks(list: &[(&str, String, &str)]) -> Vec<vigia::config::CheckConfig> {
-    let mut text = String::from("[[zone]]\nname = \"example.test\"\nfile = \"db\"\n");
-    for (name, target, extra) in list {
-        let target_line = if target.starts_with("http") {
-            format!("http = \"{target}\"")
-        } else {
-            format!("tcp = \"{target}\"")
-        };
-        text.push_str(&format!("[[check]]\nname = \"{name}\"\n{target_line}\n{extra}\n"));
-        for default in [
-            "interval = \"100ms\"",
-            "timeout = \"200ms\"",
-            "fall = 2",
-            "rise = 2",
-        ] {
-            let key = default.split(' ').next().unwrap();
-            if !extra.lines().any(|l| l.starts_with(key)) {
-                text.push_str(default);
-                text.push('\n');
-            }
-        }
-    }
-    Config::parse(&text, std::path::Path::new("test.toml"))
-        .unwrap()
-        .checks
-}
+/// The test's fast timings, for what a check's extra lines do not set.
+const TIMINGS: [&str; 4] = [
+    "interval = \"100ms\"",
+    "timeout = \"200ms\"",
+    "fall = 2",
+    "rise = 2",
+];
 
-struct Running {
-    registry: Arc<HealthRegistry>,
-    metrics: Arc<Metrics>,
-    rx: UnboundedReceiver<Transition>,
-}
-
-fn run(list: &[(&str, String, &str)]) -> Running {
-    let metrics = Metrics::new(vec!["example.test.".into()]);
-    let registry = HealthRegistry::new(&checks(list), metrics.clone());
-    let (tx, rx) = unbounded_channel();
-    registry.spawn(tx);
-    Running {
-        registry,
-        metrics,
-        rx,
-    }
-}
-
-impl Running {
-    /// Waits for `check`'s next transition and checks it; any transition of
-    /// another check, or of this one in the other direction, fails the test.
-    async fn expect(&mut self, check: &str, to_up: bool, reason: &str) -> Transition {
-        let deadline = Instant::now() + DEADLINE;
-        let t = timeout_at(deadline, self.rx.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{check} did not go {} ({reason}) within {DEADLINE:?}; status: {:#?}",
-                    if to_up { "up" } else { "down" },
-                    self.registry.status()
-                )
-            })
-            .expect("channel open");
-        assert_eq!(
-            (t.check.as_str(), t.from_up, t.to_up, t.reason.as_str()),
-            (check, !to_up, to_up, reason),
-            "unexpected transition {t:?}"
-        );
-        assert_eq!(self.registry.is_up(check), to_up);
-        t
-    }
-
-    /// No transition at all may be pending.
-    fn expect_quiet(&mut self) {
-        if let Ok(t) = self.rx.try_recv() {
-            panic!("unexpected transition {t:?}");
-        }
-    }
-
-    fn probes(&self, check: &str) -> u64 {
-        self.registry
-            .status()
-            .iter()
-            .find(|s| s.name == check)
-            .unwrap()
-            .probes
-    }
-
-    /// Waits until `check` has run `n` more probes than now.
-    async fn wait_probes(&self, check: &str, n: u64) {
-        let want = self.probes(check) + n;
-        let deadline = Instant::now() + DEADLINE;
-        while self.probes(check) < want {
-            assert!(
-                Instant::now() < deadline,
-                "{check}: fewer than {want} probes within {DEADLINE:?}"
-            );
-            sleep(Duration::from_millis(10)).await;
-        }
-    }
+fn run(list: &[CheckSpec]) -> Running {
+    Running::start(&health::checks(list, &TIMINGS), DEADLINE)
 }
 
 // ---------------------------------------------------------------------------
@@ -330,8 +41,8 @@ impl Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transitions_carry_the_failure_reason() {
-    let a = Backend::start(IP_A, Mode::Ok).await;
-    let b = Backend::start(IP_B, Mode::Ok).await;
+    let a = HttpBackend::start(IP_A, Mode::Ok);
+    let b = HttpBackend::start(IP_B, Mode::Ok);
     let mut r = run(&[
         ("a", a.url(), ""),
         ("b", b.url(), "expect_body = \"ok\"\nhost = \"www.example.test\""),
@@ -342,16 +53,16 @@ async fn transitions_carry_the_failure_reason() {
     for (mode, reason) in [
         (Mode::Status500, "status"),
         (Mode::WrongBody, "body"),
-        (Mode::Stop, "refused"),
+        (Mode::Stopped, "refused"),
         (Mode::Reset, "reset"),
         (Mode::HeadersForever, "timeout"),
         (Mode::EndlessBody, "body"),
         (Mode::Hang, "timeout"),
     ] {
-        b.set(mode).await;
+        b.set(mode);
         let t = r.expect("b", false, reason).await;
         assert_eq!(t.consecutive, 2, "{mode:?}: down after fall = 2 failures: {t:?}");
-        b.set(Mode::Ok).await;
+        b.set(Mode::Ok);
         let t = r.expect("b", true, "ok").await;
         assert_eq!(t.consecutive, 2, "{mode:?}: up after rise = 2 successes: {t:?}");
     }
@@ -359,9 +70,9 @@ async fn transitions_carry_the_failure_reason() {
     // Check "a" never moved, and kept being probed.
     r.expect_quiet();
     assert!(r.probes("a") >= 10, "a probed only {} times", r.probes("a"));
-    assert_eq!(b.last_host.lock().unwrap().as_deref(), Some("www.example.test"));
+    assert_eq!(b.last_host().as_deref(), Some("www.example.test"));
     // A fresh connection per probe: never more requests than connections.
-    let (reqs, conns) = (b.requests(), b.connections.load(Ordering::SeqCst));
+    let (reqs, conns) = (b.request_count(), b.connections());
     assert!(
         reqs <= conns,
         "{reqs} requests over {conns} connections: connections were reused"
@@ -370,9 +81,9 @@ async fn transitions_carry_the_failure_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_backend_never_delays_another_check() {
-    let hung = Backend::start(IP_A, Mode::Hang).await;
-    let trickle = Backend::start(IP_A, Mode::HeadersForever).await;
-    let good = Backend::start(IP_B, Mode::Ok).await;
+    let hung = HttpBackend::start(IP_A, Mode::Hang);
+    let trickle = HttpBackend::start(IP_A, Mode::HeadersForever);
+    let good = HttpBackend::start(IP_B, Mode::Ok);
     // The stuck checks get a long timeout: if checks ran one after another,
     // the good one would wait a second each round.
     let mut r = run(&[
@@ -393,9 +104,9 @@ async fn a_hung_backend_never_delays_another_check() {
     assert_eq!(down, ["hung", "trickle"]);
 
     // While both stuck checks are failing, the good one keeps its pace.
-    let from = good.arrivals.lock().unwrap().len();
+    let from = good.requests().len();
     r.wait_probes("hung", 2).await;
-    let arrivals = good.arrivals.lock().unwrap()[from..].to_vec();
+    let arrivals: Vec<std::time::Instant> = good.requests()[from..].iter().map(|q| q.at).collect();
     assert!(
         arrivals.len() >= 5,
         "good probed {} times while hung probed twice",
@@ -436,8 +147,8 @@ async fn a_hung_backend_never_delays_another_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_counters_match_the_metrics() {
-    let ok = Backend::start(IP_A, Mode::Ok).await;
-    let bad = Backend::start(IP_B, Mode::Status500).await;
+    let ok = HttpBackend::start(IP_A, Mode::Ok);
+    let bad = HttpBackend::start(IP_B, Mode::Status500);
     let mut r = run(&[("ok", ok.url(), ""), ("bad", bad.url(), "")]);
     r.expect("bad", false, "status").await;
     r.wait_probes("ok", 4).await;
@@ -484,7 +195,7 @@ async fn probe_counters_match_the_metrics() {
     assert_eq!(value(&samples, "vigia_check_up", &[("check", "bad")]), 0.0);
     // The backends saw one request per recorded probe (one more may be in flight).
     for (b, s) in [(&ok, &status[0]), (&bad, &status[1])] {
-        let reqs = b.requests();
+        let reqs = b.request_count();
         assert!(
             reqs >= s.probes && reqs <= s.probes + 1,
             "{}: {reqs} requests, {} probes",
@@ -497,7 +208,7 @@ async fn probe_counters_match_the_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_forces_down_and_undrain_restores() {
-    let b = Backend::start(IP_A, Mode::Ok).await;
+    let b = HttpBackend::start(IP_A, Mode::Ok);
     let mut r = run(&[("web", b.url(), "")]);
     r.wait_probes("web", 1).await;
     assert_eq!(r.registry.set_drained("web", true, ""), Ok(true));
@@ -520,38 +231,37 @@ async fn drain_forces_down_and_undrain_restores() {
     // Drained while the backend dies, undrained after: stays down.
     r.registry.set_drained("web", true, "").unwrap();
     r.rx.try_recv().unwrap();
-    b.set(Mode::Stop).await;
-    let deadline = Instant::now() + DEADLINE;
-    while r.registry.status()[0].probe_state != "down" {
-        assert!(Instant::now() < deadline, "probes never saw the backend die");
-        sleep(Duration::from_millis(10)).await;
-    }
+    b.set(Mode::Stopped);
+    r.wait_until("probes see the backend die", |reg| {
+        reg.status()[0].probe_state == "down"
+    })
+    .await;
     assert_eq!(r.registry.set_drained("web", false, ""), Ok(false));
     r.expect_quiet();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_checks_and_the_first_probe_deciding() {
-    let b = Backend::start(IP_B, Mode::Ok).await;
-    b.set(Mode::Stop).await;
+    let b = HttpBackend::start(IP_B, Mode::Ok);
+    b.set(Mode::Stopped);
     let mut r = run(&[("tcp", b.addr.to_string(), "")]);
     // The first probe decides: down after one refusal, although fall = 2.
     let t = r.expect("tcp", false, "refused").await;
     assert_eq!(t.consecutive, 1, "{t:?}");
-    b.set(Mode::Ok).await;
+    b.set(Mode::Ok);
     let t = r.expect("tcp", true, "ok").await;
     assert_eq!(t.consecutive, 2, "rise = 2 applies after the first probe: {t:?}");
-    b.set(Mode::Stop).await;
+    b.set(Mode::Stopped);
     r.expect("tcp", false, "refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_round_decides_every_state_before_anything_runs() {
-    let up = Backend::start(IP_A, Mode::Ok).await;
-    let down = Backend::start(IP_B, Mode::Status500).await;
+    let up = HttpBackend::start(IP_A, Mode::Ok);
+    let down = HttpBackend::start(IP_B, Mode::Status500);
     let metrics = Metrics::new(vec!["example.test.".into()]);
     let registry = HealthRegistry::new(
-        &checks(&[("up", up.url(), ""), ("down", down.url(), "")]),
+        &health::checks(&[("up", up.url(), ""), ("down", down.url(), "")], &TIMINGS),
         metrics.clone(),
     );
     let took = registry.first_round().await;
@@ -559,24 +269,22 @@ async fn the_first_round_decides_every_state_before_anything_runs() {
     assert!(registry.is_up("up") && !registry.is_up("down"));
     let st = registry.status();
     assert_eq!((st[1].probes, st[1].reason.as_deref()), (1, Some("status")));
-    assert_eq!((up.requests(), down.requests()), (1, 1), "one probe each");
+    assert_eq!(
+        (up.request_count(), down.request_count()),
+        (1, 1),
+        "one probe each"
+    );
     // Transitions after it follow fall and rise, published once spawned.
-    let (tx, rx) = unbounded_channel();
-    registry.spawn(tx);
-    let mut r = Running {
-        registry,
-        metrics,
-        rx,
-    };
-    down.set(Mode::Ok).await;
+    let mut r = Running::spawn(registry, metrics, DEADLINE);
+    down.set(Mode::Ok);
     let t = r.expect("down", true, "ok").await;
     assert_eq!(t.consecutive, 2, "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_answers_not_followed() {
-    let strict = Backend::start(IP_A, Mode::RedirectOnce).await;
-    let away = Backend::start(IP_B, Mode::RedirectAway).await;
+    let strict = HttpBackend::start(IP_A, Mode::RedirectOnce);
+    let away = HttpBackend::start(IP_B, Mode::RedirectAway);
     let mut r = run(&[
         ("strict", strict.url(), "expect_status = \"200-299\""),
         ("away", away.url(), ""),
@@ -589,17 +297,17 @@ async fn redirects_are_answers_not_followed() {
     r.expect_quiet();
     let probes = r.probes("away");
     assert!(
-        away.requests() <= probes + 1,
+        away.request_count() <= probes + 1,
         "{} requests for {probes} probes: the redirect was followed",
-        away.requests()
+        away.request_count()
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_loops_are_down_single_redirects_are_not() {
-    let selfloop = Backend::start(IP_A, Mode::RedirectLoop).await;
-    let pingpong = Backend::start(IP_B, Mode::RedirectPingPong).await;
-    let once = Backend::start("127.0.0.111", Mode::RedirectOnce).await;
+    let selfloop = HttpBackend::start(IP_A, Mode::RedirectLoop);
+    let pingpong = HttpBackend::start(IP_B, Mode::RedirectPingPong);
+    let once = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 111), Mode::RedirectOnce);
     let (mut r_self, mut r_pp, mut r_once) = (
         run(&[("self", selfloop.url(), "")]),
         run(&[("pingpong", pingpong.url(), "")]),
@@ -614,18 +322,18 @@ async fn redirect_loops_are_down_single_redirects_are_not() {
     r_once.expect_quiet();
     let probes = r_once.probes("once");
     assert!(
-        once.requests() <= 2 * probes + 2,
+        once.request_count() <= 2 * probes + 2,
         "{} requests for {probes} probes",
-        once.requests()
+        once.request_count()
     );
     // A loop that is fixed comes back up.
-    selfloop.set(Mode::Ok).await;
+    selfloop.set(Mode::Ok);
     r_self.expect("self", true, "ok").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_body_is_capped_not_waited_for() {
-    let b = Backend::start(IP_A, Mode::EndlessBody).await;
+    let b = HttpBackend::start(IP_A, Mode::EndlessBody);
     let mut r = run(&[("stream", b.url(), "")]);
     r.wait_probes("stream", 3).await;
     r.expect_quiet();

@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::process::{environment, http, leaked_entry, rss_kib, vigia_check_measured};
+use common::process::{environment, leaked_entry};
 use common::*;
 
 /// A reload or a check that has not answered by then hangs.
@@ -26,15 +26,14 @@ const MAX_PEAK_KIB: u64 = 256 * 1024;
 
 const ZONE: &str = "hostile.test";
 
+/// The test's zone; `extra` starts on line 7.
 fn zone_text(serial: u32, extra: &str) -> String {
-    format!(
-        "$ORIGIN hostile.test.\n\
-         $TTL 300\n\
-         @    IN SOA ns.hostile.test. hostmaster.hostile.test. {serial} 3600 600 86400 300\n\
-         @    IN NS  ns\n\
-         ns   IN A   192.0.2.53\n\
-         www  IN A   192.0.2.80\n\
-         {extra}"
+    zonefile::test_zone(
+        ZONE,
+        300,
+        serial,
+        [3600, 600, 86400, 300],
+        &format!("www  IN A   192.0.2.80\n{extra}"),
     )
 }
 
@@ -62,18 +61,11 @@ impl Site {
         self.zone.parent().unwrap()
     }
 
-    /// `POST /reload`: Ok, or the error text of the reply.
+    /// `POST /reload`: Ok, or the error text of the reply; and its time.
     fn reload(&self) -> (Result<(), String>, Duration) {
         let started = Instant::now();
-        let (status, body) = http(self.server.metrics, "POST", "/reload", DEADLINE);
-        let took = started.elapsed();
-        let v: serde_json::Value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("/reload body {body:?}: {e}"));
-        match status {
-            200 => (Ok(()), took),
-            500 => (Err(v["error"].as_str().expect("error text").to_string()), took),
-            s => panic!("POST /reload answered {s}: {body}"),
-        }
+        let result = admin::reload_outcome(self.server.metrics, DEADLINE);
+        (result, started.elapsed())
     }
 
     /// The serial and www address served now.
@@ -81,7 +73,7 @@ impl Site {
         let soa = self.server.ask(&Q::new(ZONE, SOA));
         let www = self.server.ask(&Q::new(&format!("www.{ZONE}"), A));
         assert_eq!((soa.rcode, www.rcode), (0, 0));
-        let serial = soa.answer[0].rdata.split_whitespace().nth(2).unwrap().to_string();
+        let serial = lookup::soa_serial(&soa.answer[0]).expect("an SOA").to_string();
         (serial, www.answer[0].rdata.clone())
     }
 
@@ -93,7 +85,7 @@ impl Site {
         let (result, took) = self.reload();
         let err = result.expect_err("the reload must fail");
         assert_eq!(self.served(), before, "the old zone is still served");
-        let (_, peak) = rss_kib(self.server.pid());
+        let (_, peak) = self.server.rss_kib();
         (err, took, peak)
     }
 }
@@ -131,7 +123,7 @@ fn check_config(dir: &Path, zone_file: &Path) -> PathBuf {
 #[test]
 fn an_exponential_include_tree_fails_fast_in_bounded_memory() {
     let site = Site::start();
-    let (rss0, _) = rss_kib(site.server.pid());
+    let (rss0, _) = site.server.rss_kib();
     let text = hostile_tree(site.dir());
     let (err, took, peak) = site.refused(&text);
     let leaf = site.dir().join("leaf.db");
@@ -141,12 +133,12 @@ fn an_exponential_include_tree_fails_fast_in_bounded_memory() {
     );
     assert!(err.contains("limit max_records = 500000"), "{err}");
     assert!(peak < MAX_PEAK_KIB, "peak RSS {peak} KiB");
-    let (after_fail, _) = rss_kib(site.server.pid());
+    let (after_fail, _) = site.server.rss_kib();
     // A good zone again.
     std::fs::write(&site.zone, zone_text(3, "")).unwrap();
     site.reload().0.expect("a good zone loads after the hostile one");
     assert_eq!(site.served().0, "3");
-    let (after_good, _) = rss_kib(site.server.pid());
+    let (after_good, _) = site.server.rss_kib();
     eprintln!(
         "FIGURES include tree: error after {:.2} s; RSS start {} KiB, peak {} KiB, after the failure {} KiB, after a good reload {} KiB",
         took.as_secs_f64(),
@@ -160,7 +152,7 @@ fn an_exponential_include_tree_fails_fast_in_bounded_memory() {
     std::fs::write(&site.zone, &text).unwrap();
     let config = check_config(site.dir(), &site.zone);
     let run = vigia_check_measured(&config, DEADLINE).expect("vigia check hung on the include tree");
-    assert!(!run.ok, "{}", run.stdout);
+    assert!(!run.ok(), "{}", run.stdout);
     assert!(
         run.stderr
             .contains(&format!("{}:1: more than 500000 records", leaf.display())),
@@ -206,7 +198,7 @@ fn devices_and_fifos_are_refused_without_reading() {
         let config = check_config(site.dir(), &site.zone);
         let run =
             vigia_check_measured(&config, DEADLINE).unwrap_or_else(|| panic!("vigia check hung on {target}"));
-        assert!(!run.ok && run.stderr.contains(&want), "{}", run.stderr);
+        assert!(!run.ok() && run.stderr.contains(&want), "{}", run.stderr);
         assert!(
             run.max_rss_kib < 64 * 1024,
             "check peak RSS {} KiB",
@@ -257,7 +249,7 @@ fn proc_self_environ_is_not_echoed() {
     // vigia check reads its own environment, which is this test's.
     let run =
         vigia_check_measured(&check_config(site.dir(), &site.zone), DEADLINE).expect("vigia check hung");
-    assert!(!run.ok, "{}", run.stdout);
+    assert!(!run.ok(), "{}", run.stdout);
     assert!(
         run.stderr.contains("/proc/self/environ:1: NUL byte"),
         "{}",
@@ -278,7 +270,7 @@ fn proc_self_environ_is_not_echoed() {
     let run =
         vigia_check_measured(&check_config(site.dir(), &site.zone), DEADLINE).expect("vigia check hung");
     assert!(
-        !run.ok && run.stderr.contains("/proc/self/status:1: "),
+        !run.ok() && run.stderr.contains("/proc/self/status:1: "),
         "{}",
         run.stderr
     );
@@ -297,7 +289,7 @@ fn check_refuses_an_rrset_no_message_can_hold() {
     let zone = dir.path().join("db.hostile.test");
     std::fs::write(&zone, zone_text(1, &format!("{}{}", big('a'), big('b')))).unwrap();
     let run = vigia_check_measured(&check_config(dir.path(), &zone), DEADLINE).expect("vigia check hung");
-    assert!(!run.ok, "{}", run.stdout);
+    assert!(!run.ok(), "{}", run.stdout);
     let want = format!("{}:7: RRset 'big.hostile.test./TXT' needs 80", zone.display());
     assert!(run.stderr.contains(&want), "{}", run.stderr);
     assert!(
@@ -308,5 +300,5 @@ fn check_refuses_an_rrset_no_message_can_hold() {
     // One of them alone is fine.
     std::fs::write(&zone, zone_text(1, &big('a'))).unwrap();
     let run = vigia_check_measured(&check_config(dir.path(), &zone), DEADLINE).expect("vigia check hung");
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
 }

@@ -5,18 +5,15 @@
 //! backend is refused. Every wait polls a real condition against a deadline.
 //! Without openssl or python3 the test is skipped loudly (CI=true fails it).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-use tokio::time::{sleep, timeout_at, Instant};
-
-use vigia::config::Config;
-use vigia::control::metrics::Metrics;
-use vigia::health::{CheckStatus, HealthRegistry, Transition};
+use common::health::{self, Running};
+use common::{tools, TempDir};
 
 const IP: &str = "127.0.0.108";
 /// Long enough for several probe rounds (with TLS handshakes) on a busy
@@ -42,56 +39,6 @@ srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
-
-fn find_bin(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// (openssl, python3), or None (loudly) if one is missing; CI=true fails.
-fn tools_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
-    let (o, p) = (find_bin("openssl"), find_bin("python3"));
-    if let (Some(o), Some(p)) = (&o, &p) {
-        return Some((o.clone(), p.clone()));
-    }
-    let missing: Vec<&str> = [("openssl", &o), ("python3", &p)]
-        .iter()
-        .filter(|(_, b)| b.is_none())
-        .map(|(s, _)| *s)
-        .collect();
-    let ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    if ci {
-        panic!("{test}: missing {missing:?} and CI=true: apt-get install openssl python3");
-    }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: missing {missing:?} (apt-get install openssl python3).");
-    eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-    None
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let p = std::env::temp_dir().join(format!("vigia-https-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A self-signed certificate for `IP`: (cert.pem, key.pem).
 fn self_signed(openssl: &Path, dir: &Path) -> (PathBuf, PathBuf) {
@@ -177,93 +124,35 @@ impl Drop for TlsBackend {
     }
 }
 
-fn checks(list: &[(&str, String, &str)]) -> Vec<vigia::config::CheckConfig> {
-    let mut text = String::from("[[zone]]\nname = \"example.test\"\nfile = \"db\"\n");
-    for (name, url, extra) in list {
-        text.push_str(&format!(
-            "[[check]]\nname = \"{name}\"\nhttp = \"{url}\"\n{extra}\n\
-             interval = \"150ms\"\ntimeout = \"2s\"\nfall = 2\nrise = 2\nexpect_body = \"ok\"\n"
-        ));
-    }
-    Config::parse(&text, Path::new("test.toml")).unwrap().checks
-}
-
-struct Running {
-    registry: Arc<HealthRegistry>,
-    rx: UnboundedReceiver<Transition>,
-}
-
-impl Running {
-    fn start(list: &[(&str, String, &str)]) -> Running {
-        let metrics = Metrics::new(vec!["example.test.".into()]);
-        let registry = HealthRegistry::new(&checks(list), metrics);
-        let (tx, rx) = unbounded_channel();
-        registry.spawn(tx);
-        Running { registry, rx }
-    }
-
-    fn status(&self, check: &str) -> CheckStatus {
-        self.registry
-            .status()
-            .into_iter()
-            .find(|s| s.name == check)
-            .unwrap()
-    }
-
-    /// Waits for the next transition, which must be `check` going
-    /// `to_up` for `reason`.
-    async fn expect(&mut self, check: &str, to_up: bool, reason: &str) -> Transition {
-        let deadline = Instant::now() + DEADLINE;
-        let t = timeout_at(deadline, self.rx.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{check} did not go {} ({reason}) within {DEADLINE:?}; status: {:#?}",
-                    if to_up { "up" } else { "down" },
-                    self.registry.status()
-                )
-            })
-            .expect("channel open");
-        assert_eq!(
-            (t.check.as_str(), t.from_up, t.to_up, t.reason.as_str()),
-            (check, !to_up, to_up, reason),
-            "unexpected transition {t:?}"
-        );
-        assert_eq!(self.registry.is_up(check), to_up);
-        t
-    }
-
-    /// Waits until `check` has run at least `n` probes in a row that
-    /// passed.
-    async fn wait_ok_run(&self, check: &str, n: u32) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let s = self.status(check);
-            if s.reason.as_deref() == Some("ok") && s.consecutive >= n {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{check}: no {n} passing probes in a row within {DEADLINE:?}; status: {s:#?}"
-            );
-            sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+/// Every check's timings and expected body, for what its extra lines do not set.
+const DEFAULTS: [&str; 5] = [
+    "interval = \"150ms\"",
+    "timeout = \"2s\"",
+    "fall = 2",
+    "rise = 2",
+    "expect_body = \"ok\"",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_signed_backend_needs_insecure() {
-    let Some((openssl, python)) = tools_or_skip("self_signed_backend_needs_insecure") else {
+    let Some([openssl, python]) = tools::require(
+        "self_signed_backend_needs_insecure",
+        [("openssl", "openssl"), ("python3", "python3")],
+    ) else {
         return;
     };
-    let dir = TempDir::new();
-    let (cert, key) = self_signed(&openssl, &dir.0);
+    let dir = TempDir::new("https");
+    let (cert, key) = self_signed(&openssl, dir.path());
     let mut backend = TlsBackend::start(&python, &cert, &key);
 
-    let mut r = Running::start(&[
-        ("insecure", backend.url(), "insecure = true"),
-        ("verified", backend.url(), ""),
-    ]);
+    let checks = health::checks(
+        &[
+            ("insecure", backend.url(), "insecure = true"),
+            ("verified", backend.url(), ""),
+        ],
+        &DEFAULTS,
+    );
+    let mut r = Running::start(&checks, DEADLINE);
 
     // The verified check rejects the self-signed certificate and goes down
     // with a reason that says so.
@@ -283,9 +172,7 @@ async fn self_signed_backend_needs_insecure() {
     r.wait_ok_run("insecure", 3).await;
     assert!(r.registry.is_up("insecure"));
     assert_eq!(r.status("insecure").target, backend.url());
-    if let Ok(t) = r.rx.try_recv() {
-        panic!("unexpected transition {t:?}");
-    }
+    r.expect_quiet();
 
     // Backend gone: the insecure check goes down, refused.
     backend.stop();

@@ -29,12 +29,13 @@
 
 mod common;
 use common::cases::*;
+use common::report::{self, Allowance};
 use common::*;
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use vigia::config::Config;
 
@@ -72,17 +73,15 @@ fn conf_in(root: &Path, shape: &Shape) -> PathBuf {
     root.join(shape.conf.trim_start_matches('/'))
 }
 
-/// `vigia import-bind --root ROOT [--out OUT] ROOT/CONF`.
-fn import_bind(root: &Path, shape: &Shape, out: Option<&Path>) -> Output {
-    let mut cmd = Command::new(vigia_bin());
-    cmd.arg("import-bind").arg("--root").arg(root);
+/// `vigia import-bind --root ROOT [--out OUT] ROOT/CONF`: (exit code,
+/// stdout, stderr).
+fn import_bind(root: &Path, shape: &Shape, out: Option<&Path>) -> (i32, String, String) {
+    let mut args: Vec<OsString> = vec!["import-bind".into(), "--root".into(), root.into()];
     if let Some(o) = out {
-        cmd.arg("--out").arg(o);
+        args.extend(["--out".into(), o.into()]);
     }
-    cmd.arg(conf_in(root, shape))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigia import-bind")
+    args.push(conf_in(root, shape).into());
+    run_vigia(&args)
 }
 
 fn text(b: &[u8]) -> String {
@@ -93,10 +92,9 @@ fn text(b: &[u8]) -> String {
 /// checks it succeeded and that `vigia check` passes. (config, stderr).
 fn convert_and_check(shape: &Shape, dir: &Path) -> (Config, String, String) {
     let out = dir.join("config.toml");
-    let o = import_bind(&data(shape), shape, Some(&out));
-    let stderr = text(&o.stderr);
-    assert!(o.status.success(), "import-bind failed:\n{stderr}");
-    assert!(o.stdout.is_empty(), "with --out, nothing on standard output");
+    let (code, stdout, stderr) = import_bind(&data(shape), shape, Some(&out));
+    assert_eq!(code, 0, "import-bind failed:\n{stderr}");
+    assert!(stdout.is_empty(), "with --out, nothing on standard output");
     let cfg = Config::load(&out).unwrap_or_else(|e| panic!("{e}\n{stderr}"));
     let (ok, stdout, err) = vigia_check(&out);
     assert!(ok, "vigia check failed on the converted config:\n{err}\n{stdout}");
@@ -327,9 +325,8 @@ fn centos_shape_converts_and_passes_check() {
 #[test]
 fn without_out_the_config_goes_to_stdout_and_warnings_to_stderr() {
     let root = data(&THESIS);
-    let o = import_bind(&root, &THESIS, None);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
+    let (code, stdout, stderr) = import_bind(&root, &THESIS, None);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         !stdout
             .lines()
@@ -384,13 +381,7 @@ fn unreadable_configs_fail_with_file_and_line() {
     )
     .unwrap();
     std::fs::write(d.join("syntax.conf"), "zone \"a\" {\n  type master\n};\n").unwrap();
-    let run = |f: &str| {
-        Command::new(vigia_bin())
-            .args(["import-bind"])
-            .arg(d.join(f))
-            .output()
-            .unwrap()
-    };
+    let run = |f: &str| run_vigia(&[OsString::from("import-bind"), d.join(f).into()]);
     for (file, want) in [
         (
             "named.conf",
@@ -412,14 +403,10 @@ fn unreadable_configs_fail_with_file_and_line() {
             format!("{}: cannot read: no such file", d.join("absent.conf").display()),
         ),
     ] {
-        let o = run(file);
-        assert_eq!(o.status.code(), Some(1), "{file}");
-        assert!(o.stdout.is_empty(), "{file}: no config on failure");
-        assert!(
-            text(&o.stderr).starts_with(&want),
-            "{file}: {}\nwanted: {want}",
-            text(&o.stderr)
-        );
+        let (code, stdout, stderr) = run(file);
+        assert_eq!(code, 1, "{file}");
+        assert!(stdout.is_empty(), "{file}: no config on failure");
+        assert!(stderr.starts_with(&want), "{file}: {stderr}\nwanted: {want}");
     }
 }
 
@@ -435,16 +422,13 @@ const IN_NETNS: &str = "VIGIA_IMPORT_BIND_NETNS";
 /// test binary runs itself again, just this test, under `unshare`.
 fn isolated(test: &str, body: fn(&Path)) {
     if std::env::var_os(IN_NETNS).is_some() {
-        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("ip");
+        let ip = tools::find_bin("ip").unwrap_or_else(|| "ip".into());
         let up = Command::new(ip).args(["link", "set", "lo", "up"]).status();
         assert!(
             up.is_ok_and(|s| s.success()),
             "cannot bring lo up in the namespace"
         );
-        let named = find_named().expect("named");
+        let named = tools::find_bin("named").expect("named");
         body(&named);
         return;
     }
@@ -459,10 +443,14 @@ fn isolated(test: &str, body: fn(&Path)) {
     flags.extend(["--net", "--pid", "--fork", "--kill-child"]);
     let probe = Command::new("unshare").args(&flags).arg("true").status();
     if !probe.is_ok_and(|s| s.success()) {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        let why = format!("{test}: cannot create a network namespace (`unshare {}` failed): named would reach beyond loopback, so this test did NOT run", flags.join(" "));
-        assert!(!ci, "{why} (CI=true)");
-        eprintln!("\n!!! SKIPPED {why}\n");
+        tools::skip(
+            test,
+            &format!(
+                "cannot create a network namespace (`unshare {}` failed): named would reach beyond loopback",
+                flags.join(" ")
+            ),
+            "run as root, or where user namespaces are allowed",
+        );
         return;
     }
     let exe = std::env::current_exe().unwrap();
@@ -546,11 +534,8 @@ fn rewrite_listen(dir: &Path, port: u16) -> usize {
 
 /// A zone's records as BIND reads them (`named-checkzone -D`).
 fn zone_records(name: &str, file: &Path) -> Vec<Rr> {
-    let out = Command::new("named-checkzone")
-        .env(
-            "PATH",
-            format!("{}:/usr/sbin:/usr/bin", std::env::var("PATH").unwrap_or_default()),
-        )
+    let checkzone = tools::find_bin("named-checkzone").expect("named-checkzone (bind9-utils)");
+    let out = Command::new(checkzone)
         .args(["-q", "-D", "-o", "-", name])
         .arg(file)
         .output()
@@ -576,76 +561,52 @@ fn zone_records(name: &str, file: &Path) -> Vec<Rr> {
         .collect()
 }
 
-/// (owner, TYPE, class, ttl, rdata) of a normalised RR line.
-fn fields(l: &str) -> Vec<&str> {
-    l.splitn(5, ' ').collect()
-}
-
-/// The only differences accepted: each neutralises, in both answers,
-/// exactly what it explains, and returns whether it did anything.
-type Allowance = fn(&Case, &mut Norm, &mut Norm) -> bool;
-const ALLOWED: &[(&str, Allowance)] = &[
-    // As in differential_bind.rs (same id): RFC 2308 section 3 puts "the
-    // minimum of the MINIMUM field of the SOA record and the TTL of the SOA
-    // itself" on the SOA of a negative answer (vigia); BIND special-cases
-    // negative answers to qtype SOA (zero-no-soa-ttl) and sends TTL 0.
-    ("soa-query-negative-ttl", |c, b, v| {
-        let negative = b.rcode == "NXDOMAIN" || b.answer.iter().all(|l| fields(l)[1] != "SOA");
-        if c.qtype() != Some(SOA) || !negative || b.rcode != v.rcode || b.answer != v.answer {
-            return false;
-        }
-        let zero: Vec<String> = b
-            .authority
-            .iter()
-            .filter(|l| fields(l)[1] == "SOA" && fields(l)[3] == "0")
-            .cloned()
-            .collect();
-        let mut changed = false;
-        for z in zero {
-            let fz = fields(&z);
-            let same = v.authority.iter().find(|l| {
-                let f = fields(l);
-                f[1] == "SOA" && f[0] == fz[0] && f[4] == fz[4]
-            });
-            if let Some(vl) = same.cloned() {
-                b.authority.remove(&z);
-                b.authority.insert(vl);
-                changed = true;
+/// The only differences accepted (see `report::Allowance`).
+const ALLOWED: &[Allowance<Norm>] = &[
+    Allowance {
+        id: "soa-query-negative-ttl",
+        enabled: true,
+        why: "As in differential_bind.rs (same id): RFC 2308 section 3 puts \"the minimum of the \
+              MINIMUM field of the SOA record and the TTL of the SOA itself\" on the SOA of a negative \
+              answer (vigia); BIND special-cases negative answers to qtype SOA (zero-no-soa-ttl) and \
+              sends TTL 0.",
+        apply: |c, _, b, v| report::allow_soa_query_negative_ttl(c, b, v),
+    },
+    Allowance {
+        id: "rfc6303-empty-zone-ds",
+        enabled: true,
+        why: "BIND's default zones, out of scope: with recursion on (as shipped) BIND also serves the \
+              RFC 6303 empty zones, e.g. 168.192.in-addr.arpa (SOA \"ZONE. . 0 ...\"). DS belongs to \
+              the parent side of a cut (RFC 4035 3.1.4.1), so BIND answers DS at the apex of \
+              0.168.192.in-addr.arpa from that empty parent; vigia, which holds no parent, from the \
+              zone.",
+        apply: |c, _, b, v| {
+            let soa_owner = |n: &Norm| {
+                let soa: Vec<&String> = n.authority.iter().filter(|l| fields(l).1 == "SOA").collect();
+                (soa.len() == 1 && n.authority.len() == 1).then(|| fields(soa[0]).0)
+            };
+            let (Some(q), Some(bo), Some(vo)) = (c.query(), soa_owner(b), soa_owner(v)) else {
+                return false;
+            };
+            let empty_zone = b
+                .authority
+                .iter()
+                .any(|l| fields(l).4.split(' ').nth(1) == Some("."));
+            let qname = lower(&format!("{}.", q.name.trim_end_matches('.')));
+            let nodata =
+                b.rcode == "NOERROR" && v.rcode == "NOERROR" && b.answer.is_empty() && v.answer.is_empty();
+            if q.qtype != DS
+                || !nodata
+                || !empty_zone
+                || lower(&vo) != qname
+                || !qname.ends_with(&format!(".{}", lower(&bo)))
+            {
+                return false;
             }
-        }
-        changed
-    }),
-    // BIND's default zones, out of scope: with recursion on (as shipped)
-    // BIND also serves the RFC 6303 empty zones, e.g. 168.192.in-addr.arpa
-    // (SOA "ZONE. . 0 ..."). DS belongs to the parent side of a cut (RFC
-    // 4035 3.1.4.1), so BIND answers DS at the apex of 0.168.192.in-addr.arpa
-    // from that empty parent; vigia, which holds no parent, from the zone.
-    ("rfc6303-empty-zone-ds", |c, b, v| {
-        let soa_owner = |n: &Norm| {
-            let soa: Vec<&String> = n.authority.iter().filter(|l| fields(l)[1] == "SOA").collect();
-            (soa.len() == 1 && n.authority.len() == 1).then(|| fields(soa[0])[0].to_string())
-        };
-        let (Some(q), Some(bo), Some(vo)) = (c.query(), soa_owner(b), soa_owner(v)) else {
-            return false;
-        };
-        let empty_zone = b
-            .authority
-            .iter()
-            .any(|l| fields(l)[4].split(' ').nth(1) == Some("."));
-        let qname = lower(&format!("{}.", q.name.trim_end_matches('.')));
-        let nodata =
-            b.rcode == "NOERROR" && v.rcode == "NOERROR" && b.answer.is_empty() && v.answer.is_empty();
-        if q.qtype != DS
-            || !nodata
-            || !empty_zone
-            || lower(&vo) != qname
-            || !qname.ends_with(&format!(".{}", lower(&bo)))
-        {
-            return false;
-        }
-        b.authority = v.authority.clone();
-        true
-    }),
+            b.authority = v.authority.clone();
+            true
+        },
+    },
 ];
 
 /// The comparison itself (inside the namespace).
@@ -674,8 +635,8 @@ fn answers_like_named(shape: &Shape, named: &Path) {
     let vdir = tmp.path().join("vigia");
     std::fs::create_dir_all(&vdir).unwrap();
     let out = vdir.join("config.toml");
-    let o = import_bind(&root, shape, Some(&out));
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (code, _, stderr) = import_bind(&root, shape, Some(&out));
+    assert_eq!(code, 0, "{stderr}");
     let cfg = Config::load(&out).unwrap();
     assert_eq!(cfg.server.listen, [format!("127.0.0.1:{port}")]);
     // vigia beside named: another port, and its metrics on a free one.
@@ -743,30 +704,35 @@ fn answers_like_named(shape: &Shape, named: &Path) {
                 n
             })
         };
-        let mut b = ask(&|q| bind.udp(q), &|q| bind.tcp(q));
-        let mut v = ask(&|q| vigia.udp(q), &|q| vigia.tcp(q));
-        if let (Some(b), Some(v)) = (b.as_mut(), v.as_mut()) {
-            for (id, apply) in ALLOWED {
-                if apply(c, b, v) {
-                    *allowed.entry(*id).or_insert(0) += 1;
-                }
-            }
-        }
+        let b = ask(&|q| bind.udp(q), &|q| bind.tcp(q));
+        let v = ask(&|q| vigia.udp(q), &|q| vigia.tcp(q));
         if b.as_ref().is_some_and(|n| !n.answer.is_empty()) {
             answered += 1;
         }
-        if b != v {
-            let show = |n: &Option<Norm>| {
-                n.as_ref()
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "  (no answer)\n".into())
-            };
-            diffs.push(format!(
-                "{}\n named:\n{} vigia:\n{}",
-                c.describe(port),
-                show(&b),
-                show(&v)
-            ));
+        let explained = match (&b, &v) {
+            (Some(bn), Some(vn)) => report::explain(ALLOWED, differing_fields, c, &(), bn, vn).ok(),
+            (None, None) => Some(String::new()),
+            _ => None,
+        };
+        match explained {
+            Some(ids) => {
+                for id in ids.split('+').filter(|id| !id.is_empty()) {
+                    *allowed.entry(id.to_string()).or_insert(0) += 1;
+                }
+            }
+            None => {
+                let show = |n: &Option<Norm>| {
+                    n.as_ref()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "  (no answer)\n".into())
+                };
+                diffs.push(format!(
+                    "{}\n named:\n{} vigia:\n{}",
+                    c.describe(port),
+                    show(&b),
+                    show(&v)
+                ));
+            }
         }
     }
     println!(
@@ -912,13 +878,8 @@ fn operations_md_shows_the_real_output_on_the_thesis() {
         .find(|l| l.starts_with("vigia import-bind"))
         .expect("the command");
     let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-    let o = Command::new(vigia_bin())
-        .args(&args)
-        .current_dir(&copy)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stderr = text(&o.stderr);
+    let (code, _, stderr) = run_vigia_in(&copy, &args);
+    assert_eq!(code, 0, "{stderr}");
     let config = std::fs::read_to_string(copy.join("config.toml")).unwrap();
     assert_eq!(
         stderr,

@@ -143,10 +143,7 @@ fn still_serving(s: &mut Server, after: &str) {
 /// A plain query for `name`/A with ID 0x4142 (whose header octets are not
 /// a valid label or pointer when pointed at) and the given extra records.
 fn query_with(name: &[u8], counts: [u16; 4], tail: &[u8]) -> Vec<u8> {
-    let mut m = vec![0x41, 0x42, 0x01, 0x00];
-    for c in counts {
-        m.extend_from_slice(&c.to_be_bytes());
-    }
+    let mut m = header_bytes(0x4142, 0x0100, counts);
     m.extend_from_slice(name);
     m.extend_from_slice(&[0, 1, 0, 1]);
     m.extend_from_slice(tail);
@@ -556,9 +553,8 @@ fn mutated_queries_keep_the_invariants() {
 /// it slips (TC=1, header and question) must keep the invariants too.
 #[test]
 fn mutated_queries_under_rate_limiting() {
-    let mut opts = ServerOpts::new(all_zones());
-    opts.extra = "\n[rrl]\nenabled = true\nresponses_per_second = 5\nslip = 2\n".into();
-    let mut s = Server::start(opts);
+    let rrl = "\n[rrl]\nenabled = true\nresponses_per_second = 5\nslip = 2\n";
+    let mut s = Server::start(ServerOpts::new(all_zones()).with_extra(rrl));
     mutation_loop(&mut s, 0x0bad_5eed_f00d, 50, 0);
 }
 

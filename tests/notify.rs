@@ -15,29 +15,24 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::lifecycle::{serve_to_exit, wait_for};
+use common::process::Daemon;
 use common::site_vigia::{Site, SiteOpts, FORWARD};
 use common::{
-    admin, free_port, named_or_skip, parse, prom, query_udp_timeout, tcp_connect, tcp_frame, tcp_read_msg,
-    Named, Server, ServerOpts, TempDir, ZoneSpec, Q, SOA,
+    admin, free_port, named_or_skip, parse, prom, query_udp_timeout, serve_command, serve_to_exit, wait,
+    Named, Server, ServerOpts, TempDir, ZoneSpec, Q,
 };
 
 const VIGIA_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 19);
 
 /// `vigia_notify_total` for the forward zone and `target`, by result.
-fn notify_count(metrics: SocketAddr, target: SocketAddr, result: &str) -> f64 {
-    let samples = prom::parse(&admin::scrape(metrics));
-    prom::find(
-        &samples,
-        "vigia_notify_total",
-        &[
-            ("zone", "no-paladar.com.br."),
-            ("target", &target.to_string()),
-            ("result", result),
-        ],
-    )
-    .first()
-    .map_or(0.0, |s| s.value)
+fn notify_count(vigia: &Server, target: SocketAddr, result: &str) -> f64 {
+    let target = target.to_string();
+    let labels = [
+        ("zone", "no-paladar.com.br."),
+        ("target", &target),
+        ("result", result),
+    ];
+    vigia.metric_sum("vigia_notify_total", &labels)
 }
 
 #[test]
@@ -61,7 +56,7 @@ fn a_secondary_that_refuses_notify_gets_one_warning_and_no_retry() {
     // refused: wait for that before looking at the next one.
     let forward =
         |line: &str| line.contains("NOTIFY rejected") && line.contains("zone=\"no-paladar.com.br.\"");
-    wait_for(
+    wait::until_found(
         Duration::from_secs(20),
         "the start-up NOTIFY refused",
         || {
@@ -74,13 +69,12 @@ fn a_secondary_that_refuses_notify_gets_one_warning_and_no_retry() {
         || site.vigia.stderr(),
     );
     let mark = site.vigia.log_mark();
-    let refused_before = notify_count(site.vigia.metrics, target, "refused");
+    let refused_before = notify_count(&site.vigia, target, "refused");
     let nmark = named.log().len();
 
     // A failover change: serial 3, announced to the secondary, refused.
-    let (code, body) = admin::must(site.vigia.metrics, "POST", "/checks/master/drain");
-    assert_eq!(code, 200, "{body}");
-    let (line, _) = wait_for(
+    admin::drain(site.vigia.metrics, "master", true);
+    let (line, _) = wait::until_found(
         Duration::from_secs(5),
         "vigia's warning about the refused NOTIFY",
         || {
@@ -109,10 +103,7 @@ fn a_secondary_that_refuses_notify_gets_one_warning_and_no_retry() {
     assert_eq!(refusals, 1, "BIND saw the NOTIFY for serial 3 once:\n{nlog}");
     let warnings = site.vigia.log_since(mark).lines().filter(|l| forward(l)).count();
     assert_eq!(warnings, 1, "one warning");
-    assert_eq!(
-        notify_count(site.vigia.metrics, target, "refused"),
-        refused_before + 1.0
-    );
+    assert_eq!(notify_count(&site.vigia, target, "refused"), refused_before + 1.0);
     prom::promtool_check(&admin::scrape(site.vigia.metrics));
 }
 
@@ -164,10 +155,10 @@ fn a_silent_secondary_gets_the_retries_then_an_error_and_serving_goes_on() {
             );
         }
     }
-    wait_for(
+    wait::until_found(
         Duration::from_secs(20),
         "the NOTIFY error after the last try",
-        || (notify_count(site.vigia.metrics, target, "timeout") == 1.0).then_some(()),
+        || (notify_count(&site.vigia, target, "timeout") == 1.0).then_some(()),
         || site.vigia.stderr(),
     );
     let log = site.vigia.stderr();
@@ -226,7 +217,7 @@ fn a_failed_start_writes_nothing_and_sends_nothing() {
     let target = secondary.local_addr().unwrap();
     // A first vigia holds its ports and has written its state.
     let running = Site::start(SiteOpts::default());
-    wait_for(
+    wait::until_found(
         Duration::from_secs(5),
         "the running server's state file",
         || running.vigia.state_dir.join("state.json").exists().then_some(()),
@@ -281,17 +272,11 @@ fn a_failed_start_writes_nothing_and_sends_nothing() {
             &format!("listen = \"127.0.0.1:{metrics}\""),
         );
     std::fs::write(&good, cfg).unwrap();
-    let mut child = std::process::Command::new(common::vigia_bin())
-        .args(["serve", "--config"])
-        .arg(&good)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let control = Daemon::spawn("vigia", &mut serve_command(&good), dir.path().join("good.log"));
     secondary.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut buf = [0u8; 512];
     let got = secondary.recv_from(&mut buf);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(control);
     let (n, _) = got.expect("the control run notifies the secondary");
     assert_eq!(parse(&buf[..n]).unwrap().opcode, 4);
 }
@@ -369,11 +354,7 @@ fn outgoing_transfers_are_counted_by_zone_kind_and_result() {
         ZoneSpec::new("no-paladar.com.br", common::zone_paladar()),
         ZoneSpec::new("0.168.192.in-addr.arpa", common::zone_reverse()).allow(&[]),
     ]));
-    let ask = |zone: &str, qtype: u16| -> u16 {
-        let mut c = tcp_connect(s.addr).expect("connect");
-        c.write_all(&tcp_frame(&Q::new(zone, qtype).build())).unwrap();
-        parse(&tcp_read_msg(&mut c).expect("an answer")).unwrap().rcode
-    };
+    let ask = |zone: &str, qtype: u16| s.ask_tcp(&Q::new(zone, qtype)).rcode;
     assert_eq!(ask("no-paladar.com.br", common::AXFR), 0);
     assert_eq!(ask("no-paladar.com.br", common::AXFR), 0);
     assert_eq!(ask("0.168.192.in-addr.arpa", common::AXFR), 5);
@@ -381,7 +362,7 @@ fn outgoing_transfers_are_counted_by_zone_kind_and_result() {
     assert_eq!(ask("example.org", common::IXFR), 9);
     // An IXFR without the client's SOA is answered with the whole zone.
     assert_eq!(ask("no-paladar.com.br", common::IXFR), 0);
-    let samples = prom::parse(&admin::scrape(s.metrics));
+    let samples = s.samples();
     let v = |zone: &str, kind: &str, result: &str| {
         prom::value(
             &samples,
@@ -396,5 +377,4 @@ fn outgoing_transfers_are_counted_by_zone_kind_and_result() {
         1.0,
         "a zone vigia does not serve: no label of its own"
     );
-    let _ = SOA;
 }

@@ -10,126 +10,55 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::fake_primary::{FakePrimary, FakeSoa};
 use common::*;
 
 /// The primaries' address; NOTIFY is accepted from it only.
 const PRIMARY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 61);
 const SERIAL: u32 = 5;
 
-/// A fake primary answering SOA queries over TCP, recording each.
-struct FakePrimary {
-    addr: SocketAddr,
-    /// When each SOA query came, and for which zone.
-    queries: Arc<Mutex<Vec<(Instant, String)>>>,
+/// What the fake primary answers: the serial vigia's copy already has
+/// (so no transfer follows), the copy's timers.
+const SOA_AT_PRIMARY: FakeSoa = FakeSoa {
+    serial: SERIAL,
+    timers: TIMERS,
+    ttl: 300,
+};
+/// Refresh one hour: no timer-driven query during the test.
+const TIMERS: [u32; 4] = [3600, 600, 86400, 300];
+
+fn start_primary() -> FakePrimary {
+    FakePrimary::start(PRIMARY_IP, SOA_AT_PRIMARY)
 }
 
-impl FakePrimary {
-    fn start() -> FakePrimary {
-        let port = free_port(PRIMARY_IP);
-        let listener = TcpListener::bind((PRIMARY_IP, port)).expect("bind the fake primary");
-        let queries = Arc::new(Mutex::new(Vec::new()));
-        let log = queries.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut s) = conn else { continue };
-                let _ = s.set_read_timeout(Some(TIMEOUT));
-                let Some(q) = tcp_read_msg(&mut s) else { continue };
-                let Some((answer, zone)) = soa_answer(&q) else {
-                    continue;
-                };
-                log.lock().unwrap().push((Instant::now(), zone));
-                let _ = s.write_all(&tcp_frame(&answer));
-                let _ = s.read(&mut [0u8; 1]);
-            }
-        });
-        FakePrimary {
-            addr: SocketAddr::from((PRIMARY_IP, port)),
-            queries,
-        }
-    }
-
-    /// Times of the SOA queries for `zone` so far.
-    fn times(&self, zone: &str) -> Vec<Instant> {
-        let q = self.queries.lock().unwrap();
-        q.iter().filter(|(_, z)| z == zone).map(|(t, _)| *t).collect()
-    }
-
-    fn all_times(&self) -> Vec<Instant> {
-        self.queries.lock().unwrap().iter().map(|(t, _)| *t).collect()
-    }
-}
-
-/// The answer to an SOA query: the zone's SOA with serial [`SERIAL`].
-fn soa_answer(q: &[u8]) -> Option<(Vec<u8>, String)> {
-    let m = parse(q).ok()?;
-    let question = m.question.first()?;
-    if question.qtype != SOA {
-        return None;
-    }
-    let zone = question.name.trim_end_matches('.').to_ascii_lowercase();
-    let qname = encode_name(&zone);
-    let mut r = q.get(..2)?.to_vec();
-    r.extend_from_slice(&[0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0]);
-    r.extend_from_slice(&qname);
-    r.extend_from_slice(&[0, 6, 0, 1]);
-    let mut rdata = encode_name(&format!("ns.{zone}"));
-    rdata.extend(encode_name(&format!("hostmaster.{zone}")));
-    for v in [SERIAL, 3600, 600, 86400, 300] {
-        rdata.extend_from_slice(&v.to_be_bytes());
-    }
-    r.extend_from_slice(&qname);
-    r.extend_from_slice(&[0, 6, 0, 1, 0, 0, 1, 44]);
-    r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    r.extend_from_slice(&rdata);
-    Some((r, zone))
-}
-
-/// The copy vigia starts with: serial [`SERIAL`], refresh one hour (no
-/// timer-driven query during the test).
+/// The copy vigia starts with: serial [`SERIAL`], [`TIMERS`].
 fn copy_text(zone: &str) -> String {
-    format!(
-        "$ORIGIN {zone}.\n$TTL 300\n\
-         @  IN SOA ns.{zone}. hostmaster.{zone}. {SERIAL} 3600 600 86400 300\n\
-         @  IN NS  ns\n\
-         ns IN A   192.0.2.53\n"
-    )
+    zonefile::test_zone(zone, 300, SERIAL, TIMERS, "")
 }
 
 /// vigia following `zones` from the fake primary, with `limits` TOML
 /// (`[limits]` and per-zone lines); the site zone first, for readiness.
 fn start_vigia(primary: &FakePrimary, zones: &[(&str, &str)], limits: &str, dir: &TempDir) -> Server {
-    let mut extra = limits.to_string();
+    let mut specs = vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())];
     for (zone, zone_limits) in zones {
         let copy = dir.path().join(format!("{zone}.copy"));
         std::fs::write(&copy, copy_text(zone)).unwrap();
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"{zone}\"\ntype = \"secondary\"\nfile = \"{}\"\nprimaries = [\"{}\"]\n{zone_limits}\n",
-            copy.display(),
-            primary.addr
-        ));
+        specs.push(ZoneSpec::secondary(zone, copy, &[primary.addr]).with_extra(&format!("{zone_limits}\n")));
     }
-    let mut opts = ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]);
-    opts.extra = extra;
-    Server::start(opts)
+    Server::start(ServerOpts::new(specs).with_extra(limits))
 }
 
 /// Waits until `n` SOA queries for `zone` have come.
-fn wait_queries(primary: &FakePrimary, zone: &str, n: usize, server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while primary.times(zone).len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "{zone}: {} SOA queries, waiting for {n}\n{}",
-            primary.times(zone).len(),
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_queries(primary: &FakePrimary, zone: &str, n: usize) {
+    wait::until_found(
+        Duration::from_secs(10),
+        &format!("{zone}: {n} SOA queries"),
+        || (primary.times(zone).len() >= n).then_some(()),
+        || format!("{} came", primary.times(zone).len()),
+    );
 }
 
 /// Sends `count` NOTIFY, alternating over `zones`, from the primary's
@@ -155,16 +84,11 @@ fn flood(server: &Server, zones: &[&str], count: usize, span: Duration) -> (Inst
 /// Waits until no SOA query has come for a second after `after`; returns
 /// the queries from `from` on.
 fn settle(primary: &FakePrimary, from: Instant, after: Instant) -> Vec<Instant> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    wait::until_some(Duration::from_secs(15), "SOA queries stop", || {
         let times: Vec<Instant> = primary.all_times().into_iter().filter(|t| *t >= from).collect();
         let last = times.iter().max().copied().unwrap_or(from).max(after);
-        if last.elapsed() > Duration::from_secs(1) {
-            return times;
-        }
-        assert!(Instant::now() < deadline, "SOA queries never stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (last.elapsed() > Duration::from_secs(1)).then_some(times)
+    })
 }
 
 /// At most `rate` per second over the span from `from` to the last
@@ -186,11 +110,11 @@ fn assert_paced(times: &[Instant], from: Instant, rate: f64, what: &str) {
 
 #[test]
 fn a_notify_flood_is_paced_at_serial_query_rate() {
-    let primary = FakePrimary::start();
+    let primary = start_primary();
     let dir = TempDir::new("notify-rate");
     let server = start_vigia(&primary, &[("flood.test", "")], "", &dir);
     // The refresh at start-up.
-    wait_queries(&primary, "flood.test", 1, &server);
+    wait_queries(&primary, "flood.test", 1);
     let (first, last_notify) = flood(&server, &["flood.test"], 400, Duration::from_secs(2));
     let times = settle(&primary, first, last_notify);
     // BIND's default: 20 per second.
@@ -234,7 +158,7 @@ fn a_notify_flood_is_paced_at_serial_query_rate() {
 
 #[test]
 fn the_rate_applies_per_zone_and_to_all_zones() {
-    let primary = FakePrimary::start();
+    let primary = start_primary();
     let dir = TempDir::new("notify-rate-zones");
     // One zone limited to 5 per second; both together to 10.
     let server = start_vigia(
@@ -246,8 +170,8 @@ fn the_rate_applies_per_zone_and_to_all_zones() {
         "\n[limits]\nserial_query_rate = 10\n",
         &dir,
     );
-    wait_queries(&primary, "slow.test", 1, &server);
-    wait_queries(&primary, "fast.test", 1, &server);
+    wait_queries(&primary, "slow.test", 1);
+    wait_queries(&primary, "fast.test", 1);
     let (first, last_notify) = flood(&server, &["slow.test", "fast.test"], 400, Duration::from_secs(2));
     let times = settle(&primary, first, last_notify);
     let slow: Vec<Instant> = primary

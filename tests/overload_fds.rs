@@ -22,38 +22,14 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::web_backend::WebBackend;
+use common::http_backend::{HttpBackend, Mode};
+use common::process::{raise_own_nofile, run_to_exit};
 use common::*;
 
-/// Raises this test process's own soft limit: it holds the client
-/// sockets itself.
-fn raise_own_limit(need: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit on this process, with a valid struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        assert!(
-            lim.rlim_max >= need,
-            "this test needs a hard descriptor limit of at least {need} (ulimit -Hn)"
-        );
-        lim.rlim_cur = lim.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-    }
-}
-
 fn connect_from(src: Ipv4Addr, to: SocketAddr) -> TcpStream {
-    assert!(src.is_loopback() && to.ip().is_loopback());
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.bind(&SocketAddr::from((src, 0)).into()).unwrap();
-    s.connect_timeout(&to.into(), Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("connect from {src}: {e}"));
-    s.into()
+    tcp_connect_from(src, to, None).unwrap_or_else(|e| panic!("connect from {src}: {e}"))
 }
 
 /// Each check's (state, probes run, last result) from `/status`.
@@ -113,9 +89,9 @@ fn idle_tcp_clients_never_starve_probes_under_ulimit_256() {
 /// keep probing OK, the failover answer not to change, and `/metrics`,
 /// `/status` and the reload API to answer.
 fn idle_clients_never_starve_probes(limit: u64, conns: u32, clients: u32) {
-    raise_own_limit(2048);
-    let master = WebBackend::start(Ipv4Addr::new(127, 0, 0, 108));
-    let webserver = WebBackend::start(Ipv4Addr::new(127, 0, 0, 110));
+    raise_own_nofile(2048);
+    let master = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 108), Mode::Ok);
+    let webserver = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 110), Mode::Ok);
     let mut opts = ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]);
     opts.nofile = Some((limit, limit));
     // Idle clients are kept as long as the test runs.
@@ -228,31 +204,13 @@ fn an_explicit_tcp_cap_that_does_not_fit_refuses_to_start() {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(vigia_bin());
-    limit_nofile(&mut cmd, 1024, 1024);
-    let mut child = cmd
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigia started with tcp_max_connections = 1000 under a limit of 1024");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!status.success(), "{text}");
+    let run = run_to_exit(
+        &mut serve_command_limited(&config, Some((1024, 1024))),
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|| panic!("vigia started with tcp_max_connections = 1000 under a limit of 1024"));
+    let text = run.output();
+    assert!(!run.ok(), "{text}");
     for part in [
         "tcp_max_connections = 1000",
         "limit (RLIMIT_NOFILE) is 1024",

@@ -12,68 +12,19 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::http_backend::{HttpBackend, Mode};
 use common::*;
-
-/// A web backend answering 200, or flooding 1xx heads once told to.
-struct FloodBackend {
-    addr: SocketAddr,
-    flood: Arc<AtomicBool>,
-}
-
-impl FloodBackend {
-    fn start(ip: Ipv4Addr) -> FloodBackend {
-        assert!(ip.is_loopback());
-        let listener = TcpListener::bind((ip, 0)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let flood = Arc::new(AtomicBool::new(false));
-        let f = flood.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let f = f.clone();
-                std::thread::spawn(move || serve(conn, &f));
-            }
-        });
-        FloodBackend { addr, flood }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
-    }
-}
-
-fn serve(mut s: TcpStream, flood: &AtomicBool) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match s.read(&mut buf) {
-            Ok(n) if n > 0 && head.len() < 16 * 1024 => head.extend_from_slice(&buf[..n]),
-            _ => return,
-        }
-    }
-    if flood.load(Ordering::SeqCst) {
-        // As fast as the socket takes them, until the prober hangs up.
-        let heads = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
-        while s.write_all(&heads).is_ok() {}
-        return;
-    }
-    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-}
 
 /// The check's state in `/status`: (state, last probe's duration in ms,
 /// probes run).
 fn check_state(metrics: SocketAddr, name: &str) -> (String, f64, u64) {
     let st = admin::status(metrics);
-    let c = st["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name} in /status: {st}"));
+    let c = admin::check_in(&st, name);
     (
         c["state"].as_str().unwrap_or_default().to_string(),
         c["last_duration_ms"].as_f64().unwrap_or(0.0),
@@ -112,7 +63,7 @@ fn summary(took: &mut [Duration]) -> String {
 
 #[test]
 fn a_1xx_flood_ends_every_probe_at_its_deadline_and_dns_keeps_answering() {
-    let backend = FloodBackend::start(Ipv4Addr::new(127, 0, 0, 108));
+    let backend = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 108), Mode::Ok);
     let (interval, timeout, fall) = (Duration::from_secs(1), Duration::from_millis(500), 3u32);
     let mut opts = ServerOpts::new(vec![ZoneSpec::new("no-paladar.com.br", zone_paladar())]);
     opts.extra = format!(
@@ -143,7 +94,7 @@ fn a_1xx_flood_ends_every_probe_at_its_deadline_and_dns_keeps_answering() {
     let stop = Arc::new(AtomicBool::new(false));
     let timer = tcp_timer(server.addr, stop.clone());
     let scrapes = Arc::new(Mutex::new(Vec::new()));
-    backend.flood.store(true, Ordering::SeqCst);
+    backend.set(Mode::ContinueFlood);
     let flooded = Instant::now();
     // Fall probes in a row, each an interval (jittered by up to 10 %) after
     // the last, the last one ending at its timeout: expected, and printed.

@@ -15,8 +15,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -52,14 +51,10 @@ fn write_zone(path: &Path, serial: u32) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// A field of /proc/PID/status, in bytes (VmRSS, VmHWM).
-fn status_bytes(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-        * 1024
+/// (VmRSS, VmHWM) of `pid` in bytes: resident memory now, and its peak.
+fn rss_bytes(pid: u32) -> (u64, u64) {
+    let (rss, hwm) = process::rss_kib(pid);
+    (rss * 1024, hwm * 1024)
 }
 
 /// Resident memory once start-up garbage is freed: polled until it stops
@@ -67,12 +62,12 @@ fn status_bytes(pid: u32, field: &str) -> u64 {
 /// answer).
 fn settled_rss(pid: u32) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut low = status_bytes(pid, "VmRSS");
+    let mut low = rss_bytes(pid).0;
     let mut since = Instant::now();
     while since.elapsed() < Duration::from_secs(1) {
         assert!(Instant::now() < deadline, "RSS never settled");
         std::thread::sleep(Duration::from_millis(50));
-        let now = status_bytes(pid, "VmRSS");
+        let now = rss_bytes(pid).0;
         if now + MIB < low {
             since = Instant::now();
         }
@@ -81,54 +76,20 @@ fn settled_rss(pid: u32) -> u64 {
     low
 }
 
-/// One HTTP/1.1 request to the admin listener: (status, body). Reloads of
-/// 100k records queue behind each other, so the answer may take a while.
+/// One request to the admin listener: (status, body). Reloads of 100k
+/// records queue behind each other, so the answer may take a while.
 fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    assert!(addr.ip().is_loopback());
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to the admin listener");
-    s.set_read_timeout(Some(Duration::from_secs(180))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read the admin answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status");
-    (status, body.to_string())
+    admin::must_within(addr, method, path, Duration::from_secs(180))
 }
 
-/// Reloads run so far (ok and error) from `vigia_reloads_total`.
-fn reloads_run(metrics: SocketAddr) -> u64 {
-    let body = admin::scrape(metrics);
+/// Reloads run so far (ok and error) from `vigia_reloads_total`, read
+/// from one scrape.
+fn reloads_run(server: &Server) -> u64 {
+    let samples = server.samples();
     ["ok", "error"]
         .iter()
-        .map(|r| {
-            let prefix = format!("vigia_reloads_total{{result=\"{r}\"}} ");
-            body.lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
-        })
+        .map(|r| prom::value(&samples, "vigia_reloads_total", &[("result", r)]) as u64)
         .sum()
-}
-
-fn serial(server: &Server) -> u32 {
-    let m = server.ask(&Q::new(ZONE, SOA));
-    assert_eq!(m.rcode, 0, "{}", m.dump());
-    m.answer[0]
-        .rdata
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Queries names of the zone over UDP, one after another, until stopped;
@@ -160,7 +121,7 @@ fn a_reload_storm_runs_few_reloads_and_gives_memory_back() {
     let server = Server::start(ServerOpts::new(vec![ZoneSpec::new(ZONE, zone.clone())]));
     let pid = server.pid();
     let start_rss = settled_rss(pid);
-    let start_hwm = status_bytes(pid, "VmHWM");
+    let start_hwm = rss_bytes(pid).1;
     let bound = 2 * start_rss + 32 * MIB;
     let peak_bound = 2 * start_hwm + 32 * MIB;
     // From here VmHWM is the storm's peak.
@@ -173,12 +134,12 @@ fn a_reload_storm_runs_few_reloads_and_gives_memory_back() {
         let (stop, peak) = (stop.clone(), sampled_peak.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
-                peak.fetch_max(status_bytes(pid, "VmRSS"), Ordering::SeqCst);
+                peak.fetch_max(rss_bytes(pid).0, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(10));
             }
         })
     };
-    let before = reloads_run(server.metrics);
+    let before = reloads_run(&server);
     let started = Instant::now();
 
     // 30 POSTs released together, 30 SIGHUPs meanwhile.
@@ -203,7 +164,11 @@ fn a_reload_storm_runs_few_reloads_and_gives_memory_back() {
     write_zone(&zone, 2);
     let (code, body) = http(server.metrics, "POST", "/reload");
     assert_eq!(code, 200, "{body}");
-    assert_eq!(serial(&server), 2, "a reload asked for after the edit serves it");
+    assert_eq!(
+        server.serial(ZONE),
+        Some(2),
+        "a reload asked for after the edit serves it"
+    );
     for p in posts {
         let (code, body) = p.join().unwrap();
         assert_eq!(code, 200, "POST /reload during the storm: {body}");
@@ -213,14 +178,14 @@ fn a_reload_storm_runs_few_reloads_and_gives_memory_back() {
     // Whatever SIGHUP came last is covered by one more request's reload.
     let (code, body) = http(server.metrics, "POST", "/reload");
     assert_eq!(code, 200, "{body}");
-    let ran = reloads_run(server.metrics) - before;
+    let ran = reloads_run(&server) - before;
 
     // Memory comes back once the replaced snapshots are freed.
     let after = settled_rss(pid);
     stop.store(true, Ordering::SeqCst);
     sampler.join().unwrap();
     let (sent, answered, worst) = poller.join().unwrap();
-    let peak = status_bytes(pid, "VmHWM").max(sampled_peak.load(Ordering::SeqCst));
+    let peak = rss_bytes(pid).1.max(sampled_peak.load(Ordering::SeqCst));
     eprintln!(
         "reload storm on {RECORDS} records: start RSS {} MiB (start-up peak {} MiB), storm peak {} MiB, \
          after {} MiB, bounds {} MiB after, {} MiB peak; {ran} reloads for 62 requests in {storm:?}; \

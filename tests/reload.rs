@@ -8,13 +8,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::watch::Watch;
 use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -23,15 +20,14 @@ const DEADLINE: Duration = Duration::from_secs(10);
 // A vigia serving a zone file the test rewrites
 
 /// The test's own zone, `reload.test`, in presentation form.
+/// www is on line 6, txt on line 7.
 fn zone_text(serial: u32, www: &str, txt: &str) -> String {
-    format!(
-        "$ORIGIN reload.test.\n\
-         $TTL 300\n\
-         @    IN SOA ns.reload.test. hostmaster.reload.test. {serial} 3600 600 86400 300\n\
-         @    IN NS  ns\n\
-         ns   IN A   192.0.2.53\n\
-         www  IN A   {www}\n\
-         txt  IN TXT \"{txt}\"\n"
+    zonefile::test_zone(
+        "reload.test",
+        300,
+        serial,
+        [3600, 600, 86400, 300],
+        &format!("www  IN A   {www}\ntxt  IN TXT \"{txt}\"\n"),
     )
 }
 
@@ -40,7 +36,6 @@ fn zone_text(serial: u32, www: &str, txt: &str) -> String {
 struct Site {
     zone: PathBuf,
     server: Server,
-    pid: libc::pid_t,
     /// The config as Server wrote it.
     config_text: String,
     _dir: TempDir,
@@ -57,12 +52,10 @@ impl Site {
             ZoneSpec::new("reload.test", zone.clone()),
             ZoneSpec::new("no-paladar.com.br", paladar),
         ]));
-        let pid = pid_of(&server);
         let config_text = std::fs::read_to_string(&server.config).unwrap();
         Site {
             zone,
             server,
-            pid,
             config_text,
             _dir: dir,
         }
@@ -74,17 +67,8 @@ impl Site {
 
     /// `(ok, error)` from `vigia_reloads_total`.
     fn reload_counts(&self) -> (u64, u64) {
-        let (status, body) = http(self.server.metrics, "GET", "/metrics");
-        assert_eq!(status, 200, "{body}");
-        let count = |result: &str| {
-            let prefix = format!("vigia_reloads_total{{result=\"{result}\"}} ");
-            body.lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()))
-                .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{body}"))
-                .trim()
-                .parse::<u64>()
-                .unwrap()
-        };
+        let samples = self.server.samples();
+        let count = |result| prom::value(&samples, "vigia_reloads_total", &[("result", result)]) as u64;
         (count("ok"), count("error"))
     }
 
@@ -94,48 +78,19 @@ impl Site {
         let (ok0, err0) = self.reload_counts();
         let http_result = match via {
             Via::Hup => {
-                // SAFETY: kill(2) with a pid this test spawned (checked in pid_of).
-                let rc = unsafe { libc::kill(self.pid, libc::SIGHUP) };
-                assert_eq!(
-                    rc,
-                    0,
-                    "kill -HUP {}: {}",
-                    self.pid,
-                    std::io::Error::last_os_error()
-                );
+                self.server.signal(libc::SIGHUP);
                 None
             }
-            Via::Post => {
-                let (status, body) = http(self.server.metrics, "POST", "/reload");
-                let v: serde_json::Value =
-                    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/reload body {body:?}: {e}"));
-                match status {
-                    200 => {
-                        assert_eq!(v["result"], "ok", "{body}");
-                        Some(Ok(()))
-                    }
-                    500 => {
-                        assert_eq!(v["result"], "error", "{body}");
-                        Some(Err(v["error"].as_str().expect("error text").to_string()))
-                    }
-                    s => panic!("POST /reload answered {s}: {body}"),
-                }
-            }
+            Via::Post => Some(admin::reload_outcome(self.server.metrics, admin::ANSWER_WITHIN)),
         };
-        let deadline = Instant::now() + DEADLINE;
-        let counted = loop {
+        let counted = wait::until_some(DEADLINE, &format!("{via:?} reload counted"), || {
             let (ok, err) = self.reload_counts();
-            if (ok, err) != (ok0, err0) {
-                assert_eq!(ok + err, ok0 + err0 + 1, "one reload, counted once");
-                break if ok > ok0 { Ok(()) } else { Err(String::new()) };
+            if (ok, err) == (ok0, err0) {
+                return None;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{via:?} reload not counted within {DEADLINE:?}\n--- stderr ---\n{}",
-                self.server.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            assert_eq!(ok + err, ok0 + err0 + 1, "one reload, counted once");
+            Some(if ok > ok0 { Ok(()) } else { Err(String::new()) })
+        });
         match http_result {
             Some(r) => {
                 assert_eq!(
@@ -180,15 +135,7 @@ impl Site {
     }
 
     fn serial(&self) -> u32 {
-        let m = self.server.ask(&Q::new("reload.test", SOA));
-        assert_eq!(m.rcode, 0, "{}", m.dump());
-        m.answer[0]
-            .rdata
-            .split_whitespace()
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap()
+        lookup::serial_at(self.server.addr, "reload.test").expect("reload.test answers its SOA")
     }
 
     fn www(&self) -> String {
@@ -205,12 +152,17 @@ impl Site {
 
     /// The serial `/status` reports for reload.test.
     fn status_serial(&self) -> u64 {
-        let (status, body) = http(self.server.metrics, "GET", "/status");
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["zones"]["reload.test."]
+        let st = admin::status(self.server.metrics);
+        st["zones"]["reload.test."]
             .as_u64()
-            .unwrap_or_else(|| panic!("no zones.\"reload.test.\" in /status: {body}"))
+            .unwrap_or_else(|| panic!("no zones.\"reload.test.\" in /status: {st}"))
+    }
+
+    /// The first line of vigia's log with `needle`, which must come.
+    fn wait_log(&self, needle: &str) -> String {
+        self.server
+            .wait_log(needle, DEADLINE)
+            .unwrap_or_else(|| panic!("{needle:?} not logged within {DEADLINE:?}"))
     }
 }
 
@@ -218,78 +170,6 @@ impl Site {
 enum Via {
     Hup,
     Post,
-}
-
-/// The pid of the `vigia serve` that `s` started: our child whose command
-/// line names its (unique, temporary) config file.
-fn pid_of(s: &Server) -> libc::pid_t {
-    let me = std::process::id().to_string();
-    let config = s.config.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if !(args.iter().any(|a| a == "serve") && args.contains(&config)) {
-            continue;
-        }
-        // Field 4 of /proc/PID/stat is the parent pid (after "(comm)").
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if ppid == Some(me.as_str()) {
-            return pid;
-        }
-    }
-    panic!("no child `vigia serve --config {config}` in /proc");
-}
-
-/// One HTTP/1.1 request to the admin listener: (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    assert!(addr.ip().is_loopback());
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect to the admin listener");
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    s.set_write_timeout(Some(TIMEOUT)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the admin answer");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("bad HTTP answer {text:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {head:?}"));
-    (status, body.to_string())
-}
-
-/// Waits until vigia's log contains `needle`.
-fn wait_log(site: &Site, needle: &str) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let log = site.server.stderr();
-        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
-            return line.to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{needle:?} not logged within {DEADLINE:?}\n--- stderr ---\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `PATH:LINE: ` at the start of an error, as vigia check prints it.
@@ -320,7 +200,7 @@ fn broken_zone_keeps_every_answer() {
     let err = site.reload(Via::Post).unwrap_err();
     assert_file_line(&err, &site.zone, 6, "192.0.2.256");
     assert_eq!(site.answers(), before);
-    wait_log(&site, "reload failed, still serving the previous configuration");
+    site.wait_log("reload failed, still serving the previous configuration");
 
     // A line that is not a record at all, by SIGHUP.
     site.write_zone(&format!("{good}this is not a record\n"));
@@ -438,7 +318,7 @@ fn changed_zone_with_same_serial_gets_serial_plus_one() {
     assert_eq!(site.www(), "192.0.2.9");
     assert_eq!(site.serial(), 11);
     assert_eq!(site.status_serial(), 11);
-    let warning = wait_log(&site, "zone file changed but its serial did not");
+    let warning = site.wait_log("zone file changed but its serial did not");
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("reload.test"), "{warning}");
 
@@ -469,50 +349,39 @@ fn changed_zone_with_same_serial_gets_serial_plus_one() {
 #[test]
 fn udp_queries_never_fail_during_reloads() {
     let site = Site::start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let asked = Arc::new(AtomicU64::new(0));
     let addr = site.server.addr;
-    let looper = {
-        let (stop, asked) = (stop.clone(), asked.clone());
-        std::thread::spawn(move || {
-            let mut failures = Vec::new();
-            let questions = [
-                ("www.reload.test", A),
-                ("reload.test", SOA),
-                ("no-paladar.com.br", SOA),
-                ("nope.reload.test", A),
-            ];
-            while !stop.load(Ordering::Relaxed) {
-                for (name, t) in questions {
-                    let n = asked.fetch_add(1, Ordering::Relaxed);
-                    let q = Q::new(name, t);
-                    let verdict = match query_udp(addr, &q.build()).map(|r| parse(&r)) {
-                        None => Err("no answer".to_string()),
-                        Some(Err(e)) => Err(format!("unparsable: {e}")),
-                        Some(Ok(m)) if m.id != q.id => Err("wrong id".into()),
-                        Some(Ok(m)) if name.starts_with("nope") => {
-                            if m.rcode == 3 && m.answer.is_empty() {
-                                Ok(())
-                            } else {
-                                Err(m.dump())
-                            }
-                        }
-                        Some(Ok(m)) => {
-                            if m.rcode == 0 && m.aa && m.answer.len() == 1 && m.answer[0].rtype == t {
-                                Ok(())
-                            } else {
-                                Err(m.dump())
-                            }
-                        }
-                    };
-                    if let Err(e) = verdict {
-                        failures.push(format!("query {n}: {name} {}: {e}", type_name(t)));
+    let questions = [
+        ("www.reload.test", A),
+        ("reload.test", SOA),
+        ("no-paladar.com.br", SOA),
+        ("nope.reload.test", A),
+    ];
+    // Each query's verdict: Err(what was wrong).
+    let looper = Watch::start(Duration::ZERO, move || {
+        questions.map(|(name, t)| {
+            let q = Q::new(name, t);
+            let verdict = match query_udp(addr, &q.build()).map(|r| parse(&r)) {
+                None => Err("no answer".to_string()),
+                Some(Err(e)) => Err(format!("unparsable: {e}")),
+                Some(Ok(m)) if m.id != q.id => Err("wrong id".into()),
+                Some(Ok(m)) if name.starts_with("nope") => {
+                    if m.rcode == 3 && m.answer.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(m.dump())
                     }
                 }
-            }
-            failures
+                Some(Ok(m)) => {
+                    if m.rcode == 0 && m.aa && m.answer.len() == 1 && m.answer[0].rtype == t {
+                        Ok(())
+                    } else {
+                        Err(m.dump())
+                    }
+                }
+            };
+            verdict.map_err(|e| format!("{name} {}: {e}", type_name(t)))
         })
-    };
+    });
 
     for i in 0..10u32 {
         let www = format!("192.0.2.{}", 100 + i);
@@ -524,15 +393,17 @@ fn udp_queries_never_fail_during_reloads() {
         assert_eq!(site.www(), www);
     }
     // Let the loop run on the last snapshot too, then stop it.
-    let seen = asked.load(Ordering::Relaxed);
-    let deadline = Instant::now() + DEADLINE;
-    while asked.load(Ordering::Relaxed) < seen + 20 {
-        assert!(Instant::now() < deadline, "the query loop stalled");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    stop.store(true, Ordering::Relaxed);
-    let failures = looper.join().unwrap();
-    let total = asked.load(Ordering::Relaxed);
+    let seen = looper.count();
+    wait::until(DEADLINE, "the query loop going on", || {
+        looper.count() >= seen + 20
+    });
+    let verdicts = looper.finish();
+    let total = verdicts.len();
+    let failures: Vec<String> = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(n, v)| v.as_ref().err().map(|e| format!("query {n}: {e}")))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {total} queries failed:\n{}",

@@ -16,16 +16,15 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::lifecycle::wait_for;
+use common::http_backend::Mode;
+use common::process::Daemon;
 use common::site_vigia::{Site, SiteOpts, MASTER, WEBSERVER};
-use common::web_backend::Web;
-use common::{free_port, parse, query_udp_timeout, Msg, TempDir, A, PTR, Q};
+use common::{free_port, parse, query_udp_timeout, tools, wait, Msg, TempDir, A, PTR, Q};
 
-const UNBOUND: &str = "/usr/sbin/unbound";
 const RULE_TTL: Duration = Duration::from_secs(2);
 /// Detection: interval x fall + timeout, with room for a busy machine.
 const DETECTION: Duration = Duration::from_millis(200 * 2 + 500 + 1000);
@@ -44,17 +43,16 @@ const NOT_LOOPBACK: &[&str] = &[
     "8000::/1",
 ];
 
-/// unbound's path, or None when it is missing and the test may be skipped
-/// (with CI=true a missing unbound fails).
-fn unbound_or_skip() -> Option<&'static str> {
-    if Path::new(UNBOUND).exists() {
-        return Some(UNBOUND);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("unbound is not installed, and CI=true: apt-get install unbound dns-root-data");
-    }
-    eprintln!("!!! SKIPPED resolver tests: unbound is not installed (apt-get install unbound dns-root-data); this is not a pass");
-    None
+/// The paths of unbound and unbound-checkconf, or None (after a loud
+/// skip) when they are missing; with CI=true a missing unbound fails.
+fn unbound_or_skip(test: &str) -> Option<[PathBuf; 2]> {
+    tools::require(
+        test,
+        [
+            ("unbound", "unbound dns-root-data"),
+            ("unbound-checkconf", "unbound"),
+        ],
+    )
 }
 
 /// examples/unbound/unbound.conf with only the substitutions above.
@@ -95,64 +93,39 @@ fn recipe(listen: SocketAddr, vigia: SocketAddr) -> String {
     out
 }
 
+/// unbound on 127.0.0.111 with the recipe, in front of `vigia`.
 struct Unbound {
     addr: SocketAddr,
-    child: Child,
-    log: PathBuf,
+    _daemon: Daemon,
     _dir: TempDir,
 }
 
 impl Unbound {
-    fn start(bin: &str, vigia: SocketAddr) -> Unbound {
+    fn start([bin, checkconf]: &[PathBuf; 2], vigia: SocketAddr) -> Unbound {
         let ip = Ipv4Addr::new(127, 0, 0, 111);
         let addr = SocketAddr::from((ip, free_port(ip)));
         let dir = TempDir::new("unbound");
         let conf = dir.path().join("unbound.conf");
         std::fs::write(&conf, recipe(addr, vigia)).unwrap();
-        let check = Command::new("/usr/sbin/unbound-checkconf")
-            .arg(&conf)
-            .output()
-            .unwrap();
+        let check = Command::new(checkconf).arg(&conf).output().unwrap();
         assert!(
             check.status.success(),
             "unbound-checkconf: {}{}",
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let log = dir.path().join("unbound.log");
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .args(["-d", "-p", "-c"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("spawn unbound");
-        let mut u = Unbound {
-            addr,
-            child,
-            log,
-            _dir: dir,
-        };
+        let mut cmd = Command::new(bin);
+        cmd.args(["-d", "-p", "-c"]).arg(&conf);
+        let mut daemon = Daemon::spawn("unbound", &mut cmd, dir.path().join("unbound.log"));
         let localhost = Q::new("localhost", A).rd(true).build();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while query_udp_timeout(addr, &localhost, Duration::from_millis(300)).is_none() {
-            if let Ok(Some(st)) = u.child.try_wait() {
-                panic!("unbound exited ({st}):\n{}", u.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "unbound did not answer within 10 s:\n{}",
-                u.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        daemon.wait_until(Duration::from_secs(10), "answer", "the recipe", || {
+            query_udp_timeout(addr, &localhost, Duration::from_millis(300)).is_some()
+        });
+        Unbound {
+            addr,
+            _daemon: daemon,
+            _dir: dir,
         }
-        u
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// A recursive question, as the site's machines ask.
@@ -173,24 +146,17 @@ impl Unbound {
     }
 }
 
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- unbound log ---\n{}", self.log());
-        }
-    }
-}
-
 #[test]
 fn unbound_with_the_recipe_resolves_the_site_and_follows_a_failover() {
-    let Some(bin) = unbound_or_skip() else { return };
+    let Some(unbound) = unbound_or_skip("unbound_with_the_recipe_resolves_the_site_and_follows_a_failover")
+    else {
+        return;
+    };
     let site = Site::start(SiteOpts {
         ttl: "2s",
         ..SiteOpts::default()
     });
-    let unbound = Unbound::start(bin, site.vigia.addr);
+    let unbound = Unbound::start(&unbound, site.vigia.addr);
 
     // Forward and reverse names resolve through unbound (RA, no AA).
     let www = unbound
@@ -230,9 +196,9 @@ fn unbound_with_the_recipe_resolves_the_site_and_follows_a_failover() {
     assert_eq!(target, MASTER);
     assert!(ttl <= RULE_TTL.as_secs() as u32, "cached with TTL {ttl}");
     let killed = Instant::now();
-    site.master.set(Web::Stopped);
+    site.master.set(Mode::Stopped);
     let limit = RULE_TTL + DETECTION + Duration::from_secs(1);
-    let (_, took) = wait_for(
+    let (_, took) = wait::until_found(
         limit,
         "www through unbound moves to webserver within the rule's TTL plus detection",
         || unbound.www().filter(|(t, _)| t == WEBSERVER),
@@ -248,7 +214,7 @@ fn unbound_with_the_recipe_resolves_the_site_and_follows_a_failover() {
         "through unbound, www moved {took:?} after master was killed ({:?} since; rule TTL {RULE_TTL:?})",
         killed.elapsed()
     );
-    wait_for(
+    wait::until_found(
         limit,
         "the apex through unbound drops master's address",
         || {

@@ -14,14 +14,13 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::lifecycle::{serial_at, wait_for};
-use common::site_vigia::{apex_at, www_at, Site, SiteOpts, FORWARD, MASTER, WEBSERVER};
-use common::web_backend::Web;
-use common::{admin, free_port, named_or_skip, Named};
+use common::http_backend::Mode;
+use common::lookup::{a_at, cname_at, serial_at};
+use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER, REVERSE, WEBSERVER};
+use common::watch::Watch;
+use common::{admin, free_port, named_or_skip, query_udp_timeout, wait, Named, A, Q};
 
 /// How long a secondary may take to follow a change (the issue's bound).
 const FOLLOW: Duration = Duration::from_secs(5);
@@ -35,62 +34,36 @@ fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
 }
 
-/// Watches, until dropped, that the secondary's serial never runs ahead of
-/// vigia's (samples while vigia is down are skipped).
-struct Watch {
-    stop: Arc<AtomicBool>,
-    ahead: Arc<Mutex<Vec<(u32, u32)>>>,
-    samples: Arc<Mutex<u32>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// Samples, until finished, the serials of the secondary and of vigia
+/// (the secondary first: if it is ahead of a vigia asked just after, it
+/// was ahead at that moment too); samples while vigia is down are skipped.
+fn watch_serials(vigia: SocketAddr, named: SocketAddr) -> Watch<(u32, u32)> {
+    Watch::start(Duration::from_millis(25), move || {
+        let b = serial_at(named, FORWARD);
+        let v = serial_at(vigia, FORWARD);
+        b.zip(v)
+    })
 }
 
-impl Watch {
-    fn start(vigia: SocketAddr, named: SocketAddr) -> Watch {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ahead = Arc::new(Mutex::new(Vec::new()));
-        let samples = Arc::new(Mutex::new(0));
-        let (s, a, n) = (stop.clone(), ahead.clone(), samples.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                // The secondary first: if it is ahead of a vigia asked just
-                // after, it was ahead at that moment too.
-                let b = serial_at(named, FORWARD);
-                let v = serial_at(vigia, FORWARD);
-                if let (Some(b), Some(v)) = (b, v) {
-                    *n.lock().unwrap() += 1;
-                    if serial_gt(b, v) {
-                        a.lock().unwrap().push((b, v));
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-        });
-        Watch {
-            stop,
-            ahead,
-            samples,
-            thread: Some(thread),
-        }
-    }
+/// What `addr` answers for www: (rcode, CNAME target).
+fn www_at(addr: SocketAddr) -> Option<(u16, String)> {
+    cname_at(addr, "www.no-paladar.com.br")
+}
 
-    fn finish(mut self) -> (u32, Vec<(u32, u32)>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap();
-        let n = *self.samples.lock().unwrap();
-        let ahead = self.ahead.lock().unwrap().clone();
-        (n, ahead)
-    }
+/// The apex A set `addr` answers: (rcode, sorted addresses).
+fn apex_at(addr: SocketAddr) -> Option<(u16, Vec<String>)> {
+    a_at(addr, FORWARD)
 }
 
 /// Waits until vigia answers www with `target` and serves a serial; returns
 /// that serial.
 fn vigia_shows(site: &Site, target: &str) -> u32 {
     let addr = site.vigia.addr;
-    let (serial, _) = wait_for(
+    let (serial, _) = wait::until_found(
         DETECT,
         &format!("vigia answers www -> {target}"),
         || match www_at(addr) {
-            Some((rc, t)) if rc == "NOERROR" && t == target => serial_at(addr, FORWARD),
+            Some((0, t)) if t == target => serial_at(addr, FORWARD),
             _ => None,
         },
         || format!("vigia answers {:?}\n{}", www_at(addr), site.vigia.stderr()),
@@ -102,7 +75,7 @@ fn vigia_shows(site: &Site, target: &str) -> u32 {
 /// how long it took.
 fn secondary_follows(site: &Site, named: &Named, serial: u32, step: &str) -> Duration {
     let (v, n) = (site.vigia.addr, named.addr);
-    let (_, took) = wait_for(
+    let (_, took) = wait::until_found(
         FOLLOW,
         &format!("{step}: the secondary serves serial {serial} and vigia's answers"),
         || {
@@ -139,14 +112,14 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
         ..SiteOpts::default()
     });
     let named = Named::start_secondary(&named_bin, named_port, FORWARD, site.vigia.addr, None);
-    let watch = Watch::start(site.vigia.addr, named.addr);
+    let watch = watch_serials(site.vigia.addr, named.addr);
 
     let s0 = vigia_shows(&site, MASTER);
     assert_eq!(s0, 2, "the file's serial at the first start");
     secondary_follows(&site, &named, s0, "start");
 
     // 1. A failover.
-    site.master.set(Web::Stopped);
+    site.master.set(Mode::Stopped);
     let s1 = vigia_shows(&site, WEBSERVER);
     assert_eq!(s1, 3);
     secondary_follows(&site, &named, s1, "failover");
@@ -155,7 +128,7 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
     //    down. The file still says 2; vigia must serve above 3, and
     //    announce it at start-up (no failover happens meanwhile).
     site.vigia.stop();
-    site.master.set(Web::Ok);
+    site.master.set(Mode::Ok);
     let mark = site.vigia.log_mark();
     site.vigia.restart(FORWARD);
     assert_eq!(
@@ -173,7 +146,7 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
     );
 
     // 3. A failover again.
-    site.master.set(Web::Stopped);
+    site.master.set(Mode::Stopped);
     let s3 = vigia_shows(&site, WEBSERVER);
     assert_eq!(s3, 5);
     secondary_follows(&site, &named, s3, "failover after the restart");
@@ -199,20 +172,16 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
         format!("{text}\nedited IN TXT \"reloaded\"\n"),
     )
     .unwrap();
-    let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
-    assert_eq!(code, 200, "{body}");
+    admin::reload_ok(site.vigia.metrics);
     assert_eq!(serial_at(site.vigia.addr, FORWARD), Some(6));
     secondary_follows(&site, &named, 6, "reload of an edited file");
-    let txt = common::query_udp(
-        named.addr,
-        &common::Q::new("edited.no-paladar.com.br", common::TXT).build(),
-    )
-    .and_then(|r| common::parse(&r).ok())
-    .expect("the secondary answers");
+    let txt = common::lookup::answer_at(named.addr, "edited.no-paladar.com.br", common::TXT)
+        .expect("the secondary answers");
     assert_eq!(txt.answer.len(), 1, "{}", txt.dump());
 
-    let (samples, ahead) = watch.finish();
-    assert!(samples >= 10, "only {samples} serial samples");
+    let samples = watch.finish();
+    let ahead: Vec<&(u32, u32)> = samples.iter().filter(|(b, v)| serial_gt(*b, *v)).collect();
+    assert!(samples.len() >= 10, "only {} serial samples", samples.len());
     assert!(
         ahead.is_empty(),
         "the secondary's serial ran ahead of vigia's: {ahead:?}"
@@ -236,36 +205,23 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
 fn started_with_the_primary_dead_no_answer_names_it() {
     let mut site = Site::start(SiteOpts::default());
     site.vigia.stop();
-    site.master.set(Web::Stopped);
+    site.master.set(Mode::Stopped);
     // Ask from before vigia runs until well past `fall` x `interval`.
     let addr = site.vigia.addr;
-    let asking = Arc::new(AtomicBool::new(true));
-    let answers = Arc::new(Mutex::new(Vec::new()));
-    let (go, seen) = (asking.clone(), answers.clone());
-    let asker = std::thread::spawn(move || {
-        while go.load(Ordering::SeqCst) {
-            let www = common::query_udp_timeout(
-                addr,
-                &common::Q::new("www.no-paladar.com.br", common::A).build(),
-                Duration::from_millis(300),
-            );
-            let apex = common::query_udp_timeout(
-                addr,
-                &common::Q::new(FORWARD, common::A).build(),
-                Duration::from_millis(300),
-            );
-            match (www, apex) {
-                (Some(w), Some(a)) => seen.lock().unwrap().push((Instant::now(), w, a)),
-                _ => std::thread::sleep(Duration::from_millis(10)),
+    let asker = Watch::start(Duration::ZERO, move || {
+        let ask = |name| query_udp_timeout(addr, &Q::new(name, A).build(), Duration::from_millis(300));
+        match (ask("www.no-paladar.com.br"), ask(FORWARD)) {
+            (Some(w), Some(a)) => Some((Instant::now(), w, a)),
+            _ => {
+                std::thread::sleep(Duration::from_millis(10));
+                None
             }
         }
     });
     let spawned = Instant::now();
     site.vigia.restart(FORWARD);
     std::thread::sleep(Duration::from_millis(2500));
-    asking.store(false, Ordering::SeqCst);
-    asker.join().unwrap();
-    let answers = answers.lock().unwrap();
+    let answers = asker.finish();
     assert!(answers.len() > 20, "only {} answers", answers.len());
     for (_, w, a) in answers.iter() {
         let (w, a) = (common::parse(w).unwrap(), common::parse(a).unwrap());
@@ -312,8 +268,7 @@ fn a_drain_survives_a_restart_with_its_time_and_reason() {
     assert_eq!(check(&after)["drained_since"], check(&before)["drained_since"]);
 
     // Undrain clears it, for good.
-    let (code, body) = admin::must(site.vigia.metrics, "POST", "/checks/webserver/undrain");
-    assert_eq!(code, 200, "{body}");
+    admin::drain(site.vigia.metrics, "webserver", false);
     site.vigia.restart(FORWARD);
     let st = admin::status(site.vigia.metrics);
     assert_eq!(
@@ -348,8 +303,7 @@ fn a_check_changed_by_reload_is_probed_before_it_decides_an_answer() {
         cfg.replace(&old, &format!("http = \"http://{dead}/\"")),
     )
     .unwrap();
-    let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
-    assert_eq!(code, 200, "{body}");
+    admin::reload_ok(site.vigia.metrics);
     // The reload answered once the new check had its first probe: no
     // answer after it names the dead address, and no `fall` wait.
     assert_eq!(apex_at(site.vigia.addr).unwrap().1, ["192.168.0.108"]);
@@ -360,7 +314,6 @@ fn a_check_changed_by_reload_is_probed_before_it_decides_an_answer() {
 
 #[test]
 fn a_zone_taken_out_and_put_back_never_goes_back_to_an_older_serial() {
-    const REVERSE: &str = "0.168.192.in-addr.arpa";
     let mut site = Site::start(SiteOpts::default());
     let cfg = std::fs::read_to_string(&site.vigia.config).unwrap();
     let file = cfg
@@ -369,30 +322,26 @@ fn a_zone_taken_out_and_put_back_never_goes_back_to_an_older_serial() {
         .map(|l| l.trim_start_matches("file = ").trim_matches('"').to_string())
         .unwrap();
     let original = std::fs::read_to_string(&file).unwrap();
-    let reload = |site: &Site| {
-        let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
-        assert_eq!(code, 200, "{body}");
-    };
     // An edit without a serial change: served as 3.
     std::fs::write(
         &file,
         format!("{original}\n111 IN PTR unbound.no-paladar.com.br.\n"),
     )
     .unwrap();
-    reload(&site);
+    admin::reload_ok(site.vigia.metrics);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(3));
     // The zone leaves the configuration, vigia restarts...
     let block_start = cfg.find(&format!("name = \"{REVERSE}\"")).unwrap();
     let block = &cfg[cfg[..block_start].rfind("[[zone]]").unwrap()..];
-    let block = &block[..block.find("\n[[").map_or(block.len(), |e| e + 1)];
+    let block = &block[..block.find("\n[").map_or(block.len(), |e| e + 1)];
     std::fs::write(&site.vigia.config, cfg.replace(block, "")).unwrap();
-    reload(&site);
+    admin::reload_ok(site.vigia.metrics);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), None, "not served any more");
     site.vigia.restart(FORWARD);
     // ...and comes back with the file as it first was: other data than
     // serial 3 carried, so above 3 (not the file's 2).
     std::fs::write(&file, &original).unwrap();
     std::fs::write(&site.vigia.config, &cfg).unwrap();
-    reload(&site);
+    admin::reload_ok(site.vigia.metrics);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(4));
 }

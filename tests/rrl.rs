@@ -10,18 +10,15 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{admin, parse, prom, Server, ServerOpts, A, Q};
+use common::watch::Watch;
+use common::{admin, parse, prom, wait, Server, ServerOpts, A, Q};
 
 const FLOODED: &str = "www.no-paladar.com.br";
 
 fn start(extra: &str) -> Server {
-    let mut opts = ServerOpts::new(common::all_zones());
-    opts.extra = extra.to_string();
-    Server::start(opts)
+    Server::start(ServerOpts::new(common::all_zones()).with_extra(extra))
 }
 
 /// What a flood got back.
@@ -90,56 +87,38 @@ fn ask_from(src: Ipv4Addr, server: SocketAddr, name: &str, id: u16) -> Option<co
     parse(&buf[..n]).ok()
 }
 
-/// Asks `name` from `src` every 250 ms (under the limit) until `stop`;
-/// returns (asked, fully answered).
-fn steady_client(
-    src: Ipv4Addr,
-    server: SocketAddr,
-    name: &'static str,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(u32, u32)> {
-    std::thread::spawn(move || {
-        let (mut asked, mut ok) = (0, 0);
-        for i in 0..200u16 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            asked += 1;
-            if ask_from(src, server, name, 0x7000 + i)
-                .is_some_and(|m| !m.tc && m.rcode == 0 && !m.answer.is_empty())
-            {
-                ok += 1;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        (asked, ok)
+/// Asks `name` from `src` every 250 ms (under the limit) until finished:
+/// whether each was fully answered.
+fn steady_client(src: Ipv4Addr, server: SocketAddr, name: &'static str) -> Watch<bool> {
+    let mut id = 0x7000u16;
+    Watch::start(Duration::from_millis(250), move || {
+        id = id.wrapping_add(1);
+        Some(ask_from(src, server, name, id).is_some_and(|m| !m.tc && m.rcode == 0 && !m.answer.is_empty()))
     })
 }
 
-fn counter(server: &Server, name: &str) -> f64 {
-    let text = admin::scrape(server.metrics);
-    prom::value(&prom::parse(&text), name, &[])
+/// (asked, fully answered) of a finished [`steady_client`].
+fn answered(client: Watch<bool>) -> (usize, usize) {
+    let seen = client.finish();
+    (seen.len(), seen.iter().filter(|ok| **ok).count())
 }
 
 #[test]
 fn flood_from_one_prefix_is_limited_while_others_are_answered() {
     let server = start("\n[rrl]\nenabled = true\nresponses_per_second = 5\nwindow = \"2s\"\nslip = 2\n");
-    let stop = Arc::new(AtomicBool::new(false));
     // Another /24 asks the flooded name; the flooded /24 asks another name.
-    let other_prefix = steady_client(Ipv4Addr::new(127, 0, 1, 1), server.addr, FLOODED, stop.clone());
+    let other_prefix = steady_client(Ipv4Addr::new(127, 0, 1, 1), server.addr, FLOODED);
     let other_name = steady_client(
         Ipv4Addr::new(127, 0, 0, 200),
         server.addr,
         "dns.no-paladar.com.br",
-        stop.clone(),
     );
     let started = Instant::now();
     // 64 sources x 100 rounds 25 ms apart: about 6400 queries in ~3 s.
     let f = flood(server.addr, 64, 100, Duration::from_millis(25));
     let secs = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let (asked_a, ok_a) = other_prefix.join().unwrap();
-    let (asked_b, ok_b) = other_name.join().unwrap();
+    let (asked_a, ok_a) = answered(other_prefix);
+    let (asked_b, ok_b) = answered(other_name);
     eprintln!("flood over {secs:.1} s: {f:?}; other /24 {ok_a}/{asked_a}; other name {ok_b}/{asked_b}");
 
     assert!(f.sent >= 3000, "the flood did not happen: {f:?}");
@@ -201,23 +180,20 @@ fn flood_recovers_after_the_window() {
     assert!(f.full < f.sent / 2, "{f:?}");
     // Debt is capped at one second's worth: within a few seconds a client
     // of the flooded /24 is answered again.
-    let deadline = Instant::now() + Duration::from_secs(6);
     let mut id = 0x4000;
-    loop {
-        id += 1;
-        let answered = ask_from(Ipv4Addr::new(127, 0, 0, 10), server.addr, FLOODED, id)
-            .is_some_and(|m| !m.tc && !m.answer.is_empty());
-        if answered {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the flooded /24 is never answered again"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(counter(&server, "vigia_rrl_dropped_total") > 0.0);
-    assert_eq!(counter(&server, "vigia_rrl_slipped_total"), 0.0);
+    let every = Duration::from_millis(200);
+    wait::until_every(
+        Duration::from_secs(6),
+        every,
+        "the flooded /24 answered again",
+        || {
+            id += 1;
+            ask_from(Ipv4Addr::new(127, 0, 0, 10), server.addr, FLOODED, id)
+                .is_some_and(|m| !m.tc && !m.answer.is_empty())
+        },
+    );
+    assert!(server.metric("vigia_rrl_dropped_total", &[]) > 0.0);
+    assert_eq!(server.metric("vigia_rrl_slipped_total", &[]), 0.0);
 }
 
 #[test]
@@ -230,8 +206,8 @@ fn exempt_clients_and_disabled_rrl_are_never_limited() {
         let f = flood(server.addr, 32, 10, Duration::from_millis(20));
         assert_eq!(f.sent, 320);
         assert_eq!((f.full, f.truncated), (f.sent, 0), "config {extra:?}: {f:?}");
-        assert_eq!(counter(&server, "vigia_rrl_dropped_total"), 0.0);
-        assert_eq!(counter(&server, "vigia_rrl_slipped_total"), 0.0);
+        assert_eq!(server.metric("vigia_rrl_dropped_total", &[]), 0.0);
+        assert_eq!(server.metric("vigia_rrl_slipped_total", &[]), 0.0);
     }
 }
 
@@ -292,7 +268,7 @@ fn a_valid_server_cookie_is_never_limited() {
     // is limited.
     let (full, _) = burst(&s, 30, |i| with_cookie(FLOODED, 0x6000 + i, &client));
     assert!(full <= 3, "{full} of 30 answered without a valid cookie");
-    assert!(counter(&server, "vigia_rrl_dropped_total") >= 27.0);
+    assert!(server.metric("vigia_rrl_dropped_total", &[]) >= 27.0);
 }
 
 #[test]

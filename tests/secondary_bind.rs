@@ -31,16 +31,8 @@ fn zone_text(serial: u32, www: &str) -> String {
     let filler: String = (0..2000)
         .map(|i| format!("f{i} IN TXT \"filler record {i} for a multi-message transfer\"\n"))
         .collect();
-    format!(
-        "$ORIGIN xfr.test.\n\
-         $TTL 300\n\
-         @    IN SOA ns.xfr.test. hostmaster.xfr.test. {serial} 3600 600 86400 300\n\
-         @    IN NS  ns\n\
-         ns   IN A   192.0.2.53\n\
-         www  IN A   {www}\n\
-         pool IN A   192.0.2.10\n\
-         pool IN A   192.0.2.11\n"
-    ) + &filler
+    let records = format!("www  IN A   {www}\npool IN A   192.0.2.10\npool IN A   192.0.2.11\n{filler}");
+    zonefile::test_zone(ZONE, 300, serial, [3600, 600, 86400, 300], &records)
 }
 
 /// A vigia serving `xfr.test` from a file the test rewrites, notifying
@@ -71,24 +63,16 @@ impl Primary {
         // Accept and drop the probes' connections so the backlog never fills.
         let acceptor = listener.try_clone().unwrap();
         std::thread::spawn(move || acceptor.incoming().for_each(drop));
+        let mut xfr = ZoneSpec::new(ZONE, zone.clone()).notify(&[notify]);
         let mut extra = String::new();
-        // Zones here (not in ServerOpts) to carry `notify`; the server's
-        // readiness probe asks no-paladar.com.br.
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"{ZONE}\"\nfile = \"{}\"\nallow_transfer = [\"127.0.0.0/8\"]\nnotify = [\"{notify}\"]\n",
-            zone.display()
-        ));
         if signed {
             let (name, alg, secret) = KEY;
-            extra.push_str(&format!("transfer_key = \"{name}\"\n"));
+            xfr = xfr.with_extra(&format!("transfer_key = \"{name}\"\n"));
             extra.push_str(&format!(
                 "\n[[key]]\nname = \"{name}\"\nalgorithm = \"{alg}\"\nsecret = \"{secret}\"\n"
             ));
         }
-        extra.push_str(&format!(
-            "\n[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n",
-            paladar.display()
-        ));
+        let zones = vec![xfr, ZoneSpec::new("no-paladar.com.br", paladar).allow(&[])];
         for c in ["c1", "c2"] {
             extra.push_str(&format!(
                 "\n[[check]]\nname = \"{c}\"\ntcp = \"{up}\"\ninterval = \"1s\"\ntimeout = \"2s\"\nfall = 3\n"
@@ -99,9 +83,7 @@ impl Primary {
              pool = [ { address = \"192.0.2.10\", check = \"c1\" }, { address = \"192.0.2.11\", check = \"c2\" } ]\n\
              when_all_down = \"serve-all\"\n",
         );
-        let mut opts = ServerOpts::new(vec![]);
-        opts.extra = extra;
-        let server = Server::start(opts);
+        let server = Server::start(ServerOpts::new(zones).with_extra(&extra));
         Primary {
             server,
             zone,
@@ -113,55 +95,17 @@ impl Primary {
     /// Rewrites the zone file and reloads through the admin API.
     fn reload_with(&self, serial: u32, www: &str) {
         std::fs::write(&self.zone, zone_text(serial, www)).unwrap();
-        let (code, body) = admin::must(self.server.metrics, "POST", "/reload");
-        assert_eq!(code, 200, "POST /reload: {body}");
+        admin::reload_ok(self.server.metrics);
     }
 
     fn drain(&self, check: &str) {
-        let path = format!("/checks/{check}/drain");
-        let (code, body) = admin::must(self.server.metrics, "POST", &path);
-        assert_eq!(code, 200, "POST {path}: {body}");
+        admin::drain(self.server.metrics, check, true);
     }
 
     /// The serial vigia serves now.
     fn serial(&self) -> u32 {
-        soa_serial_at(self.server.addr).expect("vigia answers SOA")
+        lookup::serial_at(self.server.addr, ZONE).expect("vigia answers SOA")
     }
-
-    /// Polls until vigia's log has `needle` (up to `wait`).
-    fn wait_log(&self, needle: &str, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if self.server.stderr().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-/// The SOA serial answered at `addr` over UDP.
-fn soa_serial_at(addr: SocketAddr) -> Option<u32> {
-    let r = query_udp(addr, &Q::new(ZONE, SOA).build())?;
-    let m = parse(&r).ok()?;
-    let soa = m.answer.iter().find(|rr| rr.rtype == SOA)?;
-    soa_serial(&soa.rdata_wire)
-}
-
-/// The serial in uncompressed SOA RDATA (after two names).
-fn soa_serial(rd: &[u8]) -> Option<u32> {
-    let mut at = 0;
-    for _ in 0..2 {
-        loop {
-            let len = *rd.get(at)? as usize;
-            at += 1 + len;
-            if len == 0 {
-                break;
-            }
-        }
-    }
-    Some(u32::from_be_bytes(rd.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// An IXFR query for ZONE claiming the client holds `serial` (RFC 1995 3).
@@ -197,7 +141,7 @@ fn ixfr_tcp(addr: SocketAddr, serial: u32) -> Vec<Rr> {
         current = current.or(first);
         // Done: a single SOA, or the closing copy of the first SOA.
         let n = out.len();
-        if n == 1 && soa_serial(&out[0].rdata_wire) == Some(serial) {
+        if n == 1 && lookup::soa_serial(&out[0]) == Some(serial) {
             break;
         }
         if n > 1 && out[n - 1].rtype == SOA && Some(&out[n - 1].rdata) == current.as_ref() {
@@ -211,7 +155,7 @@ fn ixfr_tcp(addr: SocketAddr, serial: u32) -> Vec<Rr> {
 fn summary(rrs: &[Rr]) -> Vec<String> {
     rrs.iter()
         .map(|r| match r.rtype {
-            SOA => format!("SOA {}", soa_serial(&r.rdata_wire).unwrap()),
+            SOA => format!("SOA {}", lookup::soa_serial(r).unwrap()),
             t => format!("{} {} {}", r.owner.to_lowercase(), type_name(t), r.rdata),
         })
         .collect()
@@ -219,31 +163,23 @@ fn summary(rrs: &[Rr]) -> Vec<String> {
 
 /// Sorted A addresses answered for `name` at `addr` (None: no answer).
 fn a_set(addr: SocketAddr, name: &str) -> Option<Vec<String>> {
-    let m = parse(&query_udp(addr, &Q::new(name, A).build())?).ok()?;
-    let mut v: Vec<String> = m
-        .answer
-        .iter()
-        .filter(|r| r.rtype == A)
-        .map(|r| r.rdata.clone())
-        .collect();
-    v.sort();
-    Some(v)
+    lookup::a_at(addr, name).map(|(_, addrs)| addrs)
 }
 
-/// Polls until `named` answers `name` A as vigia does and serves `serial`.
+/// Polls until `named` answers `name` A as vigia does and serves `serial`:
+/// the time that took, or what was seen last.
 fn wait_follow(named: &Named, p: &Primary, name: &str, serial: u32) -> Result<Duration, String> {
-    let start = Instant::now();
-    let mut last = String::new();
-    while start.elapsed() < FOLLOW {
+    wait::poll(FOLLOW, wait::POLL, || {
         let (want, got) = (a_set(p.server.addr, name), a_set(named.addr, name));
-        let got_serial = soa_serial_at(named.addr);
+        let got_serial = lookup::serial_at(named.addr, ZONE);
         if want.is_some() && want == got && got_serial == Some(serial) {
-            return Ok(start.elapsed());
+            return Ok(());
         }
-        last = format!("vigia {want:?}, named {got:?} at serial {got_serial:?} (want {serial})");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(last)
+        Err(format!(
+            "vigia {want:?}, named {got:?} at serial {got_serial:?} (want {serial})"
+        ))
+    })
+    .map(|((), took)| took)
 }
 
 // ---------------------------------------------------------------------------
@@ -269,7 +205,7 @@ fn notify_is_sent_retried_and_repeated_on_serial_change() {
         first.dump()
     );
     assert_eq!(first.answer.len(), 1, "{}", first.dump());
-    assert_eq!(soa_serial(&first.answer[0].rdata_wire), Some(100));
+    assert_eq!(lookup::soa_serial(&first.answer[0]), Some(100));
     let (n, from2) = sock.recv_from(&mut buf).expect("NOTIFY retry");
     let retry = parse(&buf[..n]).unwrap();
     assert_eq!((retry.id, from2), (first.id, from), "a retry is the same message");
@@ -278,7 +214,9 @@ fn notify_is_sent_retried_and_repeated_on_serial_change() {
     ack[2] |= 0x80;
     sock.send_to(&ack, from2).unwrap();
     assert!(
-        p.wait_log("NOTIFY acknowledged", Duration::from_secs(3)),
+        p.server
+            .wait_log("NOTIFY acknowledged", Duration::from_secs(3))
+            .is_some(),
         "{}",
         p.server.stderr()
     );
@@ -289,7 +227,7 @@ fn notify_is_sent_retried_and_repeated_on_serial_change() {
     loop {
         let (n, from) = sock.recv_from(&mut buf).expect("NOTIFY after reload");
         let m = parse(&buf[..n]).unwrap();
-        if soa_serial(&m.answer[0].rdata_wire) == Some(101) {
+        if lookup::soa_serial(&m.answer[0]) == Some(101) {
             let mut ack = buf[..n].to_vec();
             ack[2] |= 0x80;
             sock.send_to(&ack, from).unwrap();
@@ -304,7 +242,7 @@ fn notify_is_sent_retried_and_repeated_on_serial_change() {
     loop {
         let (n, _) = sock.recv_from(&mut buf).expect("NOTIFY after failover");
         let m = parse(&buf[..n]).unwrap();
-        if soa_serial(&m.answer[0].rdata_wire) == Some(102) {
+        if lookup::soa_serial(&m.answer[0]) == Some(102) {
             break;
         }
         assert!(Instant::now() < deadline, "no NOTIFY with serial 102");
@@ -321,11 +259,7 @@ fn ixfr_answers_differences_single_soa_or_full_zone() {
     let p = Primary::start(target);
     p.reload_with(101, "192.0.2.2");
     p.drain("c1");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while p.serial() != 102 {
-        assert!(Instant::now() < deadline, "serial never reached 102");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait::until(Duration::from_secs(5), "serial 102 served", || p.serial() == 102);
 
     // From 100: two differences, oldest first (RFC 1995 4).
     let got = summary(&ixfr_tcp(p.server.addr, 100));

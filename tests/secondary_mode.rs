@@ -10,10 +10,10 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use common::fake_primary::{FakePrimary, FakeSoa};
 use common::*;
 
 const ZONE: &str = "sec.test";
@@ -21,29 +21,14 @@ const ZONE: &str = "sec.test";
 const EXPIRE: Duration = Duration::from_secs(6);
 
 fn zone_text(serial: u32, www: &str) -> String {
-    zone_text_expiring(serial, www, EXPIRE.as_secs())
+    zone_text_expiring(serial, www, EXPIRE.as_secs() as u32)
 }
 
 /// The test zone with SOA expire `expire` seconds.
-fn zone_text_expiring(serial: u32, www: &str, expire: u64) -> String {
-    format!(
-        "$ORIGIN sec.test.\n\
-         $TTL 60\n\
-         @    IN SOA ns.sec.test. hostmaster.sec.test. {serial} 2 1 {expire} 60\n\
-         @    IN NS  ns\n\
-         ns   IN A   192.0.2.53\n\
-         www  IN A   {www}\n\
-         txt  IN TXT \"secondary copy\" \"two strings\"\n\
-         mx   IN MX  10 ns\n"
-    )
-}
-
-/// BIND as the primary of sec.test, notifying `notify_port`; killed on drop.
-struct Primary {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: TempDir,
+fn zone_text_expiring(serial: u32, www: &str, expire: u32) -> String {
+    let records =
+        format!("www  IN A   {www}\ntxt  IN TXT \"secondary copy\" \"two strings\"\nmx   IN MX  10 ns\n");
+    zonefile::test_zone(ZONE, 60, serial, [2, 1, expire, 60], &records)
 }
 
 /// How the BIND primary is set up beyond the defaults.
@@ -61,194 +46,83 @@ const KEY_NAME: &str = "xfr-key";
 const SECRET: &str = "dmlnaWEtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFiY2Q=";
 const WRONG_SECRET: &str = "YS13cm9uZy1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZmc=";
 
-impl Primary {
-    fn start(named: &Path, port: u16, zone_file: &Path, notify_port: u16) -> Primary {
-        Primary::start_with(named, port, zone_file, notify_port, &PrimaryOpts::default())
-    }
-
-    fn start_with(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o: &PrimaryOpts) -> Primary {
-        let dir = TempDir::new("named-primary");
-        let d = dir.path().display().to_string();
-        let (key_clause, key_ref, allow) = match o.key {
-            Some(secret) => (
-                format!("key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n"),
-                format!(" key \"{KEY_NAME}\""),
-                format!("key \"{KEY_NAME}\";"),
-            ),
-            None => (String::new(), String::new(), "127.0.0.0/8;".to_string()),
-        };
-        let ixfr = if o.ixfr {
-            // The test zone is tiny: named would send it whole otherwise.
-            "ixfr-from-differences yes; max-ixfr-ratio unlimited;"
-        } else {
-            ""
-        };
-        let conf = format!(
-            r#"{key_clause}options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify explicit;
-    notify-delay 0;
-    also-notify {{ 127.0.0.1 port {notify_port}{key_ref}; }};
-    allow-transfer {{ {allow} }};
-    {ixfr}
-}};
-controls {{ }};
-zone "{ZONE}" {{ type primary; file "{}"; }};
-"#,
-            zone_file.display()
-        );
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let log = dir.path().join("named.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(named)
-            .args(["-g", "-n", "1", "-c"])
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("spawn named");
-        let mut p = Primary {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = p.child.try_wait().unwrap() {
-                panic!(
-                    "named exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    p.log()
-                );
-            }
-            if serial_at(p.addr).is_some() {
-                return p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "named did not serve {ZONE} within 15 s\n--- log ---\n{}",
-                p.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Re-reads named's zone files (SIGHUP), which makes it NOTIFY vigia.
-    fn reload(&self) {
-        let st = Command::new("kill")
-            .arg("-HUP")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success());
-    }
+/// BIND as the primary of sec.test on 127.0.0.1:`port`, notifying vigia on
+/// `notify_port`.
+fn start_primary(named: &Path, port: u16, zone_file: &Path, notify_port: u16, o: &PrimaryOpts) -> Named {
+    let dir = TempDir::new("named-primary");
+    let (key_clause, key_ref, allow) = match o.key {
+        Some(secret) => (
+            format!("key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n"),
+            format!(" key \"{KEY_NAME}\""),
+            format!("key \"{KEY_NAME}\";"),
+        ),
+        None => (String::new(), String::new(), "127.0.0.0/8;".to_string()),
+    };
+    let ixfr = if o.ixfr {
+        // The test zone is tiny: named would send it whole otherwise.
+        "    ixfr-from-differences yes; max-ixfr-ratio unlimited;\n"
+    } else {
+        ""
+    };
+    let options = named_options(
+        dir.path(),
+        port,
+        &format!(
+            "    notify explicit;\n    notify-delay 0;\n    \
+             also-notify {{ 127.0.0.1 port {notify_port}{key_ref}; }};\n    \
+             allow-transfer {{ {allow} }};\n{ixfr}"
+        ),
+    );
+    let conf = format!(
+        "{key_clause}{options}zone \"{ZONE}\" {{ type primary; file \"{}\"; }};\n",
+        zone_file.display()
+    );
+    Named::start_conf(named, dir, port, &conf, &[], &[ZONE])
 }
 
-impl Drop for Primary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- named log ---\n{}", self.log());
-        }
-    }
-}
-
-/// The SOA serial `addr` serves for the zone (NOERROR with an answer).
+/// The SOA serial `addr` serves for the zone.
 fn serial_at(addr: SocketAddr) -> Option<u32> {
-    let q = Q::new(ZONE, SOA).build();
-    let m = parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?).ok()?;
-    let rr = m.answer.iter().find(|r| r.rtype == SOA)?;
-    rr.rdata.split_whitespace().nth(2)?.parse().ok()
+    lookup::serial_at(addr, ZONE)
 }
 
 /// (rcode, A addresses) for www in the zone at `addr`.
 fn www_at(addr: SocketAddr) -> Option<(u16, Vec<String>)> {
-    let q = Q::new(&format!("www.{ZONE}"), A).build();
-    let m = parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?).ok()?;
-    let addrs = m
-        .answer
-        .iter()
-        .filter(|r| r.rtype == A)
-        .map(|r| r.rdata.clone())
-        .collect();
-    Some((m.rcode, addrs))
-}
-
-/// Polls `f` until it holds or `within` has passed; returns the time taken.
-fn wait_until(within: Duration, what: &str, server: &Server, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return start.elapsed();
-        }
-        if start.elapsed() > within {
-            panic!(
-                "{what}: not within {within:?}\n--- vigia ---\n{}",
-                server.stderr()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `POST /reload` on vigia's admin listener; the HTTP status.
-fn post_reload(admin: SocketAddr) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(2)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST /reload HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    lookup::a_at(addr, &format!("www.{ZONE}"))
 }
 
 /// `vigia_xfr_in_total` for the test zone, `kind` and `result`.
 fn xfr_count(vigia: &Server, kind: &str, result: &str) -> f64 {
-    let text = admin::scrape(vigia.metrics);
-    prom::parse(&text)
-        .iter()
-        .filter(|s| s.name == "vigia_xfr_in_total")
-        .filter(|s| s.labels.get("zone").map(String::as_str) == Some("sec.test."))
-        .filter(|s| s.labels.get("kind").map(String::as_str) == Some(kind))
-        .filter(|s| s.labels.get("result").map(String::as_str) == Some(result))
-        .map(|s| s.value)
-        .sum()
+    vigia.metric_sum(
+        "vigia_xfr_in_total",
+        &[("zone", "sec.test."), ("kind", kind), ("result", result)],
+    )
 }
 
-/// The secondary zone with `primary_key = "xfr-key"` and that key.
+/// The secondary zone, from the primary on 127.0.0.1:`primary_port`,
+/// with `primary_key = "xfr-key"` and that key.
 fn secondary_opts_keyed(copy: &Path, primary_port: u16, secret: &str) -> ServerOpts {
-    let mut opts = secondary_opts(copy, primary_port);
-    opts.extra.push_str(&format!(
-        "primary_key = \"{KEY_NAME}\"\n\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
-    ));
-    opts
+    let zone =
+        secondary_zone(copy, local(primary_port)).with_extra(&format!("primary_key = \"{KEY_NAME}\"\n"));
+    ServerOpts::new(vec![all_zones().remove(0), zone]).with_extra(&format!(
+        "\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+    ))
 }
 
+/// The secondary zone, from the primary on 127.0.0.1:`primary_port`.
 fn secondary_opts(copy: &Path, primary_port: u16) -> ServerOpts {
-    let mut opts = ServerOpts::new(vec![all_zones().remove(0)]);
-    opts.extra = format!(
-        "\n[[zone]]\nname = \"{ZONE}\"\ntype = \"secondary\"\nfile = \"{}\"\nprimaries = [\"127.0.0.1:{primary_port}\"]\n",
-        copy.display()
-    );
-    opts
+    ServerOpts::new(vec![
+        all_zones().remove(0),
+        secondary_zone(copy, local(primary_port)),
+    ])
+}
+
+/// sec.test as a secondary of `primary`, kept in `copy`.
+fn secondary_zone(copy: &Path, primary: SocketAddr) -> ZoneSpec {
+    ZoneSpec::secondary(ZONE, copy.to_path_buf(), &[primary])
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 #[test]
@@ -272,8 +146,14 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     );
 
     // (1) Initial transfer: named notifies at start, vigia also retries.
-    let primary = Primary::start(&named, primary_port, &primary_zone, vigia.addr.port());
-    wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
+    let primary = start_primary(
+        &named,
+        primary_port,
+        &primary_zone,
+        vigia.addr.port(),
+        &PrimaryOpts::default(),
+    );
+    wait::until(Duration::from_secs(8), "initial transfer", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
     });
     assert_eq!(serial_at(vigia.addr), Some(1));
@@ -283,7 +163,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     // (2) New serial on the primary; its NOTIFY gets vigia there in < 5 s.
     std::fs::write(&primary_zone, zone_text(2, "192.0.2.2")).unwrap();
     primary.reload();
-    let took = wait_until(Duration::from_secs(5), "NOTIFY-driven refresh", &vigia, || {
+    let took = wait::until(Duration::from_secs(5), "NOTIFY-driven refresh", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.2".into()]))
     });
     eprintln!("followed the primary in {took:?}");
@@ -303,7 +183,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     assert_eq!(xfr_count(&vigia, "ixfr", "ok"), 0.0);
     assert_eq!(xfr_count(&vigia, "ixfr", "error"), 0.0, "{}", vigia.stderr());
     // A reload re-reads the copy on disk and keeps serving serial 2.
-    assert_eq!(post_reload(vigia.metrics), 200);
+    assert_eq!(admin::reload(vigia.metrics).0, 200);
     assert_eq!(serial_at(vigia.addr), Some(2));
     assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
 
@@ -320,7 +200,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     assert_eq!(serial_at(vigia.addr), Some(2));
 
     // (4) No primary for longer than SOA expire: SERVFAIL for the zone.
-    wait_until(EXPIRE + Duration::from_secs(4), "expiry", &vigia, || {
+    wait::until(EXPIRE + Duration::from_secs(4), "expiry", || {
         www_at(vigia.addr).map(|r| r.0) == Some(2)
     });
     let q = Q::new(ZONE, SOA).build();
@@ -361,9 +241,11 @@ fn notify_is_refused_for_primary_zones_and_strangers() {
     // The primary is 127.0.0.2 (nothing listens): the test's NOTIFY comes
     // from 127.0.0.1, a stranger.
     let port = free_port(Ipv4Addr::LOCALHOST);
-    let mut opts = secondary_opts(&copy, port);
-    opts.extra = opts.extra.replace("127.0.0.1:", "127.0.0.2:");
-    let vigia = Server::start(opts);
+    let primary = SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), port));
+    let vigia = Server::start(ServerOpts::new(vec![
+        all_zones().remove(0),
+        secondary_zone(&copy, primary),
+    ]));
     for zone in [ZONE.to_string(), all_zones().remove(0).name] {
         let q = Q::new(&zone, SOA).opcode(4).build();
         let m = parse(&vigia.udp(&q).expect("answer")).unwrap();
@@ -373,20 +255,8 @@ fn notify_is_refused_for_primary_zones_and_strangers() {
 
 /// Serial 2 of the IXFR tests: www moves, txt goes, new comes.
 fn changed_zone(serial: u32) -> String {
-    zone_text_expiring(serial, "192.0.2.2", 600).replace(
-        "txt  IN TXT \"secondary copy\" \"two strings\"\n",
-        "new  IN A   192.0.2.77\n",
-    )
-}
-
-/// rcode of `name`/`qtype` at vigia.
-fn rcode_at(addr: SocketAddr, name: &str, qtype: u16) -> Option<u16> {
-    let q = Q::new(name, qtype).build();
-    Some(
-        parse(&query_udp_timeout(addr, &q, Duration::from_millis(300))?)
-            .ok()?
-            .rcode,
-    )
+    let records = "www  IN A   192.0.2.2\nnew  IN A   192.0.2.77\nmx   IN MX  10 ns\n";
+    zonefile::test_zone(ZONE, 60, serial, [2, 1, 600, 60], records)
 }
 
 /// Starts named and vigia (`opts`), waits for the first transfer (serial 1,
@@ -400,14 +270,14 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
     std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
     let primary_port = free_port(Ipv4Addr::LOCALHOST);
     let vigia = Server::start(vigia_opts(&copy, primary_port));
-    let primary = Primary::start_with(
+    let primary = start_primary(
         named,
         primary_port,
         &primary_zone,
         vigia.addr.port(),
         primary_opts,
     );
-    wait_until(Duration::from_secs(8), "initial transfer", &vigia, || {
+    wait::until(Duration::from_secs(8), "initial transfer", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.1".into()]))
     });
     assert_eq!(xfr_count(&vigia, "axfr", "ok"), 1.0, "{}", vigia.stderr());
@@ -415,13 +285,21 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
 
     std::fs::write(&primary_zone, changed_zone(2)).unwrap();
     primary.reload();
-    let took = wait_until(Duration::from_secs(5), "IXFR after NOTIFY", &vigia, || {
+    let took = wait::until(Duration::from_secs(5), "IXFR after NOTIFY", || {
         www_at(vigia.addr) == Some((0, vec!["192.0.2.2".into()]))
     });
     eprintln!("followed the primary by IXFR in {took:?}");
     assert_eq!(serial_at(vigia.addr), Some(2));
-    assert_eq!(rcode_at(vigia.addr, "txt.sec.test", TXT), Some(3), "txt deleted");
-    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0), "new added");
+    assert_eq!(
+        lookup::rcode_at(vigia.addr, "txt.sec.test", TXT),
+        Some(3),
+        "txt deleted"
+    );
+    assert_eq!(
+        lookup::rcode_at(vigia.addr, "new.sec.test", A),
+        Some(0),
+        "new added"
+    );
     assert!(
         primary.log().contains("sending notifies (serial 2)"),
         "{}",
@@ -457,7 +335,7 @@ fn ixfr_follow(named: &Path, primary_opts: &PrimaryOpts, vigia_opts: impl Fn(&Pa
     drop(vigia);
     let vigia = Server::start(vigia_opts(&copy, primary_port));
     assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
-    assert_eq!(rcode_at(vigia.addr, "new.sec.test", A), Some(0));
+    assert_eq!(lookup::rcode_at(vigia.addr, "new.sec.test", A), Some(0));
 }
 
 #[test]
@@ -494,25 +372,25 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
     std::fs::write(&primary_zone, zone_text_expiring(1, "192.0.2.1", 600)).unwrap();
     {
         let good = Server::start(secondary_opts_keyed(&copy, primary_port, SECRET));
-        let _p = Primary::start_with(&named, primary_port, &primary_zone, good.addr.port(), &o);
-        wait_until(Duration::from_secs(8), "initial signed transfer", &good, || {
+        let _p = start_primary(&named, primary_port, &primary_zone, good.addr.port(), &o);
+        wait::until(Duration::from_secs(8), "initial signed transfer", || {
             serial_at(good.addr) == Some(1)
         });
     }
     let before = std::fs::read_to_string(&copy).unwrap();
     std::fs::write(&primary_zone, changed_zone(2)).unwrap();
     let vigia = Server::start(secondary_opts_keyed(&copy, primary_port, WRONG_SECRET));
-    let primary = Primary::start_with(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
+    let primary = start_primary(&named, primary_port, &primary_zone, vigia.addr.port(), &o);
     assert_eq!(serial_at(primary.addr), Some(2));
     // named NOTIFies at start; vigia's own refreshes fail on every try.
-    wait_until(Duration::from_secs(5), "a failed signed refresh", &vigia, || {
+    wait::until(Duration::from_secs(5), "a failed signed refresh", || {
         xfr_count(&vigia, "soa", "error") >= 1.0
     });
-    wait_until(Duration::from_secs(5), "named's NOTIFY ignored", &vigia, || {
+    wait::until(Duration::from_secs(5), "named's NOTIFY ignored", || {
         vigia.stderr().contains("NOTIFY ignored")
     });
     let failed = xfr_count(&vigia, "soa", "error");
-    wait_until(Duration::from_secs(5), "another failed refresh", &vigia, || {
+    wait::until(Duration::from_secs(5), "another failed refresh", || {
         xfr_count(&vigia, "soa", "error") > failed
     });
     assert_eq!(serial_at(vigia.addr), Some(1), "old copy still served");
@@ -529,44 +407,14 @@ fn secondary_with_tsig_verifies_bind_and_rejects_a_wrong_secret() {
 }
 
 /// A primary that answers every query over TCP with its SOA (serial 5),
-/// never signed; returns its address. The thread ends with the test.
+/// never signed; returns its address.
 fn unsigned_primary() -> SocketAddr {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut len = [0u8; 2];
-            if s.read_exact(&mut len).is_err() {
-                continue;
-            }
-            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-            if s.read_exact(&mut q).is_err() || q.len() < 12 {
-                continue;
-            }
-            // Header and question of the query, then one SOA answer.
-            let qname_end = 12 + q[12..].iter().position(|&b| b == 0).unwrap_or(0) + 1;
-            let mut r = q[..qname_end + 4].to_vec();
-            r[2] = 0x84;
-            r[3] = 0;
-            r[4..12].copy_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
-            r.extend_from_slice(&encode_name(ZONE));
-            r.extend_from_slice(&[0, 6, 0, 1, 0, 0, 0, 60]);
-            let mut rd = encode_name("ns.sec.test");
-            rd.extend_from_slice(&encode_name("hostmaster.sec.test"));
-            for v in [5u32, 2, 1, 600, 60] {
-                rd.extend_from_slice(&v.to_be_bytes());
-            }
-            r.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-            r.extend_from_slice(&rd);
-            let mut framed = (r.len() as u16).to_be_bytes().to_vec();
-            framed.extend_from_slice(&r);
-            let _ = s.write_all(&framed);
-        }
-    });
-    addr
+    let soa = FakeSoa {
+        serial: 5,
+        timers: [2, 1, 600, 60],
+        ttl: 60,
+    };
+    FakePrimary::start(Ipv4Addr::LOCALHOST, soa).addr
 }
 
 #[test]
@@ -575,12 +423,9 @@ fn unsigned_responses_fail_a_keyed_refresh() {
     let copy = dir.path().join("sec.test.db");
     let primary = unsigned_primary();
     let vigia = Server::start(secondary_opts_keyed(&copy, primary.port(), SECRET));
-    wait_until(
-        Duration::from_secs(5),
-        "a refresh failing on TSIG",
-        &vigia,
-        || xfr_count(&vigia, "soa", "error") >= 1.0,
-    );
+    wait::until(Duration::from_secs(5), "a refresh failing on TSIG", || {
+        xfr_count(&vigia, "soa", "error") >= 1.0
+    });
     let log = vigia.stderr();
     assert!(log.contains("response is not signed"), "{log}");
     assert_eq!(xfr_count(&vigia, "soa", "ok"), 0.0);

@@ -10,11 +10,12 @@
 //! the script fails instead, so CI never passes it silently. The script's
 //! output, figures included, shows with `cargo test --test site -- --nocapture`.
 
+mod common;
+
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Far above the script's ~75 s: only a hang trips it.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -38,35 +39,38 @@ fn thesis_site_in_network_namespaces() {
     let _ = std::fs::remove_file(&log_path);
     match status.and_then(|s| s.code()) {
         Some(0) => println!("{output}"),
-        Some(SKIPPED) => say_skipped(output.trim()),
+        Some(SKIPPED) => {
+            // The script's own line is "SKIPPED site test: WHY".
+            let why = output.trim();
+            let why = why.strip_prefix("SKIPPED site test: ").unwrap_or(why);
+            common::tools::announce_skip(
+                "thesis_site_in_network_namespaces",
+                &format!("{why} (.ci/site-test; CI=true makes this a failure)"),
+            );
+        }
         Some(code) => panic!(".ci/site-test failed (exit {code}):\n{output}"),
         None => panic!(".ci/site-test did not finish within {LIMIT:?} (stopped):\n{output}"),
     }
 }
 
-/// Writes past the test harness's capture, so a skip shows in a plain
-/// `cargo test` run rather than passing silently.
-fn say_skipped(why: &str) {
-    // `why` is the script's own "SKIPPED site test: ..." line.
-    let line = format!("\n!!! {why} (tests/site.rs)\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
 /// Waits for the script; past [`LIMIT`] sends it SIGTERM, on which its trap
 /// removes every namespace and process of the run, and returns None.
 fn wait_or_stop(mut child: std::process::Child) -> Option<ExitStatus> {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for .ci/site-test") {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
+    let every = Duration::from_millis(200);
+    let exited = || {
+        child
+            .try_wait()
+            .expect("wait for .ci/site-test")
+            .ok_or_else(String::new)
+    };
+    match common::wait::poll(LIMIT, every, exited) {
+        Ok((status, _)) => Some(status),
+        Err(_) => {
             let pid = i32::try_from(child.id()).expect("pid fits in pid_t");
             // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
             unsafe { libc::kill(pid, libc::SIGTERM) };
             let _ = child.wait();
-            return None;
+            None
         }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -10,103 +10,28 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{parse, tcp_frame, tcp_read_msg, A, Q, SOA};
+use common::{
+    parse, process, tcp_connect_from, tcp_frame, tcp_read_msg, wait, wait_closed, Server, ServerOpts,
+    ZoneSpec, A, Q,
+};
 
 const NAME: &str = "www.no-paladar.com.br";
+/// How long each read waits while a test watches for the server's close.
+const READ_SLICE: Duration = Duration::from_millis(100);
 
-/// A vigia with `[server]` settings of the test's choosing, killed on drop.
-struct Vigia {
-    addr: SocketAddr,
-    child: Child,
-    stderr: PathBuf,
-    _dir: common::TempDir,
-}
-
-impl Vigia {
-    fn start(server_toml: &str) -> Vigia {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = common::free_port(ip);
-        let mport = common::free_port(ip);
-        let dir = common::TempDir::new("tcp-limits");
-        let cfg = format!(
-            "[server]\nlisten = [\"{ip}:{port}\"]\nworkers = 2\nstate_dir = \"{}\"\n{server_toml}\n\
-             [[zone]]\nname = \"no-paladar.com.br\"\nfile = \"{}\"\n\n\
-             [metrics]\nlisten = \"{ip}:{mport}\"\n",
-            dir.path().join("state").display(),
-            common::zone_paladar().display()
-        );
-        let config = dir.path().join("vigia.toml");
-        std::fs::write(&config, &cfg).unwrap();
-        let stderr = dir.path().join("vigia.stderr");
-        let err = std::fs::File::create(&stderr).unwrap();
-        let child = Command::new(common::vigia_bin())
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(err.try_clone().unwrap())
-            .stderr(err)
-            .spawn()
-            .expect("spawn vigia");
-        let v = Vigia {
-            addr: SocketAddr::from((ip, port)),
-            child,
-            stderr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let q = Q::new("no-paladar.com.br", SOA).build();
-        while common::query_udp_timeout(v.addr, &q, Duration::from_millis(200)).is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "vigia did not start with\n{cfg}\n{}",
-                v.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        v
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Vigia {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- vigia log ---\n{}", self.log());
-        }
-    }
-}
-
-/// A TCP connection from the loopback address `src`.
-fn connect_from(src: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    connect_with(src, to, None)
-}
-
-fn connect_with(src: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
-    assert!(to.ip().is_loopback() && src.is_loopback());
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    if let Some(n) = rcvbuf {
-        s.set_recv_buffer_size(n)?;
-    }
-    s.bind(&SocketAddr::from((src, 0)).into())?;
-    s.connect_timeout(&to.into(), Duration::from_secs(2))?;
-    let s: TcpStream = s.into();
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    s.set_write_timeout(Some(Duration::from_secs(2)))?;
-    s.set_nodelay(true)?;
-    Ok(s)
+/// A vigia serving the site's zone on two workers, with `[server]` settings
+/// of the test's choosing.
+fn start(server_toml: &str) -> Server {
+    let zone = ZoneSpec::new("no-paladar.com.br", common::zone_paladar()).allow(&[]);
+    Server::start(ServerOpts {
+        server_extra: format!("workers = 2\n{server_toml}"),
+        ..ServerOpts::new(vec![zone])
+    })
 }
 
 /// One query on `s`, answered fully.
@@ -117,38 +42,28 @@ fn query_on(s: &mut TcpStream, id: u16) -> bool {
             .is_some_and(|m| m.id == id && m.rcode == 0 && !m.answer.is_empty())
 }
 
-/// Waits until the server closes `s` (EOF or reset), reading and discarding
-/// whatever arrives; true if it did within `within`.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 4096];
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return true,
-        }
-    }
-    false
+/// A query sent on `s` gets no answer at all (the server closed it).
+fn unanswered(s: &mut TcpStream, id: u16) -> bool {
+    let _ = s.write_all(&tcp_frame(&Q::new(NAME, A).id(id).build()));
+    tcp_read_msg(s).is_none()
 }
 
 #[test]
 fn held_idle_and_slow_connections_do_not_starve_other_clients() {
-    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
+    let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"30s\"\n");
     // 300 idle connections from 10 addresses (30 each, under the cap of 64).
     let mut idle = Vec::new();
     for i in 0..300 {
         let src = Ipv4Addr::new(127, 0, 2, 1 + (i % 10) as u8);
-        idle.push(connect_from(src, v.addr).expect("idle connection"));
+        idle.push(tcp_connect_from(src, v.addr, None).expect("idle connection"));
     }
     // 20 slow writers, each trickling a query one byte per 200 ms.
     let stop = Arc::new(AtomicBool::new(false));
     let slow: Vec<_> = (0..20u8)
         .map(|i| {
             let stop = stop.clone();
-            let mut s = connect_from(Ipv4Addr::new(127, 0, 3, 1 + i), v.addr).expect("slow connection");
+            let mut s =
+                tcp_connect_from(Ipv4Addr::new(127, 0, 3, 1 + i), v.addr, None).expect("slow connection");
             std::thread::spawn(move || {
                 let msg = tcp_frame(&Q::new(NAME, A).id(0x5100 + u16::from(i)).build());
                 for b in msg.iter().cycle().take(200) {
@@ -170,7 +85,7 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
         assert!(!parse(&r).unwrap().answer.is_empty());
     }
     for i in 0..20u16 {
-        let mut s = connect_from(Ipv4Addr::new(127, 0, 5, 1 + (i % 4) as u8), v.addr)
+        let mut s = tcp_connect_from(Ipv4Addr::new(127, 0, 5, 1 + (i % 4) as u8), v.addr, None)
             .unwrap_or_else(|e| panic!("new TCP client {i} cannot connect: {e}"));
         assert!(query_on(&mut s, 0x6100 + i), "new TCP client {i} unanswered");
     }
@@ -190,9 +105,11 @@ fn held_idle_and_slow_connections_do_not_starve_other_clients() {
 
 #[test]
 fn per_client_cap_is_enforced_and_released() {
-    let v = Vigia::start("tcp_max_per_client = 4\n");
+    let v = start("tcp_max_per_client = 4\n");
     let me = Ipv4Addr::new(127, 0, 4, 1);
-    let mut held: Vec<TcpStream> = (0..4).map(|_| connect_from(me, v.addr).unwrap()).collect();
+    let mut held: Vec<TcpStream> = (0..4)
+        .map(|_| tcp_connect_from(me, v.addr, None).unwrap())
+        .collect();
     for (i, s) in held.iter_mut().enumerate() {
         assert!(
             query_on(s, 0x4400 + i as u16),
@@ -200,39 +117,31 @@ fn per_client_cap_is_enforced_and_released() {
         );
     }
     // A fifth from the same address is closed unanswered.
-    let mut fifth = connect_from(me, v.addr).unwrap();
-    let _ = fifth.write_all(&tcp_frame(&Q::new(NAME, A).id(0x4405).build()));
-    assert!(
-        tcp_read_msg(&mut fifth).is_none(),
-        "a fifth connection was served"
-    );
+    let mut fifth = tcp_connect_from(me, v.addr, None).unwrap();
+    assert!(unanswered(&mut fifth, 0x4405), "a fifth connection was served");
     // Another address is not affected.
-    let mut other = connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr).unwrap();
+    let mut other = tcp_connect_from(Ipv4Addr::new(127, 0, 4, 2), v.addr, None).unwrap();
     assert!(query_on(&mut other, 0x4406));
     // Closing one frees a place (the server notices asynchronously).
     drop(held.pop());
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut id = 0x4500;
-    loop {
+    let every = Duration::from_millis(100);
+    wait::until_every(Duration::from_secs(5), every, "the cap released", || {
         id += 1;
-        if connect_from(me, v.addr).is_ok_and(|mut s| query_on(&mut s, id)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the cap was not released");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        tcp_connect_from(me, v.addr, None).is_ok_and(|mut s| query_on(&mut s, id))
+    });
 }
 
 #[test]
 fn idle_and_half_open_connections_are_closed() {
-    let v = Vigia::start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
+    let v = start("tcp_idle_timeout = \"500ms\"\ntcp_read_timeout = \"1s\"\n");
     // Never sends anything.
-    let mut silent = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut silent = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     // Served once, then idle.
-    let mut used = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut used = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     assert!(query_on(&mut used, 0x1111));
     // Half a message, then silence (a vanished client).
-    let mut half = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let mut half = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let msg = tcp_frame(&Q::new(NAME, A).id(0x2222).build());
     half.write_all(&msg[..msg.len() / 2]).unwrap();
     for (what, s) in [
@@ -241,7 +150,7 @@ fn idle_and_half_open_connections_are_closed() {
         ("half-open", &mut half),
     ] {
         assert!(
-            closed_within(s, Duration::from_secs(5)),
+            wait_closed(s, Duration::from_secs(5), READ_SLICE).is_some(),
             "{what} connection not closed"
         );
     }
@@ -251,8 +160,8 @@ fn idle_and_half_open_connections_are_closed() {
 fn a_message_trickling_in_is_closed_after_the_read_timeout() {
     // Each byte arrives well within the idle timeout, but the message as a
     // whole takes longer than tcp_read_timeout.
-    let v = Vigia::start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
-    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let v = start("tcp_idle_timeout = \"10s\"\ntcp_read_timeout = \"1s\"\n");
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let msg = tcp_frame(&Q::new(NAME, A).id(0x3333).build());
     let started = Instant::now();
     let mut closed = false;
@@ -262,13 +171,15 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
-        if started.elapsed() > Duration::from_secs(1) && closed_within(&mut s, Duration::from_millis(1)) {
+        if started.elapsed() > Duration::from_secs(1)
+            && wait_closed(&mut s, Duration::from_millis(1), READ_SLICE).is_some()
+        {
             closed = true;
             break;
         }
     }
     assert!(
-        closed || closed_within(&mut s, Duration::from_secs(3)),
+        closed || wait_closed(&mut s, Duration::from_secs(3), READ_SLICE).is_some(),
         "a slow writer held its connection past the read timeout"
     );
     assert!(
@@ -279,8 +190,8 @@ fn a_message_trickling_in_is_closed_after_the_read_timeout() {
 
 #[test]
 fn pipelined_queries_are_answered_in_order_under_the_cap() {
-    let v = Vigia::start("tcp_max_pipelined = 4\n");
-    let mut s = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+    let v = start("tcp_max_pipelined = 4\n");
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
     let mut all = Vec::new();
     for i in 0..100u16 {
         all.extend(tcp_frame(&Q::new(NAME, A).id(i).build()));
@@ -294,8 +205,8 @@ fn pipelined_queries_are_answered_in_order_under_the_cap() {
 
 #[test]
 fn a_client_that_never_reads_its_answers_is_closed() {
-    let v = Vigia::start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
-    let mut s = connect_with(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
+    let v = start("tcp_idle_timeout = \"30s\"\ntcp_read_timeout = \"1s\"\n");
+    let mut s = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, Some(4096)).unwrap();
     s.set_nonblocking(true).unwrap();
     let q = tcp_frame(&Q::new(NAME, A).id(0x7777).build());
     let burst: Vec<u8> = q.iter().copied().cycle().take(q.len() * 256).collect();
@@ -345,7 +256,7 @@ fn a_client_that_never_reads_its_answers_is_closed() {
     };
     // Bytes to answers: every answer to this query has the same size.
     let answer_len = {
-        let mut c = connect_from(Ipv4Addr::LOCALHOST, v.addr).unwrap();
+        let mut c = tcp_connect_from(Ipv4Addr::LOCALHOST, v.addr, None).unwrap();
         c.write_all(&q).unwrap();
         tcp_read_msg(&mut c).unwrap().len() + 2
     };
@@ -361,33 +272,6 @@ fn a_client_that_never_reads_its_answers_is_closed() {
     );
 }
 
-/// Raises this process's soft limit on open files (the vigia it starts
-/// inherits it) to hold `n` descriptors; fails if the hard limit is lower.
-fn raise_fd_limit(n: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        assert!(
-            lim.rlim_max >= n,
-            "this test needs {n} open files; the hard limit is {}",
-            lim.rlim_max
-        );
-        if lim.rlim_cur < n {
-            lim.rlim_cur = n;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-    }
-}
-
-/// VmRSS of `pid`, KiB.
-fn rss_kib(pid: u32) -> u64 {
-    common::process::rss_kib(pid).0
-}
-
 /// True if the server still holds `s` open (no EOF, no reset).
 fn still_open(s: &mut TcpStream) -> bool {
     s.set_nonblocking(true).unwrap();
@@ -398,29 +282,28 @@ fn still_open(s: &mut TcpStream) -> bool {
 
 #[test]
 fn length_prefixes_alone_cost_little_memory() {
-    raise_fd_limit(2048);
-    let v = Vigia::start(
+    process::raise_own_nofile(2048);
+    let v = start(
         "tcp_max_connections = 1500\ntcp_max_per_client = 1500\n\
          tcp_idle_timeout = \"60s\"\ntcp_read_timeout = \"60s\"\n",
     );
-    let pid = v.child.id();
-    let before = rss_kib(pid);
+    let before = v.rss_kib().0;
     // 1000 connections announce a 65,535-octet message and send nothing
     // more: vigia used to allocate the whole message per connection.
     let mut held = Vec::new();
     for i in 0..1000u32 {
         let src = Ipv4Addr::new(127, 0, 9, 1 + (i % 50) as u8);
-        let mut s = connect_from(src, v.addr).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        let mut s = tcp_connect_from(src, v.addr, None).unwrap_or_else(|e| panic!("connection {i}: {e}"));
         s.write_all(&[0xFF, 0xFF]).unwrap();
         held.push(s);
     }
     // A fresh client is answered: every earlier connection was accepted.
-    let mut fresh = connect_from(Ipv4Addr::new(127, 0, 9, 200), v.addr).unwrap();
+    let mut fresh = tcp_connect_from(Ipv4Addr::new(127, 0, 9, 200), v.addr, None).unwrap();
     assert!(query_on(&mut fresh, 0x7a7a));
     // The peak over a second of samples, while the 1000 wait for the rest.
     let mut during = 0;
     for _ in 0..10 {
-        during = during.max(rss_kib(pid));
+        during = during.max(v.rss_kib().0);
         std::thread::sleep(Duration::from_millis(100));
     }
     let open = held.iter_mut().map(still_open).filter(|o| *o).count();
@@ -428,10 +311,10 @@ fn length_prefixes_alone_cost_little_memory() {
     drop(held);
     drop(fresh);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut after = rss_kib(pid);
+    let mut after = v.rss_kib().0;
     while after > during && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
-        after = rss_kib(pid);
+        after = v.rss_kib().0;
     }
     eprintln!(
         "FIGURES 1000 length-prefix-only connections: RSS before {before} KiB, during {during} KiB (+{} KiB), 1 s after closing {after} KiB",
@@ -448,18 +331,17 @@ fn length_prefixes_alone_cost_little_memory() {
 
 #[test]
 fn the_per_client_cap_counts_ipv4_prefixes_when_asked() {
-    let v = Vigia::start("tcp_max_per_client = 2\ntcp_client_prefix_v4 = 24\n");
+    let v = start("tcp_max_per_client = 2\ntcp_client_prefix_v4 = 24\n");
     // Two addresses of one /24 fill its cap together.
-    let mut a = connect_from(Ipv4Addr::new(127, 0, 7, 1), v.addr).unwrap();
-    let mut b = connect_from(Ipv4Addr::new(127, 0, 7, 2), v.addr).unwrap();
+    let mut a = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 1), v.addr, None).unwrap();
+    let mut b = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 2), v.addr, None).unwrap();
     assert!(query_on(&mut a, 0x5501) && query_on(&mut b, 0x5502));
-    let mut third = connect_from(Ipv4Addr::new(127, 0, 7, 3), v.addr).unwrap();
-    let _ = third.write_all(&tcp_frame(&Q::new(NAME, A).id(0x5503).build()));
+    let mut third = tcp_connect_from(Ipv4Addr::new(127, 0, 7, 3), v.addr, None).unwrap();
     assert!(
-        tcp_read_msg(&mut third).is_none(),
+        unanswered(&mut third, 0x5503),
         "a third connection from the same /24 was served"
     );
     // Another /24 has its own cap.
-    let mut other = connect_from(Ipv4Addr::new(127, 0, 8, 1), v.addr).unwrap();
+    let mut other = tcp_connect_from(Ipv4Addr::new(127, 0, 8, 1), v.addr, None).unwrap();
     assert!(query_on(&mut other, 0x5504));
 }

@@ -13,14 +13,13 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::lifecycle::{serial_at, wait_for};
+use common::http_backend::Mode;
+use common::lookup::{answer_at, serial_at};
 use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER};
-use common::web_backend::Web;
-use common::{admin, free_port, named_or_skip, parse, query_udp_timeout, Msg, Named, A, CNAME, Q, SOA};
+use common::watch::Watch;
+use common::{admin, free_port, named_or_skip, wait, Named, A, CNAME, SOA};
 
 const RULE_TTL: u32 = 30;
 
@@ -32,53 +31,16 @@ const ASKED: [(&str, u16); 4] = [
     ("WWW.no-paladar.com.br", A),
 ];
 
-fn ask(addr: SocketAddr, name: &str, qtype: u16) -> Option<Msg> {
-    let r = query_udp_timeout(addr, &Q::new(name, qtype).build(), Duration::from_secs(1))?;
-    parse(&r).ok()
-}
-
-/// Asks the secondary every question until stopped; keeps every NXDOMAIN.
-struct Poller {
-    stop: Arc<AtomicBool>,
-    nxdomains: Arc<Mutex<Vec<String>>>,
-    asked: Arc<Mutex<u32>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Poller {
-    fn start(addr: SocketAddr) -> Poller {
-        let stop = Arc::new(AtomicBool::new(false));
-        let nxdomains = Arc::new(Mutex::new(Vec::new()));
-        let asked = Arc::new(Mutex::new(0));
-        let (s, nx, n) = (stop.clone(), nxdomains.clone(), asked.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                for (name, qtype) in ASKED {
-                    if let Some(m) = ask(addr, name, qtype) {
-                        *n.lock().unwrap() += 1;
-                        if m.rcode_name() == "NXDOMAIN" {
-                            nx.lock().unwrap().push(m.dump());
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        Poller {
-            stop,
-            nxdomains,
-            asked,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> (u32, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap();
-        let n = *self.asked.lock().unwrap();
-        let nx = self.nxdomains.lock().unwrap().clone();
-        (n, nx)
-    }
+/// Asks the secondary every question until finished: for each answer,
+/// its dump if it was NXDOMAIN.
+fn poll_nxdomains(addr: SocketAddr) -> Watch<Option<String>> {
+    Watch::start(Duration::from_millis(20), move || {
+        ASKED
+            .iter()
+            .filter_map(|(name, qtype)| answer_at(addr, name, *qtype))
+            .map(|m| (m.rcode_name() == "NXDOMAIN").then(|| m.dump()))
+            .collect::<Vec<_>>()
+    })
 }
 
 /// Rewrites the config's policy (both rules) and reloads; waits until the
@@ -93,31 +55,26 @@ fn switch(site: &Site, named: &Named, from: &str, to: &str) -> u32 {
         cfg.replace(&old, &format!("when_all_down = \"{to}\"")),
     )
     .unwrap();
-    reload(site);
+    admin::reload_ok(site.vigia.metrics);
     let serial = serial_at(site.vigia.addr, FORWARD).unwrap();
     assert_ne!(serial, before, "{from} -> {to} changes the served data");
-    follow(site, named, serial);
+    follow(named, serial);
     serial
 }
 
-fn reload(site: &Site) {
-    let (code, body) = admin::must(site.vigia.metrics, "POST", "/reload");
-    assert_eq!(code, 200, "{body}");
-}
-
-fn follow(site: &Site, named: &Named, serial: u32) {
-    wait_for(
+/// Waits until the secondary serves `serial`.
+fn follow(named: &Named, serial: u32) {
+    wait::until_found(
         Duration::from_secs(5),
         &format!("the secondary serves serial {serial}"),
         || (serial_at(named.addr, FORWARD) == Some(serial)).then_some(()),
         || named.log(),
     );
-    let _ = site;
 }
 
 /// (rcode, answer types, negative TTL if any) as `addr` answers.
 fn shape(addr: SocketAddr, name: &str, qtype: u16) -> (String, Vec<u16>, Option<u32>) {
-    let m = ask(addr, name, qtype).unwrap_or_else(|| panic!("no answer from {addr} to {name}"));
+    let m = answer_at(addr, name, qtype).unwrap_or_else(|| panic!("no answer from {addr} to {name}"));
     let neg = m.authority.iter().find(|r| r.rtype == SOA).map(|r| r.ttl);
     (m.rcode_name(), m.answer.iter().map(|r| r.rtype).collect(), neg)
 }
@@ -134,14 +91,14 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
         ..SiteOpts::default()
     });
     let named = Named::start_secondary(&named_bin, named_port, FORWARD, site.vigia.addr, None);
-    follow(&site, &named, 2);
-    let poller = Poller::start(named.addr);
+    follow(&named, 2);
+    let poller = poll_nxdomains(named.addr);
     let (v, n) = (site.vigia.addr, named.addr);
 
     // Both web servers fail (serve-all: nothing moves, the serial stays).
-    site.master.set(Web::Stopped);
-    site.webserver.set(Web::Status500);
-    let (serial, _) = wait_for(
+    site.master.set(Mode::Stopped);
+    site.webserver.set(Mode::Status500);
+    let (serial, _) = wait::until_found(
         Duration::from_secs(5),
         "both checks down",
         || {
@@ -151,7 +108,7 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
         },
         || site.vigia.stderr(),
     );
-    follow(&site, &named, serial);
+    follow(&named, serial);
     assert_eq!(shape(v, "www.no-paladar.com.br", CNAME).0, "NOERROR");
 
     let mut policy = "serve-all";
@@ -178,7 +135,7 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
                 "secondary, {next}, {name}: serve-all records expected"
             );
         }
-        let www = ask(n, "www.no-paladar.com.br", CNAME).unwrap();
+        let www = answer_at(n, "www.no-paladar.com.br", CNAME).unwrap();
         assert_eq!(
             www.answer[0].rdata.to_lowercase(),
             MASTER,
@@ -196,9 +153,9 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
     let short = text.replace("86400 )  ; minimum", "20 )  ; minimum");
     assert_ne!(short, text);
     std::fs::write(&site.forward_file, short).unwrap();
-    reload(&site);
+    admin::reload_ok(site.vigia.metrics);
     let serial = serial_at(v, FORWARD).unwrap();
-    follow(&site, &named, serial);
+    follow(&named, serial);
     let (rc, types, neg) = shape(n, FORWARD, A);
     assert_eq!(
         (rc.as_str(), types.len()),
@@ -212,7 +169,9 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
     let (rc, types, _) = shape(n, "www.no-paladar.com.br", A);
     assert_eq!((rc.as_str(), types.first()), ("NOERROR", Some(&CNAME)));
 
-    let (asked, nx) = poller.finish();
+    let answers = poller.finish();
+    let asked = answers.len();
+    let nx: Vec<String> = answers.into_iter().flatten().collect();
     assert!(asked > 100, "the poller asked only {asked} times");
     assert!(
         nx.is_empty(),

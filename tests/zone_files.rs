@@ -12,6 +12,9 @@
 //!   warnings vigia gives: `; warns: LINE: start of the text` (or
 //!   `; warns: nothing`).
 
+mod common;
+
+use common::tools;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use vigia::dns::Name;
@@ -21,7 +24,7 @@ use vigia::zone::check::{load_zone, load_zone_warned, LoadError};
 use vigia::zone::Zone;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones")
+    common::manifest_dir().join("tests/data/zones")
 }
 
 fn n(s: &str) -> Name {
@@ -339,12 +342,9 @@ fn soa_minimum_becomes_the_default_ttl() {
 
 /// BIND's checker, if installed (tests that need it say so and pass).
 fn named_checkzone() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs =
-        std::env::split_paths(&path).chain(["/usr/sbin", "/usr/bin", "/usr/local/sbin"].map(PathBuf::from));
-    let found = dirs.map(|d| d.join("named-checkzone")).find(|p| p.is_file());
+    let found = tools::find_bin("named-checkzone");
     if found.is_none() {
-        eprintln!("named-checkzone not installed: skipping the BIND comparison");
+        tools::announce_skip("the BIND comparison", "named-checkzone is not installed");
     }
     found
 }
@@ -395,7 +395,7 @@ fn bind_refuses_exactly_the_zones_vigia_refuses() {
 
 /// `zones/db.ORIGIN` files, with their origin.
 fn project_zones() -> Vec<(String, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let dir = common::manifest_dir().join("zones");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };

@@ -4,7 +4,9 @@
 //! transport/EDNS/RD/case variants) plus tests/data/diff/queries.txt.
 
 use super::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 #[derive(Clone, Debug)]
 pub enum Packet {
@@ -20,6 +22,7 @@ pub struct Case {
 }
 
 impl Case {
+    /// Query `q` in `group`, over TCP if `tcp`.
     pub fn q(group: &'static str, q: Q, tcp: bool) -> Case {
         Case {
             group,
@@ -27,20 +30,54 @@ impl Case {
             tcp,
         }
     }
+    /// The message as sent.
     pub fn bytes(&self) -> Vec<u8> {
         match &self.packet {
             Packet::Query(q) => q.build(),
             Packet::Raw(b) => b.clone(),
         }
     }
+    /// The query, unless the case is a raw packet.
     pub fn query(&self) -> Option<&Q> {
         match &self.packet {
             Packet::Query(q) => Some(q),
             Packet::Raw(_) => None,
         }
     }
+    /// The query's type, unless the case is a raw packet.
     pub fn qtype(&self) -> Option<u16> {
         self.query().map(|q| q.qtype)
+    }
+    /// Sends the case over its transport; the answer, if one came.
+    pub fn send(&self, addr: SocketAddr) -> Option<Vec<u8>> {
+        let b = self.bytes();
+        if self.tcp {
+            query_tcp(addr, &b)
+        } else {
+            query_udp(addr, &b)
+        }
+    }
+    /// Sends the case; the answer parsed, or why there is none.
+    pub fn ask(&self, addr: SocketAddr) -> Result<Msg, String> {
+        match self.send(addr) {
+            None => Err("no answer".into()),
+            Some(r) => parse(&r).map_err(|e| format!("unparsable answer: {e}")),
+        }
+    }
+    /// A raw packet with one question, no records, and bytes after the
+    /// question.
+    pub fn has_trailing_bytes(&self) -> bool {
+        let Packet::Raw(p) = &self.packet else {
+            return false;
+        };
+        if p.len() < 12 || p[4..12] != [0, 1, 0, 0, 0, 0, 0, 0] {
+            return false;
+        }
+        let mut i = 12;
+        while i < p.len() && p[i] != 0 {
+            i += p[i] as usize + 1;
+        }
+        i + 5 < p.len()
     }
     /// A one-line description, and the dig command reproducing it.
     pub fn describe(&self, port: u16) -> String {
@@ -93,16 +130,22 @@ pub fn cut_zones() -> Vec<ZoneSpec> {
         .collect()
 }
 
+/// Types asked of every owner name of a zone.
 pub const OWNER_TYPES: &[u16] = &[
     A, AAAA, NS, SOA, MX, TXT, CNAME, PTR, SRV, CAA, ANY, TYPE65280, DNAME, NAPTR, DS, HINFO, RP, SSHFP,
     TLSA, SPF,
 ];
+/// Types asked of names derived from the zone (below owners, wildcards,
+/// ENTs).
 pub const DERIVED_TYPES: &[u16] = &[A, AAAA, NS, SOA, MX, TXT, CNAME, ANY, DNAME];
 
+/// `s` in ASCII lower case.
 pub fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
+/// `name` without its first label: "" for the root after `a.`, None when
+/// it has no unescaped dot.
 pub fn parent(name: &str) -> Option<String> {
     // presentation form with escapes: split at the first unescaped dot
     let b = name.as_bytes();
@@ -245,6 +288,8 @@ pub fn generate_from(zones: &[(String, Vec<Rr>)]) -> Vec<Case> {
     cases
 }
 
+/// The cases of tests/data/diff/queries.txt: `NAME TYPE [options]` or
+/// `raw HEX [tcp]` lines.
 pub fn file_cases() -> Vec<Case> {
     let path = manifest_dir().join("tests/data/diff/queries.txt");
     let text = std::fs::read_to_string(&path).expect("tests/data/diff/queries.txt");

@@ -2,56 +2,31 @@
 //! loopback port with private configs (BIND is [`super::Named`]); used by
 //! the consensus suites.
 
-use super::*;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-pub fn find_bin(name: &str) -> Option<PathBuf> {
-    for d in ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"] {
-        let p = Path::new(d).join(name);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    None
-}
+use super::process::Daemon;
+use super::{free_port, tools, TempDir, ZoneSpec};
 
-/// (named, knotd, nsd), or None (loudly) if one is missing; CI=true fails.
-pub fn refs_or_skip(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let (n, k, d) = (find_bin("named"), find_bin("knotd"), find_bin("nsd"));
-    if let (Some(n), Some(k), Some(d)) = (&n, &k, &d) {
-        return Some((n.clone(), k.clone(), d.clone()));
-    }
-    let missing: Vec<&str> = [("named (bind9)", &n), ("knotd (knot)", &k), ("nsd (nsd)", &d)]
-        .iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(s, _)| *s)
-        .collect();
-    let ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    if ci {
-        panic!("{test}: missing {missing:?} and CI=true: apt-get install bind9 knot nsd");
-    }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: missing {missing:?} (apt-get install bind9 knot nsd).");
-    eprintln!("!!! This test did NOT run; it is not a pass. Set CI=true to make it fail.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-    None
+/// (named, knotd, nsd), or None after a loud skip if one is missing (a
+/// failure when CI=true).
+pub fn refs_or_skip(test: &str) -> Option<[PathBuf; 3]> {
+    tools::require(test, [("named", "bind9"), ("knotd", "knot"), ("nsd", "nsd")])
 }
 
 /// A foreground knotd or nsd on a free loopback port, stopped on drop.
 pub struct RefServer {
     pub name: &'static str,
     pub addr: SocketAddr,
-    child: Child,
-    log_path: PathBuf,
-    dir: TempDir,
+    daemon: Daemon,
+    _dir: TempDir,
 }
 
 impl RefServer {
+    /// knotd serving `zones`.
     pub fn knot(bin: &Path, zones: &[ZoneSpec]) -> RefServer {
         RefServer::knot_with(bin, zones, &KnotExtra::default())
     }
@@ -59,10 +34,8 @@ impl RefServer {
     /// knotd with `extra` added to its config (server options, module
     /// sections, template options), as an operator would write them.
     pub fn knot_with(bin: &Path, zones: &[ZoneSpec], extra: &KnotExtra) -> RefServer {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = free_port(ip);
-        let dir = TempDir::new("knot");
-        let d = dir.path().display().to_string();
+        let place = Place::new("knot");
+        let (port, d) = (place.port, place.dir.path().display());
         let mut conf = format!(
             r#"server:
     rundir: "{d}"
@@ -96,23 +69,18 @@ zone:
         for z in zones {
             writeln!(conf, "  - domain: {}\n    file: \"{}\"", z.name, z.file.display()).unwrap();
         }
-        let conf_path = dir.path().join("knot.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-c").arg(&conf_path);
-        Self::launch("knotd", cmd, ip, port, dir, conf, zones)
+        Self::launch("knotd", bin, &[], place, conf, zones)
     }
 
+    /// nsd serving `zones`.
     pub fn nsd(bin: &Path, zones: &[ZoneSpec]) -> RefServer {
         RefServer::nsd_with(bin, zones, "")
     }
 
     /// nsd with `server_extra` added to its `server:` clause.
     pub fn nsd_with(bin: &Path, zones: &[ZoneSpec], server_extra: &str) -> RefServer {
-        let ip = Ipv4Addr::LOCALHOST;
-        let port = free_port(ip);
-        let dir = TempDir::new("nsd");
-        let d = dir.path().display().to_string();
+        let place = Place::new("nsd");
+        let (port, d) = (place.port, place.dir.path().display());
         let mut conf = format!(
             r#"server:
     ip-address: 127.0.0.1@{port}
@@ -146,92 +114,55 @@ remote-control:
             )
             .unwrap();
         }
-        let conf_path = dir.path().join("nsd.conf");
-        std::fs::write(&conf_path, &conf).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-d").arg("-c").arg(&conf_path);
-        Self::launch("nsd", cmd, ip, port, dir, conf, zones)
+        Self::launch("nsd", bin, &["-d"], place, conf, zones)
     }
 
+    /// Writes `conf` into `place`, starts `bin FLAGS -c CONF` and waits
+    /// until it serves every zone; SIGTERM when dropped, so nsd stops its
+    /// children.
     fn launch(
         name: &'static str,
-        mut cmd: Command,
-        ip: Ipv4Addr,
-        port: u16,
-        dir: TempDir,
+        bin: &Path,
+        flags: &[&str],
+        place: Place,
         conf: String,
         zones: &[ZoneSpec],
     ) -> RefServer {
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let mut s = RefServer {
+        let Place { port, dir } = place;
+        let conf_path = dir.path().join(format!("{name}.conf"));
+        std::fs::write(&conf_path, &conf).unwrap_or_else(|e| panic!("write {}: {e}", conf_path.display()));
+        let mut cmd = Command::new(bin);
+        cmd.args(flags).arg("-c").arg(&conf_path);
+        let mut daemon = Daemon::spawn(name, &mut cmd, dir.path().join("server.log")).stop_gently();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+        daemon.wait_serving(addr, &names, Duration::from_secs(15), &format!("conf\n{conf}"));
+        RefServer {
             name,
-            addr: SocketAddr::from((ip, port)),
-            child,
-            log_path,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!(
-                    "{name} exited early ({st}); conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            let all = zones.iter().all(|z| {
-                query_udp_timeout(s.addr, &Q::new(&z.name, SOA).build(), Duration::from_millis(200))
-                    .and_then(|r| parse(&r).ok())
-                    .map(|m| m.rcode == 0 && !m.answer.is_empty())
-                    .unwrap_or(false)
-            });
-            if all {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{name} did not serve every zone within 15 s; conf\n{conf}\n--- log ---\n{}",
-                    s.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            addr,
+            daemon,
+            _dir: dir,
         }
     }
 
+    /// Its log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        self.daemon.log()
     }
 }
 
-impl Drop for RefServer {
-    fn drop(&mut self) {
-        // SIGTERM (by our child's pid) so nsd stops its own children too
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- {} log ({}) ---\n{}",
-                self.name,
-                self.dir.path().display(),
-                self.log()
-            );
+/// Where a reference server runs: a free loopback port (on 127.0.0.1, as
+/// its config says) and a private folder for its config, state and log.
+struct Place {
+    port: u16,
+    dir: TempDir,
+}
+
+impl Place {
+    fn new(name: &str) -> Place {
+        Place {
+            port: free_port(Ipv4Addr::LOCALHOST),
+            dir: TempDir::new(name),
         }
     }
 }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use super::web_backend::WebBackend;
-use super::{manifest_dir, parse, query_udp_timeout, Server, ServerOpts, TempDir, Q};
+use super::http_backend::{HttpBackend, Mode};
+use super::{zone_paladar, zone_reverse, Server, ServerOpts, TempDir, ZoneSpec};
 
 pub const FORWARD: &str = "no-paladar.com.br";
 pub const REVERSE: &str = "0.168.192.in-addr.arpa";
@@ -64,8 +64,8 @@ impl Default for SiteOpts {
 
 /// vigia, its zone files (copies the test may edit) and the two backends.
 pub struct Site {
-    pub master: WebBackend,
-    pub webserver: WebBackend,
+    pub master: HttpBackend,
+    pub webserver: HttpBackend,
     /// The copy of the forward zone vigia reads.
     pub forward_file: PathBuf,
     /// With `dnssec`: each zone's DS record (zone-file line), forward
@@ -76,16 +76,14 @@ pub struct Site {
 }
 
 impl Site {
+    /// Copies the zones, starts the backends (master stopped if asked),
+    /// then vigia.
     pub fn start(opts: SiteOpts) -> Site {
         let dir = TempDir::new("site");
         let forward_file = dir.path().join("db.no-paladar.com.br");
         let reverse_file = dir.path().join("db.0.168.192.in-addr.arpa");
-        std::fs::copy(manifest_dir().join("zones/db.no-paladar.com.br"), &forward_file).unwrap();
-        std::fs::copy(
-            manifest_dir().join("zones/db.0.168.192.in-addr.arpa"),
-            &reverse_file,
-        )
-        .unwrap();
+        std::fs::copy(zone_paladar(), &forward_file).unwrap();
+        std::fs::copy(zone_reverse(), &reverse_file).unwrap();
         if !opts.forward_extra.is_empty() {
             let mut text = std::fs::read_to_string(&forward_file).unwrap();
             text.push_str(opts.forward_extra);
@@ -97,20 +95,27 @@ impl Site {
         } else {
             Vec::new()
         };
-        let master = WebBackend::start(Ipv4Addr::new(127, 0, 0, 108));
-        let webserver = WebBackend::start(Ipv4Addr::new(127, 0, 0, 110));
+        let master = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 108), Mode::Ok);
+        let webserver = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 110), Mode::Ok);
         if opts.master_down {
-            master.set(super::web_backend::Web::Stopped);
+            master.set(Mode::Stopped);
         }
-        let notify: Vec<String> = opts.notify.iter().map(|a| format!("\"{a}\"")).collect();
+        let signed = format!("dnssec = {}\n", opts.dnssec);
+        let zones = vec![
+            ZoneSpec::new(FORWARD, forward_file.clone())
+                .notify(&opts.notify)
+                .with_extra(&signed),
+            ZoneSpec::new(REVERSE, reverse_file)
+                .notify(&opts.notify)
+                .with_extra(&signed),
+        ];
         let mut extra = String::new();
-        for (name, file) in [(FORWARD, &forward_file), (REVERSE, &reverse_file)] {
+        if opts.dnssec {
             write!(
                 extra,
-                "\n[[zone]]\nname = \"{name}\"\nfile = \"{}\"\nallow_transfer = [\"127.0.0.0/8\"]\nnotify = [{}]\ndnssec = {}\n",
-                file.display(),
-                notify.join(", "),
-                opts.dnssec
+                "\n[dnssec]\nkey_dir = \"{}\"\nnsec3 = {}\n",
+                key_dir.display(),
+                opts.nsec3
             )
             .unwrap();
         }
@@ -134,20 +139,11 @@ impl Site {
              when_all_down = \"{policy}\"\nttl = \"{ttl}\"\n"
         )
         .unwrap();
-        if opts.dnssec {
-            write!(
-                extra,
-                "\n[dnssec]\nkey_dir = \"{}\"\nnsec3 = {}\n",
-                key_dir.display(),
-                opts.nsec3
-            )
-            .unwrap();
-        }
         let vigia = Server::start(ServerOpts {
             listen_ip: opts.listen_ip,
             server_extra: opts.server_extra.clone(),
             extra,
-            ..ServerOpts::default()
+            ..ServerOpts::new(zones)
         });
         Site {
             master,
@@ -158,36 +154,4 @@ impl Site {
             _dir: dir,
         }
     }
-}
-
-/// What `addr` answers for www: `(rcode, CNAME target)`, the target empty
-/// when the answer has none. None: no answer.
-pub fn www_at(addr: SocketAddr) -> Option<(String, String)> {
-    let r = query_udp_timeout(
-        addr,
-        &Q::new("www.no-paladar.com.br", super::A).build(),
-        super::TIMEOUT,
-    )?;
-    let m = parse(&r).ok()?;
-    let target = m
-        .answer
-        .iter()
-        .find(|rr| rr.rtype == super::CNAME)
-        .map(|rr| rr.rdata.to_lowercase())
-        .unwrap_or_default();
-    Some((m.rcode_name(), target))
-}
-
-/// The apex A set `addr` answers, sorted, with the rcode.
-pub fn apex_at(addr: SocketAddr) -> Option<(String, Vec<String>)> {
-    let r = query_udp_timeout(addr, &Q::new(FORWARD, super::A).build(), super::TIMEOUT)?;
-    let m = parse(&r).ok()?;
-    let mut v: Vec<String> = m
-        .answer
-        .iter()
-        .filter(|rr| rr.rtype == super::A)
-        .map(|rr| rr.rdata.clone())
-        .collect();
-    v.sort();
-    Some((m.rcode_name(), v))
 }
