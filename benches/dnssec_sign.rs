@@ -16,20 +16,22 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vigia::config::ZoneLimits;
+use vigia::dns::message::RawRecord;
+use vigia::dns::rtype;
 use vigia::dns::Name;
 use vigia::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
 use vigia::dnssec::nsec3::Nsec3Params;
-use vigia::dnssec::{rtype, sign_zone, Denial, DnssecKey, Rr, SignedZone, SignerConfig};
+use vigia::dnssec::{sign_zone, Denial, DnssecKey, SignedZone, SignerConfig};
 use vigia::reclaim::Reclaimer;
 use vigia::zone::check::{check_zone, load_zone};
 use vigia::zone::parser::parse_str;
 
 const NOW: u64 = 1_767_225_600;
 
-fn to_wire(zone: &vigia::zone::Zone) -> Vec<Rr> {
+fn to_wire(zone: &vigia::zone::Zone) -> Vec<RawRecord> {
     zone.records
         .iter()
-        .map(|r| Rr {
+        .map(|r| RawRecord {
             owner: r.owner.wire().to_vec(),
             rtype: r.rtype,
             class: r.class,
@@ -40,7 +42,7 @@ fn to_wire(zone: &vigia::zone::Zone) -> Vec<Rr> {
 }
 
 /// The shared bench zone, or a generated one of the same size and shape.
-fn large_zone() -> (Vec<u8>, Vec<Rr>, String) {
+fn large_zone() -> (Vec<u8>, Vec<RawRecord>, String) {
     let origin = Name::parse("bench.test.", None).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = repo.join("../shared/bench/zones/db.bench.test");
@@ -80,7 +82,7 @@ fn large_zone() -> (Vec<u8>, Vec<Rr>, String) {
     )
 }
 
-fn site_zone() -> (Vec<u8>, Vec<Rr>) {
+fn site_zone() -> (Vec<u8>, Vec<RawRecord>) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let origin = Name::parse("no-paladar.com.br.", None).unwrap();
     let zone = load_zone(
@@ -96,7 +98,7 @@ fn site_zone() -> (Vec<u8>, Vec<Rr>) {
 
 /// The zone after a failover: the first A RRset below the apex gets a new
 /// address (`step` varies it) and the SOA serial moves on.
-fn failover(records: &[Rr], apex: &[u8], step: u32) -> Vec<Rr> {
+fn failover(records: &[RawRecord], apex: &[u8], step: u32) -> Vec<RawRecord> {
     let mut out = records.to_vec();
     if let Some(r) = out.iter_mut().find(|r| r.rtype == rtype::A && r.owner != apex) {
         r.rdata = vec![192, 0, 2, (step % 250) as u8 + 1];
@@ -136,7 +138,7 @@ struct Case {
 
 fn sign(
     apex: &[u8],
-    data: &[Rr],
+    data: &[RawRecord],
     keys: &[DnssecKey],
     cfg: &SignerConfig,
     prev: Option<&SignedZone>,
@@ -149,7 +151,7 @@ fn sign(
 /// Re-signs after `runs` successive failovers; times of each.
 fn resign_times(
     apex: &[u8],
-    data: &[Rr],
+    data: &[RawRecord],
     keys: &[DnssecKey],
     cfg: &SignerConfig,
     first: SignedZone,

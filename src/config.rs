@@ -12,7 +12,9 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::Name;
 use std::sync::Arc;
 
+mod dnssec;
 mod limits;
+pub use dnssec::{parse_days, DnssecConfig};
 pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
 
 /// A configuration problem, already phrased for the operator.
@@ -44,6 +46,9 @@ pub struct Config {
     /// What loading a zone may cost, and the SOA query rate (`[limits]`).
     #[serde(default)]
     pub limits: LimitsTable,
+    /// Keys and signature validity of the zones with `dnssec = true`.
+    #[serde(default)]
+    pub dnssec: DnssecConfig,
     /// Directory that relative zone paths are resolved against (the config
     /// file's directory); not part of the file.
     #[serde(skip)]
@@ -278,6 +283,9 @@ pub struct ZoneConfig {
     /// This zone's limits (unset ones: `[limits]`).
     #[serde(default)]
     pub limits: LimitsTable,
+    /// Sign the zone (keys and validity: `[dnssec]`).
+    #[serde(default)]
+    pub dnssec: bool,
 }
 
 /// Whether vigia is the source of a zone or follows another server.
@@ -555,6 +563,7 @@ impl Config {
         self.validate_server()?;
         self.validate_keys()?;
         self.validate_zones()?;
+        self.validate_dnssec()?;
         self.validate_limits()?;
         self.validate_checks()?;
         self.validate_failovers()?;

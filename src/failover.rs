@@ -709,6 +709,7 @@ pool = [{target = "master.example.com", check = "c1"}, {target = "replica.exampl
             primaries: vec![],
             primary_key: None,
             limits: Default::default(),
+            dnssec: false,
         });
         let rules = compile_rules(&cfg, &[standard_zone(), child]).unwrap();
         assert_eq!(rules[0].zone, n("sub.example.com."));

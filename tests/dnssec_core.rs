@@ -15,12 +15,14 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use vigia::config::ZoneLimits;
+use vigia::dns::message::RawRecord;
+use vigia::dns::rtype;
 use vigia::dns::Name;
 use vigia::dnssec::keyfile::{read_key_dir, write_key_pair};
 use vigia::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
 use vigia::dnssec::nsec3::Nsec3Params;
 use vigia::dnssec::text::{name_to_text, rr_to_text};
-use vigia::dnssec::{rtype, sign_zone, Denial, DnssecKey, Rr, SignedZone, SignerConfig};
+use vigia::dnssec::{sign_zone, Denial, DnssecKey, SignedZone, SignerConfig};
 use vigia::reclaim::Reclaimer;
 use vigia::zone::check::load_zone;
 use vigia::zone::Zone;
@@ -59,7 +61,7 @@ fn now() -> u64 {
 
 /// A zone of the repository (`zones/`, or a path from the repository
 /// root), in the signer's wire form.
-fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<Rr>) {
+fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<RawRecord>) {
     let dir = common::manifest_dir();
     let name = Name::parse(origin, None).unwrap();
     let path = if file.contains('/') {
@@ -72,10 +74,10 @@ fn site_zone(file: &str, origin: &str) -> (Vec<u8>, Vec<Rr>) {
 }
 
 /// A loaded zone's records in the signer's wire form.
-fn signer_records(zone: &Zone) -> Vec<Rr> {
+fn signer_records(zone: &Zone) -> Vec<RawRecord> {
     zone.records
         .iter()
-        .map(|r| Rr {
+        .map(|r| RawRecord {
             owner: r.owner.wire().to_vec(),
             rtype: r.rtype,
             class: r.class,
@@ -92,19 +94,19 @@ const REVERSE: (&str, &str) = ("db.0.168.192.in-addr.arpa", "0.168.192.in-addr.a
 const EDGE: (&str, &str) = ("tests/data/zones/db.edge.test", "edge.test.");
 
 /// The signed zone as a zone file, SOA first (dnssec-verify wants it so).
-fn zone_text(data: &[Rr], signed: &SignedZone) -> String {
-    let mut all: Vec<&Rr> = data.iter().chain(signed.records()).collect();
+fn zone_text(data: &[RawRecord], signed: &SignedZone) -> String {
+    let mut all: Vec<&RawRecord> = data.iter().chain(signed.records()).collect();
     all.sort_by_key(|r| {
         (
             r.rtype != rtype::SOA,
-            vigia::dnssec::canonical::name_key(&r.owner),
+            vigia::dns::name::canonical_key(&r.owner),
             r.rtype,
         )
     });
     all.iter().map(|r| rr_to_text(r) + "\n").collect()
 }
 
-fn write_signed(dir: &Path, data: &[Rr], signed: &SignedZone) -> PathBuf {
+fn write_signed(dir: &Path, data: &[RawRecord], signed: &SignedZone) -> PathBuf {
     let path = dir.join("signed.zone");
     std::fs::write(&path, zone_text(data, signed)).unwrap();
     path
@@ -287,7 +289,7 @@ fn a_failover_re_signing_reuses_the_other_signatures_and_still_verifies() {
         let before = sign_zone(&apex, &data, &keys, &cfg, now(), None).unwrap();
         // The failover: www goes to webserver, and the serial moves.
         let www = Name::parse("www.no-paladar.com.br.", None).unwrap();
-        let after_data: Vec<Rr> = data.iter().map(|r| failover(r, www.wire())).collect();
+        let after_data: Vec<RawRecord> = data.iter().map(|r| failover(r, www.wire())).collect();
         let after = sign_zone(&apex, &after_data, &keys, &cfg, now() + 1, Some(&before)).unwrap();
         let stats = after.stats();
         assert_eq!((stats.signed, stats.reused), (2, stats.rrsets - 2), "{stats:?}");
@@ -303,7 +305,7 @@ fn a_failover_re_signing_reuses_the_other_signatures_and_still_verifies() {
 
 /// The record as the failover rule rewrites it: www CNAME webserver, and
 /// the SOA serial incremented.
-fn failover(r: &Rr, www: &[u8]) -> Rr {
+fn failover(r: &RawRecord, www: &[u8]) -> RawRecord {
     let mut r = r.clone();
     if r.rtype == rtype::CNAME && r.owner.eq_ignore_ascii_case(www) {
         r.rdata = Name::parse("webserver.no-paladar.com.br.", None)

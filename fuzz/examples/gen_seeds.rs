@@ -239,6 +239,8 @@ fn main() {
     add(0, root.join("tests/data/zones/db.edge.test"));
     add(1, root.join("zones/db.no-paladar.com.br"));
     add(2, root.join("zones/db.0.168.192.in-addr.arpa"));
+    // DNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, DS, CDS, CDNSKEY text.
+    add(1, root.join("tests/data/zones/dnssec/db.no-paladar.com.br.signed"));
     for sub in ["bad", "warn"] {
         let mut files: Vec<PathBuf> = fs::read_dir(root.join("tests/data/zones").join(sub))
             .unwrap()

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
+use super::sign;
 use super::{App, BuildState, Loaded, ZoneState};
 use crate::config::{parse_cidr, parse_target, Config};
 use crate::dns::serial::serial_gt;
 use crate::dns::{class, Name, Record};
+use crate::dnssec::SignedZone;
 use crate::failover::{self, Outcome, Rule};
 use crate::health::Transition;
 use crate::snapshot::{Settings, Snapshot, Withheld, ZoneData, ZoneInput};
@@ -30,6 +32,7 @@ impl App {
             mut zones,
             rules,
             cookies,
+            keys,
         } = loaded;
         keep_transferred(&st, &config, &self.snapshot.load(), &mut zones);
         st.rule_ttls = rules.iter().map(|r| rule_ttl(r, &zones)).collect();
@@ -38,6 +41,7 @@ impl App {
             .map(|r| failover::evaluate(r, &|c: &str| health.is_up(c)))
             .collect();
         st.rules = rules;
+        st.keys = keys;
         st.settings = Settings {
             edns_udp_size: config.server.edns_udp_size,
             keyring: Arc::new(config.keyring()),
@@ -50,6 +54,7 @@ impl App {
         st.config = config;
         let mut inputs = Vec::with_capacity(zones.len());
         let mut states = Vec::with_capacity(zones.len());
+        let current = self.snapshot.load_full();
         for (zi, zone) in zones.into_iter().enumerate() {
             let (file_serial, file) = (zone.serial(), file_fingerprint(&zone));
             let origin = zone.origin.clone();
@@ -57,6 +62,16 @@ impl App {
             let data = served_fingerprint(&input);
             let serial = next_serial(&origin, prev.get(&origin.to_string()), file_serial, file, data);
             input.serial = serial;
+            let prev_signed = match current.zone(origin.wire()).and_then(|z| z.dnssec.clone()) {
+                Some(p) => Some(p),
+                // At start-up: what the last run served, kept in the state
+                // directory, so unchanged data keeps its signatures.
+                None if st.keys.get(zi).is_some_and(Option::is_some) => {
+                    sign::load_signed(&self.state_path(), &origin).map(Arc::new)
+                }
+                None => None,
+            };
+            let signed = self.sign_input(&st, zi, &mut input, prev_signed.as_deref());
             let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
             states.push(ZoneState {
                 origin,
@@ -68,7 +83,7 @@ impl App {
                     file,
                 },
             });
-            inputs.push(input);
+            inputs.push((input, signed));
         }
         // Primary zones no longer configured keep what they served.
         let was_secondary: Vec<String> = st
@@ -87,17 +102,62 @@ impl App {
         st.zones = states;
         self.publish_serials(&st);
         let stats = self.metrics.query_stats_for(&zone_names(&st));
-        let snap = Arc::new(Snapshot::build(inputs, st.settings.clone(), stats, &self.reclaim));
-        let old = self.snapshot.load_full();
-        self.swap_in(&st, &old, snap);
+        let built = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(zi, (input, signed))| {
+                let mut data = ZoneData::build(zi, input, &self.reclaim);
+                data.dnssec = signed;
+                Arc::new(data)
+            })
+            .collect();
+        let snap = Arc::new(Snapshot::from_zones(built, st.settings.clone(), stats));
+        self.swap_in(&st, &current, snap);
         // The replaced zones are freed, and the heap given back, once the
         // last query or transfer reading them ends.
-        self.reclaim.when_unshared(old);
+        self.reclaim.when_unshared(current);
+    }
+
+    /// Signs a zone with `dnssec = true` (None for the others), reusing
+    /// `previous` signatures of unchanged RRsets. A zone that cannot be
+    /// signed is served unsigned, loudly.
+    pub(super) fn sign_input(
+        &self,
+        st: &BuildState,
+        zi: usize,
+        input: &mut ZoneInput,
+        previous: Option<&SignedZone>,
+    ) -> Option<Arc<SignedZone>> {
+        let keys = st.keys.get(zi)?.as_ref()?;
+        let cfg = sign::signer_config(&st.config, &input.zone.origin, &st.rules, &st.rule_ttls);
+        let started = std::time::Instant::now();
+        match sign::sign(&mut input.zone, input.serial, keys, &cfg, previous) {
+            Ok(signed) => {
+                let stats = signed.stats();
+                tracing::info!(
+                    zone = %input.zone.origin,
+                    serial = input.serial,
+                    signed = stats.signed,
+                    reused = stats.reused,
+                    ms = started.elapsed().as_millis() as u64,
+                    "zone signed"
+                );
+                self.metrics.set_signature_expiry(
+                    &input.zone.origin.to_string(),
+                    signed.earliest_expiration().map(|e| e.at),
+                );
+                Some(signed)
+            }
+            Err(e) => {
+                tracing::error!(zone = %input.zone.origin, error = %e, "serving the zone UNSIGNED");
+                None
+            }
+        }
     }
 
     /// One zone's records with the rules' current answers written over them
     /// (its serial is set by the caller).
-    fn zone_input(&self, st: &BuildState, zi: usize, mut zone: Zone) -> ZoneInput {
+    pub(super) fn zone_input(&self, st: &BuildState, zi: usize, mut zone: Zone) -> ZoneInput {
         let mut withheld = Vec::new();
         for (ri, rule) in st.rules.iter().enumerate() {
             if rule.zone == zone.origin {
@@ -113,6 +173,15 @@ impl App {
             .and_then(|k| st.config.tsig_key(k))
             .map(Arc::new);
         let secondary = self.followers().state(&zone.origin);
+        if st.keys.get(zi).is_some_and(Option::is_some) {
+            // A signed zone transfers what queries see: one NSEC chain
+            // and one set of signatures for both. Its fingerprint is that
+            // of the data, without the last signing's records.
+            for w in &mut withheld {
+                w.transfer.clear();
+            }
+            zone.records.retain(|r| !sign::is_signing_type(r.rtype));
+        }
         ZoneInput {
             serial: zone.serial(),
             zone,
@@ -123,7 +192,7 @@ impl App {
         }
     }
 
-    fn publish_serials(&self, st: &BuildState) {
+    pub(super) fn publish_serials(&self, st: &BuildState) {
         for z in &st.zones {
             self.metrics
                 .set_zone_serial(&z.origin.to_string(), z.served.serial);
@@ -184,7 +253,10 @@ impl App {
                 served.serial = served.serial.wrapping_add(1);
                 served.data = served_fingerprint(&input);
                 input.serial = served.serial;
-                *zone = Arc::new(ZoneData::build(zi, input, &self.reclaim));
+                let signed = self.sign_input(&st, zi, &mut input, zone.dnssec.as_deref());
+                let mut data = ZoneData::build(zi, input, &self.reclaim);
+                data.dnssec = signed;
+                *zone = Arc::new(data);
             }
         }
         self.publish_serials(&st);
@@ -199,13 +271,41 @@ impl App {
     /// that asks right after never finds the history a step behind. Once
     /// the server stands, the new serials are written to the state
     /// directory before anyone can see them, and then announced.
-    fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
+    pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         self.journal_changes(old, &new);
         self.persist(st);
+        self.save_signatures(Some(old), &new);
         self.snapshot.store(new.clone());
         if self.is_live() {
             self.propagate(Some(old), &new, &st.config);
         }
+    }
+
+    /// Keeps the signatures of each zone signed anew in the state
+    /// directory (once live), for the next start.
+    pub(super) fn save_signatures(&self, old: Option<&Snapshot>, new: &Snapshot) {
+        if !self.is_live() {
+            return;
+        }
+        let state = self.state_path();
+        for zone in &new.zones {
+            let Some(signed) = &zone.dnssec else { continue };
+            let before = old.and_then(|o| o.zone(zone.origin.wire())?.dnssec.clone());
+            if before.is_some_and(|b| Arc::ptr_eq(&b, signed)) {
+                continue;
+            }
+            if let Err(e) = sign::save_signed(&state, &zone.origin, signed) {
+                tracing::error!(zone = %zone.origin, dir = %state.display(), error = %e, "cannot keep the signatures: a restart will sign afresh");
+            }
+        }
+    }
+
+    fn state_path(&self) -> std::path::PathBuf {
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .path()
+            .to_path_buf()
     }
 
     /// Journals each zone whose serial changed, for IXFR. Only zones

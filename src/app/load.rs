@@ -18,6 +18,8 @@ pub struct Loaded {
     pub rules: Vec<Rule>,
     /// From `[server] cookie_secret`; None when it is unset.
     pub cookies: Option<Secrets>,
+    /// Per zone, the signing keys of a zone with `dnssec = true`.
+    pub keys: Vec<Option<super::sign::ZoneKeys>>,
 }
 
 /// Reads every zone of `config` and compiles the failover rules. All zone
@@ -73,12 +75,15 @@ fn load_zones(config: Config, reclaim: &Reclaimer, warnings: &mut Vec<Warning>) 
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
+    let keys = super::sign::load_keys(&config, &zones).map_err(|e| e.join("\n"))?;
     let rules = failover::compile_rules(&config, &zones).map_err(|e| e.to_string())?;
+    super::sign::check_rules(&config, &zones, &keys, &rules)?;
     Ok(Loaded {
         config,
         zones,
         rules,
         cookies,
+        keys,
     })
 }
 
@@ -140,8 +145,9 @@ fn describe(loaded: &Loaded) -> Vec<String> {
             if zc.is_secondary() && !loaded.config.zone_path(zc).exists() {
                 return format!("zone {name}/IN: secondary, no local copy yet");
             }
+            let signed = if zc.dnssec { ", signed" } else { "" };
             format!(
-                "zone {name}/IN: loaded serial {} ({} records)",
+                "zone {name}/IN: loaded serial {} ({} records{signed})",
                 z.serial(),
                 z.records.len()
             )

@@ -21,10 +21,12 @@
 mod build;
 mod fds;
 mod load;
+mod refresh;
 mod reload;
 mod runtimes;
 mod serials;
 mod serve;
+mod sign;
 mod state;
 
 pub use load::{check, init_logging, load, CheckReport, Loaded};
@@ -77,6 +79,8 @@ struct BuildState {
     retired: BTreeMap<String, Served>,
     /// Each rule's last answer, to spot changes.
     outcomes: Vec<Outcome>,
+    /// Per zone, in config order: the signing keys of a signed zone.
+    keys: Vec<Option<sign::ZoneKeys>>,
 }
 
 /// One served zone: its origin and what is served (serial, fingerprints).
@@ -135,6 +139,7 @@ impl App {
                 zones: Vec::new(),
                 retired: BTreeMap::new(),
                 outcomes: Vec::new(),
+                keys: Vec::new(),
             }),
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             notifier: Notifier::new(metrics.clone()),
@@ -161,6 +166,7 @@ impl App {
         let st = self.lock();
         self.live.store(true, Ordering::SeqCst);
         self.persist(&st);
+        self.save_signatures(None, &self.snapshot.load());
         self.propagate(None, &self.snapshot.load(), &st.config);
     }
 
@@ -326,10 +332,16 @@ impl App {
             .iter()
             .map(|z| (z.origin.to_string(), z.served.serial))
             .collect();
+        let dnssec = sign::status(
+            &st.zones.iter().map(|z| z.origin.clone()).collect::<Vec<_>>(),
+            &st.keys,
+            &self.snapshot.load(),
+        );
         serde_json::json!({
             "checks": self.health.load().status(),
             "rules": rules,
             "zones": zones,
+            "dnssec": dnssec,
         })
     }
 }

@@ -166,6 +166,15 @@ async fn run(
             let _ = tokio::task::spawn_blocking(move || app.rebuild(&t)).await;
         }
     });
+    // Signatures refreshed before they expire, off the async workers.
+    let refresher = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(refresher.resign_wait()).await;
+            let app = refresher.clone();
+            let _ = tokio::task::spawn_blocking(move || app.resign_due()).await;
+        }
+    });
     let reloads = spawn_reloads(&app)?;
     let bridge = AdminBridge {
         app: app.clone(),

@@ -1,7 +1,8 @@
 //! The command line: `vigia serve`, `vigia check`, `vigia check-zone`,
-//! `vigia query`, `vigia import-bind`.
+//! `vigia query`, `vigia import-bind`, `vigia dnssec keygen|ds`.
 
 mod check;
+mod dnssec;
 mod query;
 
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ enum Command {
         #[arg(long)]
         short: bool,
     },
+    /// DNSSEC keys of a zone with `dnssec = true` (`[dnssec] key_dir`).
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// Convert a BIND named.conf (and the files it includes) to a config.toml.
     ///
     /// Carries listen-on, zones (primary and secondary: file, allow-transfer,
@@ -114,6 +118,35 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Make a zone's keys in the key directory: one combined signing key
+    /// (CSK) by default, a KSK and a ZSK with --ksk-zsk. Prints the .key
+    /// files written; the .private files are mode 0600.
+    Keygen {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config.toml")]
+        config: PathBuf,
+        /// The zone, as in its [[zone]] name.
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// A key-signing key and a zone-signing key instead of one CSK.
+        #[arg(long)]
+        ksk_zsk: bool,
+    },
+    /// Print the DS record (SHA-256) of the zone's key-signing keys, as a
+    /// zone-file line to give the registry.
+    Ds {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config.toml")]
+        config: PathBuf,
+        /// The zone, as in its [[zone]] name.
+        zone: String,
+    },
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     match crate::config::parse_duration(s)? {
         d if d.is_zero() => Err("the timeout must be greater than zero".into()),
@@ -134,6 +167,13 @@ pub fn main() -> ExitCode {
         },
         Command::Check { config, strict } => check::check(&config, strict),
         Command::CheckZone { origin, file, strict } => check::check_zone(&origin, &file, strict),
+        Command::Dnssec(DnssecCommand::Keygen {
+            config,
+            zone,
+            algorithm,
+            ksk_zsk,
+        }) => dnssec::keygen(&config, &zone, &algorithm, ksk_zsk),
+        Command::Dnssec(DnssecCommand::Ds { config, zone }) => dnssec::ds(&config, &zone),
         Command::ImportBind {
             named_conf,
             out,

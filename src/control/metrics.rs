@@ -61,6 +61,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "gauge",
     ),
     (
+        "vigia_dnssec_signature_expiry_timestamp_seconds",
+        "When the first signature of a signed zone expires (Unix time).",
+        "gauge",
+    ),
+    (
         "vigia_queries_total",
         "DNS queries answered, by zone, query type, response code and transport.",
         "counter",
@@ -110,6 +115,8 @@ pub struct Metrics {
     pub failover_events: IntCounterVec,
     /// `vigia_zone_serial{zone}`
     pub zone_serial: IntGaugeVec,
+    /// `vigia_dnssec_signature_expiry_timestamp_seconds{zone}`
+    pub signature_expiry: IntGaugeVec,
     /// `vigia_reloads_total{result}`
     pub reloads: IntCounterVec,
     /// `vigia_xfr_in_total{zone,kind,result}`
@@ -144,6 +151,9 @@ impl Metrics {
             IntCounterVec::new(opts("vigia_failover_events_total"), &["rule", "from", "to"])
                 .expect("valid metric");
         let zone_serial = IntGaugeVec::new(opts("vigia_zone_serial"), &["zone"]).expect("valid metric");
+        let signature_expiry =
+            IntGaugeVec::new(opts("vigia_dnssec_signature_expiry_timestamp_seconds"), &["zone"])
+                .expect("valid metric");
         let reloads = IntCounterVec::new(opts("vigia_reloads_total"), &["result"]).expect("valid metric");
         let xfr_in = IntCounterVec::new(opts("vigia_xfr_in_total"), &["zone", "kind", "result"])
             .expect("valid metric");
@@ -177,6 +187,7 @@ impl Metrics {
             Box::new(probe_duration.clone()),
             Box::new(failover_events.clone()),
             Box::new(zone_serial.clone()),
+            Box::new(signature_expiry.clone()),
             Box::new(reloads.clone()),
             Box::new(xfr_in.clone()),
             Box::new(notify.clone()),
@@ -196,6 +207,7 @@ impl Metrics {
             probe_duration,
             failover_events,
             zone_serial,
+            signature_expiry,
             reloads,
             xfr_in,
             notify,
@@ -289,6 +301,19 @@ impl Metrics {
 
     pub fn set_zone_serial(&self, zone: &str, serial: u32) {
         self.zone_serial.with_label_values(&[zone]).set(i64::from(serial));
+    }
+
+    /// The earliest signature expiry of a signed zone (None: unsigned).
+    pub fn set_signature_expiry(&self, zone: &str, at: Option<u64>) {
+        match at {
+            Some(t) => self
+                .signature_expiry
+                .with_label_values(&[zone])
+                .set(i64::try_from(t).unwrap_or(i64::MAX)),
+            None => {
+                let _ = self.signature_expiry.remove_label_values(&[zone]);
+            }
+        }
     }
 
     /// Drops the serial of zones no longer served.

@@ -448,14 +448,29 @@ pub fn tsig_position(msg: &[u8]) -> Option<usize> {
     (r.rtype == rtype::TSIG && r.rdata.1 == msg.len()).then_some(r.start)
 }
 
-/// A record read off the wire, names in its RDATA expanded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A record in wire form: the owner an uncompressed wire name (any case),
+/// the RDATA uncompressed. Read off the wire (names in its RDATA
+/// expanded), and what the DNSSEC signer takes and makes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawRecord {
     pub owner: Vec<u8>,
     pub rtype: u16,
     pub class: u16,
     pub ttl: u32,
     pub rdata: Vec<u8>,
+}
+
+impl RawRecord {
+    /// A record of class IN.
+    pub fn new(owner: &[u8], rtype: u16, ttl: u32, rdata: Vec<u8>) -> RawRecord {
+        RawRecord {
+            owner: owner.to_vec(),
+            rtype,
+            class: super::types::class::IN,
+            ttl,
+            rdata,
+        }
+    }
 }
 
 /// Reads the record at `at`; returns it and the offset after it. Names in

@@ -277,6 +277,81 @@ pub fn is_subdomain_wire(name: &[u8], zone: &[u8]) -> bool {
     off == 0 || label_starts(name).any(|s| s == off)
 }
 
+/// True if `wire` is exactly one valid uncompressed name.
+pub fn is_valid_wire(wire: &[u8]) -> bool {
+    wire_name_len(wire) == Some(wire.len())
+}
+
+/// Number of labels of a wire name, root excluded.
+pub fn wire_label_count(wire: &[u8]) -> usize {
+    label_starts(wire).count()
+}
+
+/// True for a wire name whose first label is `*`.
+pub fn is_wildcard_wire(wire: &[u8]) -> bool {
+    wire.len() > 2 && wire[0] == 1 && wire[1] == b'*'
+}
+
+/// A byte string whose plain byte order is the canonical name order of
+/// RFC 4034 6.1 (labels compared from the rightmost, as lower-cased octet
+/// strings, a name before its descendants): NSEC chains are sorted and
+/// searched with it.
+///
+/// Labels are emitted from the rightmost, lower-cased, each followed by
+/// `00 00`; a zero octet inside a label becomes `00 01`. So a label sorts
+/// before any longer label it prefixes, and a name before its descendants,
+/// which also makes "is below" a prefix test on keys.
+pub fn canonical_key(name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 8);
+    canonical_key_into(name, &mut key);
+    key
+}
+
+/// [`canonical_key`], appended to `out` (zone-sized loops keep one
+/// buffer). For a valid name; a malformed one gives a meaningless key, no
+/// panic.
+pub fn canonical_key_into(name: &[u8], out: &mut Vec<u8>) {
+    let labels = label_offsets(name);
+    out.reserve(name.len() + labels.n);
+    for o in labels.iter().rev() {
+        let label = label_at(name, o);
+        if label.contains(&0) {
+            for &b in label {
+                match b {
+                    0 => out.extend_from_slice(&[0, 1]),
+                    b => out.push(b.to_ascii_lowercase()),
+                }
+            }
+        } else {
+            // The usual label: one copy, lower-cased in place.
+            let at = out.len();
+            out.extend_from_slice(label);
+            out[at..].make_ascii_lowercase();
+        }
+        out.extend_from_slice(&[0, 0]);
+    }
+}
+
+/// The canonical order of two valid wire names (RFC 4034 6.1), the same
+/// as [`canonical_key`]'s, without allocating.
+pub fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let (la, lb) = (label_offsets(a), label_offsets(b));
+    for (x, y) in la.iter().rev().zip(lb.iter().rev()) {
+        let x = label_at(a, x).iter().map(u8::to_ascii_lowercase);
+        let order = x.cmp(label_at(b, y).iter().map(u8::to_ascii_lowercase));
+        if order != std::cmp::Ordering::Equal {
+            return order;
+        }
+    }
+    la.n.cmp(&lb.n)
+}
+
+/// The label whose length octet is at `at`, empty if out of bounds.
+fn label_at(name: &[u8], at: usize) -> &[u8] {
+    let len = name.get(at).map_or(0, |&l| usize::from(l));
+    name.get(at + 1..at + 1 + len).unwrap_or_default()
+}
+
 /// A lower-cased name in a fixed buffer: no allocation per query.
 #[derive(Clone)]
 pub struct LowerName {
@@ -410,5 +485,52 @@ mod tests {
         assert!(n("www.example.com.").is_subdomain_of(&n("EXAMPLE.com.")));
         assert!(!n("wwwexample.com.").is_subdomain_of(&n("example.com.")));
         assert!(n("x.").is_subdomain_of(&Name::root()));
+    }
+
+    fn w(s: &str) -> Vec<u8> {
+        n(s).wire().to_vec()
+    }
+
+    #[test]
+    fn canonical_order_is_rfc4034_section_6_1() {
+        // The example list of RFC 4034 6.1, in canonical order.
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        let wires: Vec<Vec<u8>> = names.iter().map(|s| w(s)).collect();
+        for pair in wires.windows(2) {
+            assert_eq!(
+                canonical_cmp(&pair[0], &pair[1]),
+                std::cmp::Ordering::Less,
+                "{pair:?}"
+            );
+        }
+        for a in &wires {
+            for b in &wires {
+                assert_eq!(canonical_cmp(a, b), canonical_key(a).cmp(&canonical_key(b)));
+            }
+        }
+        // A zero octet in a label sorts after the shorter label and its
+        // children: "a" < "x.a" < "a\000" < "a\000\000".
+        let keys: Vec<Vec<u8>> = ["a.", "x.a.", "a\\000.", "a\\000\\000."]
+            .iter()
+            .map(|s| canonical_key(&w(s)))
+            .collect();
+        assert!(keys.windows(2).all(|k| k[0] < k[1]));
+    }
+
+    #[test]
+    fn wire_helpers() {
+        assert_eq!(wire_label_count(&w("*.a.example.")), 3);
+        assert!(is_wildcard_wire(&w("*.a.example.")) && !is_wildcard_wire(&w("a.example.")));
+        assert!(is_valid_wire(&[0]) && !is_valid_wire(&[1, b'a', 0, 0]) && !is_valid_wire(&[0xc0, 12]));
     }
 }

@@ -65,6 +65,11 @@ impl Rdata {
 
     /// The canonical form used to decide whether two records are the same.
     pub fn canonical(&self, t: u16) -> Vec<u8> {
+        if t == super::types::rtype::A6 {
+            // Its names are not fields (the layout depends on its data).
+            let wire = self.to_wire();
+            return super::types::canonical_rdata(t, &wire).map_or_else(|_| wire.clone(), |c| c.into_owned());
+        }
         let lower = canonical_lower(t);
         let mut out = Vec::new();
         for f in &self.fields {

@@ -22,6 +22,12 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// `YYYYMMDDHHmmSS` (UTC) to seconds since 1970, modulo 2^32 as RFC 4034
 /// 3.1.5 says.
 pub fn parse_timestamp(text: &[u8]) -> Option<u32> {
+    timestamp_secs(text).map(|s| (s & 0xffff_ffff) as u32)
+}
+
+/// `YYYYMMDDHHmmSS` (UTC) to seconds since 1970 (BIND key files' timing
+/// fields).
+pub fn timestamp_secs(text: &[u8]) -> Option<u64> {
     if text.len() != 14 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -42,7 +48,39 @@ pub fn parse_timestamp(text: &[u8]) -> Option<u32> {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
-    Some((secs & 0xffff_ffff) as u32)
+    u64::try_from(secs).ok()
+}
+
+/// `YYYYMMDDHHmmSS` in UTC (RRSIG times, BIND key-file timing fields).
+pub fn format_timestamp(secs: u64) -> String {
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `Wed Dec  2 13:32:08 2026`, the C `ctime` form BIND writes in key-file
+/// comments.
+pub fn format_ctime(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let rem = secs % 86_400;
+    format!(
+        "{} {} {d:2} {:02}:{:02}:{:02} {y}",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 of a date.
@@ -94,5 +132,18 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m.into(), d.into()), days);
         }
+    }
+
+    #[test]
+    fn timestamps_match_known_dates() {
+        // RFC 4034 3.2: 20100909100439 is the RFC 6605 example expiration.
+        assert_eq!(timestamp_secs(b"20100909100439"), Some(1_284_026_679));
+        assert_eq!(format_timestamp(1_284_026_679), "20100909100439");
+        assert_eq!(format_timestamp(0), "19700101000000");
+        assert_eq!(timestamp_secs(b"2010090910043"), None);
+        // The ctime form of the comment lines in BIND key files.
+        let t = |s: &[u8]| format_ctime(timestamp_secs(s).unwrap());
+        assert_eq!(t(b"20261202133208"), "Wed Dec  2 13:32:08 2026");
+        assert_eq!(t(b"20240229000000"), "Thu Feb 29 00:00:00 2024");
     }
 }

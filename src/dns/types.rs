@@ -26,10 +26,13 @@ pub mod rtype {
     pub const RT: u16 = 21;
     pub const SIG: u16 = 24;
     pub const KEY: u16 = 25;
+    pub const PX: u16 = 26;
     pub const AAAA: u16 = 28;
+    pub const NXT: u16 = 30;
     pub const SRV: u16 = 33;
     pub const NAPTR: u16 = 35;
     pub const KX: u16 = 36;
+    pub const A6: u16 = 38;
     pub const DNAME: u16 = 39;
     pub const OPT: u16 = 41;
     pub const DS: u16 = 43;
@@ -37,6 +40,8 @@ pub mod rtype {
     pub const RRSIG: u16 = 46;
     pub const NSEC: u16 = 47;
     pub const DNSKEY: u16 = 48;
+    pub const NSEC3: u16 = 50;
+    pub const NSEC3PARAM: u16 = 51;
     pub const TLSA: u16 = 52;
     pub const SMIMEA: u16 = 53;
     pub const CDS: u16 = 59;
@@ -92,9 +97,9 @@ pub struct TypeInfo {
     /// Names in the RDATA may be compressed on the wire (RFC 3597 4: the
     /// RFC 1035 types only).
     pub compress: bool,
-    /// Names in the RDATA are lower-cased in canonical form (RFC 4034 6.2),
-    /// used to tell duplicate records apart. (vigia's list predates DNSSEC
-    /// signing: SIG, NXT, NAPTR, A6 and RRSIG are not in it.)
+    /// Names in the RDATA are lower-cased in canonical form (RFC 4034 6.2
+    /// as RFC 6840 5.1 amends it: NSEC is not): what the signer signs, and
+    /// how duplicate records are told apart (as BIND compares them).
     pub canonical_lower: bool,
     /// A query-only type (RFC 6895 meta-types and QTYPEs): never in a zone.
     pub meta: bool,
@@ -127,9 +132,11 @@ macro_rules! t {
     };
 }
 
-/// Every known type, by number. compress and canonical_lower: the names of
-/// the RFC 1035 types; canonical_lower also for the later types that carry
-/// names (RP, AFSDB, RT, PX, SRV, KX, DNAME) and HINFO (RFC 4034 lists it).
+/// Every known type, by number. compress: the names of the RFC 1035 types.
+/// canonical_lower: the list of RFC 4034 6.2 without NSEC (RFC 6840 5.1):
+/// NS, MD, MF, CNAME, SOA, MB, MG, MR, PTR, HINFO (listed, though it has
+/// no names), MINFO, MX, RP, AFSDB, RT, SIG, PX, NXT, NAPTR, KX, SRV,
+/// DNAME, A6 (whose layout [`canonical_rdata`] reads itself) and RRSIG.
 pub const TYPES: &[TypeInfo] = &[
     t!(rtype::A, "A", &[Fixed(4)]),
     t!(rtype::NS, "NS", NAME, true, true, false),
@@ -149,23 +156,32 @@ pub const TYPES: &[TypeInfo] = &[
     t!(rtype::RP, "RP", TWO_NAMES, false, true, false),
     t!(rtype::AFSDB, "AFSDB", PREF_NAME, false, true, false),
     t!(rtype::RT, "RT", PREF_NAME, false, true, false),
-    t!(rtype::SIG, "SIG", SIGLIKE),
+    t!(rtype::SIG, "SIG", SIGLIKE, false, true, false),
     t!(rtype::KEY, "KEY", KEYLIKE),
-    t!(26, "PX", REST, false, true, false),
+    t!(rtype::PX, "PX", &[Fixed(2), Name, Name], false, true, false),
     t!(rtype::AAAA, "AAAA", &[Fixed(16)]),
+    t!(rtype::NXT, "NXT", &[Name, Rest], false, true, false),
     t!(rtype::SRV, "SRV", &[Fixed(6), Name], false, true, false),
-    t!(rtype::NAPTR, "NAPTR", &[Fixed(4), Str, Str, Str, Name]),
+    t!(
+        rtype::NAPTR,
+        "NAPTR",
+        &[Fixed(4), Str, Str, Str, Name],
+        false,
+        true,
+        false
+    ),
     t!(rtype::KX, "KX", PREF_NAME, false, true, false),
     t!(37, "CERT", REST),
+    t!(rtype::A6, "A6", REST, false, true, false),
     t!(rtype::DNAME, "DNAME", NAME, false, true, false),
     t!(rtype::OPT, "OPT", REST, false, false, true),
     t!(rtype::DS, "DS", KEYLIKE),
     t!(rtype::SSHFP, "SSHFP", &[Fixed(2), Rest]),
-    t!(rtype::RRSIG, "RRSIG", SIGLIKE),
+    t!(rtype::RRSIG, "RRSIG", SIGLIKE, false, true, false),
     t!(rtype::NSEC, "NSEC", &[Name, Rest]),
     t!(rtype::DNSKEY, "DNSKEY", KEYLIKE),
-    t!(50, "NSEC3", REST),
-    t!(51, "NSEC3PARAM", REST),
+    t!(rtype::NSEC3, "NSEC3", REST),
+    t!(rtype::NSEC3PARAM, "NSEC3PARAM", REST),
     t!(rtype::TLSA, "TLSA", TLSALIKE),
     t!(rtype::SMIMEA, "SMIMEA", TLSALIKE),
     t!(rtype::CDS, "CDS", KEYLIKE),
@@ -207,6 +223,138 @@ pub fn compressible(t: u16) -> bool {
 /// True for the types whose names are lower-cased in canonical form.
 pub fn canonical_lower(t: u16) -> bool {
     info(t).is_some_and(|i| i.canonical_lower)
+}
+
+/// Why RDATA could not be put in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRdata {
+    pub rtype: u16,
+}
+
+impl std::fmt::Display for BadRdata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed RDATA for type {}", type_name(self.rtype))
+    }
+}
+
+/// Positions `(start, len)` of the names of uncompressed `rdata` of type
+/// `t` that canonical form lower-cases (none for the other types).
+fn canonical_name_spans(t: u16, rdata: &[u8]) -> Result<Vec<(usize, usize)>, BadRdata> {
+    let bad = || BadRdata { rtype: t };
+    let mut spans = Vec::new();
+    if !canonical_lower(t) {
+        return Ok(spans);
+    }
+    if t == rtype::A6 {
+        // RFC 2874: prefix length, address suffix, prefix name if any.
+        let plen = usize::from(*rdata.first().ok_or_else(bad)?);
+        if plen > 128 {
+            return Err(bad());
+        }
+        let at = 1 + (128 - plen).div_ceil(8);
+        if plen > 0 {
+            let n = super::name::wire_name_len(rdata.get(at..).unwrap_or_default()).ok_or_else(bad)?;
+            spans.push((at, n));
+        }
+        return Ok(spans);
+    }
+    let mut at = 0;
+    for part in layout(t) {
+        let rest = rdata.get(at..).ok_or_else(bad)?;
+        at += match part {
+            Part::Fixed(n) => *n,
+            Part::Str => 1 + usize::from(*rest.first().ok_or_else(bad)?),
+            Part::Name => {
+                let n = super::name::wire_name_len(rest).ok_or_else(bad)?;
+                spans.push((at, n));
+                n
+            }
+            // Nothing after these holds a name.
+            Part::Strs | Part::Rest => return Ok(spans),
+        };
+        if at > rdata.len() {
+            return Err(bad());
+        }
+    }
+    Ok(spans)
+}
+
+/// The canonical form of uncompressed RDATA (RFC 4034 6.2): the names of
+/// the types that say so lower-cased. Borrows when nothing changes (the
+/// usual case: A, AAAA, TXT, lower-case names).
+pub fn canonical_rdata(t: u16, rdata: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, BadRdata> {
+    let spans = canonical_name_spans(t, rdata)?;
+    let upper = spans
+        .iter()
+        .any(|&(s, n)| rdata[s..s + n].iter().any(u8::is_ascii_uppercase));
+    if !upper {
+        return Ok(std::borrow::Cow::Borrowed(rdata));
+    }
+    let mut out = rdata.to_vec();
+    for (s, n) in spans {
+        out[s..s + n].make_ascii_lowercase();
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Encodes sorted, distinct types as the NSEC/NSEC3 type bitmap of RFC
+/// 4034 4.1.2: per 256-type window, the window number, the bitmap length
+/// (trailing zero octets dropped) and the bitmap.
+pub fn type_bitmap(types: &[u16]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < types.len() {
+        let window = (types[i] >> 8) as u8;
+        let mut bits = [0u8; 32];
+        let mut used = 0;
+        while i < types.len() && (types[i] >> 8) as u8 == window {
+            let low = usize::from(types[i] & 0xff);
+            bits[low / 8] |= 0x80 >> (low % 8);
+            used = used.max(low / 8 + 1);
+            i += 1;
+        }
+        out.push(window);
+        out.push(used as u8);
+        out.extend_from_slice(&bits[..used]);
+    }
+    out
+}
+
+/// The types listed in an NSEC/NSEC3 type bitmap, or None if it is
+/// malformed (an empty or oversized window, or one running past the end).
+pub fn bitmap_types(mut bitmap: &[u8]) -> Option<Vec<u16>> {
+    let mut types = Vec::new();
+    while !bitmap.is_empty() {
+        let (window, len) = (*bitmap.first()?, usize::from(*bitmap.get(1)?));
+        let bits = bitmap.get(2..2 + len)?;
+        if len == 0 || len > 32 {
+            return None;
+        }
+        for (i, byte) in bits.iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (0x80 >> bit) != 0 {
+                    types.push(u16::from(window) << 8 | (i * 8 + bit) as u16);
+                }
+            }
+        }
+        bitmap = &bitmap[2 + len..];
+    }
+    Some(types)
+}
+
+/// True if the bitmap lists type `t` (false for a malformed one).
+pub fn bitmap_has(bitmap: &[u8], t: u16) -> bool {
+    let (want_window, low) = ((t >> 8) as u8, usize::from(t & 0xff));
+    let mut rest = bitmap;
+    while let [window, len, tail @ ..] = rest {
+        let len = usize::from(*len);
+        let Some(bits) = tail.get(..len) else { return false };
+        if *window == want_window {
+            return bits.get(low / 8).is_some_and(|b| b & (0x80 >> (low % 8)) != 0);
+        }
+        rest = &tail[len..];
+    }
+    false
 }
 
 /// True for query-only types.
@@ -305,5 +453,59 @@ mod tests {
         assert_eq!(class_from_name("chaos"), Some(3));
         assert_eq!(class_from_name("CLASS7"), Some(7));
         assert_eq!(class_name(7), "CLASS7");
+    }
+
+    #[test]
+    fn canonical_form_lowercases_the_listed_types_only() {
+        let name = |s: &str| crate::dns::Name::parse(s, None).unwrap().wire().to_vec();
+        let mx = [&[0u8, 10][..], &name("Mail.Example.")].concat();
+        assert_eq!(
+            canonical_rdata(rtype::MX, &mx).unwrap().as_ref(),
+            [&[0u8, 10][..], &name("mail.example.")].concat()
+        );
+        // NSEC keeps its case (RFC 6840 5.1); TXT has no names.
+        let nsec = [&name("Next.Example.")[..], &[0, 1, 0x40]].concat();
+        assert_eq!(canonical_rdata(rtype::NSEC, &nsec).unwrap().as_ref(), &nsec[..]);
+        assert!(matches!(
+            canonical_rdata(rtype::TXT, b"\x02AB").unwrap(),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // NAPTR's replacement follows three strings; RRSIG's signer 18 octets.
+        let naptr = [&[0u8, 1, 0, 2, 1, b'U', 0, 0][..], &name("X.example.")].concat();
+        let lower = canonical_rdata(rtype::NAPTR, &naptr).unwrap();
+        assert!(lower.ends_with(&name("x.example.")) && lower[5] == b'U');
+        // A6 with a 64-bit prefix: 8 octets of suffix, then the prefix name.
+        let a6 = [&[64u8][..], &[0; 8], &name("P.example.")].concat();
+        assert!(canonical_rdata(rtype::A6, &a6)
+            .unwrap()
+            .ends_with(&name("p.example.")));
+        // Truncated names are refused, not read past.
+        assert!(canonical_rdata(rtype::MX, &[0, 10, 4, b'm']).is_err());
+        for t in [
+            rtype::SIG,
+            rtype::RRSIG,
+            rtype::NAPTR,
+            rtype::PX,
+            rtype::NXT,
+            rtype::A6,
+        ] {
+            assert!(canonical_lower(t), "{}", type_name(t));
+        }
+        assert!(!canonical_lower(rtype::NSEC));
+    }
+
+    #[test]
+    fn bitmaps_match_rfc4034_example() {
+        // RFC 4034 4.3: A MX RRSIG NSEC TYPE1234.
+        let bitmap = type_bitmap(&[1, 15, 46, 47, 1234]);
+        let mut want = vec![0x00, 0x06, 0x40, 0x01, 0x00, 0x00, 0x00, 0x03, 0x04, 0x1b];
+        want.extend([0u8; 26]);
+        want.push(0x20);
+        assert_eq!(bitmap, want);
+        assert_eq!(bitmap_types(&bitmap).unwrap(), [1, 15, 46, 47, 1234]);
+        assert!(bitmap_has(&bitmap, 1234) && bitmap_has(&bitmap, 15) && !bitmap_has(&bitmap, 2));
+        assert!(type_bitmap(&[]).is_empty());
+        assert_eq!(bitmap_types(&[0, 0]), None);
+        assert_eq!(bitmap_types(&[0, 2, 0x40]), None);
     }
 }

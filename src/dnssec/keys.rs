@@ -8,9 +8,10 @@
 //! Private key material lives in [`DnssecKey`] behind an `Arc`, is zeroed
 //! when dropped, and is never part of `Debug` output or error messages.
 
-use super::canonical::{is_valid_name, lower};
 use super::text::{hex_upper, name_to_text};
-use super::{rtype, Rr};
+use crate::dns::message::RawRecord;
+use crate::dns::name::is_valid_wire;
+use crate::dns::rtype;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
@@ -365,7 +366,7 @@ impl DnssecKey {
         public: Vec<u8>,
         timing: KeyTiming,
     ) -> Result<DnssecKey, KeyError> {
-        if !is_valid_name(zone) {
+        if !is_valid_wire(zone) {
             return Err(KeyError::Crypto("invalid zone name".into()));
         }
         if public.len() != algorithm.public_len() {
@@ -377,7 +378,7 @@ impl DnssecKey {
             )));
         }
         let mut key = DnssecKey {
-            zone: lower(zone),
+            zone: zone.to_ascii_lowercase(),
             flags,
             algorithm,
             public,
@@ -437,8 +438,8 @@ impl DnssecKey {
     }
 
     /// The DNSKEY record at the zone apex.
-    pub fn dnskey_rr(&self, ttl: u32) -> Rr {
-        Rr::new(&self.zone, rtype::DNSKEY, ttl, self.dnskey_rdata())
+    pub fn dnskey_rr(&self, ttl: u32) -> RawRecord {
+        RawRecord::new(&self.zone, rtype::DNSKEY, ttl, self.dnskey_rdata())
     }
 
     /// DS RDATA with a SHA-256 digest (RFC 4509), for the parent zone.
@@ -529,7 +530,7 @@ pub fn key_tag(dnskey_rdata: &[u8]) -> u16 {
 /// SHA-256(owner | DNSKEY RDATA) with the owner in canonical form.
 pub fn ds_rdata(owner: &[u8], dnskey_rdata: &[u8]) -> Vec<u8> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(&lower(owner));
+    ctx.update(&owner.to_ascii_lowercase());
     ctx.update(dnskey_rdata);
     let mut rd = Vec::with_capacity(36);
     rd.extend_from_slice(&key_tag(dnskey_rdata).to_be_bytes());

@@ -5,46 +5,26 @@
 //! order (delegation points included, names below them and below DNAMEs
 //! not) and wraps from the last name back to the apex.
 
-use super::{rtype, Rr};
+use crate::dns::message::RawRecord;
+use crate::dns::rtype;
+use crate::dns::types::type_bitmap;
 
 /// A name that gets a denial record, as the zone signer hands it over.
 #[derive(Clone, Debug)]
 pub struct DenialName<'a> {
     /// Lower-cased wire form.
     pub owner: &'a [u8],
-    /// The canonical sort key ([`super::canonical::name_key`]).
+    /// The canonical sort key ([`crate::dns::name::canonical_key`]).
     pub key: &'a [u8],
     /// Types to list in the bitmap, sorted, without NSEC itself (added
     /// here for NSEC chains; NSEC3 never lists itself).
     pub types: Vec<u16>,
 }
 
-/// Encodes sorted, distinct types as RFC 4034 4.1.2 windows: window
-/// number, bitmap length (trailing zero octets dropped), bitmap.
-pub fn type_bitmap(types: &[u16]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < types.len() {
-        let window = (types[i] >> 8) as u8;
-        let mut bits = [0u8; 32];
-        let mut used = 0;
-        while i < types.len() && (types[i] >> 8) as u8 == window {
-            let low = (types[i] & 0xff) as usize;
-            bits[low / 8] |= 0x80 >> (low % 8);
-            used = used.max(low / 8 + 1);
-            i += 1;
-        }
-        out.push(window);
-        out.push(used as u8);
-        out.extend_from_slice(&bits[..used]);
-    }
-    out
-}
-
 /// The NSEC chain over `names` (canonical order, apex first). `ttl` is
 /// the denial TTL; `caps` (name keys and TTLs) lower it for the NSEC at or
 /// covering each capped name.
-pub fn nsec_chain(names: &[DenialName], class: u16, ttl: u32, caps: &[(Vec<u8>, u32)]) -> Vec<Rr> {
+pub fn nsec_chain(names: &[DenialName], class: u16, ttl: u32, caps: &[(Vec<u8>, u32)]) -> Vec<RawRecord> {
     let mut ttls = vec![ttl; names.len()];
     for (key, cap) in caps {
         if let Some(i) = at_or_covering(names, key) {
@@ -61,7 +41,7 @@ pub fn nsec_chain(names: &[DenialName], class: u16, ttl: u32, caps: &[(Vec<u8>, 
         types.dedup();
         let mut rdata = next.to_vec();
         rdata.extend_from_slice(&type_bitmap(&types));
-        out.push(Rr {
+        out.push(RawRecord {
             owner: name.owner.to_vec(),
             rtype: rtype::NSEC,
             class,
@@ -88,20 +68,9 @@ fn at_or_covering(names: &[DenialName], key: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dnssec::canonical::name_key;
-    use crate::dnssec::text::{bitmap_types, parse_name};
-
-    #[test]
-    fn bitmap_matches_rfc4034_example() {
-        // RFC 4034 4.3: A MX RRSIG NSEC TYPE1234.
-        let bitmap = type_bitmap(&[1, 15, 46, 47, 1234]);
-        let mut want = vec![0x00, 0x06, 0x40, 0x01, 0x00, 0x00, 0x00, 0x03, 0x04, 0x1b];
-        want.extend([0u8; 26]);
-        want.push(0x20);
-        assert_eq!(bitmap, want);
-        assert_eq!(bitmap_types(&bitmap).unwrap(), [1, 15, 46, 47, 1234]);
-        assert!(type_bitmap(&[]).is_empty());
-    }
+    use crate::dns::name::canonical_key as name_key;
+    use crate::dns::types::bitmap_types;
+    use crate::dnssec::text::parse_name;
 
     #[test]
     fn chain_wraps_and_caps_the_right_records() {

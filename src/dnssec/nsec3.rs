@@ -4,12 +4,13 @@
 //! Every authoritative name and every empty non-terminal above one gets an
 //! NSEC3 record (RFC 5155 7.1); the chain is ordered by hash.
 
-use super::canonical::{is_subdomain, lower, parent};
-use super::fx::FxBuild;
-use super::nsec::{type_bitmap, DenialName};
+use super::nsec::DenialName;
 use super::text::base32hex;
-use super::{rtype, Rr};
-use std::collections::HashSet;
+use crate::dns::hash::FxSet;
+use crate::dns::message::RawRecord;
+use crate::dns::name::{is_subdomain_wire, parent_wire};
+use crate::dns::rtype;
+use crate::dns::types::type_bitmap;
 
 /// Hash algorithm 1, SHA-1 (RFC 5155 11), the only one defined.
 pub const HASH_SHA1: u8 = 1;
@@ -61,7 +62,7 @@ pub fn nsec3_hash(name: &[u8], params: &Nsec3Params) -> [u8; 20] {
         out.copy_from_slice(ctx.finish().as_ref());
         out
     };
-    let mut h = sha1(&[&lower(name), &params.salt]);
+    let mut h = sha1(&[&name.to_ascii_lowercase(), &params.salt]);
     for _ in 0..params.iterations {
         h = sha1(&[&h, &params.salt]);
     }
@@ -81,14 +82,13 @@ pub fn hashed_owner(hash: &[u8; 20], origin: &[u8]) -> Vec<u8> {
 /// Empty non-terminals: names between the apex and an authoritative name
 /// that own no records themselves (RFC 5155 7.1 gives them NSEC3s).
 pub fn empty_non_terminals(origin: &[u8], names: &[DenialName]) -> Vec<Vec<u8>> {
-    let mut known: HashSet<&[u8], FxBuild> =
-        HashSet::with_capacity_and_hasher(names.len() * 2, FxBuild::default());
+    let mut known: FxSet<&[u8]> = FxSet::with_capacity_and_hasher(names.len() * 2, Default::default());
     known.extend(names.iter().map(|n| n.owner));
     let mut found: Vec<Vec<u8>> = Vec::new();
     for name in names {
         let mut cur = name.owner;
-        while let Some(up) = parent(cur) {
-            if up.len() < origin.len() || !is_subdomain(up, origin) || known.contains(up) {
+        while let Some(up) = parent_wire(cur) {
+            if up.len() < origin.len() || !is_subdomain_wire(up, origin) || known.contains(up) {
                 break;
             }
             known.insert(up);
@@ -115,7 +115,7 @@ pub fn nsec3_chain(
     class: u16,
     ttl: u32,
     caps: &[(Vec<u8>, u32)],
-) -> Result<Vec<Rr>, HashCollision> {
+) -> Result<Vec<RawRecord>, HashCollision> {
     let ents = empty_non_terminals(origin, names);
     let mut hashed: Vec<([u8; 20], &[u8], Vec<u8>)> = names
         .iter()
@@ -147,7 +147,7 @@ pub fn nsec3_chain(
         rdata.push(20);
         rdata.extend_from_slice(next);
         rdata.extend_from_slice(bitmap);
-        Rr {
+        RawRecord {
             owner: hashed_owner(hash, origin),
             rtype: rtype::NSEC3,
             class,
@@ -161,7 +161,7 @@ pub fn nsec3_chain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dnssec::canonical::name_key;
+    use crate::dns::name::canonical_key as name_key;
     use crate::dnssec::text::parse_name;
 
     /// RFC 5155 appendix A uses salt AABBCCDD and 12 iterations.

@@ -6,12 +6,12 @@
 //! ECDSA P-256 in the fixed 64-octet `r | s` form RFC 6605 4 asks for, or
 //! Ed25519 (RFC 8080 4).
 
-use super::canonical::{
-    is_subdomain, is_valid_name, label_count, lower, name_len_at, rrset_wire, rrsig_labels,
-};
+use super::canonical::{rrset_wire, rrsig_labels};
 use super::keys::{key_tag, verify_signature, DnssecKey, KeyError, FLAG_ZONE};
 use super::text::name_to_text;
-use super::{rtype, Rr};
+use crate::dns::message::RawRecord;
+use crate::dns::name::{is_subdomain_wire, is_valid_wire, parent_wire, wire_label_count, wire_name_len};
+use crate::dns::rtype;
 use std::fmt;
 
 /// How long signatures are valid, and when they are replaced.
@@ -149,7 +149,7 @@ impl RrsigFields {
         rd.extend_from_slice(&self.expiration.to_be_bytes());
         rd.extend_from_slice(&self.inception.to_be_bytes());
         rd.extend_from_slice(&self.key_tag.to_be_bytes());
-        rd.extend_from_slice(&lower(&self.signer));
+        rd.extend_from_slice(&self.signer.to_ascii_lowercase());
         rd
     }
 
@@ -157,7 +157,7 @@ impl RrsigFields {
     pub fn parse(rdata: &[u8]) -> Option<(RrsigFields, &[u8])> {
         let u16_at = |i: usize| Some(u16::from_be_bytes(rdata.get(i..i + 2)?.try_into().ok()?));
         let u32_at = |i: usize| Some(u32::from_be_bytes(rdata.get(i..i + 4)?.try_into().ok()?));
-        let signer_len = name_len_at(rdata, 18)?;
+        let signer_len = wire_name_len(rdata.get(18..)?)?;
         let fields = RrsigFields {
             type_covered: u16_at(0)?,
             algorithm: *rdata.get(2)?,
@@ -190,7 +190,7 @@ pub fn sign_body(
     set: &CanonicalRrset,
     inception: u64,
     expiration: u64,
-) -> Result<Rr, SignError> {
+) -> Result<RawRecord, SignError> {
     let fields = RrsigFields {
         type_covered: set.rtype,
         algorithm: key.algorithm().number(),
@@ -207,8 +207,8 @@ pub fn sign_body(
     data.extend_from_slice(&rdata);
     data.extend_from_slice(set.body);
     rdata.extend_from_slice(&key.sign(&data)?);
-    Ok(Rr {
-        owner: lower(set.owner),
+    Ok(RawRecord {
+        owner: set.owner.to_ascii_lowercase(),
         rtype: rtype::RRSIG,
         class: set.class,
         ttl: set.ttl,
@@ -218,9 +218,14 @@ pub fn sign_body(
 
 /// Makes the RRSIG of `rrset` (records of one owner, type and class; the
 /// first record's TTL is the original TTL).
-pub fn sign_rrset(key: &DnssecKey, rrset: &[Rr], inception: u64, expiration: u64) -> Result<Rr, SignError> {
+pub fn sign_rrset(
+    key: &DnssecKey,
+    rrset: &[RawRecord],
+    inception: u64,
+    expiration: u64,
+) -> Result<RawRecord, SignError> {
     let (first, ttl) = check_rrset(rrset).map_err(SignError::Record)?;
-    if !is_subdomain(&first.owner, key.zone()) {
+    if !is_subdomain_wire(&first.owner, key.zone()) {
         return Err(SignError::Record(format!(
             "{} is outside the key's zone {}",
             name_to_text(&first.owner),
@@ -240,12 +245,12 @@ pub fn sign_rrset(key: &DnssecKey, rrset: &[Rr], inception: u64, expiration: u64
 
 /// The first record and the RRset's TTL, after checking the records form
 /// one RRset.
-fn check_rrset(rrset: &[Rr]) -> Result<(&Rr, u32), String> {
+fn check_rrset(rrset: &[RawRecord]) -> Result<(&RawRecord, u32), String> {
     let first = rrset.first().ok_or("empty RRset")?;
-    if !is_valid_name(&first.owner) {
+    if !is_valid_wire(&first.owner) {
         return Err("malformed owner name".into());
     }
-    let same = |r: &Rr| {
+    let same = |r: &RawRecord| {
         r.owner.eq_ignore_ascii_case(&first.owner) && r.rtype == first.rtype && r.class == first.class
     };
     if !rrset.iter().all(same) {
@@ -257,7 +262,7 @@ fn check_rrset(rrset: &[Rr]) -> Result<(&Rr, u32), String> {
     Ok((first, first.ttl))
 }
 
-fn body_of(rrset: &[Rr], ttl: u32) -> Result<Vec<u8>, String> {
+fn body_of(rrset: &[RawRecord], ttl: u32) -> Result<Vec<u8>, String> {
     let first = &rrset[0];
     let rdatas: Vec<&[u8]> = rrset.iter().map(|r| r.rdata.as_slice()).collect();
     let mut body = Vec::new();
@@ -300,7 +305,12 @@ impl std::error::Error for VerifyError {}
 /// matches owners). `now`, if given, is checked against the validity
 /// window with serial arithmetic. Wildcard expansions (Labels less than
 /// the owner's) are verified against the wildcard name (RFC 4035 5.3.2).
-pub fn verify_rrsig(rrsig: &Rr, rrset: &[Rr], dnskey: &[u8], now: Option<u64>) -> Result<(), VerifyError> {
+pub fn verify_rrsig(
+    rrsig: &RawRecord,
+    rrset: &[RawRecord],
+    dnskey: &[u8],
+    now: Option<u64>,
+) -> Result<(), VerifyError> {
     let (fields, signature) =
         RrsigFields::parse(&rrsig.rdata).ok_or_else(|| VerifyError::Malformed("RRSIG RDATA".into()))?;
     let (first, _) = check_rrset(rrset).map_err(VerifyError::Mismatch)?;
@@ -328,7 +338,7 @@ pub fn verify_rrsig(rrsig: &Rr, rrset: &[Rr], dnskey: &[u8], now: Option<u64>) -
     }
 }
 
-fn check_coverage(rrsig: &Rr, fields: &RrsigFields, first: &Rr) -> Result<(), VerifyError> {
+fn check_coverage(rrsig: &RawRecord, fields: &RrsigFields, first: &RawRecord) -> Result<(), VerifyError> {
     let mismatch = |m: &str| Err(VerifyError::Mismatch(m.to_string()));
     if !rrsig.owner.eq_ignore_ascii_case(&first.owner) || rrsig.class != first.class {
         return mismatch("owner or class");
@@ -336,10 +346,10 @@ fn check_coverage(rrsig: &Rr, fields: &RrsigFields, first: &Rr) -> Result<(), Ve
     if fields.type_covered != first.rtype {
         return mismatch("type covered");
     }
-    if usize::from(fields.labels) > label_count(&first.owner) {
+    if usize::from(fields.labels) > wire_label_count(&first.owner) {
         return mismatch("labels field larger than the owner's label count");
     }
-    if !is_subdomain(&first.owner, &fields.signer) {
+    if !is_subdomain_wire(&first.owner, &fields.signer) {
         return mismatch("owner outside the signer's zone");
     }
     Ok(())
@@ -370,13 +380,13 @@ fn check_time(fields: &RrsigFields, now: u64) -> Result<(), VerifyError> {
 /// The owner the signer signed: the owner itself, or for a wildcard
 /// expansion `*.` + its rightmost `labels` labels.
 fn signed_owner(owner: &[u8], labels: u8) -> Vec<u8> {
-    let extra = label_count(owner).saturating_sub(usize::from(labels));
+    let extra = wire_label_count(owner).saturating_sub(usize::from(labels));
     if extra == 0 {
         return owner.to_vec();
     }
     let mut suffix = owner;
     for _ in 0..extra {
-        suffix = super::canonical::parent(suffix).unwrap_or(suffix);
+        suffix = parent_wire(suffix).unwrap_or(suffix);
     }
     [&[1u8, b'*'][..], suffix].concat()
 }
@@ -391,10 +401,10 @@ mod tests {
         parse_base64(s).unwrap()
     }
 
-    fn mx_rrset() -> Vec<Rr> {
+    fn mx_rrset() -> Vec<RawRecord> {
         let owner = parse_name("example.com.").unwrap();
         let rdata = [&[0u8, 10][..], &parse_name("mail.example.com.").unwrap()].concat();
-        vec![Rr::new(&owner, rtype::MX, 3600, rdata)]
+        vec![RawRecord::new(&owner, rtype::MX, 3600, rdata)]
     }
 
     #[test]
@@ -435,7 +445,7 @@ mod tests {
         }
     }
 
-    fn rfc6605() -> (Vec<u8>, Vec<Rr>, Rr) {
+    fn rfc6605() -> (Vec<u8>, Vec<RawRecord>, RawRecord) {
         let zone = parse_name("example.net.").unwrap();
         let dnskey = [
             &[1u8, 1, 3, 13][..],
@@ -443,7 +453,7 @@ mod tests {
         ]
         .concat();
         let www = parse_name("www.example.net.").unwrap();
-        let a = vec![Rr::new(&www, rtype::A, 3600, vec![192, 0, 2, 1])];
+        let a = vec![RawRecord::new(&www, rtype::A, 3600, vec![192, 0, 2, 1])];
         let fields = RrsigFields {
             type_covered: rtype::A,
             algorithm: 13,
@@ -456,7 +466,7 @@ mod tests {
         };
         let sig =
             b64("qx6wLYqmh+l9oCKTN6qIc+bw6ya+KJ8oMz0YP107epXAyGmt+3SNruPFKG7tZoLBLlUzGGus7ZwmwWep666VCw==");
-        let rrsig = Rr::new(&www, rtype::RRSIG, 3600, [fields.to_wire(), sig].concat());
+        let rrsig = RawRecord::new(&www, rtype::RRSIG, 3600, [fields.to_wire(), sig].concat());
         (dnskey, a, rrsig)
     }
 
@@ -496,8 +506,8 @@ mod tests {
         let key = DnssecKey::generate(&zone, Algorithm::EcdsaP256Sha256, 257, 0).unwrap();
         let wild = parse_name("*.w.example.net.").unwrap();
         let set = vec![
-            Rr::new(&wild, rtype::A, 300, vec![10, 0, 0, 2]),
-            Rr::new(&wild, rtype::A, 300, vec![10, 0, 0, 1]),
+            RawRecord::new(&wild, rtype::A, 300, vec![10, 0, 0, 2]),
+            RawRecord::new(&wild, rtype::A, 300, vec![10, 0, 0, 1]),
         ];
         let rrsig = sign_rrset(&key, &set, 100, 200).unwrap();
         assert_eq!(RrsigFields::parse(&rrsig.rdata).unwrap().0.labels, 3);

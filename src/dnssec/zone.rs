@@ -15,21 +15,23 @@
 //! neither signed nor in the chain.
 
 mod input;
+mod persist;
 mod store;
 
-use super::canonical::{
-    compare_names, is_subdomain, is_valid_name, lower, name_key, name_key_into, rrset_wire, BadRdata,
-};
-use super::fx::FxBuild;
+use super::canonical::rrset_wire;
 use super::keys::DnssecKey;
 use super::nsec::{nsec_chain, DenialName};
-use super::nsec3::{nsec3_chain, Nsec3Params};
+use super::nsec3::{hashed_owner, nsec3_chain, nsec3_hash, Nsec3Params};
 use super::sign::{sign_body, verify_rrsig, CanonicalRrset, RrsigFields, SignError, Validity};
-use super::text::{name_to_text, type_to_text};
-use super::{rtype, Rr};
+use super::text::name_to_text;
+use crate::dns::hash::FxMap;
+use crate::dns::message::RawRecord;
+use crate::dns::name::{canonical_cmp, canonical_key, canonical_key_into, is_subdomain_wire, is_valid_wire};
+use crate::dns::rtype;
+use crate::dns::types::{type_name, BadRdata};
 use input::{Input, SetRec};
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use store::{SetStore, SignedSet};
 
@@ -104,7 +106,7 @@ pub struct SignedZone {
     origin: Vec<u8>,
     /// DNSKEY, CDS, CDNSKEY, NSEC3PARAM (at the apex) and the NSEC/NSEC3
     /// chain, in that order; the chain in canonical or hash order.
-    generated: Vec<Rr>,
+    generated: Vec<RawRecord>,
     store: SetStore,
     stats: SignStats,
 }
@@ -116,12 +118,12 @@ impl SignedZone {
     }
 
     /// DNSKEY, CDS, CDNSKEY, NSEC3PARAM and NSEC/NSEC3 records (no RRSIGs).
-    pub fn generated(&self) -> &[Rr] {
+    pub fn generated(&self) -> &[RawRecord] {
         &self.generated
     }
 
     /// Every record signing adds: [`Self::generated`] and all RRSIGs.
-    pub fn records(&self) -> impl Iterator<Item = &Rr> {
+    pub fn records(&self) -> impl Iterator<Item = &RawRecord> {
         let sigs = self.store.sets().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig));
         self.generated.iter().chain(sigs)
     }
@@ -129,7 +131,50 @@ impl SignedZone {
     /// The RRSIGs covering `(owner, rtype)` (owner in any case); empty for
     /// unsigned RRsets (glue, delegation NS) and unknown ones.
     pub fn rrsigs(&self, owner: &[u8], t: u16) -> &[Signature] {
-        self.store.get(&name_key(owner), t).map_or(&[], |s| &s.sigs)
+        self.store.get(&canonical_key(owner), t).map_or(&[], |s| &s.sigs)
+    }
+
+    /// The owner of the NSEC record at or before `name` in canonical order
+    /// (wrapping to the last): the NSEC that proves `name` (or, for a name
+    /// that does not exist, the one that covers it). None with NSEC3.
+    pub fn nsec_at_or_before(&self, name: &[u8]) -> Option<&[u8]> {
+        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC)?;
+        let after = chain.partition_point(|r| canonical_cmp(&r.owner, name) != Ordering::Greater);
+        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
+        Some(&chain[i].owner)
+    }
+
+    /// The NSEC3 parameters of the chain (from the NSEC3PARAM record);
+    /// None for an NSEC chain.
+    pub fn nsec3_params(&self) -> Option<Nsec3Params> {
+        // Among the few apex records before the chain: never a walk of it.
+        let p = self
+            .generated
+            .iter()
+            .take_while(|r| !is_chain(r))
+            .find(|r| r.rtype == rtype::NSEC3PARAM)?;
+        let salt_len = usize::from(*p.rdata.get(4)?);
+        Some(Nsec3Params {
+            iterations: u16::from_be_bytes([*p.rdata.get(2)?, *p.rdata.get(3)?]),
+            salt: p.rdata.get(5..5 + salt_len)?.to_vec(),
+        })
+    }
+
+    /// The owner of the NSEC3 record that matches `name`'s hash (true) or
+    /// covers it (false). None for an NSEC chain.
+    pub fn nsec3_for(&self, name: &[u8], params: &Nsec3Params) -> Option<(&[u8], bool)> {
+        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC3)?;
+        let owner = hashed_owner(&nsec3_hash(name, params), &self.origin);
+        let after = chain.partition_point(|r| canonical_cmp(&r.owner, &owner) != Ordering::Greater);
+        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
+        let found = &chain[i].owner;
+        Some((found, found.eq_ignore_ascii_case(&owner)))
+    }
+
+    /// The NSEC or NSEC3 chain (it follows the few apex records).
+    fn chain(&self) -> Option<&[RawRecord]> {
+        let start = self.generated.iter().position(is_chain)?;
+        Some(&self.generated[start..])
     }
 
     /// Number of RRSIG records.
@@ -168,7 +213,7 @@ impl SignedZone {
     /// The records to remove and to add to go from `old` to `self` (an
     /// IXFR difference, RFC 1995): changed generated records and the
     /// RRSIGs of every RRset that was re-signed, appeared or went away.
-    pub fn diff<'a>(&'a self, old: &'a SignedZone) -> (Vec<&'a Rr>, Vec<&'a Rr>) {
+    pub fn diff<'a>(&'a self, old: &'a SignedZone) -> (Vec<&'a RawRecord>, Vec<&'a RawRecord>) {
         let (mut removed, mut added) = generated_changes(&self.generated, &old.generated);
         let (gone, new) = self.store.changes(&old.store);
         removed.extend(gone.iter().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig)));
@@ -180,15 +225,18 @@ impl SignedZone {
 /// The generated records removed and added between two runs: the few
 /// apex records by comparison, the chains (in canonical order of their
 /// owners, which is hash order for NSEC3) by a merge.
-fn generated_changes<'a>(new: &'a [Rr], old: &'a [Rr]) -> (Vec<&'a Rr>, Vec<&'a Rr>) {
-    let split = |g: &'a [Rr]| g.split_at(g.iter().position(is_chain).unwrap_or(g.len()));
+fn generated_changes<'a>(
+    new: &'a [RawRecord],
+    old: &'a [RawRecord],
+) -> (Vec<&'a RawRecord>, Vec<&'a RawRecord>) {
+    let split = |g: &'a [RawRecord]| g.split_at(g.iter().position(is_chain).unwrap_or(g.len()));
     let ((new_apex, new_chain), (old_apex, old_chain)) = (split(new), split(old));
-    let mut removed: Vec<&Rr> = old_apex.iter().filter(|r| !new_apex.contains(r)).collect();
-    let mut added: Vec<&Rr> = new_apex.iter().filter(|r| !old_apex.contains(r)).collect();
+    let mut removed: Vec<&RawRecord> = old_apex.iter().filter(|r| !new_apex.contains(r)).collect();
+    let mut added: Vec<&RawRecord> = new_apex.iter().filter(|r| !old_apex.contains(r)).collect();
     let (mut i, mut j) = (0, 0);
     while i < new_chain.len() || j < old_chain.len() {
         let order = match (new_chain.get(i), old_chain.get(j)) {
-            (Some(n), Some(o)) => compare_names(&n.owner, &o.owner).then(n.rtype.cmp(&o.rtype)),
+            (Some(n), Some(o)) => canonical_cmp(&n.owner, &o.owner).then(n.rtype.cmp(&o.rtype)),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
@@ -207,7 +255,7 @@ fn generated_changes<'a>(new: &'a [Rr], old: &'a [Rr]) -> (Vec<&'a Rr>, Vec<&'a 
     (removed, added)
 }
 
-fn is_chain(r: &Rr) -> bool {
+fn is_chain(r: &RawRecord) -> bool {
     matches!(r.rtype, rtype::NSEC | rtype::NSEC3)
 }
 
@@ -304,7 +352,7 @@ fn signers<'k>(origin: &[u8], keys: &'k [DnssecKey], now: u64) -> Result<Signers
 }
 
 /// SOA TTL and MINIMUM, from the apex SOA, after checking there is one.
-fn soa_numbers(origin: &[u8], input: &Input, records: &[Rr]) -> Result<(u32, u32), SignError> {
+fn soa_numbers(origin: &[u8], input: &Input, records: &[RawRecord]) -> Result<(u32, u32), SignError> {
     let zone_err = |m: &str| SignError::Zone(format!("{}: {m}", name_to_text(origin)));
     let soa = records
         .iter()
@@ -329,16 +377,16 @@ fn soa_numbers(origin: &[u8], input: &Input, records: &[Rr]) -> Result<(u32, u32
 /// `previous`, signatures of unchanged RRsets are carried over.
 pub fn sign_zone(
     origin: &[u8],
-    records: &[Rr],
+    records: &[RawRecord],
     keys: &[DnssecKey],
     config: &SignerConfig,
     now: u64,
     previous: Option<&SignedZone>,
 ) -> Result<SignedZone, SignError> {
-    if !is_valid_name(origin) {
+    if !is_valid_wire(origin) {
         return Err(SignError::Zone("malformed zone name".into()));
     }
-    let origin = lower(origin);
+    let origin = origin.to_ascii_lowercase();
     if let Denial::Nsec3(p) = &config.denial {
         p.check().map_err(SignError::Zone)?;
     }
@@ -346,7 +394,7 @@ pub fn sign_zone(
     let class = records
         .iter()
         .find(|r| r.rtype == rtype::SOA)
-        .map_or(super::CLASS_IN, |r| r.class);
+        .map_or(crate::dns::class::IN, |r| r.class);
     let input = Input::group(&origin, class, records)?;
     let (soa_ttl, soa_min) = soa_numbers(&origin, &input, records)?;
     let auth = classify(&input);
@@ -384,22 +432,22 @@ struct ZoneView<'z, 'a> {
     class: u16,
     input: &'z Input<'a>,
     auth: &'z [(usize, Kind)],
-    apex_extra: &'z [Rr],
+    apex_extra: &'z [RawRecord],
 }
 
 /// The apex records signing adds: DNSKEY for each published key, CDS and
 /// CDNSKEY for each published SEP key on request, NSEC3PARAM for NSEC3.
-fn apex_records(origin: &[u8], signers: &Signers, config: &SignerConfig, ttl: u32) -> Vec<Rr> {
-    let mut out: Vec<Rr> = signers.published.iter().map(|k| k.dnskey_rr(ttl)).collect();
+fn apex_records(origin: &[u8], signers: &Signers, config: &SignerConfig, ttl: u32) -> Vec<RawRecord> {
+    let mut out: Vec<RawRecord> = signers.published.iter().map(|k| k.dnskey_rr(ttl)).collect();
     if config.publish_cds {
         for k in signers.published.iter().filter(|k| k.is_sep()) {
-            out.push(Rr::new(origin, rtype::CDS, ttl, k.cds_rdata()));
-            out.push(Rr::new(origin, rtype::CDNSKEY, ttl, k.cdnskey_rdata()));
+            out.push(RawRecord::new(origin, rtype::CDS, ttl, k.cds_rdata()));
+            out.push(RawRecord::new(origin, rtype::CDNSKEY, ttl, k.cdnskey_rdata()));
         }
     }
     if let Denial::Nsec3(p) = &config.denial {
         // BIND publishes NSEC3PARAM with TTL 0: only secondaries read it.
-        out.push(Rr::new(origin, rtype::NSEC3PARAM, 0, p.param_rdata()));
+        out.push(RawRecord::new(origin, rtype::NSEC3PARAM, 0, p.param_rdata()));
     }
     out
 }
@@ -425,7 +473,7 @@ fn bitmap_types(zone: &ZoneView, i: usize, kind: Kind) -> Vec<u16> {
 /// The NSEC or NSEC3 records, and for NSEC3 the canonical keys of their
 /// owners (NSEC records sit at the zone's own names, whose keys exist).
 struct Chain {
-    records: Vec<Rr>,
+    records: Vec<RawRecord>,
     keys: Vec<u8>,
     key_ends: Vec<usize>,
 }
@@ -455,12 +503,12 @@ fn denial_records(
     let caps: Vec<(Vec<u8>, u32)> = config
         .denial_ttl_caps
         .iter()
-        .filter(|(n, _)| is_valid_name(n) && is_subdomain(n, origin))
-        .map(|(n, t)| (lower(n), *t))
+        .filter(|(n, _)| is_valid_wire(n) && is_subdomain_wire(n, origin))
+        .map(|(n, t)| (n.to_ascii_lowercase(), *t))
         .collect();
     let records = match &config.denial {
         Denial::Nsec => {
-            let caps: Vec<(Vec<u8>, u32)> = caps.into_iter().map(|(n, t)| (name_key(&n), t)).collect();
+            let caps: Vec<(Vec<u8>, u32)> = caps.into_iter().map(|(n, t)| (canonical_key(&n), t)).collect();
             nsec_chain(&names, zone.class, ttl, &caps)
         }
         Denial::Nsec3(params) => {
@@ -480,7 +528,7 @@ fn denial_records(
     };
     if matches!(config.denial, Denial::Nsec3(_)) {
         for r in &chain.records {
-            name_key_into(&r.owner, &mut chain.keys);
+            canonical_key_into(&r.owner, &mut chain.keys);
             chain.key_ends.push(chain.keys.len());
         }
     }
@@ -652,7 +700,7 @@ fn sign_units(
             SignError::Record(format!(
                 "{} {}: {e}",
                 name_to_text(unit.owner),
-                type_to_text(unit.rtype)
+                type_name(unit.rtype)
             ))
         })?;
         let old = cursor.as_mut().and_then(|c| c.seek(unit.key, unit.rtype));
@@ -776,7 +824,7 @@ fn serial_to_epoch(t: u32, now: u64) -> u64 {
 }
 
 /// Records of a stored signed zone grouped by (lower-cased owner, type).
-type Grouped<'r> = HashMap<(Vec<u8>, u16), Vec<&'r Rr>, FxBuild>;
+type Grouped<'r> = FxMap<(Vec<u8>, u16), Vec<&'r RawRecord>>;
 
 impl SignedZone {
     /// Rebuilds a [`SignedZone`] from a signed zone's records (its data,
@@ -786,9 +834,15 @@ impl SignedZone {
     /// `verify`, each RRSIG is checked against its key and dropped if it
     /// fails; RRSIGs by keys not in `keys` are dropped either way, so the
     /// next run makes them afresh.
-    pub fn restore(origin: &[u8], records: &[Rr], keys: &[DnssecKey], verify: bool, now: u64) -> SignedZone {
-        let mut data: Grouped = HashMap::default();
-        let mut rrsigs: Vec<(&Rr, RrsigFields)> = Vec::new();
+    pub fn restore(
+        origin: &[u8],
+        records: &[RawRecord],
+        keys: &[DnssecKey],
+        verify: bool,
+        now: u64,
+    ) -> SignedZone {
+        let mut data: Grouped = FxMap::default();
+        let mut rrsigs: Vec<(&RawRecord, RrsigFields)> = Vec::new();
         let mut generated = Vec::new();
         for r in records {
             if r.rtype == rtype::RRSIG {
@@ -806,11 +860,13 @@ impl SignedZone {
             if made_by_signer.contains(&r.rtype) {
                 generated.push(r.clone());
             }
-            data.entry((lower(&r.owner), r.rtype)).or_default().push(r);
+            data.entry((r.owner.to_ascii_lowercase(), r.rtype))
+                .or_default()
+                .push(r);
         }
-        let mut sets: HashMap<(Vec<u8>, u16), SignedSet, FxBuild> = HashMap::default();
+        let mut sets: FxMap<(Vec<u8>, u16), SignedSet> = FxMap::default();
         for (rrsig, f) in rrsigs {
-            let id = (lower(&rrsig.owner), f.type_covered);
+            let id = (rrsig.owner.to_ascii_lowercase(), f.type_covered);
             let Some(rrset) = data.get(&id) else { continue };
             let Some(sig) = restored_signature(rrsig, &f, rrset, keys, verify, now) else {
                 continue;
@@ -831,7 +887,7 @@ impl SignedZone {
             .map(|((owner, t), mut set)| {
                 // Signatures in the order sign_zone makes them: by key.
                 set.sigs.sort_by_key(|s| (s.algorithm, s.key_tag));
-                (name_key(&owner), t, set)
+                (canonical_key(&owner), t, set)
             })
             .collect();
         sorted.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -844,12 +900,12 @@ impl SignedZone {
         generated.sort_by(|a, b| {
             let chain = is_chain(a).cmp(&is_chain(b));
             chain.then_with(|| match is_chain(a) {
-                true => compare_names(&a.owner, &b.owner).then(a.rtype.cmp(&b.rtype)),
+                true => canonical_cmp(&a.owner, &b.owner).then(a.rtype.cmp(&b.rtype)),
                 false => Ordering::Equal,
             })
         });
         SignedZone {
-            origin: lower(origin),
+            origin: origin.to_ascii_lowercase(),
             generated,
             store,
             stats: SignStats::default(),
@@ -860,9 +916,9 @@ impl SignedZone {
 /// A stored RRSIG as a [`Signature`], if one of `keys` made it (and, with
 /// `verify`, if it verifies).
 fn restored_signature(
-    rrsig: &Rr,
+    rrsig: &RawRecord,
     f: &RrsigFields,
-    rrset: &[&Rr],
+    rrset: &[&RawRecord],
     keys: &[DnssecKey],
     verify: bool,
     now: u64,
@@ -871,7 +927,7 @@ fn restored_signature(
         .iter()
         .find(|k| k.key_tag() == f.key_tag && k.algorithm().number() == f.algorithm)?;
     if verify {
-        let owned: Vec<Rr> = rrset.iter().map(|r| (*r).clone()).collect();
+        let owned: Vec<RawRecord> = rrset.iter().map(|r| (*r).clone()).collect();
         verify_rrsig(rrsig, &owned, &key.dnskey_rdata(), Some(now)).ok()?;
     }
     Some(Signature {

@@ -6,6 +6,7 @@
 //! or authority section does not fit, the caller sends a truncated (TC=1)
 //! response instead.
 
+use super::dnssec;
 use crate::dns::message::Query;
 use crate::dns::name::is_subdomain_wire;
 use crate::dns::rcode;
@@ -49,6 +50,9 @@ pub struct AnswerOptions {
     /// Add optional additional data (addresses of NS/MX/SRV targets).
     /// BIND leaves it out for clients whose EDNS buffer is 512 octets.
     pub additional: bool,
+    /// The query set DO: RRSIGs and NSEC proofs go with the answer
+    /// (signed zones only).
+    pub dnssec: bool,
 }
 
 /// A name being resolved: the question itself, or a CNAME/DNAME target.
@@ -104,6 +108,9 @@ struct Extra<'s> {
     /// Nodes and types already in ANSWER (not repeated in ADDITIONAL).
     /// (Nodes are told apart by where their key lives in the arena.)
     answered: [Option<(*const u8, u16)>; 16],
+    /// A wildcard answered (DO set): the name it stood for, whose NSEC
+    /// proof goes to AUTHORITY once ANSWER is complete.
+    wildcard: Option<(&'s ZoneData, [u8; 256], usize)>,
 }
 
 impl<'s> Extra<'s> {
@@ -111,6 +118,7 @@ impl<'s> Extra<'s> {
         Extra {
             sets: [None; 8],
             answered: [None; 16],
+            wildcard: None,
         }
     }
     fn want(&mut self, zone: &'s ZoneData, set: RRset<'s>) {
@@ -192,7 +200,12 @@ pub fn answer(snap: &Snapshot, q: &Query<'_>, w: &mut Writer<'_>, opts: AnswerOp
         && !out.dname_cname
         && !out.referral
         && out.rcode == rcode::NOERROR;
-    if opts.authority_ns && out.aa && positive && w.count(Section::Answer) > 0 {
+    if let Some((z, name, len)) = extra.wildcard.take() {
+        if !out.truncated && !dnssec::wildcard_proof(w, z, &name[..len]) {
+            out.truncated = true;
+        }
+    }
+    if opts.authority_ns && out.aa && positive && w.count(Section::Answer) > 0 && !out.truncated {
         authority_ns(zone, q, w, opts, &mut extra);
     }
     if !out.truncated {
@@ -229,13 +242,11 @@ fn authority_ns<'s>(
     if q.qtype == rtype::DS {
         return; // a parent-side answer: BIND adds no NS to it
     }
-    let written = w.rrset(
-        Section::Authority,
-        Owner::Name(zone.origin.wire()),
-        rtype::NS,
-        ns.ttl,
-        ns.rdatas,
-    );
+    let owner = Owner::Name(zone.origin.wire());
+    let written = match opts.dnssec {
+        true => dnssec::signed_rrset(w, Section::Authority, owner, &apex, &ns),
+        false => w.rrset(Section::Authority, owner, rtype::NS, ns.ttl, ns.rdatas),
+    };
     if written && opts.additional {
         extra.want(zone, ns);
     }
@@ -260,7 +271,8 @@ fn step<'s>(
     first: bool,
 ) -> Step {
     match zone.lookup(cur.lower(), q.qtype == rtype::DS) {
-        Lookup::Found(node) | Lookup::Wildcard(node) => at_node(zone, node, cur, q, w, opts, out, extra),
+        Lookup::Found(node) => at_node(zone, node, false, cur, q, w, opts, out, extra),
+        Lookup::Wildcard(node) => at_node(zone, node, true, cur, q, w, opts, out, extra),
         Lookup::Referral(cut, key) => {
             // A CNAME chain that leads below a cut ends with the cut's
             // referral (the CNAMEs stay authoritative), as BIND, Knot and
@@ -268,11 +280,11 @@ fn step<'s>(
             if first {
                 out.aa = false;
             }
-            referral(zone, cut, key, w, out);
+            referral(zone, cut, key, w, out, opts.dnssec);
             Step::Done
         }
         Lookup::Dname(node, owner_key) => {
-            let step = dname(node, owner_key, cur, w, out);
+            let step = dname(node, owner_key, cur, w, out, opts.dnssec);
             // The synthesised CNAME itself answers a CNAME question; any
             // other type (ANY too) goes on at the new name.
             if q.qtype == rtype::CNAME {
@@ -284,7 +296,10 @@ fn step<'s>(
         }
         Lookup::NxDomain => {
             out.rcode = rcode::NXDOMAIN;
-            negative(zone, w, out);
+            negative(zone, w, out, opts.dnssec);
+            if opts.dnssec && !out.truncated && !dnssec::nxdomain_proof(w, zone, cur.lower()) {
+                out.truncated = true;
+            }
             Step::Done
         }
     }
@@ -296,6 +311,7 @@ fn step<'s>(
 fn at_node<'s>(
     zone: &'s ZoneData,
     node: Node<'s>,
+    wildcard: bool,
     cur: &mut Cursor,
     q: &Query<'_>,
     w: &mut Writer<'_>,
@@ -304,7 +320,7 @@ fn at_node<'s>(
     extra: &mut Extra<'s>,
 ) -> Step {
     if q.qtype == rtype::ANY {
-        return any(zone, node, cur, w, opts, out, extra);
+        return any(zone, node, wildcard, cur, w, opts, out, extra);
     }
     if let Some(set) = node.get(q.qtype) {
         if set.servfail {
@@ -312,7 +328,8 @@ fn at_node<'s>(
             return Step::Done;
         }
         if !set.rdatas.is_empty() {
-            put(w, Section::Answer, cur.owner(), &set, out);
+            put(w, Section::Answer, cur.owner(), &node, &set, out, opts.dnssec);
+            note_wildcard(zone, wildcard, cur, opts, extra);
             extra.answered(&node, set.rtype);
             if opts.additional {
                 extra.want(zone, set);
@@ -326,7 +343,8 @@ fn at_node<'s>(
             return Step::Done;
         }
         if let Some(target) = cname.rdatas.first().and_then(|r| r.name_at(0)) {
-            put(w, Section::Answer, cur.owner(), &cname, out);
+            put(w, Section::Answer, cur.owner(), &node, &cname, out, opts.dnssec);
+            note_wildcard(zone, wildcard, cur, opts, extra);
             extra.answered(&node, rtype::CNAME);
             cur.set(target);
             return Step::Follow;
@@ -339,8 +357,50 @@ fn at_node<'s>(
         .filter(|s| s.rdatas.is_empty() && !s.servfail)
         .map(|s| s.ttl)
         .min();
-    negative_ttl(zone, cap.map_or(zone.neg_ttl, |c| c.min(zone.neg_ttl)), w, out);
+    negative_ttl(
+        zone,
+        cap.map_or(zone.neg_ttl, |c| c.min(zone.neg_ttl)),
+        w,
+        out,
+        opts.dnssec,
+    );
+    nodata_proof(zone, &node, wildcard, cur, w, out, opts);
     Step::Done
+}
+
+/// A wildcard answer with DO: its NSEC proof is due once ANSWER is done.
+fn note_wildcard<'s>(
+    zone: &'s ZoneData,
+    wildcard: bool,
+    cur: &Cursor,
+    opts: AnswerOptions,
+    extra: &mut Extra<'s>,
+) {
+    if wildcard && opts.dnssec && extra.wildcard.is_none() {
+        let mut name = [0u8; 256];
+        name[..cur.len].copy_from_slice(cur.lower());
+        extra.wildcard = Some((zone, name, cur.len));
+    }
+}
+
+/// The NSEC proof of a NODATA answer at `node` (the wildcard's node when
+/// `wildcard`), with DO.
+fn nodata_proof(
+    zone: &ZoneData,
+    node: &Node<'_>,
+    wildcard: bool,
+    cur: &Cursor,
+    w: &mut Writer<'_>,
+    out: &mut Outcome,
+    opts: AnswerOptions,
+) {
+    if !opts.dnssec || out.truncated {
+        return;
+    }
+    let wild_key = wildcard.then(|| node.key());
+    if !dnssec::nodata_proof(w, zone, cur.lower(), wild_key) {
+        out.truncated = true;
+    }
 }
 
 /// RFC 8482: one RRset answers ANY (the first by type number), over every
@@ -349,6 +409,7 @@ fn at_node<'s>(
 fn any<'s>(
     zone: &'s ZoneData,
     node: Node<'s>,
+    wildcard: bool,
     cur: &Cursor,
     w: &mut Writer<'_>,
     opts: AnswerOptions,
@@ -360,10 +421,12 @@ fn any<'s>(
         .filter(|s| !s.rdatas.is_empty())
         .min_by_key(|s| s.rtype);
     let Some(set) = first else {
-        negative(zone, w, out);
+        negative(zone, w, out, opts.dnssec);
+        nodata_proof(zone, &node, wildcard, cur, w, out, opts);
         return Step::Done;
     };
-    put(w, Section::Answer, cur.owner(), &set, out);
+    put(w, Section::Answer, cur.owner(), &node, &set, out, opts.dnssec);
+    note_wildcard(zone, wildcard, cur, opts, extra);
     extra.answered(&node, set.rtype);
     // MX/SRV targets' addresses, as Knot and NSD add; an apex NS picked
     // for ANY gets none (BIND and NSD send none there).
@@ -375,14 +438,29 @@ fn any<'s>(
 
 /// A DNAME above the name: the DNAME itself, a synthesised CNAME, then the
 /// new name (RFC 6672 3.3).
-fn dname(node: Node<'_>, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>, out: &mut Outcome) -> Step {
+fn dname(
+    node: Node<'_>,
+    owner_key: &[u8],
+    cur: &mut Cursor,
+    w: &mut Writer<'_>,
+    out: &mut Outcome,
+    dnssec: bool,
+) -> Step {
     let Some(set) = node.get(rtype::DNAME) else {
         return Step::Done;
     };
     let Some(target) = set.rdatas.first().and_then(|r| r.name_at(0)) else {
         return Step::Done;
     };
-    put(w, Section::Answer, Owner::Name(node.owner(owner_key)), &set, out);
+    put(
+        w,
+        Section::Answer,
+        Owner::Name(node.owner(owner_key)),
+        &node,
+        &set,
+        out,
+        dnssec,
+    );
     let keep = cur.len - owner_key.len();
     let new_len = keep + target.len();
     if new_len > 255 {
@@ -403,21 +481,24 @@ fn dname(node: Node<'_>, owner_key: &[u8], cur: &mut Cursor, w: &mut Writer<'_>,
     Step::Follow
 }
 
-/// NXDOMAIN/NODATA: the zone's SOA in AUTHORITY with the negative TTL.
-fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome) {
-    negative_ttl(zone, zone.neg_ttl, w, out);
+/// NXDOMAIN/NODATA: the zone's SOA in AUTHORITY with the negative TTL
+/// (and its RRSIGs, with the same TTL, with DO).
+fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome, dnssec: bool) {
+    negative_ttl(zone, zone.neg_ttl, w, out, dnssec);
 }
 
-fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome) {
+fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome, dnssec: bool) {
     out.negative = true;
-    if !w.rrset(
-        Section::Authority,
-        Owner::Name(zone.origin.wire()),
-        rtype::SOA,
-        ttl,
-        &zone.soa.rdatas,
-    ) {
+    let owner = Owner::Name(zone.origin.wire());
+    if !w.rrset(Section::Authority, owner, rtype::SOA, ttl, &zone.soa.rdatas) {
         out.truncated = true;
+        return;
+    }
+    if dnssec {
+        let apex = zone.nodes.get(zone.origin.wire());
+        if apex.is_some_and(|a| !dnssec::sigs(w, Section::Authority, owner, &a, rtype::SOA, ttl)) {
+            out.truncated = true;
+        }
     }
 }
 
@@ -426,7 +507,7 @@ fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome
 /// all fit, else the answer is truncated (3.1, as Knot answers); sibling
 /// glue (other names of this zone) follows when it fits and is left out
 /// without TC when it does not (3.2).
-fn referral(zone: &ZoneData, cut: Node<'_>, key: &[u8], w: &mut Writer<'_>, out: &mut Outcome) {
+fn referral(zone: &ZoneData, cut: Node<'_>, key: &[u8], w: &mut Writer<'_>, out: &mut Outcome, dnssec: bool) {
     out.referral = true;
     let Some(ns) = cut.get(rtype::NS) else { return };
     if !w.rrset(
@@ -436,6 +517,10 @@ fn referral(zone: &ZoneData, cut: Node<'_>, key: &[u8], w: &mut Writer<'_>, out:
         ns.ttl,
         ns.rdatas,
     ) {
+        out.truncated = true;
+        return;
+    }
+    if dnssec && !dnssec::referral_proof(w, zone, &cut, key) {
         out.truncated = true;
         return;
     }
@@ -509,9 +594,23 @@ fn addresses(
     fitted
 }
 
-/// Writes an RRset to a section that must be complete.
-fn put(w: &mut Writer<'_>, s: Section, owner: Owner<'_>, set: &RRset<'_>, out: &mut Outcome) {
-    if !w.rrset(s, owner, set.rtype, set.ttl, set.rdatas) {
+/// Writes an RRset (and with DO its RRSIGs) to a section that must be
+/// complete.
+#[allow(clippy::too_many_arguments)]
+fn put(
+    w: &mut Writer<'_>,
+    s: Section,
+    owner: Owner<'_>,
+    node: &Node<'_>,
+    set: &RRset<'_>,
+    out: &mut Outcome,
+    dnssec: bool,
+) {
+    let fitted = match dnssec {
+        true => dnssec::signed_rrset(w, s, owner, node, set),
+        false => w.rrset(s, owner, set.rtype, set.ttl, set.rdatas),
+    };
+    if !fitted {
         out.truncated = true;
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod answer;
 pub mod chaos;
+pub mod dnssec;
 pub mod edns;
 pub mod notify;
 pub mod rrl;
@@ -186,6 +187,7 @@ fn respond_query(
         let opts = AnswerOptions {
             authority_ns: !q.rd && !small_edns && q.qclass == class::IN,
             additional: true,
+            dnssec: q.edns.is_some_and(|e| e.dnssec_ok),
         };
         let o = answer::answer(snap, q, &mut w, opts);
         meta.zone = o.zone;

@@ -10,6 +10,7 @@ use crate::dns::hash::FxMap;
 use crate::dns::name::label_offsets;
 use crate::dns::tsig::Key;
 use crate::dns::{class, rtype, Name, Rdata, Record};
+use crate::dnssec::SignedZone;
 use crate::reclaim::Reclaimer;
 use crate::zone::Zone;
 
@@ -43,6 +44,10 @@ pub struct ZoneData {
     pub transfer_key: Option<Arc<Key>>,
     /// Set for a secondary zone (type = "secondary").
     pub secondary: Option<Arc<SecondaryState>>,
+    /// A signed zone's signing result (its records are in `nodes` too):
+    /// the NSEC chain in canonical order, for proofs of names that do not
+    /// exist, and the signatures the next signing may reuse.
+    pub dnssec: Option<Arc<SignedZone>>,
 }
 
 /// What a name resolves to inside one zone.
@@ -143,17 +148,32 @@ impl ZoneData {
         for node in self.nodes.iter() {
             let owner = Name::from_wire_unchecked(node.owner(node.key()));
             for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
-                out.extend(set.transfer.iter().map(|rd| Record {
-                    owner: owner.clone(),
-                    rtype: set.rtype,
-                    class: class::IN,
-                    ttl: set.ttl,
-                    rdata: rd.to_rdata(),
+                out.extend(set.transfer.iter().map(|rd| {
+                    let rdata = rd.to_rdata();
+                    Record {
+                        owner: owner.clone(),
+                        rtype: set.rtype,
+                        class: class::IN,
+                        ttl: record_ttl(set.rtype, set.ttl, &rdata),
+                        rdata,
+                    }
                 }));
             }
         }
         out
     }
+}
+
+/// A record's TTL in a transfer: the RRset's, except for an RRSIG, which
+/// has the TTL of the RRset it covers (its Original TTL field): the RRSIGs
+/// at a name are kept as one RRset with one TTL.
+fn record_ttl(t: u16, set_ttl: u32, rdata: &Rdata) -> u32 {
+    if t != rtype::RRSIG {
+        return set_ttl;
+    }
+    let wire = rdata.to_wire();
+    wire.get(4..8)
+        .map_or(set_ttl, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// An RRset a failover rule withholds from queries while all its members
@@ -270,6 +290,7 @@ fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
         allow_transfer,
         transfer_key,
         secondary,
+        dnssec: None,
     }
 }
 

@@ -672,6 +672,34 @@ fn base64_decoder_is_strict() {
 }
 
 #[test]
+fn nsec3_as_rfc5155_appendix_a_writes_it() {
+    // RFC 5155 appendix A: the apex's NSEC3 and the NSEC3PARAM.
+    let rd = wire(
+        "a NSEC3 1 1 12 aabbccdd ( 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA NSEC3PARAM RRSIG )",
+    );
+    assert_eq!(&rd[..10], b"\x01\x01\x00\x0c\x04\xaa\xbb\xcc\xdd\x14");
+    // 2t7b4g4v... is the hash of example. in the RFC.
+    assert_eq!(&rd[10..14], &[0x17, 0x4e, 0xb2, 0x40]);
+    assert_eq!(&rd[30..], crate::dns::types::type_bitmap(&[2, 6, 15, 46, 48, 51]));
+    assert_eq!(
+        wire("a NSEC3PARAM 1 0 12 aabbccdd"),
+        b"\x01\x00\x00\x0c\x04\xaa\xbb\xcc\xdd"
+    );
+    assert_eq!(wire("a NSEC3PARAM 1 0 0 -"), b"\x01\x00\x00\x00\x00");
+    // An empty non-terminal's NSEC3 lists no types.
+    assert_eq!(wire("a NSEC3 1 0 0 - 00").len(), 7);
+    for (bad, why) in [
+        ("a NSEC3 1 0 0 - 0w", "bad next hashed owner name"),
+        ("a NSEC3 1 0 0 xyz 00", "bad salt"),
+        ("a NSEC3 1 0 0 - 01", "bad next hashed owner name"),
+        ("a NSEC3PARAM 1 0 0", "missing salt"),
+    ] {
+        let e = err(&format!("$TTL 1\n{bad}\n"));
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn uri_nsec_rrsig() {
     assert_eq!(
         wire("a URI 10 1 \"https://example.test/\""),
@@ -818,6 +846,10 @@ fn every_type_round_trips_through_generic_syntax() {
         "a URI 1 2 \"u\"",
         "a NSEC n A NS TYPE1234",
         "a RRSIG A 8 2 300 20300101000000 20200101000000 1 s. AQID",
+        "a NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA NSEC3PARAM RRSIG",
+        "a NSEC3 1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR",
+        "a NSEC3PARAM 1 0 0 -",
+        "a NSEC3PARAM 1 0 12 aabbccdd",
     ];
     for line in lines {
         let text = parse(&format!("$TTL 1\n{line}\n")).remove(0).record;

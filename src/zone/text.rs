@@ -329,8 +329,9 @@ pub(super) fn rdata_from_text(t: u16, cur: &mut Cursor, origin: &Name) -> Res<Rd
         }
         rtype::NSEC => {
             b.name(cur.name("next name", origin)?);
-            b.bytes(&type_bitmap(cur)?);
+            b.bytes(&type_list(cur, false)?);
         }
+        rtype::NSEC3 | rtype::NSEC3PARAM => nsec3(cur, &mut b, t == rtype::NSEC3PARAM)?,
         rtype::RRSIG | rtype::SIG => rrsig(cur, origin, &mut b)?,
         _ => {
             return fail(
@@ -445,37 +446,89 @@ fn rrsig(cur: &mut Cursor, origin: &Name, b: &mut RdataBuilder) -> Res<()> {
     Ok(())
 }
 
-/// The NSEC type bitmap (RFC 4034 4.1.2): per 256-type window, the window
-/// number, the bitmap length and the bits of the types present.
-fn type_bitmap(cur: &mut Cursor) -> Res<Vec<u8>> {
+/// The NSEC/NSEC3 type list (RFC 4034 4.1.2, encoded by
+/// [`crate::dns::types::type_bitmap`]); NSEC3's may be empty (an empty
+/// non-terminal).
+fn type_list(cur: &mut Cursor, allow_empty: bool) -> Res<Vec<u8>> {
     let mut types = std::collections::BTreeSet::new();
-    types.insert(cur.rr_type("type list")?);
+    if !allow_empty {
+        types.insert(cur.rr_type("type list")?);
+    }
     while cur.peek().is_some() {
         types.insert(cur.rr_type("type")?);
     }
-    let mut out = Vec::new();
-    let mut window_types: Vec<u16> = Vec::new();
-    let mut flush = |types: &mut Vec<u16>| {
-        let Some(&last) = types.last() else { return };
-        let mut bits = vec![0u8; usize::from(last & 0xff) / 8 + 1];
-        for t in types.drain(..) {
-            let low = usize::from(t & 0xff);
-            if let Some(byte) = bits.get_mut(low / 8) {
-                *byte |= 0x80 >> (low % 8);
+    Ok(crate::dns::types::type_bitmap(
+        &types.into_iter().collect::<Vec<_>>(),
+    ))
+}
+
+/// RFC 5155 3.3 and 4.3: hash algorithm, flags, iterations, salt (hex, or
+/// `-` for none); NSEC3 then the next hashed owner (base32hex) and types.
+fn nsec3(cur: &mut Cursor, b: &mut RdataBuilder, param: bool) -> Res<()> {
+    b.u8(cur.u8("hash algorithm")?);
+    b.u8(cur.u8("flags")?);
+    b.u16(cur.u16("iterations")?);
+    let tok = cur.next("salt")?;
+    let salt = if tok.text == b"-" {
+        Vec::new()
+    } else {
+        match decode_hex(&tok.text).filter(|s| !tok.quoted && !s.is_empty() && s.len() <= 255) {
+            Some(s) => s,
+            None => {
+                return fail(
+                    tok.line,
+                    format!("bad salt '{}' in {}: hex, or - for none", tok.show(), cur.what),
+                )
             }
         }
-        out.push((last >> 8) as u8);
-        out.push(bits.len() as u8);
-        out.extend_from_slice(&bits);
     };
-    for t in types {
-        if window_types.first().is_some_and(|f| f >> 8 != t >> 8) {
-            flush(&mut window_types);
-        }
-        window_types.push(t);
+    b.u8(salt.len() as u8);
+    b.bytes(&salt);
+    if param {
+        return Ok(());
     }
-    flush(&mut window_types);
-    Ok(out)
+    let tok = cur.next("next hashed owner name")?;
+    match decode_base32hex(&tok.text).filter(|h| !tok.quoted && !h.is_empty() && h.len() <= 255) {
+        Some(hash) => {
+            b.u8(hash.len() as u8);
+            b.bytes(&hash);
+        }
+        None => {
+            return fail(
+                tok.line,
+                format!(
+                    "bad next hashed owner name '{}' in {}: base32hex expected",
+                    tok.show(),
+                    cur.what
+                ),
+            )
+        }
+    }
+    b.bytes(&type_list(cur, true)?);
+    Ok(())
+}
+
+/// Base32 with the extended hex alphabet (RFC 4648 7), any case, no
+/// padding, the unused bits zero: NSEC3's hashed owner names.
+fn decode_base32hex(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for &c in text {
+        let v = match c.to_ascii_lowercase() {
+            d @ b'0'..=b'9' => d - b'0',
+            l @ b'a'..=b'v' => l - b'a' + 10,
+            _ => return None,
+        };
+        acc = acc << 5 | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Leftover bits must be padding zeros, and fewer than a character's.
+    (acc == 0 && bits < 5).then_some(out)
 }
 
 /// `\# length hex` (RFC 3597 section 5), accepted for any type as BIND does.

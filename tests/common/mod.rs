@@ -136,3 +136,30 @@ pub fn all_zones() -> Vec<ZoneSpec> {
     }
     v
 }
+
+/// Makes a combined signing key (ECDSA P-256) for each zone in `dir`
+/// (created mode 0700), as `vigia dnssec keygen` does; returns each
+/// zone's DS record as a zone-file line (a resolver's trust anchor).
+pub fn dnssec_keys(dir: &std::path::Path, zones: &[&str]) -> Vec<String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    use vigia::dnssec::keyfile::write_key_pair;
+    use vigia::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    zones
+        .iter()
+        .map(|z| {
+            let origin = vigia::dns::Name::parse(&format!("{}.", z.trim_end_matches('.')), None).unwrap();
+            let keys = generate_keys(origin.wire(), Algorithm::EcdsaP256Sha256, KeyScheme::Csk, now).unwrap();
+            write_key_pair(&keys[0], dir).unwrap();
+            keys[0].ds_line()
+        })
+        .collect()
+}

@@ -34,6 +34,13 @@ pub struct SiteOpts {
     pub server_extra: String,
     /// master is stopped before vigia starts.
     pub master_down: bool,
+    /// Both zones signed (`dnssec = true`), with a combined signing key
+    /// each made before vigia starts, in `keys/` of the site's folder.
+    pub dnssec: bool,
+    /// With `dnssec`: deny existence with NSEC3 (`[dnssec] nsec3`).
+    pub nsec3: bool,
+    /// Lines appended to the forward zone's copy before vigia starts.
+    pub forward_extra: &'static str,
 }
 
 impl Default for SiteOpts {
@@ -48,6 +55,9 @@ impl Default for SiteOpts {
             listen_ip: None,
             server_extra: String::new(),
             master_down: false,
+            dnssec: false,
+            nsec3: false,
+            forward_extra: "",
         }
     }
 }
@@ -58,6 +68,9 @@ pub struct Site {
     pub webserver: HttpBackend,
     /// The copy of the forward zone vigia reads.
     pub forward_file: PathBuf,
+    /// With `dnssec`: each zone's DS record (zone-file line), forward
+    /// zone first: the trust anchors of a validating resolver.
+    pub ds: Vec<String>,
     pub vigia: Server,
     _dir: TempDir,
 }
@@ -71,16 +84,41 @@ impl Site {
         let reverse_file = dir.path().join("db.0.168.192.in-addr.arpa");
         std::fs::copy(zone_paladar(), &forward_file).unwrap();
         std::fs::copy(zone_reverse(), &reverse_file).unwrap();
+        if !opts.forward_extra.is_empty() {
+            let mut text = std::fs::read_to_string(&forward_file).unwrap();
+            text.push_str(opts.forward_extra);
+            std::fs::write(&forward_file, text).unwrap();
+        }
+        let key_dir = dir.path().join("keys");
+        let ds = if opts.dnssec {
+            super::dnssec_keys(&key_dir, &[FORWARD, REVERSE])
+        } else {
+            Vec::new()
+        };
         let master = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 108), Mode::Ok);
         let webserver = HttpBackend::start(Ipv4Addr::new(127, 0, 0, 110), Mode::Ok);
         if opts.master_down {
             master.set(Mode::Stopped);
         }
+        let signed = format!("dnssec = {}\n", opts.dnssec);
         let zones = vec![
-            ZoneSpec::new(FORWARD, forward_file.clone()).notify(&opts.notify),
-            ZoneSpec::new(REVERSE, reverse_file).notify(&opts.notify),
+            ZoneSpec::new(FORWARD, forward_file.clone())
+                .notify(&opts.notify)
+                .with_extra(&signed),
+            ZoneSpec::new(REVERSE, reverse_file)
+                .notify(&opts.notify)
+                .with_extra(&signed),
         ];
         let mut extra = String::new();
+        if opts.dnssec {
+            write!(
+                extra,
+                "\n[dnssec]\nkey_dir = \"{}\"\nnsec3 = {}\n",
+                key_dir.display(),
+                opts.nsec3
+            )
+            .unwrap();
+        }
         let (interval, timeout, fall, rise) = opts.timing;
         for (name, b) in [("master", &master), ("webserver", &webserver)] {
             write!(
@@ -111,6 +149,7 @@ impl Site {
             master,
             webserver,
             forward_file,
+            ds,
             vigia,
             _dir: dir,
         }

@@ -5,10 +5,12 @@
 //! grouped with a handful of allocations instead of several per name,
 //! which otherwise dominates a re-signing after a failover.
 
-use crate::dnssec::canonical::{is_subdomain, is_valid_name, name_key_into};
+use crate::dns::message::RawRecord;
+use crate::dns::name::{canonical_key, canonical_key_into, is_subdomain_wire, is_valid_wire};
+use crate::dns::rtype;
+use crate::dns::types::type_name;
 use crate::dnssec::sign::SignError;
-use crate::dnssec::text::{name_to_text, type_to_text};
-use crate::dnssec::{rtype, Rr};
+use crate::dnssec::text::name_to_text;
 
 /// A range of one of the flat vectors.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +57,7 @@ pub(super) struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// Groups `records`, refusing the ones the signer cannot take.
-    pub fn group(origin: &[u8], class: u16, records: &'a [Rr]) -> Result<Input<'a>, SignError> {
+    pub fn group(origin: &[u8], class: u16, records: &'a [RawRecord]) -> Result<Input<'a>, SignError> {
         let runs = Runs::of(origin, class, records)?;
         let mut input = Input {
             bytes: Vec::with_capacity(runs.keys.len() * 2),
@@ -82,7 +84,7 @@ impl<'a> Input<'a> {
     /// Creates one name per distinct key (runs sorted by key; equal keys
     /// are the same name written apart in the file). Returns each run's
     /// name index.
-    fn name_runs(&mut self, runs: &Runs, records: &[Rr]) -> Vec<u32> {
+    fn name_runs(&mut self, runs: &Runs, records: &[RawRecord]) -> Vec<u32> {
         // Sorting compares integers first: the eight key octets after the
         // apex's (which every key shares), then whole keys on ties only.
         // Comparing keys in the arena each time costs cache misses that
@@ -113,7 +115,7 @@ impl<'a> Input<'a> {
         name_of_run
     }
 
-    fn fill_sets(&mut self, order: &[(u32, u16, u32)], records: &'a [Rr]) {
+    fn fill_sets(&mut self, order: &[(u32, u16, u32)], records: &'a [RawRecord]) {
         let mut i = 0;
         while i < order.len() {
             let name = order[i].0;
@@ -190,19 +192,19 @@ struct Runs {
 }
 
 impl Runs {
-    fn of(origin: &[u8], class: u16, records: &[Rr]) -> Result<Runs, SignError> {
+    fn of(origin: &[u8], class: u16, records: &[RawRecord]) -> Result<Runs, SignError> {
         let mut runs = Runs {
             keys: Vec::with_capacity(records.len() * 24),
             starts: Vec::new(),
             of_record: Vec::with_capacity(records.len()),
-            apex_key_len: crate::dnssec::canonical::name_key(origin).len(),
+            apex_key_len: canonical_key(origin).len(),
         };
         for (i, r) in records.iter().enumerate() {
             check_record(origin, class, r)?;
             let same = i > 0 && records[i - 1].owner.eq_ignore_ascii_case(&r.owner);
             if !same {
                 let at = runs.keys.len();
-                name_key_into(&r.owner, &mut runs.keys);
+                canonical_key_into(&r.owner, &mut runs.keys);
                 runs.starts
                     .push((at as u32, (runs.keys.len() - at) as u32, i as u32));
             }
@@ -217,12 +219,12 @@ impl Runs {
     }
 }
 
-fn check_record(origin: &[u8], class: u16, r: &Rr) -> Result<(), SignError> {
-    let at = || format!("{} {}", name_to_text(&r.owner), type_to_text(r.rtype));
-    if !is_valid_name(&r.owner) {
+fn check_record(origin: &[u8], class: u16, r: &RawRecord) -> Result<(), SignError> {
+    let at = || format!("{} {}", name_to_text(&r.owner), type_name(r.rtype));
+    if !is_valid_wire(&r.owner) {
         return Err(SignError::Record("record with a malformed owner name".into()));
     }
-    if !is_subdomain(&r.owner, origin) {
+    if !is_subdomain_wire(&r.owner, origin) {
         return Err(SignError::Record(format!(
             "{}: outside the zone {}",
             at(),

@@ -5,14 +5,14 @@
 //! step with the new ones (a merge join: sequential reads, no hashing),
 //! a lookup is a binary search, and an IXFR difference is one more merge.
 
-use crate::dnssec::Rr;
+use crate::dns::message::RawRecord;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// One RRSIG and what the signer needs to know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
-    pub rrsig: Rr,
+    pub rrsig: RawRecord,
     pub algorithm: u8,
     pub key_tag: u16,
     /// Seconds since the epoch (not truncated to 32 bits).
@@ -83,6 +83,11 @@ impl SetStore {
             .binary_search_by(|e| self.key_of(e).cmp(key).then(e.rtype.cmp(&rtype)))
             .ok()?;
         Some(&self.entries[i].set)
+    }
+
+    /// Every set with its key and type, in order.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], u16, &Arc<SignedSet>)> {
+        self.entries.iter().map(|e| (self.key_of(e), e.rtype, &e.set))
     }
 
     pub fn sets(&self) -> impl Iterator<Item = &Arc<SignedSet>> {

@@ -2,9 +2,10 @@
 //! reuse across runs, refresh, TTL caps, restore and refusals.
 
 use super::*;
+use crate::dns::types::bitmap_types as decode_bitmap;
 use crate::dnssec::keys::{generate_keys, Algorithm, KeyScheme};
 use crate::dnssec::sign::{verify_rrsig, RrsigFields};
-use crate::dnssec::text::{bitmap_types, parse_name};
+use crate::dnssec::text::parse_name;
 
 const NOW: u64 = 1_767_225_600; // 2026-01-01
 
@@ -12,11 +13,11 @@ fn w(s: &str) -> Vec<u8> {
     parse_name(s).unwrap()
 }
 
-fn rr(owner: &str, t: u16, ttl: u32, rdata: Vec<u8>) -> Rr {
-    Rr::new(&w(owner), t, ttl, rdata)
+fn rr(owner: &str, t: u16, ttl: u32, rdata: Vec<u8>) -> RawRecord {
+    RawRecord::new(&w(owner), t, ttl, rdata)
 }
 
-fn soa(serial: u32) -> Rr {
+fn soa(serial: u32) -> RawRecord {
     let mut rd = [w("ns.example."), w("host.example.")].concat();
     for n in [serial, 7200, 3600, 86_400, 300] {
         rd.extend_from_slice(&n.to_be_bytes());
@@ -25,7 +26,7 @@ fn soa(serial: u32) -> Rr {
 }
 
 /// A zone with one of everything the signer treats specially.
-fn zone(serial: u32, www: [u8; 4]) -> Vec<Rr> {
+fn zone(serial: u32, www: [u8; 4]) -> Vec<RawRecord> {
     vec![
         soa(serial),
         rr("example.", rtype::NS, 3600, w("ns.example.")),
@@ -57,16 +58,16 @@ fn csk(alg: Algorithm) -> Vec<DnssecKey> {
 }
 
 /// Every RRSIG verifies over the RRset it covers, with the key it names.
-fn verify_all(data: &[Rr], signed: &SignedZone, keys: &[DnssecKey]) -> usize {
-    let mut all: Vec<Rr> = data.to_vec();
+fn verify_all(data: &[RawRecord], signed: &SignedZone, keys: &[DnssecKey]) -> usize {
+    let mut all: Vec<RawRecord> = data.to_vec();
     all.extend(signed.generated().iter().cloned());
     let mut checked = 0;
     for rrsig in signed.records().filter(|r| r.rtype == rtype::RRSIG) {
         let (f, _) = RrsigFields::parse(&rrsig.rdata).unwrap();
-        let set: Vec<Rr> = all
+        let set: Vec<RawRecord> = all
             .iter()
             .filter(|r| r.rtype == f.type_covered && r.owner.eq_ignore_ascii_case(&rrsig.owner))
-            .map(|r| Rr {
+            .map(|r| RawRecord {
                 ttl: f.original_ttl,
                 ..r.clone()
             })
@@ -100,7 +101,7 @@ fn signs_authoritative_data_only_and_chains_the_right_names() {
     assert!(signed_types(&signed, "ns.sub.example.").is_empty()); // glue
     assert!(signed_types(&signed, "x.old.example.").is_empty()); // occluded
     assert_eq!(signed.rrsigs(&w("*.wild.example."), 16)[0].rrsig.rdata[3], 2); // labels
-    let nsec: Vec<&Rr> = signed
+    let nsec: Vec<&RawRecord> = signed
         .generated()
         .iter()
         .filter(|r| r.rtype == rtype::NSEC)
@@ -120,7 +121,7 @@ fn signs_authoritative_data_only_and_chains_the_right_names() {
     .map(|n| w(n))
     .collect();
     assert_eq!(owners, want);
-    let types = |i: usize| bitmap_types(&nsec[i].rdata[nsec[(i + 1) % 8].owner.len()..]).unwrap();
+    let types = |i: usize| decode_bitmap(&nsec[i].rdata[nsec[(i + 1) % 8].owner.len()..]).unwrap();
     assert_eq!(types(0), [2, 6, 46, 47, 48]);
     assert_eq!(types(2), [2, 46, 47]); // delegation without DS: NS RRSIG NSEC
     assert_eq!(types(5), [2, 43, 46, 47]);
@@ -142,7 +143,7 @@ fn delegation_nsec_lists_rrsig_because_the_nsec_is_signed() {
         .find(|r| r.rtype == rtype::NSEC && r.owner == w("nods.example."));
     let rdata = &nsec.unwrap().rdata;
     assert_eq!(
-        bitmap_types(&rdata[w("ns.example.").len()..]).unwrap(),
+        decode_bitmap(&rdata[w("ns.example.").len()..]).unwrap(),
         [2, 46, 47]
     );
 }
@@ -218,7 +219,7 @@ fn a_type_change_re_signs_the_nsec_whose_bitmap_changed() {
     let keys = csk(Algorithm::Ed25519);
     let data = zone(1, [192, 0, 2, 1]);
     let first = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
-    let mut changed: Vec<Rr> = zone(2, [192, 0, 2, 1])
+    let mut changed: Vec<RawRecord> = zone(2, [192, 0, 2, 1])
         .into_iter()
         .filter(|r| !r.owner.eq_ignore_ascii_case(&w("www.example.")))
         .collect();
@@ -299,7 +300,7 @@ fn nsec3_covers_empty_non_terminals_and_publishes_its_parameters() {
         ..config(1)
     };
     let signed = sign_zone(&w("example."), &data, &keys, &cfg, NOW, None).unwrap();
-    let nsec3: Vec<&Rr> = signed
+    let nsec3: Vec<&RawRecord> = signed
         .generated()
         .iter()
         .filter(|r| r.rtype == rtype::NSEC3)
@@ -323,7 +324,7 @@ fn restored_signatures_are_reused_after_a_restart() {
     let data = zone(1, [192, 0, 2, 1]);
     let cfg = config(1);
     let first = sign_zone(&w("example."), &data, &keys, &cfg, NOW, None).unwrap();
-    let mut stored: Vec<Rr> = data.clone();
+    let mut stored: Vec<RawRecord> = data.clone();
     stored.extend(first.records().cloned());
     let restored = SignedZone::restore(&w("example."), &stored, &keys, true, NOW + 5);
     assert_eq!(restored.signature_count(), first.signature_count());
@@ -361,7 +362,7 @@ fn parallel_and_serial_signing_cover_the_same_rrsets() {
     let four = sign_zone(&w("example."), &data, &keys, &config(4), NOW, None).unwrap();
     // Ed25519 is deterministic: the same inputs give the same signatures.
     let sorted = |z: &SignedZone| {
-        let mut v: Vec<Rr> = z.records().cloned().collect();
+        let mut v: Vec<RawRecord> = z.records().cloned().collect();
         v.sort_by(|a, b| (&a.owner, a.rtype, &a.rdata).cmp(&(&b.owner, b.rtype, &b.rdata)));
         v
     };
@@ -374,7 +375,7 @@ fn unusable_input_is_refused_with_a_reason() {
     let keys = csk(Algorithm::Ed25519);
     let cfg = config(1);
     let origin = w("example.");
-    let err = |data: &[Rr], keys: &[DnssecKey]| {
+    let err = |data: &[RawRecord], keys: &[DnssecKey]| {
         sign_zone(&origin, data, keys, &cfg, NOW, None)
             .unwrap_err()
             .to_string()
@@ -385,7 +386,7 @@ fn unusable_input_is_refused_with_a_reason() {
     let mut data = zone(1, [192, 0, 2, 1]);
     data.push(rr("www.other.", rtype::A, 60, vec![1, 2, 3, 4]));
     assert!(err(&data, &keys).contains("www.other. A: outside the zone example."));
-    let data: Vec<Rr> = zone(1, [192, 0, 2, 1]).into_iter().skip(1).collect();
+    let data: Vec<RawRecord> = zone(1, [192, 0, 2, 1]).into_iter().skip(1).collect();
     assert!(err(&data, &keys).contains("no SOA"));
     assert!(err(&zone(1, [192, 0, 2, 1]), &[]).contains("no active key"));
     // A published key of another algorithm that nothing signs with.

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# DNSSEC on the query path: vigia serving the reference harness's zones
+# (../shared/bench/zones, the 100k-record bench.test among them) unsigned
+# and signed (dnssec = true, one ECDSA P-256 CSK per zone), each asked the
+# harness's queries (../shared/bench/queries/large.txt, misses included)
+# with DO=1 by dnsperf. Reports, per run: QPS, server CPU microseconds per
+# query (srv us/q, from /proc/PID/stat), and for the signed start the time
+# to sign bench.test and the RSS. Server on CPU 1, dnsperf on CPU 0, as the
+# harness pins them. Loopback only (127.0.0.27); stops what it started.
+#
+#   benches/dnssec_do.sh                 # 10 s per run
+#   DURATION=30 benches/dnssec_do.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+shared=$repo/../shared/bench
+duration=${DURATION:-10}
+out=$(mktemp -d /tmp/vigia-dnssec-do.XXXXXX)
+addr=127.0.0.27
+port=5302
+cargo build --release --manifest-path "$repo/Cargo.toml" >&2
+vigia=${CARGO_TARGET_DIR:-$repo/target}/release/vigia
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+
+config() { # $1: true/false
+    cat <<EOC
+[server]
+listen = ["$addr:$port"]
+state_dir = "$out/state-$1"
+workers = 1
+[[zone]]
+name = "no-paladar.com.br"
+file = "$shared/zones/db.no-paladar.com.br"
+dnssec = $1
+[[zone]]
+name = "0.168.192.in-addr.arpa"
+file = "$shared/zones/db.0.168.192.in-addr.arpa"
+dnssec = $1
+[[zone]]
+name = "bench.test"
+file = "$shared/zones/db.bench.test"
+dnssec = $1
+[dnssec]
+key_dir = "$out/keys"
+# bench.test's SOA expire is 14 days: the refresh must outlast it.
+validity = "30d"
+refresh = "15d"
+[metrics]
+listen = "$addr:9154"
+[log]
+level = "info"
+EOC
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+printf 'run\tQPS\tsrv us/q\tsigned at start (ms)\tready s\tRSS MiB\n'
+for signed in false true; do
+    cfg=$out/vigia-$signed.toml
+    config $signed > "$cfg"
+    if [ $signed = true ]; then
+        for z in no-paladar.com.br 0.168.192.in-addr.arpa bench.test; do
+            "$vigia" dnssec keygen --config "$cfg" "$z" > /dev/null
+        done
+    fi
+    start=$(date +%s.%N)
+    taskset -c 1 "$vigia" serve --config "$cfg" 2> "$out/vigia-$signed.log" &
+    pid=$!
+    until dig +short +time=1 +tries=1 @$addr -p $port bench.test SOA 2>/dev/null | grep -q .; do
+        kill -0 $pid 2>/dev/null || { cat "$out/vigia-$signed.log"; exit 1; }
+        sleep 0.02
+    done
+    ready=$(echo "$(date +%s.%N) - $start" | bc)
+    rss=$(($(ps -o rss= -p $pid) / 1024))
+    sign_ms=$(grep -o 'zone signed zone=bench.test. serial=[0-9]* signed=[0-9]* reused=[0-9]* ms=[0-9]*' "$out/vigia-$signed.log" | sed 's/.*ms=//' || true)
+    hz=$(getconf CLK_TCK)
+    t0=$(cpu_ticks $pid)
+    res=$(taskset -c 0 dnsperf -s $addr -p $port -d "$shared/queries/large.txt" -l "$duration" -D -c 1 -q 100 2>&1)
+    t1=$(cpu_ticks $pid)
+    completed=$(echo "$res" | awk '/Queries completed/ {print $3}')
+    qps=$(echo "$res" | awk '/Queries per second/ {print $4}')
+    usq=$(echo "($t1 - $t0) * 1000000 / $hz / $completed" | bc -l)
+    printf '%s\t%s\t%.2f\t%s\t%.2f\t%s\n' "$([ $signed = true ] && echo "signed DO=1" || echo "unsigned DO=1")" \
+        "$qps" "$usq" "${sign_ms:--}" "$ready" "$rss"
+    kill $pid; wait $pid 2>/dev/null || true; pid=""
+done
