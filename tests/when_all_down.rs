@@ -95,16 +95,23 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
     let poller = poll_nxdomains(named.addr);
     let (v, n) = (site.vigia.addr, named.addr);
 
-    // Both web servers fail (serve-all: nothing moves, the serial stays).
+    // Both web servers fail: www moves to webserver when master goes down,
+    // then back to its first member (serve-all) once both are down. The
+    // health state is in /status before the rebuilt zone is served, so wait
+    // for the serve-all answer under a new serial (the start's is 2;
+    // the two transitions may be built as one) before taking it.
     site.master.set(Mode::Stopped);
     site.webserver.set(Mode::Status500);
     let (serial, _) = wait::until_found(
         Duration::from_secs(5),
-        "both checks down",
+        "both checks down and the serve-all answer served",
         || {
             let st = admin::status(site.vigia.metrics);
             let down = st["checks"].as_array()?.iter().all(|c| c["state"] == "down");
-            down.then(|| serial_at(v, FORWARD)).flatten()
+            let www = answer_at(v, "www.no-paladar.com.br", CNAME)?;
+            let first = www.answer.first()?.rdata.to_lowercase() == MASTER;
+            let serial = serial_at(v, FORWARD)?;
+            (down && first && serial != 2).then_some(serial)
         },
         || site.vigia.stderr(),
     );
