@@ -75,7 +75,9 @@ impl App {
             let signed = self.sign_input(&st, zi, &mut input, prev_signed.as_deref());
             let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
             if !secondary || records > 1 {
-                self.metrics.events.loaded(&origin.to_string(), if secondary { "copy" } else { "file" });
+                self.metrics
+                    .events
+                    .loaded(&origin.to_string(), if secondary { "copy" } else { "file" });
             }
             states.push(ZoneState {
                 records,

@@ -39,7 +39,8 @@ impl App {
                 if z.secondary {
                     v["expired"] = followers.state(&z.origin).is_some_and(|s| s.is_down()).into();
                 }
-                if let (Some(o), Value::Object(events)) = (v.as_object_mut(), self.metrics.events.json(&name)) {
+                if let (Some(o), Value::Object(events)) = (v.as_object_mut(), self.metrics.events.json(&name))
+                {
                     o.extend(events);
                 }
                 (name, v)
@@ -79,11 +80,15 @@ impl App {
         let zi = App::zone_index(&st, name)?;
         let z = &st.zones[zi];
         let origin = z.origin.to_string();
-        let state = self.followers().state(&z.origin).filter(|_| z.secondary).ok_or_else(|| {
-            Failure::Failed(format!(
-                "zone {origin} is a primary zone: retransfer is for secondary zones (use reload)"
-            ))
-        })?;
+        let state = self
+            .followers()
+            .state(&z.origin)
+            .filter(|_| z.secondary)
+            .ok_or_else(|| {
+                Failure::Failed(format!(
+                    "zone {origin} is a primary zone: retransfer is for secondary zones (use reload)"
+                ))
+            })?;
         state.request_retransfer();
         tracing::info!(zone = %origin, "retransfer asked through the control channel");
         Ok(json!({
@@ -113,7 +118,9 @@ impl ScrapeApi for Bridge {
 
 impl ControlApi for Bridge {
     fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<Value, Failure> {
-        self.app.set_drained(check, drained, reason).map_err(Failure::NotFound)
+        self.app
+            .set_drained(check, drained, reason)
+            .map_err(Failure::NotFound)
     }
 
     /// Reloads everything (one zone alone is not reloaded apart: the
@@ -140,6 +147,10 @@ impl ControlApi for Bridge {
     }
 
     fn refused(&self, reason: &str) {
-        self.app.metrics.control_refused.with_label_values(&[reason]).inc();
+        self.app
+            .metrics
+            .control_refused
+            .with_label_values(&[reason])
+            .inc();
     }
 }

@@ -103,7 +103,8 @@ pub fn reserve(cfg: &Config, workers: usize) -> u64 {
     let listen = cfg.server.listen.len() as u64;
     let control_tcp = u64::from(cfg.control.listen.is_some());
     let listeners = listen * (workers as u64 + 1) + 2 + control_tcp;
-    let admin = (cfg.metrics.max_connections + cfg.control.max_connections * (1 + control_tcp as usize)) as u64;
+    let admin =
+        (cfg.metrics.max_connections + cfg.control.max_connections * (1 + control_tcp as usize)) as u64;
     let checks = 2 * cfg.checks.len() as u64;
     let secondaries = 3 * cfg.zones.iter().filter(|z| z.is_secondary()).count() as u64;
     let notify: u64 = cfg.zones.iter().map(|z| z.notify.len() as u64).sum();

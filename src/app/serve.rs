@@ -14,9 +14,9 @@ use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
 use crate::control::auth::{Key, Verifier};
+use crate::control::metrics::Metrics;
 use crate::control::socket::{self, SocketFile};
 use crate::control::{scrape, server};
-use crate::control::metrics::Metrics;
 use crate::health::HealthRegistry;
 use crate::net::{self, Shared};
 use crate::query::rrl::Rrl;
@@ -118,14 +118,16 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
         tcp.push(net::bind_tcp(addr).await?);
     }
     let metrics_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-    let metrics = bind_std_tcp(metrics_addr).with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
+    let metrics = bind_std_tcp(metrics_addr)
+        .with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
     let path = cfg.control_socket();
-    let (unix, socket) =
-        socket::bind(&path, cfg.control.mode, cfg.control.group.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (unix, socket) = socket::bind(&path, cfg.control.mode, cfg.control.group.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let control_tcp = match (cfg.control_listen(), cfg.control_key_path()) {
         (Some(addr), Some(key)) => {
             let key = Key::load(&key).map_err(|e| anyhow::anyhow!("[control] key_file: {e}"))?;
-            let l = bind_std_tcp(addr).with_context(|| format!("cannot listen on {addr} for the control channel"))?;
+            let l = bind_std_tcp(addr)
+                .with_context(|| format!("cannot listen on {addr} for the control channel"))?;
             Some((l, Arc::new(Verifier::new(key, cfg.control.time_window))))
         }
         _ => None,
@@ -286,14 +288,25 @@ fn serve_control(
     }
     match tokio::net::UnixListener::from_std(control.unix) {
         Ok(l) => {
-            rt.spawn(server::serve_unix(l, bridge.clone(), c.limits(), c.allowed_hosts.clone()));
+            rt.spawn(server::serve_unix(
+                l,
+                bridge.clone(),
+                c.limits(),
+                c.allowed_hosts.clone(),
+            ));
         }
         Err(e) => tracing::error!(error = %e, "cannot serve the control socket"),
     }
     if let Some((l, verifier)) = control.tcp {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                rt.spawn(server::serve_tcp(l, bridge, verifier, c.limits(), c.allowed_hosts));
+                rt.spawn(server::serve_tcp(
+                    l,
+                    bridge,
+                    verifier,
+                    c.limits(),
+                    c.allowed_hosts,
+                ));
             }
             Err(e) => tracing::error!(error = %e, "cannot serve the control channel on TCP"),
         }

@@ -68,13 +68,19 @@ pub struct ControlConfig {
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// How far a signed request's time may be from the server's.
-    #[serde(default = "default_window", deserialize_with = "super::duration_str::deserialize")]
+    #[serde(
+        default = "default_window",
+        deserialize_with = "super::duration_str::deserialize"
+    )]
     pub time_window: Duration,
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     #[serde(default = "default_max_per_client")]
     pub max_connections_per_client: usize,
-    #[serde(default = "default_timeout", deserialize_with = "super::duration_str::deserialize")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "super::duration_str::deserialize"
+    )]
     pub request_timeout: Duration,
     #[serde(default = "default_max_request")]
     pub max_request: usize,
@@ -173,7 +179,10 @@ impl Config {
             ));
         }
         if c.mode & 0o600 != 0o600 {
-            return Err(self.err("control.mode".into(), "the owner needs read and write (0600 at least)"));
+            return Err(self.err(
+                "control.mode".into(),
+                "the owner needs read and write (0600 at least)",
+            ));
         }
         if let Some(l) = &c.listen {
             l.parse::<SocketAddr>()
@@ -202,7 +211,10 @@ fn check_limits(cfg: &Config, section: &str, l: &HttpLimits) -> Result<(), Confi
         ));
     }
     if !(1024..=1 << 20).contains(&l.max_request) {
-        return Err(cfg.err(format!("{section}.max_request"), "must be between 1024 and 1048576 bytes"));
+        return Err(cfg.err(
+            format!("{section}.max_request"),
+            "must be between 1024 and 1048576 bytes",
+        ));
     }
     if l.request_timeout.is_zero() {
         return Err(cfg.err(format!("{section}.request_timeout"), "must be greater than zero"));

@@ -59,7 +59,8 @@ impl Key {
     pub fn load(path: &Path) -> Result<Key, String> {
         use std::os::unix::fs::PermissionsExt;
         let name = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| format!("{name}: cannot read the control key: {e}"))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("{name}: cannot read the control key: {e}"))?;
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(format!(
@@ -67,7 +68,8 @@ impl Key {
                 mode & 0o7777
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read the control key: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read the control key: {e}"))?;
         Key::from_base64(&text).map_err(|e| format!("{name}: not a control key: {e}"))
     }
 
@@ -106,7 +108,10 @@ pub fn authorization(key: &Key, method: &str, path_and_query: &str, body: &[u8],
     let mut n = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut n);
     let nonce = hex(&n);
-    let mac = key.mac(method, path_and_query, ts, &nonce, body).finalize().into_bytes();
+    let mac = key
+        .mac(method, path_and_query, ts, &nonce, body)
+        .finalize()
+        .into_bytes();
     format!("{SCHEME} ts={ts}, nonce={nonce}, mac={}", hex(&mac))
 }
 
@@ -274,23 +279,39 @@ mod tests {
         let now = 1_700_000_000;
         let h = authorization(&k, "POST", "/checks/web/drain?reason=x", b"", now);
         assert!(h.starts_with("Vigia-HMAC ts=1700000000, nonce="), "{h}");
-        assert_eq!(v.verify("POST", "/checks/web/drain?reason=x", Some(&h), b"", now + 5), Ok(()));
+        assert_eq!(
+            v.verify("POST", "/checks/web/drain?reason=x", Some(&h), b"", now + 5),
+            Ok(())
+        );
         assert_eq!(
             v.verify("POST", "/checks/web/drain?reason=x", Some(&h), b"", now + 5),
             Err(Refusal::Replay)
         );
         // Anything changed breaks the mac.
         let h = authorization(&k, "POST", "/reload", b"", now);
-        for (m, p, b) in [("GET", "/reload", &b""[..]), ("POST", "/reload?x", b""), ("POST", "/reload", b"x")] {
+        for (m, p, b) in [
+            ("GET", "/reload", &b""[..]),
+            ("POST", "/reload?x", b""),
+            ("POST", "/reload", b"x"),
+        ] {
             assert_eq!(v.verify(m, p, Some(&h), b, now), Err(Refusal::BadMac), "{m} {p}");
         }
         let other = authorization(&key(), "POST", "/reload", b"", now);
-        assert_eq!(v.verify("POST", "/reload", Some(&other), b"", now), Err(Refusal::BadMac));
+        assert_eq!(
+            v.verify("POST", "/reload", Some(&other), b"", now),
+            Err(Refusal::BadMac)
+        );
         // Outside the window, even with the right key.
         let old = authorization(&k, "POST", "/reload", b"", now - 31);
-        assert_eq!(v.verify("POST", "/reload", Some(&old), b"", now), Err(Refusal::Stale));
+        assert_eq!(
+            v.verify("POST", "/reload", Some(&old), b"", now),
+            Err(Refusal::Stale)
+        );
         let ahead = authorization(&k, "POST", "/reload", b"", now + 31);
-        assert_eq!(v.verify("POST", "/reload", Some(&ahead), b"", now), Err(Refusal::Stale));
+        assert_eq!(
+            v.verify("POST", "/reload", Some(&ahead), b"", now),
+            Err(Refusal::Stale)
+        );
         assert_eq!(v.verify("POST", "/reload", None, b"", now), Err(Refusal::Missing));
         for bad in [
             "Basic abc",
@@ -298,7 +319,11 @@ mod tests {
             "Vigia-HMAC ts=x, nonce=00000000000000000000000000000000, mac=00",
             "Vigia-HMAC ts=1, ts=2, nonce=00000000000000000000000000000000, mac=00",
         ] {
-            assert_eq!(v.verify("POST", "/reload", Some(bad), b"", now), Err(Refusal::Malformed), "{bad}");
+            assert_eq!(
+                v.verify("POST", "/reload", Some(bad), b"", now),
+                Err(Refusal::Malformed),
+                "{bad}"
+            );
         }
     }
 

@@ -23,7 +23,12 @@ const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Sends one request and returns (status, body). `within` bounds the
 /// whole exchange (a reload answers when it is done).
-pub async fn request(target: &Target, method: &str, path_and_query: &str, within: Duration) -> Result<(u16, Vec<u8>), String> {
+pub async fn request(
+    target: &Target,
+    method: &str,
+    path_and_query: &str,
+    within: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     tokio::time::timeout(within, exchange(target, method, path_and_query))
         .await
         .map_err(|_| format!("no answer within {}s", within.as_secs()))?
@@ -46,9 +51,10 @@ async fn exchange(target: &Target, method: &str, path_and_query: &str) -> Result
             let stream = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| format!("cannot connect to the control channel at {addr}: {e} (is vigia running with [control] listen = \"{addr}\"?)"))?;
-            req = req
-                .header(hyper::header::HOST, addr.to_string())
-                .header(hyper::header::AUTHORIZATION, authorization(key, method, path_and_query, b"", unix_now()));
+            req = req.header(hyper::header::HOST, addr.to_string()).header(
+                hyper::header::AUTHORIZATION,
+                authorization(key, method, path_and_query, b"", unix_now()),
+            );
             send(stream, req).await
         }
     }
@@ -58,7 +64,9 @@ async fn send<S>(stream: S, req: hyper::http::request::Builder) -> Result<(u16, 
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let req = req.body(Full(Some(Bytes::new()))).map_err(|e| format!("bad request: {e}"))?;
+    let req = req
+        .body(Full(Some(Bytes::new())))
+        .map_err(|e| format!("bad request: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full>(Io(stream))
         .await
         .map_err(|e| format!("control channel: {e}"))?;

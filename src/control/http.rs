@@ -136,7 +136,9 @@ pub fn host_allowed(host: Option<&str>, allowed: &[String]) -> bool {
 pub fn host_refused(section: &str) -> Reply {
     Reply::error(
         403,
-        format!("Host not allowed: use an IP address or localhost, or add the name to [{section}] allowed_hosts"),
+        format!(
+            "Host not allowed: use an IP address or localhost, or add the name to [{section}] allowed_hosts"
+        ),
     )
 }
 
@@ -315,7 +317,10 @@ impl Body for Full {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
     }
 

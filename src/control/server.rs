@@ -76,7 +76,12 @@ pub async fn serve_tcp(
     limits: HttpLimits,
     allowed_hosts: Vec<String>,
 ) {
-    http::serve_tcp(listener, limits, handler(api, Access::Signed(verifier), allowed_hosts)).await
+    http::serve_tcp(
+        listener,
+        limits,
+        handler(api, Access::Signed(verifier), allowed_hosts),
+    )
+    .await
 }
 
 /// The control channel's routes behind `access`.
@@ -158,7 +163,13 @@ fn parse(req: &Req) -> Result<Action, Reply> {
         Some(n) if !n.is_empty() => Ok(n),
         _ => Err(Reply::error(400, format!("bad {what} name in path"))),
     };
-    let need = |ok: bool, allow: &'static str| if ok { Ok(()) } else { Err(Reply::not_allowed(allow)) };
+    let need = |ok: bool, allow: &'static str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(Reply::not_allowed(allow))
+        }
+    };
     let no_query = || {
         if req.query.is_empty() {
             Ok(())
@@ -176,7 +187,11 @@ fn parse(req: &Req) -> Result<Action, Reply> {
         ["checks", check, verb @ ("drain" | "undrain")] => {
             need(post, "POST")?;
             let drained = *verb == "drain";
-            let reason = if drained { drain_reason(&req.query)? } else { no_query().map(|()| String::new())? };
+            let reason = if drained {
+                drain_reason(&req.query)?
+            } else {
+                no_query().map(|()| String::new())?
+            };
             Ok(Action::Drain(name(check, "check")?, drained, reason))
         }
         ["zones", zone, verb @ ("reload" | "notify" | "retransfer")] => {
@@ -259,10 +274,17 @@ mod tests {
             Ok(Action::Drain("web".into(), false, String::new()))
         );
         for bad in ["?colour=red", "?reason=%0a", "?reason=%zz"] {
-            assert_eq!(action(M::POST, &format!("/checks/web/drain{bad}")), Err(400), "{bad}");
+            assert_eq!(
+                action(M::POST, &format!("/checks/web/drain{bad}")),
+                Err(400),
+                "{bad}"
+            );
         }
         let long = "x".repeat(MAX_REASON + 1);
-        assert_eq!(action(M::POST, &format!("/checks/web/drain?reason={long}")), Err(400));
+        assert_eq!(
+            action(M::POST, &format!("/checks/web/drain?reason={long}")),
+            Err(400)
+        );
         assert_eq!(action(M::POST, "/checks//drain"), Err(400));
         assert_eq!(action(M::POST, "/checks/web/explode"), Err(404));
         assert_eq!(
@@ -270,7 +292,10 @@ mod tests {
             Ok(Action::Reload(Some("example.com.".into())))
         );
         assert_eq!(action(M::POST, "/zones/x/notify"), Ok(Action::Notify("x".into())));
-        assert_eq!(action(M::POST, "/zones/x/retransfer"), Ok(Action::Retransfer("x".into())));
+        assert_eq!(
+            action(M::POST, "/zones/x/retransfer"),
+            Ok(Action::Retransfer("x".into()))
+        );
         assert_eq!(action(M::GET, "/zones/x/retransfer"), Err(405));
         assert_eq!(action(M::POST, "/querylog/on"), Ok(Action::QueryLog(true)));
         assert_eq!(action(M::POST, "/querylog/off"), Ok(Action::QueryLog(false)));

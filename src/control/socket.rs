@@ -13,12 +13,19 @@ use std::path::{Path, PathBuf};
 pub struct SocketFile {
     path: PathBuf,
     inode: u64,
+    /// The folder made for the socket (the state directory, before the
+    /// first start), removed again if it is left empty: a failed start
+    /// leaves nothing behind.
+    made: Option<PathBuf>,
 }
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
         if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
             let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(d) = &self.made {
+            let _ = std::fs::remove_dir(d);
         }
     }
 }
@@ -52,13 +59,24 @@ pub fn group_name(gid: u32) -> Option<String> {
         return None;
     }
     // SAFETY: gr_name is a NUL-terminated string inside buf.
-    Some(unsafe { std::ffi::CStr::from_ptr(grp.gr_name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(grp.gr_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// Binds the control socket at `path` with `mode` and, if given, `group`.
-pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<(std::os::unix::net::UnixListener, SocketFile), String> {
+pub fn bind(
+    path: &Path,
+    mode: u32,
+    group: Option<&str>,
+) -> Result<(std::os::unix::net::UnixListener, SocketFile), String> {
     let name = path.display();
-    let gid = group.map(group_id).transpose().map_err(|e| format!("[control] group: {e}"))?;
+    let gid = group
+        .map(group_id)
+        .transpose()
+        .map_err(|e| format!("[control] group: {e}"))?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -66,14 +84,35 @@ pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<(std::os::uni
                     "{name}: another vigia is serving its control socket here; stop it or set another [control] socket"
                 ));
             }
-            std::fs::remove_file(path).map_err(|e| format!("{name}: cannot remove the stale control socket: {e}"))?;
+            std::fs::remove_file(path)
+                .map_err(|e| format!("{name}: cannot remove the stale control socket: {e}"))?;
             tracing::info!(socket = %name, "replaced a stale control socket");
         }
-        Ok(_) => return Err(format!("{name}: exists and is not a socket; remove it or set another [control] socket")),
+        Ok(_) => {
+            return Err(format!(
+                "{name}: exists and is not a socket; remove it or set another [control] socket"
+            ))
+        }
         Err(_) => {}
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // The default folder is the state directory, which may not exist yet.
+    let made = (!dir.exists()).then(|| dir.to_path_buf());
+    if made.is_some() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot create {} for the control socket: {e} (set [control] socket)",
+                dir.display()
+            )
+        })?;
+    }
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file}.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let cannot = |e: std::io::Error| {
@@ -82,7 +121,15 @@ pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<(std::os::uni
              e.g. /run/vigia/control.sock with RuntimeDirectory=vigia)"
         )
     };
-    let listener = std::os::unix::net::UnixListener::bind(&tmp).map_err(cannot)?;
+    let listener = match std::os::unix::net::UnixListener::bind(&tmp) {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(d) = &made {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(cannot(e));
+        }
+    };
     let placed = (|| {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
         if let Some(gid) = gid {
@@ -102,10 +149,14 @@ pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<(std::os::uni
             SocketFile {
                 path: path.to_path_buf(),
                 inode: meta.ino(),
+                made,
             },
         )),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            if let Some(d) = &made {
+                let _ = std::fs::remove_dir(d);
+            }
             Err(format!(
                 "cannot set up the control socket {name} (mode {mode:04o}{}): {e}",
                 group.map(|g| format!(", group {g}")).unwrap_or_default()
