@@ -302,7 +302,10 @@ fn without_a_server_or_permission_ctl_says_what_to_do() {
     let sock = &site.vigia.control;
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = std::process::Command::new(common::vigia_bin());
-    cmd.arg("ctl").arg("--config").arg(&site.vigia.config).arg("status");
+    cmd.arg("ctl")
+        .arg("--config")
+        .arg(&site.vigia.config)
+        .arg("status");
     if root {
         use std::os::unix::process::CommandExt;
         // nobody may reach the socket's folder and read the config; the
@@ -324,7 +327,10 @@ fn without_a_server_or_permission_ctl_says_what_to_do() {
     }
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!("permission denied on {}: join its group '", sock.display())),
+        err.contains(&format!(
+            "permission denied on {}: join its group '",
+            sock.display()
+        )),
         "{err}"
     );
 }
