@@ -487,6 +487,81 @@ mod tests {
         assert_eq!(percent_decode(&percent_encode(s), false).as_deref(), Some(s));
     }
 
+    async fn start(limits: HttpLimits) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let handler: Handler = Arc::new(|req: Req| {
+            Box::pin(async move {
+                Reply::text(
+                    200,
+                    "text/plain",
+                    format!("{} {} {}", req.method, req.path, req.body.len()),
+                )
+            })
+        });
+        (addr, tokio::spawn(serve_tcp(l, limits, handler)))
+    }
+
+    /// Sends `raw` and reads until the server closes.
+    async fn send(addr: std::net::SocketAddr, raw: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = s.write_all(raw).await; // the server may close before all is written
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+            .await
+            .expect("the server closes");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn limits_hold() {
+        let (addr, task) = start(HttpLimits {
+            request_timeout: Duration::from_millis(300),
+            ..HttpLimits::default()
+        })
+        .await;
+        let ok = send(
+            addr,
+            b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .await;
+        assert!(
+            ok.starts_with("HTTP/1.1 200 ") && ok.ends_with("POST /x 5"),
+            "{ok}"
+        );
+        assert!(ok.to_ascii_lowercase().contains("connection: close"), "{ok}");
+        // A body over the cap, announced or chunked.
+        let big = format!("POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n", 9000);
+        assert!(send(addr, big.as_bytes()).await.starts_with("HTTP/1.1 413 "));
+        let mut chunked = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..3 {
+            chunked.extend_from_slice(format!("1000\r\n{}\r\n", "a".repeat(4096)).as_bytes());
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        assert!(send(addr, &chunked).await.starts_with("HTTP/1.1 413 "));
+        // An endless head is cut.
+        let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        head.extend(vec![b'a'; 20_000]);
+        assert!(send(addr, &head).await.starts_with("HTTP/1.1 431 "));
+        // Garbage, and a request never finished: closed (the latter after
+        // the request timeout), without hanging.
+        assert!(send(addr, b"\x00\x01garbage\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 400 "));
+        let started = std::time::Instant::now();
+        assert_eq!(send(addr, b"GET / HTTP/1.1\r\n").await, "");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // A body that trickles past the timeout is cut too.
+        assert_eq!(
+            send(addr, b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhe").await,
+            ""
+        );
+        // And it still serves.
+        assert!(send(addr, b"GET /y HTTP/1.0\r\n\r\n").await.contains("GET /y 0"));
+        task.abort();
+    }
+
     #[test]
     fn per_client_caps() {
         let limits = HttpLimits {
