@@ -1,6 +1,6 @@
 //! A reload storm against a running vigia serving a zone of 100,000
-//! records (issue 15, point 2): 30 SIGHUPs and 30 concurrent `POST /reload` on the control socket
-//! at once. Reloads run one at a time and requests that arrive meanwhile
+//! records (issue 15, point 2): 30 SIGHUPs and 30 concurrent `POST
+//! /reload` on the control socket at once. Reloads run one at a time and requests that arrive meanwhile
 //! coalesce, so only a few reloads actually run; resident memory afterwards
 //! stays within twice the start-up figure (RSS once serving) plus 32 MiB,
 //! and at its peak within twice the start-up peak (VmHWM at start-up: a
