@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::auth::{unix_now, Refusal, Verifier};
 use super::http::{self, percent_decode, Handler, HttpLimits, Reply, Req};
 use super::scrape::ScrapeApi;
+use crate::snapshot::Pacer;
 
 /// Why an action failed: answered 404 or 500.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,14 +85,23 @@ pub async fn serve_tcp(
     .await
 }
 
+/// Refusals logged at warning level per second (the rest at debug level;
+/// all are counted): a flood of bad requests cannot flood the log.
+const REFUSALS_LOGGED: u32 = 10;
+
 /// The control channel's routes behind `access`.
 pub fn handler(api: Arc<dyn ControlApi>, access: Access, allowed_hosts: Vec<String>) -> Handler {
     let allowed = Arc::new(allowed_hosts);
+    let pace = Arc::new(Pacer::per_second(REFUSALS_LOGGED));
     Arc::new(move |req| {
-        let (api, access, allowed) = (api.clone(), access.clone(), allowed.clone());
+        let (api, access, allowed, pace) = (api.clone(), access.clone(), allowed.clone(), pace.clone());
         Box::pin(async move {
             if let Err(why) = admit(&req, &access, &allowed) {
-                tracing::warn!(peer = %req.peer, method = %req.method, path = %req.path, reason = why.reason(), "control: request refused");
+                if pace.try_now(std::time::Instant::now()) {
+                    tracing::warn!(peer = %req.peer, method = %req.method, path = %req.path, reason = why.reason(), "control: request refused");
+                } else {
+                    tracing::debug!(peer = %req.peer, reason = why.reason(), "control: request refused");
+                }
                 api.refused(why.reason());
                 return Reply::error(why.status(), why.message());
             }
