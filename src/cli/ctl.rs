@@ -19,17 +19,17 @@ use crate::control::http::percent_encode;
 #[derive(clap::Args)]
 pub struct Connect {
     /// Configuration file, read for `[control] socket` (and `key_file`).
-    #[arg(short, long, default_value = "config.toml")]
+    #[arg(short, long, default_value = "config.toml", global = true)]
     pub config: PathBuf,
     /// The control socket (instead of the config's `[control] socket`).
-    #[arg(short, long, value_name = "PATH", conflicts_with = "server")]
+    #[arg(short, long, value_name = "PATH", conflicts_with = "server", global = true)]
     pub socket: Option<PathBuf>,
     /// Talk to `[control] listen` over TCP (ADDRESS:PORT), signing every
     /// request with the key of --key-file (or the config's key_file).
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", global = true)]
     pub server: Option<String>,
     /// The control key for --server.
-    #[arg(long, value_name = "FILE", requires = "server")]
+    #[arg(long, value_name = "FILE", requires = "server", global = true)]
     pub key_file: Option<PathBuf>,
     /// Print the server's JSON answer as it is.
     #[arg(long, global = true)]
