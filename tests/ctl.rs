@@ -334,3 +334,33 @@ fn without_a_server_or_permission_ctl_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn check_refuses_a_missing_or_readable_control_key() {
+    let dir = TempDir::new("ctl-check");
+    let key = dir.path().join("control.key");
+    let cfg = dir.path().join("vigia.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[zone]]\nname = \"{FORWARD}\"\nfile = \"{}\"\n\n[control]\nlisten = \"127.0.0.1:9154\"\nkey_file = \"control.key\"\n",
+            zone_paladar().display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.display().to_string();
+    let (code, _, err) = run_vigia(&["check", "--config", &c]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("control.key_file") && err.contains("cannot read the control key"),
+        "{err}"
+    );
+    write_key(&key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, _, err) = run_vigia(&["check", "--config", &c]);
+    assert_eq!(code, 1);
+    assert!(err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = run_vigia(&["check", "--config", &c]);
+    assert_eq!(code, 0, "{out}{err}");
+}
