@@ -50,9 +50,10 @@ RUN apt-get update \
     && groupadd --system --gid 10053 vigia \
     && useradd --system --no-log-init --uid 10053 --gid vigia \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vigia \
-    && mkdir -p /etc/vigia/zones /var/lib/vigia \
-    && chown 10053:10053 /var/lib/vigia \
-    && chmod 0700 /var/lib/vigia
+    && mkdir -p /etc/vigia/zones /var/lib/vigia /run/vigia \
+    && chown 10053:10053 /var/lib/vigia /run/vigia \
+    && chmod 0700 /var/lib/vigia \
+    && chmod 0750 /run/vigia
 COPY --from=builder /usr/local/bin/vigia /usr/local/bin/vigia
 # Port 53 without root: the file capability lets the unprivileged user bind
 # it (Docker keeps NET_BIND_SERVICE in the default capability set; with
@@ -66,13 +67,16 @@ RUN setcap cap_net_bind_service=+ep /usr/local/bin/vigia \
 # /var/lib/vigia is [server] state_dir's default: the serials last served
 # and the drained checks, kept across restarts (writable by uid 10053;
 # give it a named volume, or a restart starts from the zone files).
+# /run/vigia holds the control socket of the shipped config.toml
+# ([control] socket): `docker exec vigia vigia ctl status`.
 VOLUME ["/etc/vigia", "/var/lib/vigia"]
 WORKDIR /etc/vigia
 # Numeric, so that runtimes (Kubernetes runAsNonRoot) can tell it is not root.
 USER 10053:10053
 
-# DNS over UDP and TCP; 9153 is [metrics] listen (/metrics, /status, drain
-# and reload API) when the config makes it listen beyond loopback.
+# DNS over UDP and TCP; 9153 is [metrics] listen (read-only /metrics and
+# /status) when the config makes it listen beyond loopback. Drains and
+# reloads go through the control socket (vigia ctl), never this port.
 EXPOSE 53/udp 53/tcp 9153
 
 # Healthy = vigia answers the SOA query for its first zone (NOERROR). Set

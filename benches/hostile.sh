@@ -51,6 +51,9 @@ file = "$zone"
 
 [metrics]
 listen = "127.0.0.1:$mport"
+
+[control]
+socket = "$work/control.sock"
 EOF
 
 kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
@@ -78,7 +81,7 @@ reload_case() {
     rss0=$(kib "$pid" VmRSS)
     printf '%s' "$text" >"$zone"
     t0=$(date +%s.%N)
-    body=$(curl -s -m 120 -X POST "http://127.0.0.1:$mport/reload")
+    body=$(curl -s -m 120 --unix-socket "$work/control.sock" -X POST http://localhost/reload)
     t1=$(date +%s.%N)
     served=$(dig +short -p "$port" @127.0.0.1 www.hostile.test A)
     printf '%-22s error after %6.3f s  RSS start %6d KiB  peak %7d KiB  after %7d KiB  still served: %s\n' \

@@ -12,8 +12,10 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::Name;
 use std::sync::Arc;
 
+mod control;
 mod dnssec;
 mod limits;
+pub use control::{ControlConfig, HttpLimits};
 pub use dnssec::{parse_days, DnssecConfig};
 pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
 
@@ -34,6 +36,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The control channel of `vigia ctl` (`[control]`).
+    #[serde(default)]
+    pub control: ControlConfig,
     #[serde(default, rename = "check")]
     pub checks: Vec<CheckConfig>,
     #[serde(default, rename = "failover")]
@@ -351,15 +356,44 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Address of the HTTP listener for /metrics, /status and the drain API.
+    /// Address of the read-only HTTP listener for /metrics and /status.
     #[serde(default = "default_metrics_listen")]
     pub listen: String,
+    /// Host names (besides IP literals and `localhost`) that requests may
+    /// name in their Host header (DNS rebinding).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default = "control::default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "control::default_max_per_client")]
+    pub max_connections_per_client: usize,
+    #[serde(default = "control::default_timeout", with = "duration_str")]
+    pub request_timeout: Duration,
+    #[serde(default = "control::default_max_request")]
+    pub max_request: usize,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             listen: default_metrics_listen(),
+            allowed_hosts: Vec::new(),
+            max_connections: control::default_max_connections(),
+            max_connections_per_client: control::default_max_per_client(),
+            request_timeout: control::default_timeout(),
+            max_request: control::default_max_request(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_request: self.max_request,
+            request_timeout: self.request_timeout,
+            write_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            max_per_client: self.max_connections_per_client,
         }
     }
 }
@@ -564,6 +598,7 @@ impl Config {
         self.validate_keys()?;
         self.validate_zones()?;
         self.validate_dnssec()?;
+        self.validate_control()?;
         self.validate_limits()?;
         self.validate_checks()?;
         self.validate_failovers()?;

@@ -698,7 +698,7 @@ impl Site {
             );
         }
         assert_eq!(
-            st["zones"][ZONE].as_u64(),
+            st["zones"][ZONE]["serial"].as_u64(),
             Some(u64::from(self.serial)),
             "/status serial vs SOA: {st:#}"
         );
@@ -792,7 +792,7 @@ impl Site {
 
     /// POST /checks/NAME/drain or /undrain, which must answer 200.
     fn post_drain(&self, check: &str, drained: bool) {
-        let v = admin::drain(self.vigia.metrics, check, drained);
+        let v = admin::drain(&self.vigia.control, check, drained);
         assert_eq!(
             (v["check"].as_str(), v["drained"].as_bool()),
             (Some(check), Some(drained)),
@@ -1346,9 +1346,21 @@ fn drain_and_undrain_through_the_api() {
     assert_eq!(site.check_field("master", "drained"), false);
 
     // The API's errors.
-    assert_eq!(admin::must(m, "POST", "/checks/nope/drain").0, 404);
-    assert_eq!(admin::must(m, "GET", "/checks/master/drain").0, 405);
-    assert_eq!(admin::must(m, "POST", "/checks/master/sideways").0, 404);
+    assert_eq!(
+        admin::control(&site.vigia.control, "POST", "/checks/nope/drain").0,
+        404
+    );
+    assert_eq!(
+        admin::control(&site.vigia.control, "GET", "/checks/master/drain").0,
+        405
+    );
+    assert_eq!(
+        admin::control(&site.vigia.control, "POST", "/checks/master/sideways").0,
+        404
+    );
+    // The metrics listener drains nothing.
+    assert_eq!(admin::must(m, "POST", "/checks/master/drain").0, 404);
+    assert_eq!(site.check_field("master", "drained"), false);
 
     // Primary dead, secondary drained: both down, serve-all.
     site.transition("master", false, &["refused"], |s| s.master.set(Mode::Stopped));

@@ -64,7 +64,7 @@ impl Site {
     /// `POST /reload`: Ok, or the error text of the reply; and its time.
     fn reload(&self) -> (Result<(), String>, Duration) {
         let started = Instant::now();
-        let result = admin::reload_outcome(self.server.metrics, DEADLINE);
+        let result = admin::reload_outcome(&self.server.control, DEADLINE);
         (result, started.elapsed())
     }
 

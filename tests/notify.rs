@@ -73,7 +73,7 @@ fn a_secondary_that_refuses_notify_gets_one_warning_and_no_retry() {
     let nmark = named.log().len();
 
     // A failover change: serial 3, announced to the secondary, refused.
-    admin::drain(site.vigia.metrics, "master", true);
+    admin::drain(&site.vigia.control, "master", true);
     let (line, _) = wait::until_found(
         Duration::from_secs(5),
         "vigia's warning about the refused NOTIFY",

@@ -170,7 +170,7 @@ fn idle_clients_never_starve_probes(limit: u64, conns: u32, clients: u32) {
     }
     assert_eq!(failed_probes(server.metrics), failed_before, "a probe failed");
     assert_eq!(www_addresses(&server), both, "the answer flipped");
-    let (code, body) = admin::must(server.metrics, "POST", "/reload");
+    let (code, body) = admin::control(&server.control, "POST", "/reload");
     assert_eq!(
         code, 200,
         "POST /reload with {conns} idle TCP connections: {body}"
@@ -183,7 +183,7 @@ fn idle_clients_never_starve_probes(limit: u64, conns: u32, clients: u32) {
     let open = fds();
     eprintln!(
         "{conns} idle TCP connections from {clients} clients under ulimit -n {limit}: TCP cap lowered to {cap}, \
-         vigia holds {open} descriptors; both checks up, no probe failed, /metrics and POST /reload answered"
+         vigia holds {open} descriptors; both checks up, no probe failed, /metrics and vigia ctl reload answered"
     );
     drop(idle);
 }

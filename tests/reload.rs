@@ -81,7 +81,7 @@ impl Site {
                 self.server.signal(libc::SIGHUP);
                 None
             }
-            Via::Post => Some(admin::reload_outcome(self.server.metrics, admin::ANSWER_WITHIN)),
+            Via::Post => Some(admin::reload_outcome(&self.server.control, admin::ANSWER_WITHIN)),
         };
         let counted = wait::until_some(DEADLINE, &format!("{via:?} reload counted"), || {
             let (ok, err) = self.reload_counts();
@@ -153,7 +153,7 @@ impl Site {
     /// The serial `/status` reports for reload.test.
     fn status_serial(&self) -> u64 {
         let st = admin::status(self.server.metrics);
-        st["zones"]["reload.test."]
+        st["zones"]["reload.test."]["serial"]
             .as_u64()
             .unwrap_or_else(|| panic!("no zones.\"reload.test.\" in /status: {st}"))
     }

@@ -172,7 +172,7 @@ fn a_bind_secondary_follows_failovers_restarts_and_reloads() {
         format!("{text}\nedited IN TXT \"reloaded\"\n"),
     )
     .unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     assert_eq!(serial_at(site.vigia.addr, FORWARD), Some(6));
     secondary_follows(&site, &named, 6, "reload of an edited file");
     let txt = common::lookup::answer_at(named.addr, "edited.no-paladar.com.br", common::TXT)
@@ -247,7 +247,7 @@ fn started_with_the_primary_dead_no_answer_names_it() {
 fn a_drain_survives_a_restart_with_its_time_and_reason() {
     let mut site = Site::start(SiteOpts::default());
     let path = "/checks/webserver/drain?reason=moving+to+host2";
-    let (code, body) = admin::must(site.vigia.metrics, "POST", path);
+    let (code, body) = admin::control(&site.vigia.control, "POST", path);
     assert_eq!(code, 200, "{body}");
     let before = admin::status(site.vigia.metrics);
     let check = |st: &serde_json::Value| st["checks"][1].clone();
@@ -268,7 +268,7 @@ fn a_drain_survives_a_restart_with_its_time_and_reason() {
     assert_eq!(check(&after)["drained_since"], check(&before)["drained_since"]);
 
     // Undrain clears it, for good.
-    admin::drain(site.vigia.metrics, "webserver", false);
+    admin::drain(&site.vigia.control, "webserver", false);
     site.vigia.restart(FORWARD);
     let st = admin::status(site.vigia.metrics);
     assert_eq!(
@@ -303,7 +303,7 @@ fn a_check_changed_by_reload_is_probed_before_it_decides_an_answer() {
         cfg.replace(&old, &format!("http = \"http://{dead}/\"")),
     )
     .unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     // The reload answered once the new check had its first probe: no
     // answer after it names the dead address, and no `fall` wait.
     assert_eq!(apex_at(site.vigia.addr).unwrap().1, ["192.168.0.108"]);
@@ -328,20 +328,20 @@ fn a_zone_taken_out_and_put_back_never_goes_back_to_an_older_serial() {
         format!("{original}\n111 IN PTR unbound.no-paladar.com.br.\n"),
     )
     .unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(3));
     // The zone leaves the configuration, vigia restarts...
     let block_start = cfg.find(&format!("name = \"{REVERSE}\"")).unwrap();
     let block = &cfg[cfg[..block_start].rfind("[[zone]]").unwrap()..];
     let block = &block[..block.find("\n[").map_or(block.len(), |e| e + 1)];
     std::fs::write(&site.vigia.config, cfg.replace(block, "")).unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), None, "not served any more");
     site.vigia.restart(FORWARD);
     // ...and comes back with the file as it first was: other data than
     // serial 3 carried, so above 3 (not the file's 2).
     std::fs::write(&file, &original).unwrap();
     std::fs::write(&site.vigia.config, &cfg).unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     assert_eq!(serial_at(site.vigia.addr, REVERSE), Some(4));
 }

@@ -95,11 +95,11 @@ impl Primary {
     /// Rewrites the zone file and reloads through the admin API.
     fn reload_with(&self, serial: u32, www: &str) {
         std::fs::write(&self.zone, zone_text(serial, www)).unwrap();
-        admin::reload_ok(self.server.metrics);
+        admin::reload_ok(&self.server.control);
     }
 
     fn drain(&self, check: &str) {
-        admin::drain(self.server.metrics, check, true);
+        admin::drain(&self.server.control, check, true);
     }
 
     /// The serial vigia serves now.

@@ -183,7 +183,7 @@ fn secondary_follows_bind_keeps_a_copy_and_expires() {
     assert_eq!(xfr_count(&vigia, "ixfr", "ok"), 0.0);
     assert_eq!(xfr_count(&vigia, "ixfr", "error"), 0.0, "{}", vigia.stderr());
     // A reload re-reads the copy on disk and keeps serving serial 2.
-    assert_eq!(admin::reload(vigia.metrics).0, 200);
+    assert_eq!(admin::reload(&vigia.control).0, 200);
     assert_eq!(serial_at(vigia.addr), Some(2));
     assert_eq!(www_at(vigia.addr), Some((0, vec!["192.0.2.2".into()])));
 

@@ -55,7 +55,7 @@ fn switch(site: &Site, named: &Named, from: &str, to: &str) -> u32 {
         cfg.replace(&old, &format!("when_all_down = \"{to}\"")),
     )
     .unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     let serial = serial_at(site.vigia.addr, FORWARD).unwrap();
     assert_ne!(serial, before, "{from} -> {to} changes the served data");
     follow(named, serial);
@@ -160,7 +160,7 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
     let short = text.replace("86400 )  ; minimum", "20 )  ; minimum");
     assert_ne!(short, text);
     std::fs::write(&site.forward_file, short).unwrap();
-    admin::reload_ok(site.vigia.metrics);
+    admin::reload_ok(&site.vigia.control);
     let serial = serial_at(v, FORWARD).unwrap();
     follow(&named, serial);
     let (rc, types, neg) = shape(n, FORWARD, A);

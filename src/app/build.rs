@@ -58,6 +58,7 @@ impl App {
         for (zi, zone) in zones.into_iter().enumerate() {
             let (file_serial, file) = (zone.serial(), file_fingerprint(&zone));
             let origin = zone.origin.clone();
+            let records = zone.records.len();
             let mut input = self.zone_input(&st, zi, zone);
             let data = served_fingerprint(&input);
             let serial = next_serial(&origin, prev.get(&origin.to_string()), file_serial, file, data);
@@ -73,7 +74,13 @@ impl App {
             };
             let signed = self.sign_input(&st, zi, &mut input, prev_signed.as_deref());
             let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
+            if !secondary || records > 1 {
+                self.metrics
+                    .events
+                    .loaded(&origin.to_string(), if secondary { "copy" } else { "file" });
+            }
             states.push(ZoneState {
+                records,
                 origin,
                 secondary,
                 served: Served {
@@ -329,21 +336,7 @@ impl App {
             if before.is_some_and(|b| b.serial == zone.serial) {
                 continue;
             }
-            let targets: Vec<Target> = config
-                .zones
-                .get(zone.index)
-                .map(|zc| {
-                    zc.notify
-                        .iter()
-                        .filter_map(|t| parse_target(t))
-                        .map(|addr| Target {
-                            addr,
-                            source: config.notify_source_for(zone.index, addr),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            self.notifier.notify(zone, &targets);
+            self.notifier.notify(zone, &notify_targets(config, zone.index));
         }
     }
 
@@ -355,6 +348,8 @@ impl App {
             return;
         };
         let (serial, file) = (zone.serial(), file_fingerprint(&zone));
+        st.zones[zi].records = zone.records.len();
+        self.metrics.events.loaded(&zone.origin.to_string(), "transfer");
         let current = self.snapshot.load_full();
         let mut zones = current.zones.clone();
         let mut input = self.zone_input(&st, zi, zone);
@@ -371,6 +366,24 @@ impl App {
         let snap = Arc::new(Snapshot::from_zones(zones, st.settings.clone(), stats));
         self.swap_in(&st, &current, snap);
     }
+}
+
+/// Where NOTIFY for zone `zi` goes, and from where.
+pub(super) fn notify_targets(config: &Config, zi: usize) -> Vec<Target> {
+    config
+        .zones
+        .get(zi)
+        .map(|zc| {
+            zc.notify
+                .iter()
+                .filter_map(|t| parse_target(t))
+                .map(|addr| Target {
+                    addr,
+                    source: config.notify_source_for(zi, addr),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A secondary zone whose copy on disk is behind what is served (a

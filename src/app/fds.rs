@@ -11,7 +11,6 @@
 //! [`crate::net::tcp`]) rather than accepting and closing.
 
 use crate::config::Config;
-use crate::control::admin;
 
 /// What the limit leaves for DNS TCP clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,16 +92,19 @@ fn nr_open() -> Option<u64> {
 
 /// Descriptors kept for everything but DNS TCP clients, counted from the
 /// configuration: [`FIXED`]; the listeners (a UDP socket per worker and a
-/// TCP listener per `listen` address, the admin listener); the admin API's
-/// connections; two per check (a probe's connection, and a reloaded
+/// TCP listener per `listen` address, the metrics listener, the control
+/// socket and TCP listener); the connections of the metrics and control
+/// listeners; two per check (a probe's connection, and a reloaded
 /// check's first probe beside the old one's); three per secondary zone
 /// (the SOA query, the transfer in, the copy written); one per NOTIFY
 /// target. Zone transfers out ride on TCP client connections, inside the
 /// TCP cap.
 pub fn reserve(cfg: &Config, workers: usize) -> u64 {
     let listen = cfg.server.listen.len() as u64;
-    let listeners = listen * (workers as u64 + 1) + 1;
-    let admin = admin::Limits::default().max_connections as u64;
+    let control_tcp = u64::from(cfg.control.listen.is_some());
+    let listeners = listen * (workers as u64 + 1) + 2 + control_tcp;
+    let admin =
+        (cfg.metrics.max_connections + cfg.control.max_connections * (1 + control_tcp as usize)) as u64;
     let checks = 2 * cfg.checks.len() as u64;
     let secondaries = 3 * cfg.zones.iter().filter(|z| z.is_secondary()).count() as u64;
     let notify: u64 = cfg.zones.iter().map(|z| z.notify.len() as u64).sum();
@@ -163,9 +165,9 @@ mod tests {
     #[test]
     fn the_reserve_counts_what_the_configuration_asks_for() {
         let cfg = config("", "");
-        // 64 fixed, 2 x (2 workers + 1) + 1 listeners, 64 admin, one
-        // check, one secondary, two NOTIFY targets.
-        assert_eq!(reserve(&cfg, 2), 64 + 7 + 64 + 2 + 3 + 2);
+        // 64 fixed, 2 x (2 workers + 1) + 2 listeners, 64 metrics and 64
+        // control connections, one check, one secondary, two NOTIFY targets.
+        assert_eq!(reserve(&cfg, 2), 64 + 8 + 128 + 2 + 3 + 2);
         assert_eq!(reserve(&cfg, 4) - reserve(&cfg, 2), 4);
     }
 

@@ -122,6 +122,15 @@ pub fn check(config_path: &std::path::Path) -> CheckReport {
             }
         }
     };
+    // The TCP control key, as `vigia serve` reads it at start-up.
+    if let (Some(_), Some(key)) = (config.control_listen(), config.control_key_path()) {
+        if let Err(e) = crate::control::auth::Key::load(&key) {
+            return CheckReport {
+                result: Err(format!("{}: control.key_file: {e}", config.path.display())),
+                warnings: Vec::new(),
+            };
+        }
+    }
     let (loaded, warnings) = load_warned(config, &Reclaimer::inline());
     CheckReport {
         result: loaded.map(|l| describe(&l)),

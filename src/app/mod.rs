@@ -7,8 +7,9 @@
 //! - [`serials`]: the serial rule (serials never go back) and fingerprints;
 //! - [`state`]: the state directory (serials, drains across restarts);
 //! - [`reload`]: reloads one at a time, requests coalesced;
-//! - [`runtimes`]: DNS, health checks and the admin API each on runtimes
-//!   of their own;
+//! - [`runtimes`]: DNS, health checks and the metrics and control
+//!   listeners each on runtimes of their own;
+//! - [`control`]: what `/status` and the control channel ask of the app;
 //! - [`fds`]: the descriptor limit raised, and a reserve TCP clients
 //!   cannot take;
 //! - [`serve`]: start-up, signals, shutdown.
@@ -19,6 +20,7 @@
 //! workers) -> new [`Snapshot`] swapped in -> `transfer` (journal, NOTIFY).
 
 mod build;
+mod control;
 mod fds;
 mod load;
 mod refresh;
@@ -90,6 +92,9 @@ struct ZoneState {
     /// the state directory.
     secondary: bool,
     served: Served,
+    /// Records in the zone as loaded or transferred (before failover
+    /// rules and signatures), for `/status`.
+    records: usize,
 }
 
 /// The running server's shared state.
@@ -318,7 +323,8 @@ impl App {
         }
     }
 
-    /// JSON for `GET /status`.
+    /// JSON for `GET /status`: checks, rules, zones (serial, records, last
+    /// load, transfers, NOTIFY), DNSSEC.
     pub fn status(&self) -> serde_json::Value {
         let st = self.lock();
         let rules: BTreeMap<String, String> = st
@@ -327,11 +333,7 @@ impl App {
             .zip(&st.outcomes)
             .map(|(r, o)| (r.id.clone(), failover::describe(o)))
             .collect();
-        let zones: BTreeMap<String, u32> = st
-            .zones
-            .iter()
-            .map(|z| (z.origin.to_string(), z.served.serial))
-            .collect();
+        let zones = self.zones_status(&st);
         let dnssec = sign::status(
             &st.zones.iter().map(|z| z.origin.clone()).collect::<Vec<_>>(),
             &st.keys,

@@ -6,14 +6,17 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use super::control::Bridge;
 use super::fds;
 use super::reload::Reloads;
 use super::runtimes::Runtimes;
 use super::state::{Saved, StateDir};
 use super::{init_logging, load, App, Loaded};
 use crate::config::Config;
-use crate::control::admin::{self, AdminApi};
+use crate::control::auth::{Key, Verifier};
 use crate::control::metrics::Metrics;
+use crate::control::socket::{self, SocketFile};
+use crate::control::{scrape, server};
 use crate::health::HealthRegistry;
 use crate::net::{self, Shared};
 use crate::query::rrl::Rrl;
@@ -88,14 +91,25 @@ struct Side {
 struct Listeners {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<tokio::net::TcpListener>,
-    /// Registered with the control runtime once there.
-    admin: std::net::TcpListener,
-    admin_addr: std::net::SocketAddr,
+    /// The read-only metrics listener; registered with the control
+    /// runtime once there, like the control channel's.
+    metrics: std::net::TcpListener,
+    metrics_addr: std::net::SocketAddr,
+    control: ControlListeners,
+}
+
+/// The control channel's listeners: the Unix socket (removed when its
+/// [`SocketFile`] is dropped) and, with `[control] listen`, TCP.
+struct ControlListeners {
+    unix: std::os::unix::net::UnixListener,
+    socket: SocketFile,
+    tcp: Option<(std::net::TcpListener, Arc<Verifier>)>,
 }
 
 /// Binds every listener: DNS over UDP and TCP on every `listen` address,
-/// and the metrics/admin listener. A bad or taken address fails the start
-/// here, before anything is written or sent.
+/// the metrics listener and the control channel. A bad or taken address,
+/// a control socket that cannot be made or a bad control key fails the
+/// start here, before anything is written or sent.
 async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
@@ -103,16 +117,36 @@ async fn bind_all(cfg: &Config, workers: usize) -> anyhow::Result<Listeners> {
         udp.extend(net::bind_udp(addr, workers)?);
         tcp.push(net::bind_tcp(addr).await?);
     }
-    let admin_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-    let admin = std::net::TcpListener::bind(admin_addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .with_context(|| format!("cannot listen on {admin_addr} for /metrics"))?;
+    let metrics_addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
+    let metrics = bind_std_tcp(metrics_addr)
+        .with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
+    let path = cfg.control_socket();
+    let (unix, socket) = socket::bind(&path, cfg.control.mode, cfg.control.group.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let control_tcp = match (cfg.control_listen(), cfg.control_key_path()) {
+        (Some(addr), Some(key)) => {
+            let key = Key::load(&key).map_err(|e| anyhow::anyhow!("[control] key_file: {e}"))?;
+            let l = bind_std_tcp(addr)
+                .with_context(|| format!("cannot listen on {addr} for the control channel"))?;
+            Some((l, Arc::new(Verifier::new(key, cfg.control.time_window))))
+        }
+        _ => None,
+    };
     Ok(Listeners {
         udp,
         tcp,
-        admin,
-        admin_addr,
+        metrics,
+        metrics_addr,
+        control: ControlListeners {
+            unix,
+            socket,
+            tcp: control_tcp,
+        },
     })
+}
+
+fn bind_std_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|()| l))
 }
 
 /// Start-up, in the order that keeps a failed start from changing
@@ -176,11 +210,12 @@ async fn run(
         }
     });
     let reloads = spawn_reloads(&app)?;
-    let bridge = AdminBridge {
+    let bridge = Arc::new(Bridge {
         app: app.clone(),
         reloads: reloads.clone(),
-    };
-    serve_admin(&side.control, listeners.admin, bridge);
+        main: Handle::current(),
+    });
+    let socket_file = serve_control(&side.control, &cfg, listeners.metrics, listeners.control, bridge);
     let udp_threads = net::spawn_udp(listeners.udp, shared.clone());
     for l in listeners.tcp {
         tokio::spawn(net::serve_tcp(l, shared.clone()));
@@ -194,7 +229,8 @@ async fn run(
     tracing::info!(
         listen = ?cfg.server.listen,
         workers,
-        metrics = %listeners.admin_addr,
+        metrics = %listeners.metrics_addr,
+        control = %cfg.control_socket().display(),
         zones = app.lock().zones.len(),
         "vigia serving"
     );
@@ -210,6 +246,7 @@ async fn run(
     for t in udp_threads {
         let _ = t.join();
     }
+    drop(socket_file);
     Ok(())
 }
 
@@ -232,14 +269,49 @@ fn shared(app: &Arc<App>, cfg: &Config, tcp_max: usize) -> Arc<Shared> {
     shared
 }
 
-/// Serves the admin API on the control runtime.
-fn serve_admin(control: &Handle, listener: std::net::TcpListener, bridge: AdminBridge) {
-    control.spawn(async move {
-        match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => admin::serve(l, Arc::new(bridge)).await,
-            Err(e) => tracing::error!(error = %e, "cannot serve the admin API"),
+/// Serves the metrics listener and the control channel on the control
+/// runtime; returns the control socket's file, removed when dropped.
+fn serve_control(
+    rt: &Handle,
+    cfg: &Config,
+    metrics: std::net::TcpListener,
+    control: ControlListeners,
+    bridge: Arc<Bridge>,
+) -> SocketFile {
+    let _rt = rt.enter();
+    let (m, c) = (cfg.metrics.clone(), cfg.control.clone());
+    match tokio::net::TcpListener::from_std(metrics) {
+        Ok(l) => {
+            rt.spawn(scrape::serve(l, bridge.clone(), m.limits(), m.allowed_hosts));
         }
-    });
+        Err(e) => tracing::error!(error = %e, "cannot serve /metrics"),
+    }
+    match tokio::net::UnixListener::from_std(control.unix) {
+        Ok(l) => {
+            rt.spawn(server::serve_unix(
+                l,
+                bridge.clone(),
+                c.limits(),
+                c.allowed_hosts.clone(),
+            ));
+        }
+        Err(e) => tracing::error!(error = %e, "cannot serve the control socket"),
+    }
+    if let Some((l, verifier)) = control.tcp {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                rt.spawn(server::serve_tcp(
+                    l,
+                    bridge,
+                    verifier,
+                    c.limits(),
+                    c.allowed_hosts,
+                ));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot serve the control channel on TCP"),
+        }
+    }
+    control.socket
 }
 
 /// The reload thread: every reload, by SIGHUP or the API, runs there, one
@@ -276,30 +348,5 @@ async fn wait_for_signals(reloads: &Reloads) {
             _ = term.recv() => return,
             _ = int.recv() => return,
         }
-    }
-}
-
-/// Connects the admin HTTP API to the running app.
-struct AdminBridge {
-    app: Arc<App>,
-    reloads: Reloads,
-}
-
-impl AdminApi for AdminBridge {
-    fn metrics_text(&self) -> String {
-        self.app.metrics.encode()
-    }
-    /// Waits for the build state, which a reload holds while it builds;
-    /// the control runtime's other requests (`/metrics`) go on meanwhile.
-    fn status_json(&self) -> serde_json::Value {
-        tokio::task::block_in_place(|| self.app.status())
-    }
-    fn set_drained(&self, check: &str, drained: bool, reason: &str) -> Result<serde_json::Value, String> {
-        self.app.set_drained(check, drained, reason)
-    }
-    /// Waits for a reload that started after this request (one at a time,
-    /// coalesced with any others waiting).
-    fn reload(&self) -> Result<String, String> {
-        self.reloads.run()
     }
 }

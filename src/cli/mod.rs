@@ -1,7 +1,8 @@
 //! The command line: `vigia serve`, `vigia check`, `vigia check-zone`,
-//! `vigia query`, `vigia import-bind`, `vigia dnssec keygen|ds`.
+//! `vigia query`, `vigia ctl`, `vigia import-bind`, `vigia dnssec keygen|ds`.
 
 mod check;
+mod ctl;
 mod dnssec;
 mod query;
 
@@ -16,7 +17,8 @@ use clap::{Parser, Subcommand};
 ///
 /// It serves BIND-format zone files over UDP and TCP, probes the web servers
 /// named in config.toml over HTTP or TCP, and rewrites A/CNAME answers while
-/// one is down. Metrics, status and the drain API are on [metrics] listen.
+/// one is down. Metrics and status are on [metrics] listen; drains, reloads
+/// and the other actions go through `vigia ctl` (the control channel).
 #[derive(Parser)]
 #[command(name = "vigia", version, about, long_about)]
 struct Cli {
@@ -91,6 +93,21 @@ enum Command {
         /// Print only the answer records' data, one per line (like dig +short).
         #[arg(long)]
         short: bool,
+    },
+    /// Control a running vigia, like knotc or rndc: status, drain, undrain,
+    /// reload, notify, retransfer, querylog (and keygen for TCP control).
+    ///
+    /// Talks to the Unix socket of the config's `[control] socket` (mode
+    /// 0660: run as vigia's user or a member of `[control] group`), or
+    /// with --server to `[control] listen` over TCP, every request signed
+    /// with the shared key. Prints what was done (status: one line per
+    /// check, rule and zone; --json: the server's JSON); exits 1 on any
+    /// error, printed as `vigia ctl: ...`.
+    Ctl {
+        #[command(flatten)]
+        connect: ctl::Connect,
+        #[command(subcommand)]
+        command: ctl::CtlCommand,
     },
     /// DNSSEC keys of a zone with `dnssec = true` (`[dnssec] key_dir`).
     #[command(subcommand)]
@@ -167,6 +184,7 @@ pub fn main() -> ExitCode {
         },
         Command::Check { config, strict } => check::check(&config, strict),
         Command::CheckZone { origin, file, strict } => check::check_zone(&origin, &file, strict),
+        Command::Ctl { connect, command } => ctl::run(&connect, &command),
         Command::Dnssec(DnssecCommand::Keygen {
             config,
             zone,

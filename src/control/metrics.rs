@@ -100,6 +100,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "UDP responses replaced by a truncated reply (TC=1) by response rate limiting.",
         "counter",
     ),
+    (
+        "vigia_control_refused_total",
+        "Control channel requests refused, by reason (missing, malformed, bad_mac: 401; stale, replay, host: 403; busy: 503).",
+        "counter",
+    ),
 ];
 
 /// All of vigia's metrics. Shared as `Arc<Metrics>`; survives reloads.
@@ -131,6 +136,10 @@ pub struct Metrics {
     pub rrl_dropped: IntCounter,
     /// `vigia_rrl_slipped_total`
     pub rrl_slipped: IntCounter,
+    /// `vigia_control_refused_total{reason}`
+    pub control_refused: IntCounterVec,
+    /// The last load, transfers and NOTIFY of each zone, for `/status`.
+    pub events: super::events::ZoneEvents,
     queries: Arc<Mutex<QueryTables>>,
 }
 
@@ -168,6 +177,8 @@ impl Metrics {
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
+        let control_refused =
+            IntCounterVec::new(opts("vigia_control_refused_total"), &["reason"]).expect("valid metric");
 
         let queries = Arc::new(Mutex::new(QueryTables::new(zone_names)));
         let collector = QueryCollector {
@@ -195,6 +206,7 @@ impl Metrics {
             Box::new(build_info.clone()),
             Box::new(rrl_dropped.clone()),
             Box::new(rrl_slipped.clone()),
+            Box::new(control_refused.clone()),
             Box::new(collector),
         ];
         for c in collectors {
@@ -215,6 +227,8 @@ impl Metrics {
             build_info,
             rrl_dropped,
             rrl_slipped,
+            control_refused,
+            events: Default::default(),
             queries,
         })
     }
@@ -329,6 +343,7 @@ impl Metrics {
     /// (the serial check), "ixfr" (an incremental transfer) or "axfr" (a
     /// full one, including a full answer to an IXFR request).
     pub fn xfr_in(&self, zone: &str, kind: &str, ok: bool) {
+        self.events.transfer_in(zone, kind, ok);
         self.xfr_in
             .with_label_values(&[zone, kind, if ok { "ok" } else { "error" }])
             .inc();
@@ -337,12 +352,14 @@ impl Metrics {
     /// Counts what became of one NOTIFY (`result`: `ok`, an RCODE in lower
     /// case, `timeout` or `error`).
     pub fn notify(&self, zone: &str, target: &str, result: &str) {
+        self.events.notified(zone, target, result);
         self.notify.with_label_values(&[zone, target, result]).inc();
     }
 
     /// Counts a zone transfer asked of vigia: `kind` `axfr` or `ixfr` (what
     /// was sent), `result` `ok` or the RCODE of a refusal in lower case.
     pub fn xfr_out(&self, zone: &str, kind: &str, result: &str) {
+        self.events.transfer_out(zone, kind, result);
         self.xfr_out.with_label_values(&[zone, kind, result]).inc();
     }
 

@@ -39,6 +39,9 @@ pub struct SecondaryState {
     pub pace: Pacer,
     /// NOTIFY accepted since the refresh task last looked.
     notifies: AtomicU64,
+    /// `vigia ctl retransfer`: the next refresh transfers the whole zone
+    /// whatever the serials say.
+    retransfer: AtomicBool,
     /// At most one "NOTIFY ignored" log line per second.
     warn_pace: Pacer,
 }
@@ -54,6 +57,7 @@ impl SecondaryState {
             gone: AtomicBool::new(false),
             pace: Pacer::per_second(DEFAULT_SOA_RATE),
             notifies: AtomicU64::new(0),
+            retransfer: AtomicBool::new(false),
             warn_pace: Pacer::per_second(1),
         }
     }
@@ -63,6 +67,17 @@ impl SecondaryState {
     pub fn notified(&self) {
         self.notifies.fetch_add(1, Ordering::Relaxed);
         self.wake.notify_one();
+    }
+
+    /// Asks the refresh task for a whole transfer now (`rndc retransfer`).
+    pub fn request_retransfer(&self) {
+        self.retransfer.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether a whole transfer was asked for since the last call.
+    pub fn take_retransfer(&self) -> bool {
+        self.retransfer.swap(false, Ordering::Relaxed)
     }
 
     /// NOTIFY accepted since the last call.

@@ -1,7 +1,11 @@
-//! The admin API (/metrics, /status, drain, reload) over plain HTTP/1.1.
+//! vigia's HTTP listeners over plain HTTP/1.1: the metrics listener
+//! (`/metrics`, `/status`, by address) and the control channel's Unix
+//! socket (drain, reload..., by path).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
 /// How long an answer may take: POST /reload answers once the reload is
@@ -9,8 +13,8 @@ use std::time::Duration;
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 /// One request on a fresh connection (`Connection: close`) to a loopback
-/// address: (status, body). None if the connection or the exchange
-/// failed, or the answer is not HTTP.
+/// address (the metrics listener): (status, body). None if the connection
+/// or the exchange failed, or the answer is not HTTP.
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
     request_within(addr, method, path, ANSWER_WITHIN)
 }
@@ -21,19 +25,30 @@ pub fn request_within(addr: SocketAddr, method: &str, path: &str, within: Durati
         addr.ip().is_loopback(),
         "refusing to send to non-loopback address {addr}"
     );
-    let mut s = TcpStream::connect_timeout(&addr, super::TIMEOUT).ok()?;
+    let s = TcpStream::connect_timeout(&addr, super::TIMEOUT).ok()?;
     s.set_read_timeout(Some(within)).ok()?;
     s.set_write_timeout(Some(super::TIMEOUT)).ok()?;
-    let body = if method == "POST" {
-        "Content-Length: 0\r\n"
-    } else {
-        ""
-    };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{body}Connection: close\r\n\r\n"
-    )
-    .ok()?;
+    exchange(s, method, path, &addr.to_string(), &[])
+}
+
+/// Writes one request (a `POST` with an empty body) and reads the answer
+/// until the server closes: (status, body).
+pub fn exchange<S: Read + Write>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, String)],
+) -> Option<(u16, String)> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if method == "POST" {
+        head.push_str("Content-Length: 0\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).ok()?;
     let text = String::from_utf8(raw).ok()?;
@@ -53,15 +68,41 @@ pub fn must_within(addr: SocketAddr, method: &str, path: &str, within: Duration)
         .unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on {addr} within {within:?}"))
 }
 
-/// `POST /reload`, which must be answered: (status, JSON body).
-pub fn reload(addr: SocketAddr) -> (u16, String) {
-    must(addr, "POST", "/reload")
+/// One request on vigia's control socket (`[control] socket`): (status,
+/// body). None if the connection or the exchange failed.
+pub fn control_request(socket: &Path, method: &str, path: &str, within: Duration) -> Option<(u16, String)> {
+    let s = UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(within)).ok()?;
+    s.set_write_timeout(Some(super::TIMEOUT)).ok()?;
+    exchange(s, method, path, "localhost", &[])
 }
 
-/// `POST /reload`, which must answer 200 (`"result": "ok"`), or 500
-/// (`"result": "error"`, Err with its `error` text), within `within`.
-pub fn reload_outcome(addr: SocketAddr, within: Duration) -> Result<(), String> {
-    let (status, body) = must_within(addr, "POST", "/reload", within);
+/// A request on the control socket that must be answered.
+pub fn control(socket: &Path, method: &str, path: &str) -> (u16, String) {
+    control_within(socket, method, path, ANSWER_WITHIN)
+}
+
+/// [`control`], the answer waited for up to `within`.
+pub fn control_within(socket: &Path, method: &str, path: &str, within: Duration) -> (u16, String) {
+    control_request(socket, method, path, within).unwrap_or_else(|| {
+        panic!(
+            "no HTTP answer to {method} {path} on the control socket {} within {within:?}",
+            socket.display()
+        )
+    })
+}
+
+/// `POST /reload` on the control socket, which must be answered: (status,
+/// JSON body).
+pub fn reload(socket: &Path) -> (u16, String) {
+    control(socket, "POST", "/reload")
+}
+
+/// `POST /reload` on the control socket, which must answer 200
+/// (`"result": "ok"`), or 500 (`"result": "error"`, Err with its `error`
+/// text), within `within`.
+pub fn reload_outcome(socket: &Path, within: Duration) -> Result<(), String> {
+    let (status, body) = control_within(socket, "POST", "/reload", within);
     let v: serde_json::Value =
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("/reload body {body:?}: {e}"));
     match status {
@@ -77,17 +118,17 @@ pub fn reload_outcome(addr: SocketAddr, within: Duration) -> Result<(), String> 
     }
 }
 
-/// `POST /reload`, which must succeed (200).
-pub fn reload_ok(addr: SocketAddr) {
-    let (code, body) = reload(addr);
+/// `POST /reload` on the control socket, which must succeed (200).
+pub fn reload_ok(socket: &Path) {
+    let (code, body) = reload(socket);
     assert_eq!(code, 200, "POST /reload: {body}");
 }
 
-/// `POST /checks/CHECK/drain` (or `/undrain`), which must answer 200: the
-/// JSON body.
-pub fn drain(addr: SocketAddr, check: &str, drained: bool) -> serde_json::Value {
+/// `POST /checks/CHECK/drain` (or `/undrain`) on the control socket, which
+/// must answer 200: the JSON body.
+pub fn drain(socket: &Path, check: &str, drained: bool) -> serde_json::Value {
     let path = format!("/checks/{check}/{}", if drained { "drain" } else { "undrain" });
-    let (code, body) = must(addr, "POST", &path);
+    let (code, body) = control(socket, "POST", &path);
     assert_eq!(code, 200, "POST {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("POST {path} is not JSON ({e}): {body}"))
 }

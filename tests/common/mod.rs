@@ -14,7 +14,9 @@
 //!   something two servers' answers can be compared with;
 //! - [`hickory`]: the same, through hickory-proto, as a cross-check of the
 //!   raw path;
-//! - [`admin`] and [`prom`]: the admin API and the Prometheus text format;
+//! - [`admin`] and [`prom`]: the metrics listener, the control socket and
+//!   the Prometheus text format; [`ctl`]: `vigia ctl`, signed TCP control
+//!   requests and control keys;
 //! - [`health`]: vigia's health checker run in-process, and its transitions;
 //!   [`http_backend`]: real HTTP backends that a test switches, for it and
 //!   for a running vigia's checks;
@@ -46,6 +48,7 @@ use std::time::Duration;
 
 pub mod admin;
 pub mod cases;
+pub mod ctl;
 pub mod fake_primary;
 pub mod health;
 pub mod hickory;

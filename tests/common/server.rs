@@ -141,8 +141,11 @@ fn toml_str(s: &str) -> String {
 /// A running `vigia serve` (its log at info level), killed on drop.
 pub struct Server {
     pub addr: SocketAddr,
-    /// The admin API: /metrics, /status, /reload, drains.
+    /// The metrics listener: /metrics, /status.
     pub metrics: SocketAddr,
+    /// The control channel's Unix socket (drain, reload, ...; see
+    /// [`admin::control`]).
+    pub control: PathBuf,
     pub config: PathBuf,
     /// Its `[server] state_dir`.
     pub state_dir: PathBuf,
@@ -232,11 +235,13 @@ impl Server {
         nofile: Option<(u64, u64)>,
     ) -> Server {
         let log = dir.path().join("vigia.stderr");
+        let control = control_socket(&config);
         let mut daemon = Daemon::spawn("vigia", &mut serve_command_limited(&config, nofile), log);
         daemon.wait_serving(addr, &[probe], START, &format!("config\n{cfg}"));
         Server {
             addr,
             metrics,
+            control,
             config,
             state_dir,
             daemon,
@@ -354,6 +359,14 @@ impl Server {
             .map(|s| s.value)
             .sum()
     }
+}
+
+/// The control socket a config names (`[control] socket`, else
+/// `control.sock` in its state directory), as vigia finds it.
+pub fn control_socket(config: &Path) -> PathBuf {
+    vigia::config::Config::load(config)
+        .unwrap_or_else(|e| panic!("config {}: {e}", config.display()))
+        .control_socket()
 }
 
 /// `vigia serve --config CONFIG`, its log level left to the config.

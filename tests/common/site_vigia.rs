@@ -41,6 +41,8 @@ pub struct SiteOpts {
     pub nsec3: bool,
     /// Lines appended to the forward zone's copy before vigia starts.
     pub forward_extra: &'static str,
+    /// Raw TOML appended to the config (`[control]`...).
+    pub extra: String,
 }
 
 impl Default for SiteOpts {
@@ -58,6 +60,7 @@ impl Default for SiteOpts {
             dnssec: false,
             nsec3: false,
             forward_extra: "",
+            extra: String::new(),
         }
     }
 }
@@ -139,6 +142,7 @@ impl Site {
              when_all_down = \"{policy}\"\nttl = \"{ttl}\"\n"
         )
         .unwrap();
+        extra.push_str(&opts.extra);
         let vigia = Server::start(ServerOpts {
             listen_ip: opts.listen_ip,
             server_extra: opts.server_extra.clone(),

@@ -88,7 +88,13 @@ pub(super) async fn run(host: Arc<dyn Host>, t: Task) {
         if notifies > 0 {
             tracing::info!(zone = %origin, notifies, "NOTIFY from a primary: refreshing");
         }
-        let current = if have_copy {
+        // Asked to transfer again: as without a copy, the whole zone
+        // whatever its serial.
+        let retransfer = t.state.take_retransfer();
+        if retransfer {
+            tracing::info!(zone = %origin, "retransfer asked: transferring the whole zone");
+        }
+        let current = if have_copy && !retransfer {
             host.snapshot().zone(origin.wire()).map(|z| z.serial)
         } else {
             None
