@@ -10,7 +10,8 @@
 //! 3. `vigia dnssec ds` prints two DS lines; the new one goes to the
 //!    registry (here: a resolver with the new DS as its trust anchor);
 //! 4. the old key's files leave the key directory; a reload: one DNSKEY,
-//!    one signature per RRset, still secure for the new DS.
+//!    one signature per RRset, still secure for the new DS (and bogus
+//!    for a resolver that only has the old one, once its cache expires).
 //!
 //! Needs unbound; without it the test says loudly it was skipped (and
 //! fails when CI=true).
@@ -244,5 +245,13 @@ fn a_manual_csk_roll_as_documented_stays_secure_at_every_step() {
         m.dump()
     );
     assert_eq!(ds_lines(&vigia.config), new_ds);
+    // Why step 3 must come first: a resolver still holding only the old
+    // DS finds the zone bogus (SERVFAIL) once its cached keys expire.
+    wait_for(
+        Duration::from_secs(15),
+        "the old DS's resolver fails once the old key is gone",
+        || (before.ask(ZONE, SOA)?.rcode == 2).then_some(()),
+        || format!("{:?}", before.ask(ZONE, SOA).map(|m| m.dump())),
+    );
     eprintln!("CSK roll {old_tag} -> {new_tag}: {answers} secure answers after the old key left");
 }
