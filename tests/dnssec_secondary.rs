@@ -209,7 +209,7 @@ fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) 
                 .any(|r| r.rdata.to_lowercase() == WEBSERVER)
                 .then_some(())
         },
-        || format!("{}", secure(&u, "www.no-paladar.com.br", A, 0).dump()),
+        || secure(&u, "www.no-paladar.com.br", A, 0).dump(),
     );
     for &(name, qtype, rcode) in PROVEN {
         secure(&u, name, qtype, rcode);
