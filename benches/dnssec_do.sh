@@ -8,6 +8,12 @@
 # to sign bench.test and the RSS. Server on CPU 1, dnsperf on CPU 0, as the
 # harness pins them. Loopback only (127.0.0.27); stops what it started.
 #
+# The reference, measured in the same run: Knot DNS (knotd from the knot
+# package) signing the same zones itself (automatic signing, one ECDSA
+# P-256 CSK per zone, NSEC), asked the same queries with DO=1; the last
+# line is vigia's signed srv us/q over Knot's. Without knotd that run is
+# skipped, loudly.
+#
 #   benches/dnssec_do.sh                 # 10 s per run
 #   DURATION=30 benches/dnssec_do.sh
 set -euo pipefail
@@ -20,6 +26,7 @@ addr=127.0.0.27
 port=5302
 cargo build --release --manifest-path "$repo/Cargo.toml" >&2
 vigia=${CARGO_TARGET_DIR:-$repo/target}/release/vigia
+kport=5303
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
@@ -56,6 +63,54 @@ EOC
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# dnsperf against $1:$2 with DO=1 while server $3 runs: sets qps and usq.
+measure() {
+    local hz t0 t1 res completed
+    hz=$(getconf CLK_TCK)
+    t0=$(cpu_ticks "$3")
+    res=$(taskset -c 0 dnsperf -s "$1" -p "$2" -d "$shared/queries/large.txt" -l "$duration" -D -c 1 -q 100 2>&1)
+    t1=$(cpu_ticks "$3")
+    completed=$(echo "$res" | awk '/Queries completed/ {print $3}')
+    qps=$(echo "$res" | awk '/Queries per second/ {print $4}')
+    usq=$(echo "($t1 - $t0) * 1000000 / $hz / $completed" | bc -l)
+}
+
+knot_config() {
+    cat <<EOC
+server:
+    rundir: "$out/knot"
+    listen: $addr@$kport
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$out/knot/db"
+log:
+  - target: stderr
+    any: info
+policy:
+  - id: csk
+    algorithm: ecdsap256sha256
+    single-type-signing: on
+template:
+  - id: default
+    storage: "$out/knot"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+    dnssec-signing: on
+    dnssec-policy: csk
+zone:
+  - domain: no-paladar.com.br
+    file: "$shared/zones/db.no-paladar.com.br"
+  - domain: 0.168.192.in-addr.arpa
+    file: "$shared/zones/db.0.168.192.in-addr.arpa"
+  - domain: bench.test
+    file: "$shared/zones/db.bench.test"
+EOC
+}
+
 printf 'run\tQPS\tsrv us/q\tsigned at start (ms)\tready s\tRSS MiB\n'
 for signed in false true; do
     cfg=$out/vigia-$signed.toml
@@ -75,14 +130,32 @@ for signed in false true; do
     ready=$(echo "$(date +%s.%N) - $start" | bc)
     rss=$(($(ps -o rss= -p $pid) / 1024))
     sign_ms=$(grep -o 'zone signed zone=bench.test. serial=[0-9]* signed=[0-9]* reused=[0-9]* ms=[0-9]*' "$out/vigia-$signed.log" | sed 's/.*ms=//' || true)
-    hz=$(getconf CLK_TCK)
-    t0=$(cpu_ticks $pid)
-    res=$(taskset -c 0 dnsperf -s $addr -p $port -d "$shared/queries/large.txt" -l "$duration" -D -c 1 -q 100 2>&1)
-    t1=$(cpu_ticks $pid)
-    completed=$(echo "$res" | awk '/Queries completed/ {print $3}')
-    qps=$(echo "$res" | awk '/Queries per second/ {print $4}')
-    usq=$(echo "($t1 - $t0) * 1000000 / $hz / $completed" | bc -l)
+    measure $addr $port $pid
+    [ $signed = true ] && vigia_usq=$usq
     printf '%s\t%s\t%.2f\t%s\t%.2f\t%s\n' "$([ $signed = true ] && echo "signed DO=1" || echo "unsigned DO=1")" \
         "$qps" "$usq" "${sign_ms:--}" "$ready" "$rss"
     kill $pid; wait $pid 2>/dev/null || true; pid=""
 done
+
+# The reference: Knot signing the same zones, in the same run. "ready" is
+# from start until bench.test's SOA comes back signed.
+knotd=$(command -v knotd || echo /usr/sbin/knotd)
+if [ ! -x "$knotd" ]; then
+    echo "!!! SKIPPED the Knot reference: knotd missing (apt-get install knot)" >&2
+    exit 0
+fi
+mkdir -p "$out/knot/db"
+knot_config > "$out/knot.conf"
+start=$(date +%s.%N)
+taskset -c 1 "$knotd" -c "$out/knot.conf" 2> "$out/knot.log" &
+pid=$!
+until dig +dnssec +time=1 +tries=1 @$addr -p $kport bench.test SOA 2>/dev/null | grep -q 'RRSIG.*SOA'; do
+    kill -0 $pid 2>/dev/null || { cat "$out/knot.log"; exit 1; }
+    sleep 0.05
+done
+ready=$(echo "$(date +%s.%N) - $start" | bc)
+rss=$(($(ps -o rss= -p $pid) / 1024))
+measure $addr $kport $pid
+printf '%s\t%s\t%.2f\t%s\t%.2f\t%s\n' "Knot signed DO=1" "$qps" "$usq" "-" "$ready" "$rss"
+kill $pid; wait $pid 2>/dev/null || true; pid=""
+printf 'vigia signed / Knot signed (srv us/q)\t%.2f\n' "$(echo "$vigia_usq / $usq" | bc -l)"

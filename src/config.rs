@@ -929,8 +929,9 @@ impl Config {
     fn validate_failovers(&self) -> Result<(), ConfigError> {
         for (i, r) in self.failovers.iter().enumerate() {
             let f = |field: &str| format!("failover[{i}].{field}");
-            Name::parse(&absolute(&r.name), None)
+            let name = Name::parse(&absolute(&r.name), None)
                 .map_err(|e| self.err(f("name"), format!("'{}': {e}", r.name)))?;
+            self.refuse_secondary_rule(i, r, &name)?;
             let rtype = r.rtype.to_ascii_uppercase();
             if !matches!(rtype.as_str(), "A" | "AAAA" | "CNAME") {
                 return Err(self.err(
@@ -977,6 +978,42 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// A rule rewrites answers of the deepest zone holding its name; that
+    /// zone must be one vigia owns. A secondary zone is served as its
+    /// primary publishes it: a rewritten RRset would disagree with the
+    /// primary and its other secondaries, and, the primary signing the
+    /// zone (possibly from its next transfer on), with the RRSIGs that
+    /// came with it, which vigia has no key to make again.
+    fn refuse_secondary_rule(&self, i: usize, r: &FailoverConfig, name: &Name) -> Result<(), ConfigError> {
+        let zone = self
+            .zones
+            .iter()
+            .enumerate()
+            .filter_map(|(zi, z)| z.origin().ok().map(|o| (zi, z, o)))
+            .filter(|(_, _, o)| name.is_subdomain_of(o))
+            .max_by_key(|(_, _, o)| o.len());
+        let Some((zi, z, origin)) = zone else {
+            return Ok(());
+        };
+        if !z.is_secondary() {
+            return Ok(());
+        }
+        Err(self.err(
+            format!("failover[{i}].name"),
+            format!(
+                "the rule for {} {} is in zone {origin} (zone[{zi}]), a secondary zone: vigia serves it \
+                 as its primary publishes it and cannot rewrite its answers (if the primary signs it, \
+                 vigia has no key to sign the rewritten RRset: validators would find it bogus); \
+                 put this [[failover]] in the configuration of the zone's primary, or make the zone \
+                 type = \"primary\"",
+                name.to_lowercase(),
+                r.rtype.to_ascii_uppercase(),
+            ),
+        ))
     }
 }
 

@@ -4,7 +4,8 @@
 //! prints for the same key, and `vigia check` (and so `vigia serve`)
 //! refuses what would make a signed zone fail: no keys, a private key
 //! others may read, a signature refresh shorter than the SOA expire,
-//! `dnssec = true` on a secondary zone.
+//! `dnssec = true` on a secondary zone, a failover rule in a secondary
+//! zone (vigia could not sign what it rewrites).
 
 mod common;
 
@@ -177,4 +178,86 @@ fn a_nodata_rule_on_a_name_with_no_other_data_is_refused_when_signed() {
     std::fs::write(&cfg, format!("{base}{}", rule("servfail"))).unwrap();
     let (ok, out, err) = vigia_check(&cfg);
     assert!(ok, "{out}{err}");
+}
+
+#[test]
+fn a_failover_rule_on_a_secondary_zone_is_refused_naming_file_rule_and_zone() {
+    let dir = TempDir::new("dnssec-secrule");
+    let cfg = config(dir.path(), "");
+    keygen(&cfg, &[]);
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    let rule = |name: &str| {
+        format!(
+            "[[check]]\nname = \"master\"\ntcp = \"127.0.0.1:9\"\n\
+             [[failover]]\nname = \"{name}\"\ntype = \"A\"\nmode = \"first-healthy\"\n\
+             pool = [{{ address = \"192.168.0.108\", check = \"master\" }}]\n"
+        )
+    };
+    let secondary = |name: &str| {
+        format!(
+            "[[zone]]\nname = \"{name}\"\nfile = \"{name}.copy\"\ntype = \"secondary\"\n\
+             primaries = [\"127.0.0.1:53\"]\n"
+        )
+    };
+    let refused = |text: String, zone: &str, rule_name: &str| {
+        std::fs::write(&cfg, text).unwrap();
+        let (ok, out, err) = vigia_check(&cfg);
+        assert!(!ok, "a rule in the secondary zone {zone} passed the check: {out}");
+        for part in [
+            cfg.display().to_string().as_str(),
+            "failover[0].name",
+            rule_name,
+            &format!("in zone {zone}"),
+            "a secondary zone",
+            "no key",
+        ] {
+            assert!(err.contains(part), "'{part}' missing from: {err}");
+        }
+        // `vigia serve` refuses it the same way, before opening any socket.
+        let (ok, _, serr) = vigia(&["serve", "--config", cfg.to_str().unwrap()]);
+        assert!(!ok && serr.contains("failover[0].name"), "{serr}");
+    };
+
+    // A secondary zone not transferred yet: nothing says whether its
+    // primary signs it, and vigia could never re-sign it.
+    refused(
+        format!("{base}{}{}", secondary("sec.example"), rule("www.sec.example.")),
+        "sec.example.",
+        "www.sec.example. A",
+    );
+
+    // A secondary zone whose copy is the primary's signed zone.
+    let signed_copy = dir.path().join("db.signed-copy");
+    let text = std::fs::read_to_string(dir.path().join("db.no-paladar.com.br")).unwrap();
+    std::fs::write(
+        &signed_copy,
+        format!(
+            "{text}\nno-paladar.com.br. 3600 IN DNSKEY 257 3 13 \
+             mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n"
+        ),
+    )
+    .unwrap();
+    refused(
+        format!(
+            "[server]\nstate_dir = \"state\"\n[[zone]]\nname = \"no-paladar.com.br\"\nfile = \"db.signed-copy\"\n\
+             type = \"secondary\"\nprimaries = [\"127.0.0.1:53\"]\n{}",
+            rule("www.no-paladar.com.br")
+        ),
+        "no-paladar.com.br.",
+        "www.no-paladar.com.br. A",
+    );
+
+    // The rule's zone is the deepest holding its name: a signed primary
+    // below a secondary parent keeps its rules.
+    std::fs::write(
+        &cfg,
+        format!(
+            "{base}{}{}",
+            secondary("com.br"),
+            rule("master.no-paladar.com.br")
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = vigia_check(&cfg);
+    assert!(ok, "a rule in a primary zone below a secondary one: {out}{err}");
 }

@@ -208,6 +208,169 @@ fn packet_seeds() -> Vec<Vec<u8>> {
     out
 }
 
+/// Text name to wire form ("www.edge.test." -> \x03www\x04edge\x04test\x00).
+fn wire(name: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        v.push(label.len() as u8);
+        v.extend_from_slice(label.as_bytes());
+    }
+    v.push(0);
+    v
+}
+
+/// Seeds of `packet_dnssec`: DO=1 queries for what a signed zone answers
+/// with proofs or signatures (positive, NXDOMAIN, NODATA, wildcard,
+/// delegation, DS, DNSKEY, ANY, CNAME chains, DNAME, the DNSSEC types
+/// themselves), each with every EDNS buffer size that truncates some of
+/// them (512, 600, 1232, 4096); the same without DO, and without EDNS.
+fn packet_dnssec_seeds() -> Vec<Vec<u8>> {
+    const A: u16 = 1;
+    const NS: u16 = 2;
+    const SOA: u16 = 6;
+    const MX: u16 = 15;
+    const TXT: u16 = 16;
+    const AAAA: u16 = 28;
+    const DS: u16 = 43;
+    const RRSIG: u16 = 46;
+    const NSEC: u16 = 47;
+    const DNSKEY: u16 = 48;
+    const NSEC3: u16 = 50;
+    const NSEC3PARAM: u16 = 51;
+    const CDS: u16 = 59;
+    const CDNSKEY: u16 = 60;
+    const ANY: u16 = 255;
+    let cases: &[(&str, u16)] = &[
+        // Positive answers, apex and below.
+        ("ns1.edge.test.", A),
+        ("www.edge.test.", AAAA),
+        ("edge.test.", SOA),
+        ("edge.test.", NS),
+        ("edge.test.", MX),
+        ("no-paladar.com.br.", A),
+        ("master.no-paladar.com.br.", A),
+        ("108.0.168.192.in-addr.arpa.", 12),
+        // NXDOMAIN, at several depths, and below an empty non-terminal.
+        ("nonexistent.edge.test.", A),
+        ("a.b.nonexistent.edge.test.", AAAA),
+        ("zz.b.c.edge.test.", A),
+        ("nonexistent.no-paladar.com.br.", A),
+        ("nonexistent.0.168.192.in-addr.arpa.", 12),
+        // NODATA: other types at a name, an empty non-terminal, a
+        // failover marker (mail AAAA withheld), DS at the apex.
+        ("ns1.edge.test.", MX),
+        ("b.c.edge.test.", A),
+        ("ent.wild.edge.test.", A),
+        ("mail.edge.test.", AAAA),
+        ("edge.test.", DS),
+        ("www.no-paladar.com.br.", AAAA),
+        // SERVFAIL marker.
+        ("www.edge.test.", A),
+        // Wildcard: an answer, a NODATA from it, the blocked name.
+        ("foo.wild.edge.test.", A),
+        ("foo.wild.edge.test.", TXT),
+        ("foo.wild.edge.test.", MX),
+        ("a.b.foo.wild.edge.test.", A),
+        ("block.wild.edge.test.", A),
+        // Delegation: referral with DS, below it, the DS itself, glue.
+        ("sub.edge.test.", A),
+        ("www.sub.edge.test.", A),
+        ("sub.edge.test.", DS),
+        ("sub.edge.test.", NS),
+        ("ns.sub.edge.test.", A),
+        // Keys and the DNSSEC types asked for by name.
+        ("edge.test.", DNSKEY),
+        ("edge.test.", CDS),
+        ("edge.test.", CDNSKEY),
+        ("edge.test.", NSEC3PARAM),
+        ("edge.test.", RRSIG),
+        ("edge.test.", NSEC),
+        ("ns1.edge.test.", NSEC),
+        ("ns1.edge.test.", NSEC3),
+        ("nonexistent.edge.test.", RRSIG),
+        ("no-paladar.com.br.", DNSKEY),
+        // ANY.
+        ("edge.test.", ANY),
+        ("ns1.edge.test.", ANY),
+        ("nonexistent.edge.test.", ANY),
+        // CNAME chains: in zone, to a wildcard, a loop, out of the zone,
+        // and a CNAME to a name that does not exist.
+        ("c1.edge.test.", A),
+        ("c1.edge.test.", AAAA),
+        ("loop1.edge.test.", A),
+        ("out.edge.test.", A),
+        ("www.no-paladar.com.br.", A),
+        // DNAME.
+        ("x.dn.edge.test.", A),
+        ("y.dn.edge.test.", A),
+        // Large RRsets that truncate at small buffers.
+        ("big.edge.test.", A),
+        ("big.edge.test.", ANY),
+    ];
+    let mut rng = Rng(0xd0_5eed);
+    let mut out = Vec::new();
+    for &(name, qtype) in cases {
+        for size in [512u16, 600, 1232, 4096] {
+            out.push(
+                Query {
+                    id: rng.next() as u16,
+                    flags: 0,
+                    name: mix_case(&wire(name), &mut rng),
+                    qtype,
+                    class: 1,
+                    edns: Some(opt(size, 0, true, &[])),
+                }
+                .build(),
+            );
+        }
+        for edns in [Some(opt(1232, 0, false, &[])), None] {
+            out.push(
+                Query {
+                    id: rng.next() as u16,
+                    flags: 0x0100,
+                    name: wire(name),
+                    qtype,
+                    class: 1,
+                    edns,
+                }
+                .build(),
+            );
+        }
+    }
+    // AD and CD set by the query, and transfers of the signed zones.
+    for flags in [0x0020u16, 0x0010] {
+        out.push(
+            Query {
+                id: 7,
+                flags,
+                name: wire("nonexistent.edge.test."),
+                qtype: A,
+                class: 1,
+                edns: Some(opt(1232, 0, true, &[])),
+            }
+            .build(),
+        );
+    }
+    for (name, t) in [
+        ("edge.test.", 252u16),
+        ("no-paladar.com.br.", 252),
+        ("edge.test.", 251),
+    ] {
+        out.push(
+            Query {
+                id: 9,
+                flags: 0,
+                name: wire(name),
+                qtype: t,
+                class: 1,
+                edns: None,
+            }
+            .build(),
+        );
+    }
+    out
+}
+
 fn write_dir(dir: &Path, seeds: &[(String, Vec<u8>)]) {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir).unwrap();
@@ -228,6 +391,13 @@ fn main() {
         .collect();
     write_dir(&seeds.join("packet"), &packets);
 
+    let signed: Vec<(String, Vec<u8>)> = packet_dnssec_seeds()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("do{i:04}"), b))
+        .collect();
+    write_dir(&seeds.join("packet_dnssec"), &signed);
+
     // Zone seeds: selector octet (the origin, see fuzz_targets/zone.rs) + text.
     let mut zones = Vec::new();
     let mut add = |sel: u8, path: PathBuf| {
@@ -240,7 +410,10 @@ fn main() {
     add(1, root.join("zones/db.no-paladar.com.br"));
     add(2, root.join("zones/db.0.168.192.in-addr.arpa"));
     // DNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, DS, CDS, CDNSKEY text.
-    add(1, root.join("tests/data/zones/dnssec/db.no-paladar.com.br.signed"));
+    add(
+        1,
+        root.join("tests/data/zones/dnssec/db.no-paladar.com.br.signed"),
+    );
     for sub in ["bad", "warn"] {
         let mut files: Vec<PathBuf> = fs::read_dir(root.join("tests/data/zones").join(sub))
             .unwrap()
@@ -259,8 +432,14 @@ fn main() {
     let head = "$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
     for (name, body) in [
         ("limits-generate.db", "$GENERATE 1-40 host$ A 10.0.0.$\n"),
-        ("limits-rrset.db", "m A 10.0.0.1\nm A 10.0.0.2\nm A 10.0.0.3\nm A 10.0.0.4\nm A 10.0.0.5\n"),
-        ("limits-include.db", "$INCLUDE /dev/zero\n$INCLUDE /proc/self/status\n$INCLUDE /etc/hostname\n"),
+        (
+            "limits-rrset.db",
+            "m A 10.0.0.1\nm A 10.0.0.2\nm A 10.0.0.3\nm A 10.0.0.4\nm A 10.0.0.5\n",
+        ),
+        (
+            "limits-include.db",
+            "$INCLUDE /dev/zero\n$INCLUDE /proc/self/status\n$INCLUDE /etc/hostname\n",
+        ),
     ] {
         let mut b = vec![0x83];
         b.extend_from_slice(format!("{head}{body}").as_bytes());

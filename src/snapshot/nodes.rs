@@ -312,6 +312,20 @@ impl<'a> RdataRef<'a> {
             .nth(n)
     }
 
+    /// The TTL this record has in a zone transfer, in an RRset of type `t`
+    /// whose TTL is `set_ttl`: the RRset's, except for an RRSIG, which has
+    /// the TTL of the RRset it covers (RFC 4034 3), its Original TTL field
+    /// (the RRSIGs at a name are kept as one RRset with one TTL).
+    pub fn transfer_ttl(&self, t: u16, set_ttl: u32) -> u32 {
+        if t != crate::dns::rtype::RRSIG {
+            return set_ttl;
+        }
+        match self.fields().next() {
+            Some(FieldRef::Bytes(b)) if b.len() >= 8 => u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            _ => set_ttl,
+        }
+    }
+
     /// As [`Rdata::additional_target`].
     pub fn additional_target(&self, t: u16) -> Option<&'a [u8]> {
         if crate::dns::types::wants_additional(t) {

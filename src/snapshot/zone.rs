@@ -148,32 +148,17 @@ impl ZoneData {
         for node in self.nodes.iter() {
             let owner = Name::from_wire_unchecked(node.owner(node.key()));
             for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
-                out.extend(set.transfer.iter().map(|rd| {
-                    let rdata = rd.to_rdata();
-                    Record {
-                        owner: owner.clone(),
-                        rtype: set.rtype,
-                        class: class::IN,
-                        ttl: record_ttl(set.rtype, set.ttl, &rdata),
-                        rdata,
-                    }
+                out.extend(set.transfer.iter().map(|rd| Record {
+                    owner: owner.clone(),
+                    rtype: set.rtype,
+                    class: class::IN,
+                    ttl: rd.transfer_ttl(set.rtype, set.ttl),
+                    rdata: rd.to_rdata(),
                 }));
             }
         }
         out
     }
-}
-
-/// A record's TTL in a transfer: the RRset's, except for an RRSIG, which
-/// has the TTL of the RRset it covers (its Original TTL field): the RRSIGs
-/// at a name are kept as one RRset with one TTL.
-fn record_ttl(t: u16, set_ttl: u32, rdata: &Rdata) -> u32 {
-    if t != rtype::RRSIG {
-        return set_ttl;
-    }
-    let wire = rdata.to_wire();
-    wire.get(4..8)
-        .map_or(set_ttl, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// An RRset a failover rule withholds from queries while all its members

@@ -236,11 +236,11 @@ pub fn axfr_messages(zone: &ZoneData, id: u16, question: &[u8]) -> Vec<Vec<u8>> 
     records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));
     for node in zone.nodes.iter() {
         for set in node.rrsets().filter(|s| s.rtype != rtype::SOA) {
-            records.extend(
-                set.transfer
-                    .iter()
-                    .map(|rd| (node.owner(node.key()), set.rtype, set.ttl, Rd::Stored(rd))),
-            );
+            records.extend(set.transfer.iter().map(|rd| {
+                // An RRSIG keeps the TTL of the RRset it covers.
+                let ttl = rd.transfer_ttl(set.rtype, set.ttl);
+                (node.owner(node.key()), set.rtype, ttl, Rd::Stored(rd))
+            }));
         }
     }
     records.extend(soa.map(|s| (apex, rtype::SOA, zone.soa.ttl, s)));

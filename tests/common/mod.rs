@@ -37,7 +37,9 @@
 //! - [`zonefile`]: the zone files tests write;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
 //! - [`tools`]: finding the external programs a suite needs, and skipping
-//!   loudly (failing in CI) when one is missing.
+//!   loudly (failing in CI) when one is missing;
+//! - [`unbound`]: a validating unbound in front of a signed server, and the
+//!   "answer is secure" check.
 //!
 //! Only loopback addresses are ever used as targets.
 
@@ -66,6 +68,7 @@ pub mod server;
 pub mod site_vigia;
 pub mod tempdir;
 pub mod tools;
+pub mod unbound;
 pub mod wait;
 pub mod watch;
 pub mod wire;
