@@ -11,6 +11,8 @@
 //!   of their own;
 //! - [`fds`]: the descriptor limit raised, and a reserve TCP clients
 //!   cannot take;
+//! - [`logs`]: one log line per zone loaded, reloaded or transferred (as
+//!   named prints them), and the query log's switch;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -21,6 +23,7 @@
 mod build;
 mod fds;
 mod load;
+mod logs;
 mod refresh;
 mod reload;
 mod runtimes;
@@ -44,6 +47,7 @@ use crate::control::metrics::Metrics;
 use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Outcome, Rule};
+use crate::querylog::QueryLog;
 use crate::health::{HealthRegistry, Transition};
 use crate::reclaim::Reclaimer;
 use crate::snapshot::{Settings, Snapshot};
@@ -115,6 +119,9 @@ pub struct App {
     /// nothing is written to the state directory and no NOTIFY leaves
     /// before, so a failed start changes nothing anywhere.
     live: AtomicBool,
+    /// The query log (`[log] queries`), shared with the sockets; switched
+    /// with [`App::set_query_log`].
+    pub querylog: Arc<QueryLog>,
 }
 
 impl App {
@@ -129,6 +136,13 @@ impl App {
         health: Arc<HealthRegistry>,
         (store, saved): (StateDir, Saved),
     ) -> Arc<App> {
+        let querylog = Arc::new(QueryLog::new(
+            logs::query_log_settings(&loaded.config),
+            metrics.querylog_dropped.clone(),
+        ));
+        if loaded.config.log.queries {
+            querylog.set_enabled(true);
+        }
         let app = Arc::new(App {
             state: Mutex::new(BuildState {
                 config: loaded.config.clone(),
@@ -152,6 +166,7 @@ impl App {
             reclaim,
             store: Mutex::new(store),
             live: AtomicBool::new(false),
+            querylog,
         });
         app.follow(&loaded.config);
         app.install(loaded, &saved.zones);
@@ -286,6 +301,8 @@ impl App {
             old.shutdown();
         }
         let n = loaded.zones.len();
+        let queries_before = self.lock().config.log.queries;
+        self.reload_query_log(queries_before, &loaded.config);
         self.follow(&loaded.config);
         let prev: BTreeMap<String, Served> = {
             let st = self.lock();
@@ -342,6 +359,7 @@ impl App {
             "rules": rules,
             "zones": zones,
             "dnssec": dnssec,
+            "query_log": self.query_log_status(),
         })
     }
 }

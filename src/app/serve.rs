@@ -210,6 +210,8 @@ async fn run(
     for t in udp_threads {
         let _ = t.join();
     }
+    // The last queries' lines written before the process ends.
+    app.querylog.flush(std::time::Duration::from_secs(2));
     Ok(())
 }
 
@@ -220,6 +222,7 @@ fn shared(app: &Arc<App>, cfg: &Config, tcp_max: usize) -> Arc<Shared> {
     if let Some(s) = Arc::get_mut(&mut shared) {
         s.journal = app.journal.clone();
         s.metrics = Some(app.metrics.clone());
+        s.querylog = app.querylog.clone();
         s.set_limits(&cfg.server);
         s.rrl = cfg.rrl.enabled.then(|| {
             Rrl::new(

@@ -100,6 +100,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "UDP responses replaced by a truncated reply (TC=1) by response rate limiting.",
         "counter",
     ),
+    (
+        "vigia_querylog_dropped_total",
+        "Query log lines dropped because the log's writer was behind (the queries were answered).",
+        "counter",
+    ),
 ];
 
 /// All of vigia's metrics. Shared as `Arc<Metrics>`; survives reloads.
@@ -131,6 +136,8 @@ pub struct Metrics {
     pub rrl_dropped: IntCounter,
     /// `vigia_rrl_slipped_total`
     pub rrl_slipped: IntCounter,
+    /// `vigia_querylog_dropped_total`
+    pub querylog_dropped: IntCounter,
     queries: Arc<Mutex<QueryTables>>,
 }
 
@@ -165,6 +172,8 @@ impl Metrics {
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let rrl_dropped = IntCounter::with_opts(opts("vigia_rrl_dropped_total")).expect("valid metric");
         let rrl_slipped = IntCounter::with_opts(opts("vigia_rrl_slipped_total")).expect("valid metric");
+        let querylog_dropped =
+            IntCounter::with_opts(opts("vigia_querylog_dropped_total")).expect("valid metric");
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
@@ -195,8 +204,17 @@ impl Metrics {
             Box::new(build_info.clone()),
             Box::new(rrl_dropped.clone()),
             Box::new(rrl_slipped.clone()),
+            Box::new(querylog_dropped.clone()),
             Box::new(collector),
         ];
+        // process_cpu_seconds_total, process_resident_memory_bytes,
+        // process_open_fds... read from /proc at scrape time (Linux).
+        #[cfg(target_os = "linux")]
+        let collectors = {
+            let mut c = collectors;
+            c.push(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+            c
+        };
         for c in collectors {
             registry.register(c).expect("metric names are unique");
         }
@@ -215,6 +233,7 @@ impl Metrics {
             build_info,
             rrl_dropped,
             rrl_slipped,
+            querylog_dropped,
             queries,
         })
     }
