@@ -155,7 +155,7 @@ struct Fields {
 }
 
 /// A text line (without the newline):
-/// `2026-12-03T04:05:06.789Z client=127.0.0.1 port=53000 qname=www.example. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=1 size=97`.
+/// `2026-12-03T04:05:06.789Z client=127.0.0.1 port=53000 qname=www.example. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=true size=97`.
 pub fn text_line(e: &Entry) -> String {
     let f = e.fields();
     let (qname, qtype, qclass) = match &f.question {
@@ -170,7 +170,7 @@ pub fn text_line(e: &Entry) -> String {
         f.port,
         f.rcode,
         f.transport,
-        u8::from(f.dnssec_ok),
+        f.dnssec_ok,
         f.size
     )
 }
@@ -461,16 +461,19 @@ fn log_event(e: &Entry) {
         Some((n, t, c)) => (n.as_str(), t.as_str(), c.as_str()),
         None => ("-", "-", "-"),
     };
+    // Displayed, not debugged: no quotes, so a text line reads as the
+    // file's do.
+    let edns = f.edns.map_or_else(|| "none".to_string(), |s| s.to_string());
     tracing::info!(
         target: "vigia::queries",
         client = %f.client,
         port = f.port,
-        qname,
-        qtype,
-        class = qclass,
+        qname = %qname,
+        qtype = %qtype,
+        class = %qclass,
         rcode = %f.rcode,
-        transport = f.transport,
-        edns = f.edns.map(u64::from),
+        transport = %f.transport,
+        edns = %edns,
         "do" = f.dnssec_ok,
         size = f.size,
         "query"
@@ -554,12 +557,12 @@ mod tests {
         assert!(time.ends_with('Z') && time.len() == 24, "{line}");
         assert_eq!(
             rest,
-            "client=127.0.0.1 port=53000 qname=www.no-paladar.com.br. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=1 size=97"
+            "client=127.0.0.1 port=53000 qname=www.no-paladar.com.br. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=true size=97"
         );
         let e = Entry::new(client(), Transport::Tcp, &query(b"\x00", 48, None), 5, None, 17);
         let line = text_line(&e);
         assert!(
-            line.ends_with(" qname=. qtype=DNSKEY class=IN rcode=REFUSED transport=TCP edns=none do=0 size=17"),
+            line.ends_with(" qname=. qtype=DNSKEY class=IN rcode=REFUSED transport=TCP edns=none do=false size=17"),
             "{line}"
         );
         // Unknown type, extended RCODE.
@@ -643,7 +646,7 @@ mod tests {
         log.log(Entry::new(client(), Transport::Tcp, &q, 0, None, 7));
         assert!(log.flush(Duration::from_secs(5)));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.ends_with(" transport=TCP edns=none do=0 size=7\n"), "{text}");
+        assert!(text.ends_with(" transport=TCP edns=none do=false size=7\n"), "{text}");
         assert_eq!(text.lines().count(), 1);
         log.set_enabled(false);
         assert_eq!(dropped.get(), 0);
