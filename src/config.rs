@@ -639,7 +639,6 @@ impl Config {
             )
         })?;
         self.validate_log()
-
     }
 
     fn validate_rrl(&self) -> Result<(), ConfigError> {

@@ -70,7 +70,10 @@ fn send_queries(s: &Server) -> Sent {
             s.addr,
             &Q::new("www.no-paladar.com.br", A).do_bit().build(),
         )),
-        tcp: ask(query_tcp_port(s.addr, &Q::new("nope.no-paladar.com.br", AAAA).build())),
+        tcp: ask(query_tcp_port(
+            s.addr,
+            &Q::new("nope.no-paladar.com.br", AAAA).build(),
+        )),
         odd: ask(query_udp_port(s.addr, &Q::new(ODD_NAME, TXT).edns(4096).build())),
     }
 }
@@ -138,6 +141,21 @@ fn wait_lines(what: &str, sent: &Sent, mut log: impl FnMut() -> String) {
     });
 }
 
+/// Starts vigia and waits for its `vigia serving` line: vigia answers a
+/// moment before its signal handlers are in place, and a SIGHUP or SIGTERM
+/// in between would kill it.
+fn start(opts: ServerOpts) -> Server {
+    let s = Server::start(opts);
+    assert!(s.wait_log("vigia serving", DEADLINE).is_some(), "{}", s.stderr());
+    s
+}
+
+/// Stops vigia with SIGTERM, which writes out what the query log holds:
+/// after it, nothing more can come.
+fn stop(s: &mut Server) {
+    assert!(s.stop().success(), "{}", s.stderr());
+}
+
 fn log_opts(log: &str) -> ServerOpts {
     ServerOpts {
         log_extra: log.to_string(),
@@ -153,12 +171,10 @@ fn toml_path(p: &Path) -> String {
 fn the_query_log_is_off_by_default_and_writes_nothing() {
     let dir = TempDir::new("querylog-off");
     let file = dir.path().join("queries.log");
-    let mut s = Server::start(log_opts(&format!("queries_file = {}\n", toml_path(&file))));
+    let mut s = start(log_opts(&format!("queries_file = {}\n", toml_path(&file))));
     assert_eq!(admin::status(s.metrics)["query_log"]["on"], false);
     let sent = send_queries(&s);
-    // A stop writes out whatever the log holds: after it, nothing more
-    // can come.
-    assert!(s.stop().success());
+    stop(&mut s);
     let log = s.stderr();
     assert!(!file.exists(), "query log file written while off:\n{log}");
     assert!(!log.contains("vigia::queries"), "{log}");
@@ -168,11 +184,11 @@ fn the_query_log_is_off_by_default_and_writes_nothing() {
 
 #[test]
 fn text_lines_on_standard_error_one_per_udp_and_tcp_query() {
-    let mut s = Server::start(log_opts("queries = true\n"));
+    let mut s = start(log_opts("queries = true\n"));
     assert_eq!(admin::status(s.metrics)["query_log"]["on"], true);
     let sent = send_queries(&s);
     wait_lines("query lines on standard error", &sent, || s.stderr());
-    assert!(s.stop().success());
+    stop(&mut s);
     check_text(&s.stderr(), &sent, true);
 }
 
@@ -180,7 +196,7 @@ fn text_lines_on_standard_error_one_per_udp_and_tcp_query() {
 fn json_lines_in_a_file_and_the_server_log_left_alone() {
     let dir = TempDir::new("querylog-json");
     let file = dir.path().join("queries.json");
-    let mut s = Server::start(log_opts(&format!(
+    let mut s = start(log_opts(&format!(
         "queries = true\nqueries_file = {}\nqueries_format = \"json\"\n",
         toml_path(&file)
     )));
@@ -189,7 +205,7 @@ fn json_lines_in_a_file_and_the_server_log_left_alone() {
     assert!(!axfr.is_empty());
     let read = || std::fs::read_to_string(&file).unwrap_or_default();
     wait_lines("query lines in the file", &sent, read);
-    assert!(s.stop().success());
+    stop(&mut s);
     let text = read();
     let one = |port: u16| {
         let lines = json_lines(&text, port);
@@ -232,12 +248,12 @@ fn json_lines_in_a_file_and_the_server_log_left_alone() {
 
 #[test]
 fn json_lines_on_standard_error_follow_the_log_format() {
-    let mut s = Server::start(log_opts("format = \"json\"\nqueries = true\n"));
+    let mut s = start(log_opts("format = \"json\"\nqueries = true\n"));
     let sent = send_queries(&s);
     wait::until(DEADLINE, "a JSON query line on standard error", || {
         s.stderr().contains(&format!("\"port\":{}", sent.tcp.0))
     });
-    assert!(s.stop().success());
+    stop(&mut s);
     let events: Vec<serde_json::Value> = s
         .stderr()
         .lines()
@@ -267,7 +283,7 @@ fn json_lines_on_standard_error_follow_the_log_format() {
 fn text_lines_in_a_file_until_a_reload_turns_the_log_off() {
     let dir = TempDir::new("querylog-text");
     let file = dir.path().join("queries.log");
-    let mut s = Server::start(log_opts(&format!(
+    let mut s = start(log_opts(&format!(
         "queries = true\nqueries_file = {}\n",
         toml_path(&file)
     )));
@@ -285,7 +301,7 @@ fn text_lines_in_a_file_until_a_reload_turns_the_log_off() {
     });
     assert_eq!(admin::status(s.metrics)["query_log"]["on"], false);
     let after = send_queries(&s);
-    assert!(s.stop().success());
+    stop(&mut s);
     let text = read();
     assert!(text_lines(&text, after.udp.0, false).is_empty(), "{text}");
     assert!(text_lines(&text, after.tcp.0, false).is_empty(), "{text}");
@@ -310,7 +326,7 @@ fn one_line_per_zone_at_start_up_and_on_every_reload() {
     let dir = TempDir::new("zone-lines");
     let paladar = dir.path().join("db.no-paladar.com.br");
     std::fs::copy(zone_paladar(), &paladar).unwrap();
-    let s = Server::start(ServerOpts::new(vec![
+    let s = start(ServerOpts::new(vec![
         ZoneSpec::new("no-paladar.com.br", paladar.clone()),
         ZoneSpec::new("0.168.192.in-addr.arpa", zone_reverse()),
     ]));
@@ -329,7 +345,10 @@ fn one_line_per_zone_at_start_up_and_on_every_reload() {
         );
     }
     let serving = log.find("vigia serving").expect("the serving line");
-    assert!(log.find(&expected[0]).unwrap() < serving, "zones are told before serving");
+    assert!(
+        log.find(&expected[0]).unwrap() < serving,
+        "zones are told before serving"
+    );
     let reload = |what: &str, want: &[&str]| -> String {
         let mark = s.log_mark();
         s.signal(libc::SIGHUP);
@@ -347,21 +366,29 @@ fn one_line_per_zone_at_start_up_and_on_every_reload() {
     );
     reload(
         "an unchanged reload",
-        &[&unchanged, "zone 0.168.192.in-addr.arpa/IN: unchanged, serial 2 ("],
+        &[
+            &unchanged,
+            "zone 0.168.192.in-addr.arpa/IN: unchanged, serial 2 (",
+        ],
     );
     // The zone edited, with a new serial and one more record.
     let text = std::fs::read_to_string(&paladar).unwrap();
     assert!(text.contains(" 2        ; serial"), "the site zone's serial is 2");
     let edited = text.replacen(" 2        ; serial", " 3        ; serial", 1) + "\nadded  IN A 192.0.2.77\n";
     std::fs::write(&paladar, edited).unwrap();
-    assert_eq!(check_lines(&s.config)[0].split(" (").next().unwrap(), "zone no-paladar.com.br/IN: loaded serial 3");
+    assert_eq!(
+        check_lines(&s.config)[0].split(" (").next().unwrap(),
+        "zone no-paladar.com.br/IN: loaded serial 3"
+    );
     let n: usize = records(&expected[0]).split(' ').next().unwrap().parse().unwrap();
     let reloaded = format!("zone no-paladar.com.br/IN: reloaded serial 3 ({} records)", n + 1);
     reload("a reload of the edited zone", &[&reloaded]);
     assert_eq!(s.serial("no-paladar.com.br"), Some(3));
     // The reverse zone taken out of the config.
     let config = std::fs::read_to_string(&s.config).unwrap();
-    let start = config.find("\n[[zone]]\nname = \"0.168.192.in-addr.arpa\"").unwrap();
+    let start = config
+        .find("\n[[zone]]\nname = \"0.168.192.in-addr.arpa\"")
+        .unwrap();
     let end = start + 1 + config[start + 1..].find("\n[").unwrap();
     std::fs::write(&s.config, format!("{}{}", &config[..start], &config[end..])).unwrap();
     reload(
@@ -379,9 +406,9 @@ fn a_secondary_zone_says_when_it_is_transferred_and_read_from_its_copy() {
         zonefile::test_zone("sec.test", 60, 10, [3600, 600, 86400, 60], "www IN A 192.0.2.1\n"),
     )
     .unwrap();
-    let primary = Server::start(ServerOpts::new(vec![ZoneSpec::new("sec.test", zone)]));
+    let primary = start(ServerOpts::new(vec![ZoneSpec::new("sec.test", zone)]));
     let copy = dir.path().join("copy.sec.test");
-    let mut secondary = Server::start(ServerOpts::new(vec![
+    let mut secondary = start(ServerOpts::new(vec![
         all_zones().remove(0),
         ZoneSpec::secondary("sec.test", copy.clone(), &[primary.addr]),
     ]));
@@ -411,10 +438,13 @@ fn a_secondary_zone_says_when_it_is_transferred_and_read_from_its_copy() {
 
 #[test]
 fn process_metrics_are_scraped_with_sane_values() {
-    let s = Server::start_default();
+    let s = start(ServerOpts::new(all_zones()));
     let samples = s.samples();
     let get = |name: &str| prom::value(&samples, name, &[]);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let start = get("process_start_time_seconds");
     assert!(
         start <= now + 1.0 && start > now - 600.0,

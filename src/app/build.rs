@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
 use super::logs::{zone_label, Event, ZoneLine};
+use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
 use super::sign;
 use super::{App, BuildState, Loaded, ZoneState};
 use crate::config::{parse_cidr, parse_target, Config};
@@ -397,7 +397,9 @@ impl App {
         let snap = Arc::new(Snapshot::from_zones(zones, st.settings.clone(), stats));
         self.swap_in(&st, &current, snap);
         let zone = zone_label(&st.zones[zi].origin);
-        Self::log_zones(&[format!("zone {zone}: transferred serial {serial} ({records} records)")]);
+        Self::log_zones(&[format!(
+            "zone {zone}: transferred serial {serial} ({records} records)"
+        )]);
     }
 }
 

@@ -212,7 +212,9 @@ impl Metrics {
         #[cfg(target_os = "linux")]
         let collectors = {
             let mut c = collectors;
-            c.push(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+            c.push(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
             c
         };
         for c in collectors {

@@ -118,7 +118,14 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 batched += 1;
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, true);
                 if shared.querylog.enabled() {
-                    let e = Entry::new(peer, Transport::Tcp, &msg[..len], meta.rcode.into(), meta.edns, out.len());
+                    let e = Entry::new(
+                        peer,
+                        Transport::Tcp,
+                        &msg[..len],
+                        meta.rcode.into(),
+                        meta.edns,
+                        out.len(),
+                    );
                     shared.querylog.log(e);
                 }
             }
@@ -140,7 +147,11 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 }
                 if shared.querylog.enabled() {
                     // The first message's RCODE (a refusal is one message).
-                    let rcode = x.messages.first().filter(|m| m.len() > 3).map_or(0, |m| m[3] & 0x0F);
+                    let rcode = x
+                        .messages
+                        .first()
+                        .filter(|m| m.len() > 3)
+                        .map_or(0, |m| m[3] & 0x0F);
                     let size = x.messages.iter().map(Vec::len).sum();
                     let e = Entry::new(peer, Transport::Tcp, &msg[..len], rcode.into(), None, size);
                     shared.querylog.log(e);

@@ -188,7 +188,10 @@ pub fn query_tcp_port(addr: SocketAddr, q: &[u8]) -> (Option<Vec<u8>>, u16) {
         return (None, 0);
     };
     let port = s.local_addr().map_or(0, |a| a.port());
-    let answer = s.write_all(&tcp_frame(q)).ok().and_then(|()| tcp_read_msg(&mut s));
+    let answer = s
+        .write_all(&tcp_frame(q))
+        .ok()
+        .and_then(|()| tcp_read_msg(&mut s));
     (answer, port)
 }
 
