@@ -21,6 +21,7 @@
 //! log on standard error (target `vigia::queries`, level info), formatted
 //! by the server's log format.
 
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write as _};
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +35,7 @@ use std::time::{Duration, SystemTime};
 use prometheus::IntCounter;
 
 use crate::config::LogFormat;
-use crate::dns::name::{wire_name_len, Name, MAX_NAME_LEN};
+use crate::dns::name::{wire_name_len, WireName, MAX_NAME_LEN};
 use crate::dns::{rcode, types};
 
 /// Entries waiting for the writer at most (about 300 octets each).
@@ -121,98 +122,194 @@ impl Entry {
         e
     }
 
-    /// The question name in presentation format (None: no question).
-    fn qname(&self) -> Option<String> {
-        (self.qname_len > 0)
-            .then(|| Name::from_wire_unchecked(&self.qname[..usize::from(self.qname_len)]).to_string())
+    /// The question name (wire), if the query had a readable one.
+    fn qname(&self) -> Option<WireName<'_>> {
+        (self.qname_len > 0).then(|| WireName(&self.qname[..usize::from(self.qname_len)]))
     }
+}
 
-    /// The fields of a line, formatted.
-    fn fields(&self) -> Fields {
-        let question = self
-            .qname()
-            .map(|n| (n, types::type_name(self.qtype), types::class_name(self.qclass)));
-        Fields {
-            client: self.client.ip(),
-            port: self.client.port(),
-            question,
-            rcode: rcode::name(self.rcode),
-            transport: self.transport.name(),
-            edns: self.edns.map(|e| e.0),
-            dnssec_ok: self.edns.is_some_and(|e| e.1),
-            size: self.size,
+/// A number's mnemonic from the tables in [`crate::dns`], or its number
+/// after `prefix` (`TYPE65280`, `CLASS7`, `RCODE4000`); `-` with no
+/// question. Displayed without allocating.
+struct Mnemonic {
+    name: Option<&'static str>,
+    prefix: &'static str,
+    number: u16,
+    absent: bool,
+}
+
+impl fmt::Display for Mnemonic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.absent, self.name) {
+            (true, _) => f.write_str("-"),
+            (false, Some(n)) => f.write_str(n),
+            (false, None) => write!(f, "{}{}", self.prefix, self.number),
         }
     }
 }
 
-struct Fields {
-    client: IpAddr,
-    port: u16,
-    /// Name, type, class.
-    question: Option<(String, String, String)>,
-    rcode: String,
-    transport: &'static str,
-    edns: Option<u16>,
-    dnssec_ok: bool,
-    size: u32,
-}
-
-/// A text line (without the newline):
-/// `2026-12-03T04:05:06.789Z client=127.0.0.1 port=53000 qname=www.example. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=true size=97`.
-pub fn text_line(e: &Entry) -> String {
-    let f = e.fields();
-    let (qname, qtype, qclass) = match &f.question {
-        Some((n, t, c)) => (n.as_str(), t.as_str(), c.as_str()),
-        None => ("-", "-", "-"),
-    };
-    let edns = f.edns.map_or_else(|| "none".to_string(), |s| s.to_string());
-    format!(
-        "{} client={} port={} qname={qname} qtype={qtype} class={qclass} rcode={} transport={} edns={edns} do={} size={}",
-        crate::dns::time::rfc3339(e.time),
-        f.client,
-        f.port,
-        f.rcode,
-        f.transport,
-        f.dnssec_ok,
-        f.size
-    )
-}
-
-/// A JSON line (without the newline): `{"time":...,"client":...,...}`;
-/// no question: `qname`, `qtype` and `class` are null; no EDNS: `edns` null.
-pub fn json_line(e: &Entry) -> String {
-    /// The fields in the order a reader expects them (time first).
-    #[derive(serde::Serialize)]
-    struct Line<'a> {
-        time: String,
-        client: String,
-        port: u16,
-        qname: Option<&'a str>,
-        qtype: Option<&'a str>,
-        class: Option<&'a str>,
-        rcode: &'a str,
-        transport: &'a str,
-        edns: Option<u16>,
-        #[serde(rename = "do")]
-        dnssec_ok: bool,
-        size: u32,
+impl Entry {
+    fn qtype_name(&self) -> Mnemonic {
+        Mnemonic {
+            name: types::info(self.qtype).map(|i| i.mnemonic),
+            prefix: "TYPE",
+            number: self.qtype,
+            absent: self.qname_len == 0,
+        }
     }
-    let f = e.fields();
-    let q = f.question.as_ref();
-    let line = Line {
-        time: crate::dns::time::rfc3339(e.time),
-        client: f.client.to_string(),
-        port: f.port,
-        qname: q.map(|q| q.0.as_str()),
-        qtype: q.map(|q| q.1.as_str()),
-        class: q.map(|q| q.2.as_str()),
-        rcode: &f.rcode,
-        transport: f.transport,
-        edns: f.edns,
-        dnssec_ok: f.dnssec_ok,
-        size: f.size,
-    };
-    serde_json::to_string(&line).unwrap_or_default()
+    fn class_name(&self) -> Mnemonic {
+        Mnemonic {
+            name: types::class_mnemonic(self.qclass),
+            prefix: "CLASS",
+            number: self.qclass,
+            absent: self.qname_len == 0,
+        }
+    }
+    fn rcode_name(&self) -> Mnemonic {
+        Mnemonic {
+            name: rcode::NAMES.get(usize::from(self.rcode)).copied(),
+            prefix: "RCODE",
+            number: self.rcode,
+            absent: false,
+        }
+    }
+    fn client(&self) -> IpAddr {
+        self.client.ip()
+    }
+}
+
+/// `-` or the question name in presentation format.
+struct QName<'a>(Option<WireName<'a>>);
+
+impl fmt::Display for QName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(n) => n.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// `none` or the EDNS payload size.
+struct EdnsSize(Option<(u16, bool)>);
+
+impl fmt::Display for EdnsSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((size, _)) => write!(f, "{size}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// RFC 3339 timestamps to the millisecond, the date and time of day made
+/// once per second (a busy log writes thousands of lines per second).
+#[derive(Default)]
+struct Clock {
+    secs: u64,
+    /// `2026-12-03T04:05:06` for `secs`.
+    prefix: String,
+}
+
+impl Clock {
+    fn write(&mut self, t: SystemTime, out: &mut String) {
+        let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        if d.as_secs() != self.secs || self.prefix.is_empty() {
+            self.secs = d.as_secs();
+            let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(self.secs);
+            let full = crate::dns::time::rfc3339(whole);
+            // `...T04:05:06.000Z` without `.000Z`.
+            self.prefix = full
+                .get(..full.len().saturating_sub(5))
+                .unwrap_or_default()
+                .to_string();
+        }
+        let _ = write!(out, "{}.{:03}Z", self.prefix, d.subsec_millis());
+    }
+}
+
+/// Appends a text line (without the newline) to `out`:
+/// `2026-12-03T04:05:06.789Z client=127.0.0.1 port=53000 qname=www.example. qtype=A class=IN rcode=NOERROR transport=UDP edns=1232 do=true size=97`.
+fn write_text(e: &Entry, clock: &mut Clock, out: &mut String) {
+    clock.write(e.time, out);
+    let _ = write!(
+        out,
+        " client={} port={} qname={} qtype={} class={} rcode={} transport={} edns={} do={} size={}",
+        e.client(),
+        e.client.port(),
+        QName(e.qname()),
+        e.qtype_name(),
+        e.class_name(),
+        e.rcode_name(),
+        e.transport.name(),
+        EdnsSize(e.edns),
+        e.edns.is_some_and(|x| x.1),
+        e.size
+    );
+}
+
+/// Appends a JSON line (without the newline) to `out`, fields in reading
+/// order: `{"time":...,"client":...,...}`; no question: `qname`, `qtype`
+/// and `class` are null; no EDNS: `edns` null. `scratch` is reused for the
+/// name.
+fn write_json(e: &Entry, clock: &mut Clock, scratch: &mut String, out: &mut String) {
+    out.push_str("{\"time\":\"");
+    clock.write(e.time, out);
+    let _ = write!(
+        out,
+        "\",\"client\":\"{}\",\"port\":{}",
+        e.client(),
+        e.client.port()
+    );
+    match e.qname() {
+        Some(name) => {
+            scratch.clear();
+            let _ = write!(scratch, "{name}");
+            out.push_str(",\"qname\":\"");
+            // Presentation format is printable ASCII: only `\` and `"`
+            // need escaping in a JSON string.
+            for c in scratch.chars() {
+                if matches!(c, '\\' | '"') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            let _ = write!(
+                out,
+                "\",\"qtype\":\"{}\",\"class\":\"{}\"",
+                e.qtype_name(),
+                e.class_name()
+            );
+        }
+        None => out.push_str(",\"qname\":null,\"qtype\":null,\"class\":null"),
+    }
+    let _ = write!(
+        out,
+        ",\"rcode\":\"{}\",\"transport\":\"{}\"",
+        e.rcode_name(),
+        e.transport.name()
+    );
+    match e.edns {
+        Some((size, dnssec_ok)) => {
+            let _ = write!(out, ",\"edns\":{size},\"do\":{dnssec_ok}");
+        }
+        None => out.push_str(",\"edns\":null,\"do\":false"),
+    }
+    let _ = write!(out, ",\"size\":{}}}", e.size);
+}
+
+/// A text line (without the newline); see [`write_text`].
+pub fn text_line(e: &Entry) -> String {
+    let mut out = String::new();
+    write_text(e, &mut Clock::default(), &mut out);
+    out
+}
+
+/// A JSON line (without the newline); see [`write_json`].
+pub fn json_line(e: &Entry) -> String {
+    let mut out = String::new();
+    write_json(e, &mut Clock::default(), &mut String::new(), &mut out);
+    out
 }
 
 /// The query log's handle, shared by the sockets (which log) and the app
@@ -412,6 +509,10 @@ enum Output {
         out: BufWriter<File>,
         path: PathBuf,
         format: LogFormat,
+        clock: Clock,
+        /// The line being made, and a name being escaped (reused).
+        line: String,
+        scratch: String,
         /// A write failed: reported once until one succeeds again.
         failing: bool,
     },
@@ -429,6 +530,9 @@ impl Output {
                 out: BufWriter::with_capacity(64 * 1024, f),
                 path: path.clone(),
                 format: settings.format,
+                clock: Clock::default(),
+                line: String::with_capacity(256),
+                scratch: String::with_capacity(256),
                 failing: false,
             },
             Err(e) => {
@@ -441,13 +545,22 @@ impl Output {
     fn write(&mut self, e: &Entry) {
         match self {
             Output::Log => log_event(e),
-            Output::File { out, format, .. } => {
-                let line = match format {
-                    LogFormat::Text => text_line(e),
-                    LogFormat::Json => json_line(e),
-                };
+            Output::File {
+                out,
+                format,
+                clock,
+                line,
+                scratch,
+                ..
+            } => {
+                line.clear();
+                match format {
+                    LogFormat::Text => write_text(e, clock, line),
+                    LogFormat::Json => write_json(e, clock, scratch, line),
+                }
+                line.push('\n');
                 // Errors surface at flush (the buffer holds many lines).
-                let _ = out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n"));
+                let _ = out.write_all(line.as_bytes());
             }
         }
     }
@@ -479,28 +592,21 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// One query as an event of the server's log.
+/// One query as an event of the server's log (fields displayed, not
+/// debugged: no quotes, so a text line reads as the file's do).
 fn log_event(e: &Entry) {
-    let f = e.fields();
-    let (qname, qtype, qclass) = match &f.question {
-        Some((n, t, c)) => (n.as_str(), t.as_str(), c.as_str()),
-        None => ("-", "-", "-"),
-    };
-    // Displayed, not debugged: no quotes, so a text line reads as the
-    // file's do.
-    let edns = f.edns.map_or_else(|| "none".to_string(), |s| s.to_string());
     tracing::info!(
         target: "vigia::queries",
-        client = %f.client,
-        port = f.port,
-        qname = %qname,
-        qtype = %qtype,
-        class = %qclass,
-        rcode = %f.rcode,
-        transport = %f.transport,
-        edns = %edns,
-        "do" = f.dnssec_ok,
-        size = f.size,
+        client = %e.client(),
+        port = e.client.port(),
+        qname = %QName(e.qname()),
+        qtype = %e.qtype_name(),
+        class = %e.class_name(),
+        rcode = %e.rcode_name(),
+        transport = %e.transport.name(),
+        edns = %EdnsSize(e.edns),
+        "do" = e.edns.is_some_and(|x| x.1),
+        size = e.size,
         "query"
     );
 }
