@@ -16,8 +16,10 @@ mod control;
 mod dnssec;
 mod limits;
 pub use control::{ControlConfig, HttpLimits};
+mod log;
 pub use dnssec::{parse_days, DnssecConfig};
 pub use limits::{parse_byte_size, LimitsTable, ZoneLimits, DEFAULT_LIMITS, DEFAULT_SERIAL_QUERY_RATE};
+pub use log::{LogConfig, LogFormat};
 
 /// A configuration problem, already phrased for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -321,36 +323,6 @@ pub struct KeyConfig {
     pub algorithm: String,
     /// Base64.
     pub secret: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    #[serde(default = "default_level")]
-    pub level: String,
-    #[serde(default)]
-    pub format: LogFormat,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: default_level(),
-            format: LogFormat::Text,
-        }
-    }
-}
-
-fn default_level() -> String {
-    "info".into()
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -701,16 +673,7 @@ impl Config {
                 format!("'{}' is not an address:port", self.metrics.listen),
             )
         })?;
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return Err(self.err(
-                "log.level".into(),
-                format!(
-                    "'{}' is not a level (error, warn, info, debug, trace)",
-                    self.log.level
-                ),
-            ));
-        }
-        Ok(())
+        self.validate_log()
     }
 
     fn validate_rrl(&self) -> Result<(), ConfigError> {

@@ -21,6 +21,8 @@
 //!   rewrite answers;
 //! - [`transfer`]: AXFR/IXFR out, the IXFR journal, NOTIFY, secondary
 //!   zones in;
+//! - [`querylog`]: one line per query (`[log] queries`), written beside
+//!   the query path;
 //! - [`net`]: UDP and TCP sockets;
 //! - [`app`]: wiring it all together (start-up, reload, rebuilds);
 //!   [`cli`]: the command line.
@@ -36,6 +38,7 @@ pub mod failover;
 pub mod health;
 pub mod net;
 pub mod query;
+pub mod querylog;
 pub mod reclaim;
 pub mod snapshot;
 pub mod transfer;

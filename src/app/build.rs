@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::logs::{zone_label, Event, ZoneLine};
 use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
 use super::sign;
 use super::{App, BuildState, Loaded, ZoneState};
@@ -55,6 +56,10 @@ impl App {
         let mut inputs = Vec::with_capacity(zones.len());
         let mut states = Vec::with_capacity(zones.len());
         let current = self.snapshot.load_full();
+        // Zones served before this install (a reload), for the log lines.
+        let before: Vec<Name> = st.zones.iter().map(|z| z.origin.clone()).collect();
+        let startup = !self.is_live();
+        let mut lines = Vec::with_capacity(zones.len());
         for (zi, zone) in zones.into_iter().enumerate() {
             let (file_serial, file) = (zone.serial(), file_fingerprint(&zone));
             let origin = zone.origin.clone();
@@ -73,24 +78,42 @@ impl App {
                 None => None,
             };
             let signed = self.sign_input(&st, zi, &mut input, prev_signed.as_deref());
-            let secondary = st.config.zones.get(zi).is_some_and(|z| z.is_secondary());
+            let zc = st.config.zones.get(zi);
+            let secondary = zc.is_some_and(|z| z.is_secondary());
             if !secondary || records > 1 {
                 self.metrics
                     .events
                     .loaded(&origin.to_string(), if secondary { "copy" } else { "file" });
             }
+            let served = Served {
+                serial,
+                data,
+                file_serial,
+                file,
+            };
+            let event = match prev.get(&origin.to_string()) {
+                Some(p) if !startup && before.contains(&origin) => Event::Reloaded(*p),
+                _ => Event::Loaded,
+            };
+            let line = ZoneLine {
+                origin: &origin,
+                served,
+                records,
+                signed: signed.is_some(),
+                secondary,
+                no_copy: secondary && zc.is_some_and(|zc| !st.config.zone_path(zc).exists()),
+            };
+            lines.push(line.text(&event));
             states.push(ZoneState {
                 records,
                 origin,
                 secondary,
-                served: Served {
-                    serial,
-                    data,
-                    file_serial,
-                    file,
-                },
+                served,
             });
             inputs.push((input, signed));
+        }
+        for gone in before.iter().filter(|o| !states.iter().any(|z| &z.origin == *o)) {
+            lines.push(format!("zone {}: removed", zone_label(gone)));
         }
         // Primary zones no longer configured keep what they served.
         let was_secondary: Vec<String> = st
@@ -120,6 +143,7 @@ impl App {
             .collect();
         let snap = Arc::new(Snapshot::from_zones(built, st.settings.clone(), stats));
         self.swap_in(&st, &current, snap);
+        Self::log_zones(&lines);
         // The replaced zones are freed, and the heap given back, once the
         // last query or transfer reading them ends.
         self.reclaim.when_unshared(current);
@@ -361,10 +385,15 @@ impl App {
             file,
         };
         self.publish_serials(&st);
+        let records = input.zone.records.len();
         zones[zi] = Arc::new(ZoneData::build(zi, input, &self.reclaim));
         let stats = current.stats.clone();
         let snap = Arc::new(Snapshot::from_zones(zones, st.settings.clone(), stats));
         self.swap_in(&st, &current, snap);
+        let zone = zone_label(&st.zones[zi].origin);
+        Self::log_zones(&[format!(
+            "zone {zone}: transferred serial {serial} ({records} records)"
+        )]);
     }
 }
 

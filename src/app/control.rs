@@ -142,8 +142,10 @@ impl ControlApi for Bridge {
         self.app.retransfer_now(zone)
     }
 
-    fn set_query_log(&self, _on: bool) -> Result<Value, String> {
-        Err("query log not available in this build".into())
+    fn set_query_log(&self, on: bool) -> Result<Value, String> {
+        let now = self.app.set_query_log(on);
+        let (state, to) = (if now { "on" } else { "off" }, self.app.querylog.destination());
+        Ok(json!({"message": format!("query log {state}, to {to}"), "query_log": state, "to": to}))
     }
 
     fn refused(&self, reason: &str) {

@@ -175,7 +175,16 @@ fn describe(loaded: &Loaded) -> Vec<String> {
 /// Installs the tracing subscriber from `[log]` (RUST_LOG overrides).
 pub fn init_logging(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    // The query log's lines are info events of their own target: shown
+    // whatever `level` says (they exist only when `[log] queries` is on),
+    // unless RUST_LOG decides.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let f = EnvFilter::new(&cfg.log.level);
+        match "vigia::queries=info".parse() {
+            Ok(d) if !cfg.log.level.contains("vigia::queries") => f.add_directive(d),
+            _ => f,
+        }
+    });
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -12,6 +12,8 @@
 //! - [`control`]: what `/status` and the control channel ask of the app;
 //! - [`fds`]: the descriptor limit raised, and a reserve TCP clients
 //!   cannot take;
+//! - [`logs`]: one log line per zone loaded, reloaded or transferred (as
+//!   named prints them), and the query log's switch;
 //! - [`serve`]: start-up, signals, shutdown.
 //!
 //! A query flows: `net` (socket) -> `query::respond_from` (reads the
@@ -23,6 +25,7 @@ mod build;
 mod control;
 mod fds;
 mod load;
+mod logs;
 mod refresh;
 mod reload;
 mod runtimes;
@@ -47,6 +50,7 @@ use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Outcome, Rule};
 use crate::health::{HealthRegistry, Transition};
+use crate::querylog::QueryLog;
 use crate::reclaim::Reclaimer;
 use crate::snapshot::{Settings, Snapshot};
 use crate::transfer::journal::Journal;
@@ -120,6 +124,9 @@ pub struct App {
     /// nothing is written to the state directory and no NOTIFY leaves
     /// before, so a failed start changes nothing anywhere.
     live: AtomicBool,
+    /// The query log (`[log] queries`), shared with the sockets; switched
+    /// with [`App::set_query_log`].
+    pub querylog: Arc<QueryLog>,
 }
 
 impl App {
@@ -134,6 +141,13 @@ impl App {
         health: Arc<HealthRegistry>,
         (store, saved): (StateDir, Saved),
     ) -> Arc<App> {
+        let querylog = Arc::new(QueryLog::new(
+            logs::query_log_settings(&loaded.config),
+            metrics.querylog_dropped.clone(),
+        ));
+        if loaded.config.log.queries {
+            querylog.set_enabled(true);
+        }
         let app = Arc::new(App {
             state: Mutex::new(BuildState {
                 config: loaded.config.clone(),
@@ -157,6 +171,7 @@ impl App {
             reclaim,
             store: Mutex::new(store),
             live: AtomicBool::new(false),
+            querylog,
         });
         app.follow(&loaded.config);
         app.install(loaded, &saved.zones);
@@ -291,6 +306,8 @@ impl App {
             old.shutdown();
         }
         let n = loaded.zones.len();
+        let queries_before = self.lock().config.log.queries;
+        self.reload_query_log(queries_before, &loaded.config);
         self.follow(&loaded.config);
         let prev: BTreeMap<String, Served> = {
             let st = self.lock();
@@ -344,6 +361,7 @@ impl App {
             "rules": rules,
             "zones": zones,
             "dnssec": dnssec,
+            "query_log": self.query_log_status(),
         })
     }
 }

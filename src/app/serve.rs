@@ -247,6 +247,8 @@ async fn run(
         let _ = t.join();
     }
     drop(socket_file);
+    // The last queries' lines written before the process ends.
+    app.querylog.flush(std::time::Duration::from_secs(2));
     Ok(())
 }
 
@@ -257,6 +259,7 @@ fn shared(app: &Arc<App>, cfg: &Config, tcp_max: usize) -> Arc<Shared> {
     if let Some(s) = Arc::get_mut(&mut shared) {
         s.journal = app.journal.clone();
         s.metrics = Some(app.metrics.clone());
+        s.querylog = app.querylog.clone();
         s.set_limits(&cfg.server);
         s.rrl = cfg.rrl.enabled.then(|| {
             Rrl::new(

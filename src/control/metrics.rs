@@ -103,6 +103,8 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "vigia_control_refused_total",
         "Control channel requests refused, by reason (missing, malformed, bad_mac: 401; stale, replay, host: 403; busy: 503).",
+        "vigia_querylog_dropped_total",
+        "Query log lines dropped because the log's writer was behind (the queries were answered).",
         "counter",
     ),
 ];
@@ -140,6 +142,8 @@ pub struct Metrics {
     pub control_refused: IntCounterVec,
     /// The last load, transfers and NOTIFY of each zone, for `/status`.
     pub events: super::events::ZoneEvents,
+    /// `vigia_querylog_dropped_total`
+    pub querylog_dropped: IntCounter,
     queries: Arc<Mutex<QueryTables>>,
 }
 
@@ -174,6 +178,8 @@ impl Metrics {
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let rrl_dropped = IntCounter::with_opts(opts("vigia_rrl_dropped_total")).expect("valid metric");
         let rrl_slipped = IntCounter::with_opts(opts("vigia_rrl_slipped_total")).expect("valid metric");
+        let querylog_dropped =
+            IntCounter::with_opts(opts("vigia_querylog_dropped_total")).expect("valid metric");
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
@@ -207,8 +213,19 @@ impl Metrics {
             Box::new(rrl_dropped.clone()),
             Box::new(rrl_slipped.clone()),
             Box::new(control_refused.clone()),
+            Box::new(querylog_dropped.clone()),
             Box::new(collector),
         ];
+        // process_cpu_seconds_total, process_resident_memory_bytes,
+        // process_open_fds... read from /proc at scrape time (Linux).
+        #[cfg(target_os = "linux")]
+        let collectors = {
+            let mut c = collectors;
+            c.push(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
+            c
+        };
         for c in collectors {
             registry.register(c).expect("metric names are unique");
         }
@@ -229,6 +246,7 @@ impl Metrics {
             rrl_slipped,
             control_refused,
             events: Default::default(),
+            querylog_dropped,
             queries,
         })
     }

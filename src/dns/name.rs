@@ -412,28 +412,58 @@ impl IntoIterator for LabelOffsets {
     }
 }
 
-/// Writes a name in presentation format, escaping as BIND does.
+/// Writes a label in presentation format, escaping as BIND does: runs of
+/// plain characters in one write.
 fn write_label(f: &mut fmt::Formatter<'_>, label: &[u8]) -> fmt::Result {
-    for &b in label {
-        match b {
-            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", b as char)?,
-            0x21..=0x7e => write!(f, "{}", b as char)?,
-            _ => write!(f, "\\{:03}", b)?,
-        }
+    // Plain bytes are printable ASCII, so every run is valid UTF-8.
+    fn run(b: &[u8]) -> &str {
+        std::str::from_utf8(b).unwrap_or_default()
     }
-    Ok(())
+    let mut start = 0;
+    for (i, &b) in label.iter().enumerate() {
+        let special = matches!(b, b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$');
+        if (0x21..=0x7e).contains(&b) && !special {
+            continue;
+        }
+        f.write_str(run(&label[start..i]))?;
+        if special {
+            write!(f, "\\{}", b as char)?;
+        } else {
+            write!(f, "\\{:03}", b)?;
+        }
+        start = i + 1;
+    }
+    f.write_str(run(&label[start..]))
+}
+
+/// A wire-format name shown in presentation format with BIND's escapes,
+/// without allocating (the query log formats every question with it).
+/// A label running past the end is cut there.
+pub struct WireName<'a>(pub &'a [u8]);
+
+impl fmt::Display for WireName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let wire = self.0;
+        if !matches!(wire.first(), Some(&l) if l != 0) {
+            return f.write_str(".");
+        }
+        let mut i = 0;
+        while let Some(&len) = wire.get(i) {
+            if len == 0 {
+                break;
+            }
+            let end = (i + 1 + usize::from(len)).min(wire.len());
+            write_label(f, &wire[i + 1..end])?;
+            f.write_str(".")?;
+            i = end;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_root() {
-            return f.write_str(".");
-        }
-        for label in self.labels() {
-            write_label(f, label)?;
-            f.write_str(".")?;
-        }
-        Ok(())
+        fmt::Display::fmt(&WireName(self.wire()), f)
     }
 }
 
@@ -458,6 +488,17 @@ mod tests {
         assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
         assert_eq!(n("www.example.com.").wire(), b"\x03www\x07example\x03com\x00");
         assert!(Name::parse("www", None).is_err());
+    }
+
+    #[test]
+    fn wire_names_display_without_a_name() {
+        let name = n("a\\032b\\.c\\255.example.");
+        assert_eq!(WireName(name.wire()).to_string(), name.to_string());
+        assert_eq!(WireName(b"\x00").to_string(), ".");
+        assert_eq!(WireName(b"").to_string(), ".");
+        // A label cut short is shown as far as it goes, never a panic.
+        assert_eq!(WireName(b"\x03ab").to_string(), "ab.");
+        assert_eq!(WireName(b"\x01a\x05").to_string(), "a..");
     }
 
     #[test]

@@ -387,15 +387,23 @@ pub fn type_from_name(s: &str) -> Option<u16> {
 
 /// Mnemonic for a class number (`CLASS7` for unknown ones).
 pub fn class_name(c: u16) -> String {
-    match c {
-        class::IN => "IN".into(),
-        class::CS => "CS".into(),
-        class::CH => "CH".into(),
-        class::HS => "HS".into(),
-        class::NONE => "NONE".into(),
-        class::ANY => "ANY".into(),
-        n => format!("CLASS{n}"),
+    match class_mnemonic(c) {
+        Some(m) => m.into(),
+        None => format!("CLASS{c}"),
     }
+}
+
+/// The mnemonic of a class vigia knows by name (None: `CLASSnnn`).
+pub fn class_mnemonic(c: u16) -> Option<&'static str> {
+    Some(match c {
+        class::IN => "IN",
+        class::CS => "CS",
+        class::CH => "CH",
+        class::HS => "HS",
+        class::NONE => "NONE",
+        class::ANY => "ANY",
+        _ => return None,
+    })
 }
 
 /// Class number for a mnemonic as BIND reads them (`IN`, `CHAOS`,

@@ -8,7 +8,9 @@
 //! the current snapshot per batch (an atomic load, never a lock) and answers
 //! in place: no task, no allocation per query. UDP responses pass through
 //! response rate limiting ([`crate::query::rrl`]) when it is enabled: one
-//! limiter shared by every worker.
+//! limiter shared by every worker. When the query log is on, each answer
+//! is handed to it ([`crate::querylog`]); off, it costs one relaxed load
+//! per batch.
 //!
 //! TCP (RFC 7766): one tokio task per connection, pipelined queries answered
 //! in order, responses batched into one write while more queries are
@@ -33,6 +35,7 @@ use arc_swap::ArcSwap;
 use crate::config::ServerConfig;
 use crate::control::metrics::Metrics;
 use crate::query::rrl::Rrl;
+use crate::querylog::QueryLog;
 use crate::snapshot::Snapshot;
 use crate::transfer::journal::Journal;
 
@@ -66,6 +69,8 @@ pub struct Shared {
     pub journal: Arc<Journal>,
     /// Where outgoing transfers are counted (set by `app` before serving).
     pub metrics: Option<Arc<Metrics>>,
+    /// The query log (off unless `app` sets one that is on).
+    pub querylog: Arc<QueryLog>,
 }
 
 impl Shared {
@@ -88,6 +93,7 @@ impl Shared {
             tcp_closed: tokio::sync::Notify::new(),
             journal: Arc::default(),
             metrics: None,
+            querylog: Arc::new(QueryLog::off()),
         })
     }
 }

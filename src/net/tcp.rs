@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{bind_error, ConnGuard, Shared};
 use crate::query::{respond_from, Reply};
+use crate::querylog::{Entry, Transport};
 
 /// Binds the TCP listener for `addr`.
 pub async fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -116,6 +117,17 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 pending.extend_from_slice(&out);
                 batched += 1;
                 snap.stats.record(meta.zone, meta.qtype, meta.rcode, true);
+                if shared.querylog.enabled() {
+                    let e = Entry::new(
+                        peer,
+                        Transport::Tcp,
+                        &msg[..len],
+                        meta.rcode.into(),
+                        meta.edns,
+                        out.len(),
+                    );
+                    shared.querylog.log(e);
+                }
             }
             Reply::Drop => {}
             Reply::Transfer { qtype } => {
@@ -132,6 +144,17 @@ async fn tcp_conn(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::R
                 }
                 if let Some((zone, rcode)) = x.counted {
                     snap.stats.record(zone, qtype, rcode, true);
+                }
+                if shared.querylog.enabled() {
+                    // The first message's RCODE (a refusal is one message).
+                    let rcode = x
+                        .messages
+                        .first()
+                        .filter(|m| m.len() > 3)
+                        .map_or(0, |m| m[3] & 0x0F);
+                    let size = x.messages.iter().map(Vec::len).sum();
+                    let e = Entry::new(peer, Transport::Tcp, &msg[..len], rcode.into(), None, size);
+                    shared.querylog.log(e);
                 }
             }
         }

@@ -12,6 +12,7 @@ use super::{bind_error, Shared};
 use crate::query::respond_from;
 use crate::query::rrl::{slip_reply, Action, ResponseKey, Rrl};
 use crate::query::Reply;
+use crate::querylog::{Entry, Transport};
 
 /// Opens one UDP socket per worker on `addr` (SO_REUSEPORT).
 pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
@@ -62,6 +63,7 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
         // One snapshot for the whole batch: a swap takes effect at the next.
         let snap = shared.snapshot.load();
         let now = shared.rrl.as_ref().map_or(0, Rrl::now);
+        let logging = shared.querylog.enabled();
         for i in 0..n {
             let peer = batch.peer(i);
             let (query, out) = batch.query_and_out(i);
@@ -78,13 +80,23 @@ fn udp_loop(sock: UdpSocket, shared: &Shared) {
                     }
                     _ => Action::Send,
                 };
-                match action {
-                    Action::Send => batch.mark_send(i),
+                let sent = match action {
+                    Action::Send => out.len(),
                     Action::Slip => {
                         slip_reply(out);
-                        batch.mark_send(i);
+                        out.len()
                     }
-                    Action::Drop => {}
+                    Action::Drop => 0,
+                };
+                if logging {
+                    if let Some(peer) = peer {
+                        let edns = meta.edns;
+                        let entry = Entry::new(peer, Transport::Udp, query, meta.rcode.into(), edns, sent);
+                        shared.querylog.log(entry);
+                    }
+                }
+                if sent > 0 {
+                    batch.mark_send(i);
                 }
             }
         }

@@ -50,6 +50,9 @@ pub struct Meta {
     /// The query carried a valid server cookie (RFC 7873 5.2.5): its
     /// source address is not spoofed, so RRL lets it through.
     pub valid_cookie: bool,
+    /// The query's EDNS UDP payload size and DO bit (None: no OPT), for
+    /// the query log.
+    pub edns: Option<(u16, bool)>,
 }
 
 /// Answers one DNS message. `tcp` selects the size limit (65535) and the
@@ -109,6 +112,7 @@ pub fn respond_from(
                 qtype: 0,
                 rcode,
                 valid_cookie: options.valid_cookie,
+                edns: edns.map(|e| (e.udp_size, e.dnssec_ok)),
             })
         }
         Parsed::Query(q) => {
@@ -146,6 +150,7 @@ fn respond_query(
         qtype: q.qtype,
         rcode: rcode::NOERROR,
         valid_cookie: options.valid_cookie,
+        edns: q.edns.map(|e| (e.udp_size, e.dnssec_ok)),
     };
     let mut ext_rcode = 0u8;
     let mut not_authoritative = false;

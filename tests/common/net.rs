@@ -48,6 +48,20 @@ pub fn query_udp(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
     query_udp_timeout(addr, q, TIMEOUT)
 }
 
+/// [`query_udp`], also giving the client port it was sent from (the
+/// answer None if none came).
+pub fn query_udp_port(addr: SocketAddr, q: &[u8]) -> (Option<Vec<u8>>, u16) {
+    assert_loopback(addr);
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP socket");
+    let port = sock.local_addr().expect("its address").port();
+    let answer = sock
+        .connect(addr)
+        .and_then(|()| sock.send(q))
+        .ok()
+        .and_then(|_| recv_udp(&sock, q, TIMEOUT));
+    (answer, port)
+}
+
 /// [`query_udp`] with a deadline of `timeout`.
 pub fn query_udp_timeout(addr: SocketAddr, q: &[u8], timeout: Duration) -> Option<Vec<u8>> {
     assert_loopback(addr);
@@ -165,6 +179,20 @@ pub fn query_tcp(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
     let mut s = tcp_connect(addr)?;
     s.write_all(&tcp_frame(q)).ok()?;
     tcp_read_msg(&mut s)
+}
+
+/// [`query_tcp`], also giving the client port the connection came from
+/// (0 if it could not connect).
+pub fn query_tcp_port(addr: SocketAddr, q: &[u8]) -> (Option<Vec<u8>>, u16) {
+    let Some(mut s) = tcp_connect(addr) else {
+        return (None, 0);
+    };
+    let port = s.local_addr().map_or(0, |a| a.port());
+    let answer = s
+        .write_all(&tcp_frame(q))
+        .ok()
+        .and_then(|()| tcp_read_msg(&mut s));
+    (answer, port)
 }
 
 /// AXFR over TCP: every message until the closing SOA (or error/EOF/deadline

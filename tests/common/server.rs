@@ -103,6 +103,8 @@ pub struct ServerOpts {
     /// Loopback address to listen on; default 127.0.0.1 (the admin API
     /// is on 127.0.0.1 either way).
     pub listen_ip: Option<Ipv4Addr>,
+    /// Raw TOML lines appended to the `[log]` table (`queries = true`...).
+    pub log_extra: String,
     /// Raw TOML appended to the config (more zones, checks, rules...).
     pub extra: String,
     /// RLIMIT_NOFILE (soft, hard) set in the child before it runs, as a
@@ -185,6 +187,7 @@ impl Server {
         }
         writeln!(cfg, "\n[metrics]\nlisten = \"127.0.0.1:{mport}\"").unwrap();
         writeln!(cfg, "\n[log]\nlevel = \"info\"").unwrap();
+        cfg.push_str(&opts.log_extra);
         cfg.push_str(&opts.extra);
         let config = dir.path().join("vigia.toml");
         std::fs::write(&config, &cfg).unwrap();
