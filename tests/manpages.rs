@@ -10,36 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::docs::vigia_subcommands;
 use common::process::run_to_exit;
 use common::*;
-
-/// The subcommands `vigia --help` lists (without `help`), as "serve",
-/// "check-zone", ... and the nested ones as "dnssec keygen".
-fn subcommands() -> Vec<String> {
-    fn listed(args: &[&str]) -> Vec<String> {
-        let (code, out, err) = run_vigia(args);
-        assert_eq!(code, 0, "vigia {args:?}\n{out}\n{err}");
-        out.lines()
-            .skip_while(|l| *l != "Commands:")
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|name| *name != "help")
-            .map(str::to_string)
-            .collect()
-    }
-    let mut all = Vec::new();
-    for top in listed(&["--help"]) {
-        let nested = listed(&[top.as_str(), "--help"]);
-        all.push(top.clone());
-        all.extend(nested.into_iter().map(|sub| format!("{top} {sub}")));
-    }
-    assert!(
-        all.iter().any(|c| c == "serve") && all.iter().any(|c| c == "dnssec keygen"),
-        "the --help parser found {all:?}"
-    );
-    all
-}
 
 fn generate(args: &[&str]) {
     let (code, out, err) = run_vigia(args);
@@ -51,7 +24,7 @@ fn a_man_page_per_subcommand_and_valid_roff() {
     let dir = TempDir::new("man");
     let man = dir.path().join("man1");
     generate(&["generate", "man", man.to_str().unwrap()]);
-    let commands = subcommands();
+    let commands = vigia_subcommands();
 
     let page = |name: &str| {
         let path = man.join(format!("{name}.1"));
@@ -126,7 +99,7 @@ fn completions_name_every_subcommand() {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
     let (bash, zsh, fish) = (read("vigia.bash"), read("_vigia"), read("vigia.fish"));
-    for command in subcommands() {
+    for command in vigia_subcommands() {
         let last = command.rsplit(' ').next().unwrap();
         // bash: `cmd="vigia__subcmd__dnssec__subcmd__keygen"`; zsh:
         // `'keygen:...'`; fish: `-a "keygen"`.

@@ -34,6 +34,8 @@
 //!   in the background while a test acts;
 //! - [`zonefile`]: the zone files tests write;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
+//! - [`docs`]: the README's and docs/operations.md's examples, for the
+//!   tests that run them;
 //! - [`tools`]: finding the external programs a suite needs, and skipping
 //!   loudly (failing in CI) when one is missing.
 //!
@@ -46,6 +48,7 @@ use std::time::Duration;
 
 pub mod admin;
 pub mod cases;
+pub mod docs;
 pub mod fake_primary;
 pub mod health;
 pub mod hickory;
