@@ -63,9 +63,9 @@ enum Command {
     /// Binds every [server] listen address (UDP and TCP) and [metrics]
     /// listen, runs each health check's first probe, then answers. Logs go
     /// to standard error ([log] level and format; RUST_LOG overrides). A
-    /// reload (SIGHUP, or POST /reload on the metrics address) re-reads the
-    /// config and the zones and keeps serving the old data if they are
-    /// broken. The state directory ([server] state_dir, default
+    /// reload (SIGHUP; the other ways: docs/operations.md, section 6)
+    /// re-reads the config and the zones and keeps serving the old data if
+    /// they are broken. The state directory ([server] state_dir, default
     /// /var/lib/vigia) must be writable. Exits 1, printing the reason, when
     /// the config, a zone or a listener fails at start-up.
     Serve {
