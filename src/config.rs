@@ -156,7 +156,7 @@ fn default_state_dir() -> PathBuf {
 }
 
 fn default_listen() -> Vec<String> {
-    vec!["127.0.0.1:5353".into()]
+    vec!["127.0.0.1:5399".into()]
 }
 fn default_edns_size() -> u16 {
     1232
@@ -1141,7 +1141,7 @@ mod tests {
     #[test]
     fn minimal_config_gets_defaults() {
         let c = parse(MIN).unwrap();
-        assert_eq!(c.server.listen, vec!["127.0.0.1:5353".to_string()]);
+        assert_eq!(c.server.listen, vec!["127.0.0.1:5399".to_string()]);
         assert_eq!(c.server.edns_udp_size, 1232);
         assert_eq!(c.metrics.listen, "127.0.0.1:9153");
         assert_eq!(c.zone_path(&c.zones[0]), PathBuf::from(".").join("db.example"));

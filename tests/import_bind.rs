@@ -29,6 +29,7 @@
 
 mod common;
 use common::cases::*;
+use common::docs::doc_block;
 use common::report::{self, Allowance};
 use common::*;
 
@@ -850,29 +851,12 @@ fn ds_at_a_child_apex_is_answered_from_the_parent_like_named() {
 // docs/operations.md shows what the command prints
 // ---------------------------------------------------------------------------
 
-/// The fenced block after `<!-- MARKER -->` in docs/operations.md.
-fn doc_block(marker: &str) -> String {
-    let doc = std::fs::read_to_string(manifest_dir().join("docs/operations.md")).unwrap();
-    let at = doc
-        .find(&format!("<!-- {marker} -->"))
-        .unwrap_or_else(|| panic!("docs/operations.md has no <!-- {marker} -->"));
-    let mut lines = doc[at..].lines().skip(1);
-    assert!(
-        lines.next().is_some_and(|l| l.starts_with("```")),
-        "{marker}: no fenced block"
-    );
-    lines
-        .take_while(|l| !l.starts_with("```"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 #[test]
 fn operations_md_shows_the_real_output_on_the_thesis() {
     let tmp = TempDir::new("import-doc");
     let copy = tmp.path().join("thesis");
     copy_tree(&data(&THESIS), &copy);
-    let command = doc_block("import-bind-thesis: command");
+    let command = doc_block("docs/operations.md", "import-bind-thesis: command");
     let line = command
         .lines()
         .find(|l| l.starts_with("vigia import-bind"))
@@ -883,12 +867,12 @@ fn operations_md_shows_the_real_output_on_the_thesis() {
     let config = std::fs::read_to_string(copy.join("config.toml")).unwrap();
     assert_eq!(
         stderr,
-        doc_block("import-bind-thesis: stderr"),
+        doc_block("docs/operations.md", "import-bind-thesis: stderr"),
         "standard error differs from the doc"
     );
     assert_eq!(
         config,
-        doc_block("import-bind-thesis: config"),
+        doc_block("docs/operations.md", "import-bind-thesis: config"),
         "config.toml differs from the doc"
     );
 }

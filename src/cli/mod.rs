@@ -1,16 +1,19 @@
 //! The command line: `vigia serve`, `vigia check`, `vigia check-zone`,
-//! `vigia query`, `vigia ctl`, `vigia import-bind`, `vigia dnssec keygen|ds`.
+//! `vigia query`, `vigia ctl`, `vigia import-bind`, `vigia dnssec keygen|ds`, and the
+//! hidden `vigia generate man|completions` the packages use. The doc
+//! comments below are `--help` and, through `generate man`, the man pages.
 
 mod check;
 mod ctl;
 mod dnssec;
+mod generate;
 mod query;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// vigia: an authoritative DNS server that replaces BIND for small sites and
 /// moves names away from web servers that stop answering.
@@ -19,16 +22,54 @@ use clap::{Parser, Subcommand};
 /// named in config.toml over HTTP or TCP, and rewrites A/CNAME answers while
 /// one is down. Metrics and status are on [metrics] listen; drains, reloads
 /// and the other actions go through `vigia ctl` (the control channel).
+///
+/// Start with `vigia check --config /etc/vigia/config.toml`, then
+/// `vigia serve --config /etc/vigia/config.toml` (or `systemctl start
+/// vigia`). Each subcommand has its own page: `vigia help SUBCOMMAND`,
+/// `man vigia-SUBCOMMAND`.
 #[derive(Parser)]
-#[command(name = "vigia", version, about, long_about)]
+#[command(
+    name = "vigia",
+    version,
+    about,
+    long_about,
+    after_long_help = AFTER_LONG_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The FILES and SEE ALSO part of `vigia --help` and of vigia(1).
+const AFTER_LONG_HELP: &str = "\
+Files: /etc/vigia/config.toml is the configuration the packages install; zone \
+paths in it are relative to its folder (/etc/vigia/zones/...). /var/lib/vigia \
+is [server] state_dir's default: the serials served and the drained checks, \
+kept across restarts. The packages' systemd unit, vigia.service, runs \
+`vigia serve` as the system user vigia; installing a package neither enables \
+nor starts it.
+
+Signals (serve): SIGHUP reloads the config and every zone; SIGTERM and SIGINT \
+stop.
+
+Exit status: 0 on success, 1 on any error, printed as FILE:LINE: reason where \
+a file is at fault.
+
+See also: named(8), named-checkconf(8), named-checkzone(8), dig(1), and \
+/usr/share/doc/vigia/operations.md (docs/operations.md in the source).";
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the zones in the config (runs until SIGTERM; SIGHUP reloads).
+    ///
+    /// Binds every [server] listen address (UDP and TCP) and [metrics]
+    /// listen, runs each health check's first probe, then answers. Logs go
+    /// to standard error ([log] level and format; RUST_LOG overrides). A
+    /// reload (SIGHUP; the other ways: docs/operations.md, section 6)
+    /// re-reads the config and the zones and keeps serving the old data if
+    /// they are broken. The state directory ([server] state_dir, default
+    /// /var/lib/vigia) must be writable. Exits 1, printing the reason, when
+    /// the config, a zone or a listener fails at start-up.
     Serve {
         /// Configuration file (zone paths in it are relative to its folder).
         #[arg(short, long, default_value = "config.toml")]
@@ -133,6 +174,26 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
+    /// Man pages and shell completions from these definitions (packaging).
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// Write vigia.1 and one page per subcommand (vigia-serve.1, ...) into DIR.
+    Man {
+        /// Output folder (created if missing).
+        dir: PathBuf,
+    },
+    /// Write the completion script for SHELL to standard output, or into
+    /// DIR (vigia.bash, _vigia, vigia.fish).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+        /// Output folder (created if missing); standard output without it.
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +261,10 @@ pub fn main() -> ExitCode {
             true => ExitCode::SUCCESS,
             false => ExitCode::FAILURE,
         },
+        Command::Generate(GenerateCommand::Man { dir }) => generate::man(Cli::command(), &dir),
+        Command::Generate(GenerateCommand::Completions { shell, dir }) => {
+            generate::completions(Cli::command(), shell, dir.as_deref())
+        }
         Command::Query {
             name,
             rtype,

@@ -36,6 +36,8 @@
 //!   in the background while a test acts;
 //! - [`zonefile`]: the zone files tests write;
 //! - [`tempdir`]: scratch directories ([`TempDir`]);
+//! - [`docs`]: the README's and docs/operations.md's examples, for the
+//!   tests that run them;
 //! - [`tools`]: finding the external programs a suite needs, and skipping
 //!   loudly (failing in CI) when one is missing;
 //! - [`unbound`]: a validating unbound in front of a signed server, and the
@@ -51,6 +53,7 @@ use std::time::Duration;
 pub mod admin;
 pub mod cases;
 pub mod ctl;
+pub mod docs;
 pub mod fake_primary;
 pub mod health;
 pub mod hickory;
