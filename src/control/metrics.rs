@@ -103,6 +103,9 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "vigia_control_refused_total",
         "Control channel requests refused, by reason (missing, malformed, bad_mac: 401; stale, replay, host: 403; busy: 503).",
+        "counter",
+    ),
+    (
         "vigia_querylog_dropped_total",
         "Query log lines dropped because the log's writer was behind (the queries were answered).",
         "counter",
