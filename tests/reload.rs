@@ -468,3 +468,13 @@ fn cookie_secrets_survive_reloads_and_follow_the_config() {
     );
     assert_eq!(cookie_answer(&site, &made), made);
 }
+
+#[test]
+fn a_sighup_as_soon_as_it_answers_reloads_it() {
+    // Server::start returns once vigia answers DNS: the signal handlers
+    // must already be there (a `systemctl reload` right after start), or
+    // SIGHUP's default action kills the server.
+    let mut site = Site::start();
+    assert_eq!(site.reload(Via::Hup), Ok(()));
+    assert!(site.server.alive(), "vigia died of an early SIGHUP");
+}

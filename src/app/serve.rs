@@ -162,6 +162,9 @@ async fn run(
     side: Side,
 ) -> anyhow::Result<()> {
     let cfg = loaded.config.clone();
+    // Before any socket answers: a SIGHUP sent as soon as vigia answers (a
+    // `systemctl reload` right after start) must reload, not kill it.
+    let signals = Signals::install();
     let listeners = bind_all(&cfg, workers).await?;
 
     let names: Vec<String> = loaded.zones.iter().map(|z| z.origin.to_string()).collect();
@@ -234,7 +237,7 @@ async fn run(
         zones = app.lock().zones.len(),
         "vigia serving"
     );
-    wait_for_signals(&reloads).await;
+    wait_for_signals(signals, &reloads).await;
     tracing::info!("shutting down");
     shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     app.health.load().shutdown();
@@ -330,26 +333,41 @@ fn spawn_reloads(app: &Arc<App>) -> anyhow::Result<Reloads> {
     Reloads::spawn(reload, move || settling.settle_memory()).context("starting the reload thread")
 }
 
+/// The signals vigia handles, caught from the start of `serve` (None if
+/// they could not be installed).
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Option<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Signals {
+            hup: signal(SignalKind::hangup()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+        })
+    }
+}
+
 /// SIGHUP asks for a reload (SIGHUPs during one coalesce into one more);
-/// SIGTERM and SIGINT stop, even in the middle of a reload.
-async fn wait_for_signals(reloads: &Reloads) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+/// SIGTERM and SIGINT stop, even in the middle of a reload. Signals that
+/// came during start-up are acted on now.
+async fn wait_for_signals(signals: Option<Signals>, reloads: &Reloads) {
+    let Some(mut s) = signals else {
         tracing::error!("cannot install signal handlers; stop vigia with SIGKILL");
         std::future::pending::<()>().await;
         return;
     };
     loop {
         tokio::select! {
-            _ = hup.recv() => {
+            _ = s.hup.recv() => {
                 reloads.request();
             }
-            _ = term.recv() => return,
-            _ = int.recv() => return,
+            _ = s.term.recv() => return,
+            _ = s.int.recv() => return,
         }
     }
 }
