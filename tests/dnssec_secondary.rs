@@ -16,7 +16,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::http_backend::Mode as Web;
-use common::lookup::serial_at;
 use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER, WEBSERVER};
 use common::unbound::{secure, Unbound};
 use common::wait::until_found as wait_for;
@@ -155,21 +154,7 @@ fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) 
         ..SiteOpts::default()
     });
     let named = Named::start_secondary(&named_bin, named_port, FORWARD, site.vigia.addr, None);
-    let follow_serial = |what: &str| {
-        let want = serial_at(site.vigia.addr, FORWARD).unwrap();
-        wait_for(
-            Duration::from_secs(15),
-            what,
-            || (serial_at(named.addr, FORWARD) == Some(want)).then_some(()),
-            || {
-                format!(
-                    "named serves {:?}, vigia {want}:\n{}",
-                    serial_at(named.addr, FORWARD),
-                    named.log()
-                )
-            },
-        );
-    };
+    let follow_serial = |what: &str| named.follow(site.vigia.addr, FORWARD, what, Duration::from_secs(15));
     follow_serial("named transfers the signed zone");
     rrsig_ttls_are_original_ttls(site.vigia.addr);
     let denial = if nsec3 { NSEC3 } else { NSEC };

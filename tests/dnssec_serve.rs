@@ -269,7 +269,6 @@ fn unix_now() -> u64 {
 
 #[test]
 fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
-    use common::lookup::serial_at;
     let Some(tools) = tools("a_bind_secondary_of_the_signed_site") else {
         return;
     };
@@ -287,21 +286,7 @@ fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
         ..SiteOpts::default()
     });
     let named = common::Named::start_secondary(&named_bin, named_port, FORWARD, site.vigia.addr, None);
-    let follow_serial = |what: &str| {
-        let want = serial_at(site.vigia.addr, FORWARD).unwrap();
-        wait_for(
-            Duration::from_secs(15),
-            what,
-            || (serial_at(named.addr, FORWARD) == Some(want)).then_some(()),
-            || {
-                format!(
-                    "named serves {:?}, vigia {want}:\n{}",
-                    serial_at(named.addr, FORWARD),
-                    named.log()
-                )
-            },
-        );
-    };
+    let follow_serial = |what: &str| named.follow(site.vigia.addr, FORWARD, what, Duration::from_secs(15));
     follow_serial("named transfers the signed zone");
     // The validating resolver asks only the secondary.
     let u = Unbound::start(&tools[0], named.addr, &site.ds);

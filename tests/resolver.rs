@@ -27,21 +27,9 @@ use common::{free_port, parse, query_udp_timeout, tools, wait, Msg, TempDir, A, 
 
 const RULE_TTL: Duration = Duration::from_secs(2);
 /// Detection: interval x fall + timeout, with room for a busy machine.
-const DETECTION: Duration = Duration::from_millis(200 * 2 + 500 + 1000);
+use common::unbound::NOT_LOOPBACK;
 
-/// Every IPv4 range but 127.0.0.0/8, and all of IPv6 but ::1.
-const NOT_LOOPBACK: &[&str] = &[
-    "0.0.0.0/2",
-    "64.0.0.0/3",
-    "96.0.0.0/4",
-    "112.0.0.0/5",
-    "120.0.0.0/6",
-    "124.0.0.0/7",
-    "126.0.0.0/8",
-    "128.0.0.0/1",
-    "::/1",
-    "8000::/1",
-];
+const DETECTION: Duration = Duration::from_millis(200 * 2 + 500 + 1000);
 
 /// The paths of unbound and unbound-checkconf, or None (after a loud
 /// skip) when they are missing; with CI=true a missing unbound fails.

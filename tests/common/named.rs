@@ -179,6 +179,24 @@ impl Named {
         Named { addr, daemon, dir }
     }
 
+    /// Waits up to `within` until this secondary serves the serial
+    /// `primary` serves for `zone` now; panics with named's log if not.
+    pub fn follow(&self, primary: SocketAddr, zone: &str, what: &str, within: Duration) {
+        let want = super::lookup::serial_at(primary, zone).expect("the primary's serial");
+        super::wait::until_found(
+            within,
+            what,
+            || (super::lookup::serial_at(self.addr, zone) == Some(want)).then_some(()),
+            || {
+                format!(
+                    "named serves {:?}, the primary {want}:\n{}",
+                    super::lookup::serial_at(self.addr, zone),
+                    self.log()
+                )
+            },
+        );
+    }
+
     /// named's log so far.
     pub fn log(&self) -> String {
         self.daemon.log()
