@@ -21,9 +21,8 @@
 //!   rewrite answers;
 //! - [`transfer`]: AXFR/IXFR out, the IXFR journal, NOTIFY, secondary
 //!   zones in;
-//! - [`querylog`]: one line per query (`[log] queries`), written beside
-//!   the query path;
-//! - [`net`]: UDP and TCP sockets;
+//! - [`net`]: UDP and TCP sockets, and the query log they feed
+//!   (`net::querylog`, written beside the query path);
 //! - [`app`]: wiring it all together (start-up, reload, rebuilds);
 //!   [`cli`]: the command line.
 
@@ -38,7 +37,6 @@ pub mod failover;
 pub mod health;
 pub mod net;
 pub mod query;
-pub mod querylog;
 pub mod reclaim;
 pub mod snapshot;
 pub mod transfer;

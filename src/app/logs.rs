@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::dns::Name;
-use crate::querylog::Settings;
+use crate::net::querylog::Settings;
 
 use super::serials::Served;
 use super::App;

@@ -50,7 +50,7 @@ use crate::dns::cookie::Secrets;
 use crate::dns::Name;
 use crate::failover::{self, Outcome, Rule};
 use crate::health::{HealthRegistry, Transition};
-use crate::querylog::QueryLog;
+use crate::net::querylog::QueryLog;
 use crate::reclaim::Reclaimer;
 use crate::snapshot::{Settings, Snapshot};
 use crate::transfer::journal::Journal;

@@ -9,7 +9,7 @@
 //! in place: no task, no allocation per query. UDP responses pass through
 //! response rate limiting ([`crate::query::rrl`]) when it is enabled: one
 //! limiter shared by every worker. When the query log is on, each answer
-//! is handed to it ([`crate::querylog`]); off, it costs one relaxed load
+//! is handed to it ([`querylog`]); off, it costs one relaxed load
 //! per batch.
 //!
 //! TCP (RFC 7766): one tokio task per connection, pipelined queries answered
@@ -20,6 +20,7 @@
 //! cap on pipelined queries answered before their answers are written.
 
 pub mod batch;
+pub mod querylog;
 pub mod tcp;
 pub mod udp;
 
@@ -35,9 +36,9 @@ use arc_swap::ArcSwap;
 use crate::config::ServerConfig;
 use crate::control::metrics::Metrics;
 use crate::query::rrl::Rrl;
-use crate::querylog::QueryLog;
 use crate::snapshot::Snapshot;
 use crate::transfer::journal::Journal;
+use querylog::QueryLog;
 
 pub use tcp::{bind_tcp, serve_tcp};
 pub use udp::{bind_udp, spawn_udp};

@@ -12,8 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{bind_error, ConnGuard, Shared};
+use crate::net::querylog::{Entry, Transport};
 use crate::query::{respond_from, Reply};
-use crate::querylog::{Entry, Transport};
 
 /// Binds the TCP listener for `addr`.
 pub async fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {

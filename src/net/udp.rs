@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::batch::Batch;
 use super::{bind_error, Shared};
+use crate::net::querylog::{Entry, Transport};
 use crate::query::respond_from;
 use crate::query::rrl::{slip_reply, Action, ResponseKey, Rrl};
 use crate::query::Reply;
-use crate::querylog::{Entry, Transport};
 
 /// Opens one UDP socket per worker on `addr` (SO_REUSEPORT).
 pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
