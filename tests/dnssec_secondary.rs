@@ -167,12 +167,7 @@ fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) 
     }
 
     site.master.set(Web::Stopped);
-    wait_for(
-        Duration::from_secs(10),
-        "vigia's www leaves master",
-        || (common::lookup::cname_at(site.vigia.addr, "www.no-paladar.com.br")?.1 == WEBSERVER).then_some(()),
-        || site.vigia.stderr(),
-    );
+    site.wait_www(WEBSERVER, Duration::from_secs(10));
     follow_serial("named follows the failover");
     same_proofs(site.vigia.addr, &named, denial, "after the failover");
     rrsig_ttls_are_original_ttls(site.vigia.addr);

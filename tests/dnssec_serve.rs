@@ -295,12 +295,7 @@ fn a_bind_secondary_of_the_signed_site_follows_a_failover_and_validates() {
     secure(&u, "master.no-paladar.com.br", TXT, 0);
 
     site.master.set(Web::Stopped);
-    wait_for(
-        Duration::from_secs(10),
-        "vigia's www leaves master",
-        || (common::lookup::cname_at(site.vigia.addr, "www.no-paladar.com.br")?.1 == WEBSERVER).then_some(()),
-        || site.vigia.stderr(),
-    );
+    site.wait_www(WEBSERVER, Duration::from_secs(10));
     follow_serial("named follows the failover");
     let answers = follow(
         &u,

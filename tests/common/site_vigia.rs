@@ -158,4 +158,15 @@ impl Site {
             _dir: dir,
         }
     }
+
+    /// Waits up to `within` until vigia answers `www` with a CNAME to
+    /// `target`; panics with vigia's log if not.
+    pub fn wait_www(&self, target: &str, within: std::time::Duration) {
+        super::wait::until_found(
+            within,
+            &format!("vigia's www moves to {target}"),
+            || (super::lookup::cname_at(self.vigia.addr, "www.no-paladar.com.br")?.1 == target).then_some(()),
+            || self.vigia.stderr(),
+        );
+    }
 }
