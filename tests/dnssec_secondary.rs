@@ -7,6 +7,9 @@
 //! unbound that asks only BIND finds every answer secure, the failover
 //! answers and the proofs included.
 //!
+//! A vigia secondary of the signed zone serves the same proofs, from the
+//! chain it transferred.
+//!
 //! Needs named (bind9), unbound and dig; without them the tests say loudly
 //! they were skipped (and fail when CI=true).
 
@@ -19,7 +22,7 @@ use common::http_backend::Mode as Web;
 use common::site_vigia::{Site, SiteOpts, FORWARD, MASTER, WEBSERVER};
 use common::unbound::{secure, Unbound};
 use common::wait::until_found as wait_for;
-use common::{free_port, parse, query_udp_timeout, Msg, Named, A, Q, TXT};
+use common::{free_port, parse, query_udp_timeout, Msg, Named, Server, ServerOpts, ZoneSpec, A, Q, TXT};
 
 const RRSIG: u16 = 46;
 const NSEC: u16 = 47;
@@ -70,16 +73,16 @@ fn proof(m: &Msg) -> Vec<String> {
     v
 }
 
-/// Each question of [`PROVEN`] asked of vigia and of BIND: same rcode,
-/// same answer, and the same proof (NSEC or NSEC3 as `denial`, with
-/// their RRSIGs) in the authority section.
-fn same_proofs(vigia: SocketAddr, named: &Named, denial: u16, when: &str) {
+/// Each question of [`PROVEN`] asked of vigia and of a secondary: same
+/// rcode, same answer, and the same proof (NSEC or NSEC3 as `denial`,
+/// with their RRSIGs) in the authority section.
+fn same_proofs(vigia: SocketAddr, secondary: SocketAddr, denial: u16, when: &str) {
     for &(name, qtype, rcode) in PROVEN {
-        let (v, b) = (ask_do(vigia, name, qtype), ask_do(named.addr, name, qtype));
+        let (v, b) = (ask_do(vigia, name, qtype), ask_do(secondary, name, qtype));
         assert_eq!(v.rcode, rcode, "vigia {name}/{qtype} ({when}):\n{}", v.dump());
         let ctx = || {
             format!(
-                "{name}/{qtype} {when}\n--- vigia ---\n{}\n--- named ---\n{}",
+                "{name}/{qtype} {when}\n--- vigia ---\n{}\n--- secondary ---\n{}",
                 v.dump(),
                 b.dump()
             )
@@ -131,6 +134,59 @@ fn a_bind_secondary_serves_vigias_nsec3_proofs_through_a_failover() {
     secondary_serves_the_proofs(true, 23, 116);
 }
 
+/// vigia as the secondary (`type = "secondary"`) of a signed zone serves
+/// its primary's proofs too: the NSEC or NSEC3 chain it transferred is
+/// what its NXDOMAIN and NODATA answers prove absence with, and a
+/// validating resolver that asks only the secondary finds them secure.
+#[test]
+fn a_vigia_secondary_serves_its_signed_primarys_nsec_proofs() {
+    vigia_secondary_serves_the_proofs(false, 24, 119);
+}
+
+#[test]
+fn a_vigia_secondary_serves_its_signed_primarys_nsec3_proofs() {
+    vigia_secondary_serves_the_proofs(true, 25, 120);
+}
+
+fn vigia_secondary_serves_the_proofs(nsec3: bool, primary_octet: u8, unbound_octet: u8) {
+    let test = "a_vigia_secondary_serves_its_signed_primarys_proofs";
+    let Some([unbound]) = common::tools::require(test, [("unbound", "unbound")]) else {
+        return;
+    };
+    let site = Site::start(SiteOpts {
+        dnssec: true,
+        nsec3,
+        forward_extra: WILDCARD,
+        listen_ip: Some(Ipv4Addr::new(127, 0, 0, primary_octet)),
+        ..SiteOpts::default()
+    });
+    let copy = common::TempDir::new("signed-copy");
+    let secondary = Server::start(ServerOpts::new(vec![ZoneSpec::secondary(
+        FORWARD,
+        copy.path().join("copy.zone"),
+        &[site.vigia.addr],
+    )]));
+    let serial = site.vigia.serial(FORWARD);
+    wait_for(
+        Duration::from_secs(15),
+        "the vigia secondary transfers the signed zone",
+        || (secondary.serial(FORWARD) == serial).then_some(()),
+        || {
+            format!(
+                "secondary at {:?}, primary at {serial:?}\n{}",
+                secondary.serial(FORWARD),
+                secondary.stderr()
+            )
+        },
+    );
+    let denial = if nsec3 { NSEC3 } else { NSEC };
+    same_proofs(site.vigia.addr, secondary.addr, denial, "from a vigia secondary");
+    let u = Unbound::start_for(&unbound, secondary.addr, &site.ds, &[FORWARD], unbound_octet);
+    for &(name, qtype, rcode) in PROVEN {
+        secure(&u, name, qtype, rcode);
+    }
+}
+
 fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) {
     let test = if nsec3 {
         "a_bind_secondary_serves_vigias_nsec3_proofs"
@@ -158,7 +214,7 @@ fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) 
     follow_serial("named transfers the signed zone");
     rrsig_ttls_are_original_ttls(site.vigia.addr);
     let denial = if nsec3 { NSEC3 } else { NSEC };
-    same_proofs(site.vigia.addr, &named, denial, "before the failover");
+    same_proofs(site.vigia.addr, named.addr, denial, "before the failover");
 
     // The resolver asks only the secondary.
     let u = Unbound::start_for(&unbound, named.addr, &site.ds, &[FORWARD], unbound_octet);
@@ -169,7 +225,7 @@ fn secondary_serves_the_proofs(nsec3: bool, vigia_octet: u8, unbound_octet: u8) 
     site.master.set(Web::Stopped);
     site.wait_www(WEBSERVER, Duration::from_secs(10));
     follow_serial("named follows the failover");
-    same_proofs(site.vigia.addr, &named, denial, "after the failover");
+    same_proofs(site.vigia.addr, named.addr, denial, "after the failover");
     rrsig_ttls_are_original_ttls(site.vigia.addr);
     let log = named.log();
     assert!(

@@ -332,6 +332,44 @@ pub fn canonical_key_into(name: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// [`canonical_key`] in a fixed buffer, for the query path (no
+/// allocation). A key is at most 510 octets: every octet of a 255-octet
+/// name doubled, less one per label, plus two per label.
+pub struct CanonicalKey {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl CanonicalKey {
+    pub fn of(name: &[u8]) -> CanonicalKey {
+        let mut k = CanonicalKey {
+            buf: [0; 512],
+            len: 0,
+        };
+        for o in label_offsets(name).iter().rev() {
+            for &b in label_at(name, o) {
+                match b {
+                    0 => k.push(&[0, 1]),
+                    b => k.push(&[b.to_ascii_lowercase()]),
+                }
+            }
+            k.push(&[0, 0]);
+        }
+        k
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + b.len()) {
+            d.copy_from_slice(b);
+            self.len += b.len();
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// The canonical order of two valid wire names (RFC 4034 6.1), the same
 /// as [`canonical_key`]'s, without allocating.
 pub fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {

@@ -21,7 +21,7 @@ mod store;
 use super::canonical::rrset_wire;
 use super::keys::DnssecKey;
 use super::nsec::{nsec_chain, DenialName};
-use super::nsec3::{hashed_owner, nsec3_chain, nsec3_hash, Nsec3Params};
+use super::nsec3::{nsec3_chain, Nsec3Params};
 use super::sign::{sign_body, verify_rrsig, CanonicalRrset, RrsigFields, SignError, Validity};
 use super::text::name_to_text;
 use crate::dns::hash::FxMap;
@@ -132,49 +132,6 @@ impl SignedZone {
     /// unsigned RRsets (glue, delegation NS) and unknown ones.
     pub fn rrsigs(&self, owner: &[u8], t: u16) -> &[Signature] {
         self.store.get(&canonical_key(owner), t).map_or(&[], |s| &s.sigs)
-    }
-
-    /// The owner of the NSEC record at or before `name` in canonical order
-    /// (wrapping to the last): the NSEC that proves `name` (or, for a name
-    /// that does not exist, the one that covers it). None with NSEC3.
-    pub fn nsec_at_or_before(&self, name: &[u8]) -> Option<&[u8]> {
-        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC)?;
-        let after = chain.partition_point(|r| canonical_cmp(&r.owner, name) != Ordering::Greater);
-        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
-        Some(&chain[i].owner)
-    }
-
-    /// The NSEC3 parameters of the chain (from the NSEC3PARAM record);
-    /// None for an NSEC chain.
-    pub fn nsec3_params(&self) -> Option<Nsec3Params> {
-        // Among the few apex records before the chain: never a walk of it.
-        let p = self
-            .generated
-            .iter()
-            .take_while(|r| !is_chain(r))
-            .find(|r| r.rtype == rtype::NSEC3PARAM)?;
-        let salt_len = usize::from(*p.rdata.get(4)?);
-        Some(Nsec3Params {
-            iterations: u16::from_be_bytes([*p.rdata.get(2)?, *p.rdata.get(3)?]),
-            salt: p.rdata.get(5..5 + salt_len)?.to_vec(),
-        })
-    }
-
-    /// The owner of the NSEC3 record that matches `name`'s hash (true) or
-    /// covers it (false). None for an NSEC chain.
-    pub fn nsec3_for(&self, name: &[u8], params: &Nsec3Params) -> Option<(&[u8], bool)> {
-        let chain = self.chain().filter(|c| c[0].rtype == rtype::NSEC3)?;
-        let owner = hashed_owner(&nsec3_hash(name, params), &self.origin);
-        let after = chain.partition_point(|r| canonical_cmp(&r.owner, &owner) != Ordering::Greater);
-        let i = after.checked_sub(1).unwrap_or(chain.len() - 1);
-        let found = &chain[i].owner;
-        Some((found, found.eq_ignore_ascii_case(&owner)))
-    }
-
-    /// The NSEC or NSEC3 chain (it follows the few apex records).
-    fn chain(&self) -> Option<&[RawRecord]> {
-        let start = self.generated.iter().position(is_chain)?;
-        Some(&self.generated[start..])
     }
 
     /// Number of RRSIG records.

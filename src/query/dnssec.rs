@@ -8,7 +8,7 @@
 use crate::dns::name::label_offsets;
 use crate::dns::rtype;
 use crate::dns::writer::{FieldRef, Owner, Section, Writer};
-use crate::snapshot::{Node, RRset, RdataRef, ZoneData};
+use crate::snapshot::{DenialChain, Node, RRset, RdataRef, ZoneData};
 
 /// True if this RRSIG covers type `t`.
 fn covers(rd: &RdataRef<'_>, t: u16) -> bool {
@@ -51,40 +51,25 @@ fn nsec_for<'z>(
     name: &[u8],
     skip: Option<&[u8]>,
 ) -> (Option<&'z [u8]>, bool) {
-    let Some(signed) = &zone.dnssec else {
+    let Some(chain) = &zone.denial else {
         return (None, true);
     };
-    let mut buf = [0u8; 256];
-    let key: &'z [u8] = match zone.nodes.get(name) {
-        Some(n) if n.get(rtype::NSEC).is_some() => n.key(),
-        _ => match signed
-            .nsec_at_or_before(name)
-            .and_then(|o| zone.nodes.get(lower(&mut buf, o)))
-        {
-            Some(n) => n.key(),
+    let node = match zone.nodes.get(name) {
+        Some(n) if n.get(rtype::NSEC).is_some() => n,
+        _ => match chain.nsec_at_or_before(&zone.nodes, name) {
+            Some(n) => n,
             None => return (None, true),
         },
     };
+    let key = node.key();
     if skip == Some(key) {
         return (Some(key), true);
     }
-    let Some(node) = zone.nodes.get(key) else {
-        return (None, true);
-    };
     let Some(nsec) = node.get(rtype::NSEC) else {
         return (None, true);
     };
     let fitted = signed_rrset(w, Section::Authority, Owner::Name(node.owner(key)), &node, &nsec);
     (Some(key), fitted)
-}
-
-/// `name` lower-cased into `buf`.
-fn lower<'b>(buf: &'b mut [u8; 256], name: &[u8]) -> &'b [u8] {
-    let n = name.len().min(255);
-    for (d, s) in buf.iter_mut().zip(&name[..n]) {
-        *d = s.to_ascii_lowercase();
-    }
-    &buf[..n]
 }
 
 /// The closest encloser of `name` (lower-cased, in `zone`): its longest
@@ -156,7 +141,7 @@ pub fn wildcard_proof(w: &mut Writer<'_>, zone: &ZoneData, name: &[u8]) -> bool 
 /// A referral (RFC 4035 3.1.4): the cut's signed DS, or the NSEC at the
 /// cut that proves it has none.
 pub fn referral_proof(w: &mut Writer<'_>, zone: &ZoneData, cut: &Node<'_>, key: &[u8]) -> bool {
-    if zone.dnssec.is_none() {
+    if zone.denial.is_none() {
         return true;
     }
     match cut.get(rtype::DS) {
@@ -183,16 +168,16 @@ fn next_closer<'n>(name: &'n [u8], ce: &[u8]) -> &'n [u8] {
 /// NSEC3 records written to one answer (RFC 5155 7.2), each once.
 struct Nsec3Proof<'z> {
     zone: &'z ZoneData,
-    params: crate::dnssec::nsec3::Nsec3Params,
+    chain: &'z DenialChain,
     written: [Option<&'z [u8]>; 4],
 }
 
 impl<'z> Nsec3Proof<'z> {
     fn of(zone: &'z ZoneData) -> Option<Nsec3Proof<'z>> {
-        let params = zone.dnssec.as_ref()?.nsec3_params()?;
+        let chain = zone.denial.as_ref().filter(|c| c.is_nsec3())?;
         Some(Nsec3Proof {
             zone,
-            params,
+            chain,
             written: [None; 4],
         })
     }
@@ -206,14 +191,7 @@ impl<'z> Nsec3Proof<'z> {
     /// The NSEC3 RRset (and RRSIGs) matching or covering `name`'s hash
     /// (which one the zone has decides: a name that exists matches).
     fn write(&mut self, w: &mut Writer<'_>, name: &[u8]) -> bool {
-        let Some(signed) = &self.zone.dnssec else {
-            return true;
-        };
-        let Some((owner, _)) = signed.nsec3_for(name, &self.params) else {
-            return true;
-        };
-        let mut buf = [0u8; 256];
-        let Some(node) = self.zone.nodes.get(lower(&mut buf, owner)) else {
+        let Some((node, _)) = self.chain.nsec3_for(&self.zone.nodes, name) else {
             return true;
         };
         let key = node.key();

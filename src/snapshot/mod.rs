@@ -16,13 +16,15 @@ use crate::dns::name::{is_subdomain_wire, parent_wire};
 use crate::dns::tsig::Keyring;
 use crate::reclaim::Reclaimer;
 
+mod denial;
 mod nodes;
 pub mod pace;
 pub mod secondary;
 pub mod stats;
 mod zone;
 
-pub use nodes::{Node, Nodes, RRset, RdataIter, RdataRef, Rdatas};
+pub use denial::DenialChain;
+pub use nodes::{Node, NodeRef, Nodes, RRset, RdataIter, RdataRef, Rdatas};
 pub use pace::Pacer;
 pub use secondary::SecondaryState;
 pub use stats::QueryStats;

@@ -95,6 +95,20 @@ impl Nodes {
             .map(|&s| self.node_at((s as u32 - 1) as usize))
     }
 
+    /// Every node with its handle (for indexes that point at nodes).
+    pub fn handles(&self) -> impl Iterator<Item = (NodeRef, Node<'_>)> {
+        self.slots
+            .iter()
+            .filter(|&&s| s != 0)
+            .map(|&s| (NodeRef(s as u32 - 1), self.node_at((s as u32 - 1) as usize)))
+    }
+
+    /// The node a handle from [`Self::handles`] of these nodes names.
+    #[inline]
+    pub fn at(&self, r: NodeRef) -> Node<'_> {
+        self.node_at(r.0 as usize)
+    }
+
     fn node_at(&self, off: usize) -> Node<'_> {
         let a = &self.arena[off..];
         let klen = a[0] as usize;
@@ -114,6 +128,11 @@ impl Nodes {
         }
     }
 }
+
+/// Where a node starts in its zone's arena: valid only with the [`Nodes`]
+/// it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeRef(pub(super) u32);
 
 /// One owner name in a zone (possibly an empty non-terminal).
 #[derive(Clone, Copy, Debug)]
