@@ -37,6 +37,13 @@
 #   benches/dnssec_failover.sh                     # both configurations
 #   RUNS=20 CONFIGS=site benches/dnssec_failover.sh
 #   OUT=/tmp/sigfo benches/dnssec_failover.sh      # keep configs, logs, probe files
+#   STATE_BASE=/dev/shm benches/dnssec_failover.sh # vigia's state_dir on tmpfs
+#
+# vigia writes the new serial to its state directory (state.json, fsync of
+# the file and the directory) before it serves the new snapshot, so the
+# figures include the fsyncs of the file system holding the state
+# directory: by default the temp dir's, as for /var/lib/vigia on the site;
+# STATE_BASE puts it elsewhere (tmpfs: no disk in the path).
 #
 # Only loopback addresses are used. Needs python3, dig and delv
 # (bind9-dnsutils), dnssec-verify (bind9-utils) and cargo. Everything it
@@ -71,6 +78,13 @@ else
     work=$(mktemp -d /tmp/vigia-dnssec-failover.XXXXXX)
 fi
 
+# vigia's state directories: in the temp dir, or in one of STATE_BASE's.
+if [ -n "${STATE_BASE:-}" ]; then
+    states=$(mktemp -d "$STATE_BASE/vigia-dnssec-failover-state.XXXXXX")
+else
+    states=$work
+fi
+
 declare -A PID=()
 cleanup() {
     for k in "${!PID[@]}"; do
@@ -78,6 +92,7 @@ cleanup() {
     done
     wait 2>/dev/null || true
     [ -n "${OUT:-}" ] || rm -rf "$work"
+    [ -z "${STATE_BASE:-}" ] || rm -rf "$states"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -422,7 +437,7 @@ config() {
     cat <<EOF
 [server]
 listen = ["$DNS_IP:$DNS_PORT"]
-state_dir = "$work/state-$1"
+state_dir = "$states/state-$1"
 
 [[zone]]
 name = "$ZONE"
