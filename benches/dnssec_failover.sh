@@ -160,8 +160,12 @@ PY
 # ---------------------------------------------------------------------------
 # The probe: www A with DO=1 over UDP, one query outstanding, every PROBE_US.
 # Writes to OUTFILE (flushed line by line):
-#   change T_US TARGET SERIAL   first answer with a new CNAME target and its
-#                               RRSIG (SERIAL: the SOA asked right after)
+#   change T_US TARGET SERIAL PREV_US
+#                               first answer with a new CNAME target and its
+#                               RRSIG (SERIAL: the SOA asked right after;
+#                               PREV_US: when the query before it was sent,
+#                               answered with the old target: the new
+#                               answer became available between the two)
 #   unsigned T_US TARGET        an answer without an RRSIG over the CNAME
 #   fail T_US REASON            no answer within 1 s, or not a good answer
 #   total QUERIES SIGNED UNSIGNED FAILED   when stopped (SIGTERM)
@@ -255,8 +259,9 @@ qid = int.from_bytes(os.urandom(2), "big")
 
 def ask(name, qtype, do):
     """(receive time in us, answer RRs, message) or raises."""
-    global qid
+    global qid, sent
     qid = (qid + 1) & 0xFFFF
+    sent = int(time.time() * 1e6)
     sock.send(query(qid, name, qtype, do))
     while True:
         msg = sock.recv(4096)
@@ -280,9 +285,11 @@ def serial():
 
 total = signed = unsigned = failed = 0
 last = None
+sent = prev_sent = 0
 next_at = time.monotonic()
 while not stop:
     total += 1
+    prev_sent = sent
     try:
         t, rrs, msg = ask(qname, A, True)
         target = None
@@ -302,7 +309,7 @@ while not stop:
             signed += 1
             if target != last:
                 last = target
-                out.write("change %d %s %s\n" % (t, target, serial()))
+                out.write("change %d %s %s %d\n" % (t, target, serial(), prev_sent))
     except (OSError, ValueError, IndexError, struct.error) as e:
         failed += 1
         out.write("fail %d %s\n" % (int(time.time() * 1e6), type(e).__name__))
@@ -357,7 +364,7 @@ changes, unsigned, failed, total = [], 0, 0, None
 for line in open(probe):
     f = line.split()
     if f[0] == "change":
-        changes.append((int(f[1]), f[2], f[3]))
+        changes.append((int(f[1]), f[2], f[3], int(f[4])))
     elif f[0] == "unsigned":
         unsigned += 1
     elif f[0] == "fail":
@@ -368,8 +375,9 @@ for line in open(probe):
 # Per direction, in ms: the whole (probe -> answer), and its three parts:
 # probe -> rebuild starts, rebuild -> zone signed, zone signed -> answer
 # seen (the snapshot built, the state directory written, the swap, and
-# up to one probe period).
-MEASURES = ("total", "queue", "sign", "serve")
+# up to one probe period); and the probe's resolution: from sending the
+# last query answered with the old target to the new answer.
+MEASURES = ("total", "queue", "sign", "serve", "resolution")
 res = {k: {m: [] for m in MEASURES} for k in ("down", "back")}
 serials, missing = [], 0
 for i, e in enumerate(events):
@@ -384,11 +392,12 @@ for i, e in enumerate(events):
         "queue": e["rebuild"] - e["probe"],
         "sign": e["signed"] - e["rebuild"],
         "serve": seen[0] - e["signed"],
+        "resolution": seen[0] - seen[3],
     }
     for m in MEASURES:
         res[kind][m].append(parts[m] / 1000)
     serials.append(seen[2])
-    print("  %s %2d %-4s: signed %-9s answer %6.2f ms after the transition (rebuild after %.2f, signed after %.2f more, seen %.2f later), serial %s"
+    print("  %s %2d %-4s: signed %-9s answer %6.2f ms after the transition (rebuild after %.2f, signed after %.2f more, seen %.2f later; probe resolution %.2f), serial %s"
           % (label, i // 2 + 1, kind, want.split(".")[0], *(parts[m] / 1000 for m in MEASURES), seen[2]), file=sys.stderr)
 
 for kind in ("down", "back"):
@@ -644,14 +653,14 @@ echo "vigia $("$vigia" --version | cut -d' ' -f2), $(nproc) CPUs, $RUNS runs per
 echo
 echo "ms, min / median / max:"
 echo
-echo "| zones | direction | transition to signed answer | transition to rebuild | rebuild to zone signed | zone signed to answer seen |"
-echo "|---|---|---|---|---|---|"
+echo "| zones | direction | transition to signed answer | transition to rebuild | rebuild to zone signed | zone signed to answer seen | probe resolution |"
+echo "|---|---|---|---|---|---|---|"
 for c in $CONFIGS; do
     grep -q "^$c " <<<"$RESULTS" || continue
     zones="site (2 zones)"
     [ "$c" = big ] && zones="site + bench.test (100k)"
     for k in down back; do
-        echo "| $zones | $k | $(cell "$c" $k total) | $(cell "$c" $k queue) | $(cell "$c" $k sign) | $(cell "$c" $k serve) |"
+        echo "| $zones | $k | $(cell "$c" $k total) | $(cell "$c" $k queue) | $(cell "$c" $k sign) | $(cell "$c" $k serve) | $(cell "$c" $k resolution) |"
     done
 done
 echo
