@@ -18,11 +18,16 @@
 # The health transition instant t0 comes from vigia's own log (same clock):
 # the check's `probe` line (debug, vigia::health::registry) that flipped the
 # state is stamped when the state machine changed; the `health transition`
-# line (info) is stamped when the rebuild of the snapshot starts. Both are
-# reported:
-#   from probe    first signed new answer - the probe that flipped the check
-#   from rebuild  first signed new answer - the `health transition` line
-#   re-sign       the `zone signed ... ms=` vigia logs for that rebuild
+# line (info) when the rebuild of the snapshot starts, and `zone signed`
+# when the re-signing ends. Reported, in ms (min / median / max):
+#   transition to signed answer   the figure: the first signed new answer
+#                                 - the probe line that flipped the check
+#   transition to rebuild         the channel and the build thread
+#   rebuild to zone signed        the rules' answers written, re-signing
+#   zone signed to answer seen    snapshot built, state directory written,
+#                                 swap, and up to one probe period
+#   probe resolution              the new answer - the sending of the last
+#                                 query answered with the old target
 #
 # Each run: a random delay, master stopped (listener closed) -> www moves to
 # webserver, a random delay, master back -> www moves back. RUNS runs
