@@ -91,6 +91,7 @@ else
 fi
 
 declare -A PID=()
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
     for k in "${!PID[@]}"; do
         kill -9 "${PID[$k]}" 2>/dev/null || true
@@ -421,8 +422,8 @@ backend_start() {
     local name=$1 ip=$2
     python3 "$work/backend.py" "$ip" "$BACKEND_PORT" "$work/$name.mode" 2>>"$work/$name.log" &
     PID[$name]=$!
-    local i
-    for i in $(seq 200); do
+    local _
+    for _ in $(seq 200); do
         if (exec 3<>"/dev/tcp/$ip/$BACKEND_PORT") 2>/dev/null; then
             return 0
         fi
@@ -538,11 +539,11 @@ vigia_start() {
     PID[vigia]=$!
     local deadline=$((SECONDS + 300))
     until dig +dnssec +time=1 +tries=1 -p "$DNS_PORT" @"$DNS_IP" "$last" SOA 2>/dev/null | grep -q 'RRSIG.*SOA'; do
-        kill -0 "${PID[vigia]}" 2>/dev/null && ((SECONDS < deadline)) || {
+        if ! kill -0 "${PID[vigia]}" 2>/dev/null || ((SECONDS >= deadline)); then
             echo "vigia did not start" >&2
             cat "$work/vigia-$1.log" >&2
             exit 1
-        }
+        fi
         sleep 0.05
     done
 }
