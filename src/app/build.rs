@@ -304,12 +304,20 @@ impl App {
     /// directory before anyone can see them, and then announced.
     pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         self.journal_changes(old, &new);
-        self.persist(st);
-        self.save_signatures(Some(old), &new);
+        // The new serials are in state.json before anyone can see them, so
+        // a crash of vigia never forgets one; waiting for the disk (fsync)
+        // comes after the swap: on a busy disk it was most of a failover's
+        // time to its first answer, up to a quarter of a second. NOTIFY
+        // waits for it, and the signatures kept for a restart come last.
+        let written = self.write_state(st);
         self.snapshot.store(new.clone());
+        if written {
+            self.sync_state();
+        }
         if self.is_live() {
             self.propagate(Some(old), &new, &st.config);
         }
+        self.save_signatures(Some(old), &new);
     }
 
     /// Keeps the signatures of each zone signed anew in the state

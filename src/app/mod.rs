@@ -194,12 +194,21 @@ impl App {
         self.live.load(Ordering::SeqCst)
     }
 
-    /// Writes serials and drains to the state directory (once live).
-    /// Takes the build state to keep the lock order (build state, then
-    /// store). A failed write is logged; serving goes on.
+    /// Writes serials and drains to the state directory (once live), and
+    /// waits for the disk. A failed write is logged; serving goes on.
     fn persist(&self, st: &BuildState) {
+        if self.write_state(st) {
+            self.sync_state();
+        }
+    }
+
+    /// Puts serials and drains in the state directory (once live) without
+    /// waiting for the disk (see [`StateDir::write`]); true if something
+    /// was written, which [`Self::sync_state`] then makes durable. Takes
+    /// the build state to keep the lock order (build state, then store).
+    fn write_state(&self, st: &BuildState) -> bool {
         if !self.is_live() {
-            return;
+            return false;
         }
         let saved = Saved {
             zones: st
@@ -222,8 +231,17 @@ impl App {
                 .collect(),
         };
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = store.save(&saved) {
+        store.write(&saved).unwrap_or_else(|e| {
             tracing::error!(dir = %store.path().display(), error = %e, "cannot write the state directory: a restart may serve serials secondaries have seen, and forget drains");
+            false
+        })
+    }
+
+    /// Waits for the disk to hold the state [`Self::write_state`] wrote.
+    fn sync_state(&self) {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = store.sync() {
+            tracing::error!(dir = %store.path().display(), error = %e, "cannot sync the state directory: a crash of the machine may lose the serials just served");
         }
     }
 

@@ -8,8 +8,10 @@
 //! [`StateDir::open`] checks at start-up, without writing anything, that
 //! the directory can be written (or created) and reads the last state.
 //! Writes come only once the server stands (every listener bound), each
-//! one atomic: a temporary file, fsync, rename over `state.json`, fsync of
-//! the directory, so a crash leaves the old state or the new, never half.
+//! one atomic: a temporary file renamed over `state.json`, then fsync of
+//! the file and of the directory, so a crash leaves the old state or the
+//! new, never half. After a failover the new serials are written before
+//! they are served and made durable right after (see `App::swap_in`).
 //! The IXFR history is not kept: after a restart, a secondary's IXFR is
 //! answered with the whole zone.
 
@@ -132,25 +134,41 @@ impl StateDir {
         &self.dir
     }
 
-    /// Writes `saved` atomically (creating the directory if needed). A
-    /// state equal to the one on disk is not written again.
+    /// Writes `saved` atomically (creating the directory if needed) and
+    /// durably. A state equal to the one on disk is not written again.
+    #[cfg(test)]
     pub fn save(&mut self, saved: &Saved) -> std::io::Result<()> {
+        if self.write(saved)? {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Puts `saved` in place of `state.json` (a temporary file renamed
+    /// over it), without waiting for the disk: from here on a crash of
+    /// vigia keeps the new state, and [`Self::sync`] makes it survive a
+    /// crash of the machine too. False if it equals the state on disk.
+    pub fn write(&mut self, saved: &Saved) -> std::io::Result<bool> {
         let mut text = serde_json::to_vec_pretty(saved).map_err(std::io::Error::other)?;
         text.push(b'\n');
         if self.written.as_ref() == Some(&text) {
-            return Ok(());
+            return Ok(false);
         }
         std::fs::create_dir_all(&self.dir)?;
         let temp = self.dir.join(TEMP);
         let mut f = std::fs::File::create(&temp)?;
         f.write_all(&text)?;
-        f.sync_all()?;
         drop(f);
         std::fs::rename(&temp, self.dir.join(FILE))?;
-        // The rename is durable once the directory is.
-        std::fs::File::open(&self.dir)?.sync_all()?;
         self.written = Some(text);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Waits for the disk to hold what [`Self::write`] wrote: the file,
+    /// then the directory (the rename is durable once the directory is).
+    pub fn sync(&self) -> std::io::Result<()> {
+        std::fs::File::open(self.dir.join(FILE))?.sync_all()?;
+        std::fs::File::open(&self.dir)?.sync_all()
     }
 }
 
