@@ -332,42 +332,36 @@ pub fn canonical_key_into(name: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// [`canonical_key`] in a fixed buffer, for the query path (no
-/// allocation). A key is at most 510 octets: every octet of a 255-octet
-/// name doubled, less one per label, plus two per label.
-pub struct CanonicalKey {
-    buf: [u8; 512],
-    len: usize,
+/// [`canonical_key`] written into `buf`, for the query path (no
+/// allocation, nothing returned by value). A key is at most 510 octets:
+/// every octet of a 255-octet name doubled, less one per label, plus two
+/// per label.
+pub fn canonical_key_in<'b>(name: &[u8], buf: &'b mut [u8; 512]) -> &'b [u8] {
+    let mut len = 0;
+    for o in label_offsets(name).iter().rev() {
+        let label = label_at(name, o);
+        if label.contains(&0) {
+            for &b in label {
+                match b {
+                    0 => put(buf, &mut len, &[0, 1]),
+                    b => put(buf, &mut len, &[b.to_ascii_lowercase()]),
+                };
+            }
+        } else if let Some(d) = put(buf, &mut len, label) {
+            // The usual label: one copy, lower-cased in place.
+            d.make_ascii_lowercase();
+        }
+        put(buf, &mut len, &[0, 0]);
+    }
+    &buf[..len]
 }
 
-impl CanonicalKey {
-    pub fn of(name: &[u8]) -> CanonicalKey {
-        let mut k = CanonicalKey {
-            buf: [0; 512],
-            len: 0,
-        };
-        for o in label_offsets(name).iter().rev() {
-            for &b in label_at(name, o) {
-                match b {
-                    0 => k.push(&[0, 1]),
-                    b => k.push(&[b.to_ascii_lowercase()]),
-                }
-            }
-            k.push(&[0, 0]);
-        }
-        k
-    }
-
-    fn push(&mut self, b: &[u8]) {
-        if let Some(d) = self.buf.get_mut(self.len..self.len + b.len()) {
-            d.copy_from_slice(b);
-            self.len += b.len();
-        }
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
+/// Appends `b` at `len` in `buf` if it fits; the bytes written.
+fn put<'b>(buf: &'b mut [u8; 512], len: &mut usize, b: &[u8]) -> Option<&'b mut [u8]> {
+    let d = buf.get_mut(*len..*len + b.len())?;
+    d.copy_from_slice(b);
+    *len += b.len();
+    Some(d)
 }
 
 /// The canonical order of two valid wire names (RFC 4034 6.1), the same
@@ -514,6 +508,25 @@ impl fmt::Debug for Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fixed_canonical_key_is_the_canonical_key() {
+        for n in [
+            "example.",
+            "A.b.Example.",
+            "\\000.x.",
+            "a\\000b.\\001.x.",
+            "*.x.",
+            ".",
+        ] {
+            let w = Name::parse(n, None).unwrap();
+            assert_eq!(
+                canonical_key_in(w.wire(), &mut [0; 512]),
+                canonical_key(w.wire()),
+                "{n}"
+            );
+        }
+    }
 
     fn n(s: &str) -> Name {
         Name::parse(s, None).unwrap()

@@ -7,12 +7,12 @@
 
 use crate::dns::name::label_offsets;
 use crate::dns::rtype;
-use crate::dns::writer::{FieldRef, Owner, Section, Writer};
+use crate::dns::writer::{Owner, Section, Writer};
 use crate::snapshot::{DenialChain, Node, RRset, RdataRef, ZoneData};
 
 /// True if this RRSIG covers type `t`.
 fn covers(rd: &RdataRef<'_>, t: u16) -> bool {
-    matches!(rd.fields().next(), Some(FieldRef::Bytes(b)) if b.len() >= 2 && b[..2] == t.to_be_bytes())
+    rd.first_u16() == Some(t)
 }
 
 /// Writes the RRSIGs at `node` covering `set` (with `set`'s TTL, or `ttl`
@@ -54,20 +54,18 @@ fn nsec_for<'z>(
     let Some(chain) = &zone.denial else {
         return (None, true);
     };
-    let node = match zone.nodes.get(name) {
-        Some(n) if n.get(rtype::NSEC).is_some() => n,
-        _ => match chain.nsec_at_or_before(&zone.nodes, name) {
-            Some(n) => n,
-            None => return (None, true),
-        },
+    // The chain holds every node with an NSEC: the one at `name` if there
+    // is one, else the one before it.
+    let found = chain
+        .nsec_at_or_before(&zone.nodes, name)
+        .and_then(|n| Some((n, n.get(rtype::NSEC)?)));
+    let Some((node, nsec)) = found else {
+        return (None, true);
     };
     let key = node.key();
     if skip == Some(key) {
         return (Some(key), true);
     }
-    let Some(nsec) = node.get(rtype::NSEC) else {
-        return (None, true);
-    };
     let fitted = signed_rrset(w, Section::Authority, Owner::Name(node.owner(key)), &node, &nsec);
     (Some(key), fitted)
 }

@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 
 use super::nodes::{Node, NodeRef, Nodes};
-use crate::dns::name::{canonical_key, CanonicalKey};
+use crate::dns::name::{canonical_key, canonical_key_in};
 use crate::dns::rtype;
 use crate::dnssec::nsec3::{nsec3_hash, Nsec3Params};
 use crate::dnssec::text::base32hex;
@@ -36,7 +36,7 @@ impl DenialChain {
             .and_then(|set| {
                 set.rdatas
                     .iter()
-                    .find_map(|rd| nsec3_params(&rd.to_rdata().to_wire()))
+                    .find_map(|rd| nsec3_params(&rd.to_rdata(rtype::NSEC3PARAM).to_wire()))
             });
         match params {
             Some(p) => ChainIndex::build(nodes, origin, rtype::NSEC3).map(|i| DenialChain::Nsec3(p, i)),
@@ -51,8 +51,15 @@ impl DenialChain {
         let DenialChain::Nsec(index) = self else {
             return None;
         };
-        let key = CanonicalKey::of(name);
-        let rel = key.bytes().get(index.origin_key..).unwrap_or_default();
+        // Most NXDOMAIN proofs also need the wildcard at the apex, `*`
+        // plus the apex (a name below it, so this length says which).
+        if name.len() == index.origin_wire + 2 && name.starts_with(b"\x01*") {
+            return index.apex_wildcard.map(|i| nodes.at(index.nodes[i]));
+        }
+        let mut buf = [0; 512];
+        let rel = canonical_key_in(name, &mut buf)
+            .get(index.origin_key..)
+            .unwrap_or_default();
         index.at_or_before(rel).map(|i| nodes.at(index.nodes[i]))
     }
 
@@ -100,6 +107,10 @@ pub struct ChainIndex {
     /// Length of the apex's canonical key, which starts every owner's key
     /// (and is left out of `keys`).
     origin_key: usize,
+    /// Length of the apex's wire name.
+    origin_wire: usize,
+    /// The owner at or before `*` at the apex, found once.
+    apex_wildcard: Option<usize>,
     /// The first eight octets of each key below the apex, zero-padded:
     /// their order agrees with the keys' (a tie needs the whole keys).
     prefixes: Box<[u64]>,
@@ -127,12 +138,12 @@ impl ChainIndex {
             return None;
         }
         owners.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Some(ChainIndex::from_sorted(origin_key, owners))
+        Some(ChainIndex::from_sorted(origin, origin_key, owners))
     }
 
     /// From whole keys in order (each starting with the apex's key, of
     /// length `origin_key`) and their nodes.
-    fn from_sorted(origin_key: usize, owners: Vec<(Vec<u8>, NodeRef)>) -> ChainIndex {
+    fn from_sorted(origin: &[u8], origin_key: usize, owners: Vec<(Vec<u8>, NodeRef)>) -> ChainIndex {
         let mut keys = Vec::with_capacity(owners.iter().map(|o| o.0.len() - origin_key).sum());
         let mut ends = Vec::with_capacity(owners.len());
         let mut prefixes = Vec::with_capacity(owners.len());
@@ -142,14 +153,18 @@ impl ChainIndex {
             keys.extend_from_slice(rel);
             ends.push(keys.len() as u32);
         }
-        ChainIndex {
+        let mut index = ChainIndex {
             origin_key,
+            origin_wire: origin.len(),
+            apex_wildcard: None,
             samples: prefixes.iter().step_by(BLOCK).copied().collect(),
             prefixes: prefixes.into(),
             ends: ends.into(),
             keys: keys.into(),
             nodes: owners.into_iter().map(|o| o.1).collect(),
-        }
+        };
+        index.apex_wildcard = index.at_or_before(b"*\0\0");
+        index
     }
 
     /// The position of the greatest owner at or before `rel` (a key
@@ -242,7 +257,7 @@ mod tests {
             .enumerate()
             .map(|(i, n)| (canonical_key(n), NodeRef(i as u32)))
             .collect();
-        let index = ChainIndex::from_sorted(canonical_key(&origin).len(), owners);
+        let index = ChainIndex::from_sorted(&origin, canonical_key(&origin).len(), owners);
         let mut probes = names.clone();
         for q in [
             "host150x.example.",
@@ -259,9 +274,12 @@ mod tests {
                 .iter()
                 .rposition(|n| canonical_cmp(n, q) != Ordering::Greater)
                 .unwrap_or(names.len() - 1);
-            let key = CanonicalKey::of(q);
-            let found = index.at_or_before(&key.bytes()[index.origin_key..]);
+            let key = canonical_key_in(q, &mut [0; 512]).to_vec();
+            let found = index.at_or_before(&key[index.origin_key..]);
             assert_eq!(found, Some(scan), "{q:?}");
+            if q == &wire("*.example.") {
+                assert_eq!(index.apex_wildcard, Some(scan));
+            }
         }
     }
 }

@@ -157,7 +157,7 @@ impl ZoneData {
                     rtype: set.rtype,
                     class: class::IN,
                     ttl: rd.transfer_ttl(set.rtype, set.ttl),
-                    rdata: rd.to_rdata(),
+                    rdata: rd.to_rdata(set.rtype),
                 }));
             }
         }
