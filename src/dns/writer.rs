@@ -46,11 +46,8 @@ impl WireRdata for &Rdata {
 pub struct Writer<'a> {
     pub buf: &'a mut Vec<u8>,
     limit: usize,
-    /// Offsets of label sequences already in the message (compression
-    /// targets), and a hash of the name each one stands for: a search
-    /// compares hashes and reads the message only on a match.
+    /// Offsets of label sequences already in the message (compression targets).
     targets: [u16; 64],
-    hashes: [u32; 64],
     ntargets: usize,
     counts: [u16; 3],
     /// Where the last owner name written can be pointed at. The records
@@ -111,14 +108,12 @@ impl<'a> Writer<'a> {
             buf,
             limit: limit.max(HEADER_LEN + question.len()),
             targets: [0; 64],
-            hashes: [0; 64],
             ntargets: 0,
             counts: [0; 3],
             last_owner: None,
         };
         if !question.is_empty() {
-            let hashes = suffix_hashes(question);
-            w.register_labels(HEADER_LEN, question.len() - 4, &hashes);
+            w.register_labels(HEADER_LEN, question.len() - 4);
         }
         w
     }
@@ -175,7 +170,6 @@ impl<'a> Writer<'a> {
         for i in 0..self.ntargets {
             if (self.targets[i] as usize) < limit {
                 self.targets[keep] = self.targets[i];
-                self.hashes[keep] = self.hashes[i];
                 keep += 1;
             }
         }
@@ -297,77 +291,47 @@ impl<'a> Writer<'a> {
     /// [`Self::name`]; returns where the whole name can be pointed at.
     fn write_name(&mut self, wire: &[u8]) -> Option<u16> {
         let start = self.buf.len();
-        let hashes = suffix_hashes(wire);
-        let (mut i, mut label) = (0, 0);
+        let mut i = 0;
         while i < wire.len() && wire[i] != 0 {
-            if let Some(ptr) = self.find(hashes[label.min(127)], &wire[i..]) {
-                self.push_labels(&wire[..i], &hashes);
+            if let Some(ptr) = self.find(&wire[i..]) {
+                self.push_labels(&wire[..i]);
                 self.buf.extend_from_slice(&(0xC000 | ptr).to_be_bytes());
                 return whole_at(if i == 0 { ptr as usize } else { start });
             }
             i += wire[i] as usize + 1;
-            label += 1;
         }
-        self.push_labels(&wire[..i], &hashes);
+        self.push_labels(&wire[..i]);
         self.buf.push(0);
         whole_at(start)
     }
 
-    /// Copies labels (no terminator) and remembers them as targets;
-    /// `hashes`: [`suffix_hashes`] of the name they start.
-    fn push_labels(&mut self, labels: &[u8], hashes: &[u32; 128]) {
+    /// Copies labels (no terminator) and remembers them as targets.
+    fn push_labels(&mut self, labels: &[u8]) {
         let start = self.buf.len();
         self.buf.extend_from_slice(labels);
-        self.register_labels(start, labels.len(), hashes);
+        self.register_labels(start, labels.len());
     }
 
-    fn register_labels(&mut self, start: usize, len: usize, hashes: &[u32; 128]) {
+    fn register_labels(&mut self, start: usize, len: usize) {
         let mut i = 0;
-        for &h in hashes {
+        while i < len {
             let at = start + i;
-            if i >= len || at > 0x3FFF || self.ntargets == self.targets.len() {
+            if at > 0x3FFF || self.ntargets == self.targets.len() {
                 return;
             }
             self.targets[self.ntargets] = at as u16;
-            self.hashes[self.ntargets] = h;
             self.ntargets += 1;
             i += self.buf[at] as usize + 1;
         }
     }
 
-    /// A target offset whose name equals `suffix` (whose hash is `h`),
-    /// case-sensitively.
-    fn find(&self, h: u32, suffix: &[u8]) -> Option<u16> {
-        let n = self.ntargets;
-        (0..n)
-            .find(|&i| self.hashes[i] == h && name_at_equals(self.buf, self.targets[i] as usize, suffix))
-            .map(|i| self.targets[i])
+    /// A target offset whose name equals `suffix` (case-insensitively).
+    fn find(&self, suffix: &[u8]) -> Option<u16> {
+        self.targets[..self.ntargets]
+            .iter()
+            .copied()
+            .find(|&t| name_at_equals(self.buf, t as usize, suffix))
     }
-}
-
-/// A hash of each suffix of a wire name, the whole name first (index:
-/// labels skipped), computed from the root up in one pass. Equal octets,
-/// equal hashes; labels past the 128th share the last slot's.
-fn suffix_hashes(wire: &[u8]) -> [u32; 128] {
-    let mut starts = [0u8; 128];
-    let (mut i, mut n) = (0usize, 0usize);
-    while i < wire.len() && wire[i] != 0 && n < 128 {
-        starts[n] = i.min(255) as u8;
-        i += wire[i] as usize + 1;
-        n += 1;
-    }
-    let mut hashes = [0u32; 128];
-    let mut h: u32 = 0x811c_9dc5;
-    let mut end = i.min(wire.len());
-    for k in (0..n).rev() {
-        let from = starts[k] as usize;
-        for &b in wire.get(from..end).unwrap_or_default() {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-        }
-        hashes[k] = h;
-        end = from;
-    }
-    hashes
 }
 
 /// Appends an OPT record without options to a finished message (e.g. the
