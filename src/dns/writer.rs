@@ -325,11 +325,15 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// A target offset whose name equals `suffix` (case-insensitively).
+    /// A target offset whose name equals `suffix`, octet for octet.
     fn find(&self, suffix: &[u8]) -> Option<u16> {
+        // A target starts with a label's length octet: most differ there,
+        // without a call to compare the names.
+        let first = suffix.first().copied();
         self.targets[..self.ntargets]
             .iter()
             .copied()
+            .filter(|&t| self.buf.get(t as usize).copied() == first)
             .find(|&t| name_at_equals(self.buf, t as usize, suffix))
     }
 }
