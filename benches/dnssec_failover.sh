@@ -361,25 +361,9 @@ print("%s serials %s %s %d/%d" % (label, serials[0] if serials else "?", serials
 print("%s checks %d %d %d %d %d" % (label, len(events), missing, total[0] if total else -1, unsigned, failed))
 PY
 
-# backend_start NAME IP
-backend_start() {
-    local name=$1 ip=$2
-    python3 "$here/backend.py" "$ip" "$BACKEND_PORT" "$work/$name.mode" 2>>"$work/$name.log" &
-    PID[$name]=$!
-    local _
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/$ip/$BACKEND_PORT") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "${PID[$name]}" 2>/dev/null || break
-        sleep 0.01
-    done
-    echo "backend $name did not start on $ip:$BACKEND_PORT" >&2
-    cat "$work/$name.log" >&2
-    exit 1
-}
-
-set_mode() { echo "$2" >"$work/$1.mode.tmp" && mv "$work/$1.mode.tmp" "$work/$1.mode"; }
+# backend_start, set_mode, site_rules
+# shellcheck source=benches/failover-lib.sh
+source "$here/failover-lib.sh"
 
 stop_pid() { # NAME: SIGTERM, then wait for it
     kill "${PID[$1]}" 2>/dev/null || true
@@ -449,25 +433,7 @@ rise = 1
 expect_status = "200-399"
 EOF
     done
-    cat <<EOF
-
-[[failover]]
-name = "$ZONE."
-type = "A"
-mode = "all-healthy"
-pool = [ { address = "192.168.0.108", check = "master" },
-         { address = "192.168.0.110", check = "webserver" } ]
-when_all_down = "serve-all"
-ttl = "30s"
-
-[[failover]]
-name = "www.$ZONE."
-type = "CNAME"
-mode = "first-healthy"
-pool = [ { target = "master.$ZONE.", check = "master" },
-         { target = "webserver.$ZONE.", check = "webserver" } ]
-ttl = "30s"
-EOF
+    site_rules
 }
 
 # vigia_start LABEL: keys, config, start; waits until the last zone answers

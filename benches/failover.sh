@@ -72,23 +72,9 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------
 # Backends: GET / answers as the mode file says (ok, 500, hang, stopped).
 # (benches/backend.py, shared with dnssec_failover.sh)
-# backend_start NAME IP
-backend_start() {
-    local name=$1 ip=$2
-    python3 "$here/backend.py" "$ip" "$BACKEND_PORT" "$work/$name.mode" 2>>"$work/$name.log" &
-    PID[$name]=$!
-    local i
-    for i in $(seq 200); do
-        if (exec 3<>"/dev/tcp/$ip/$BACKEND_PORT") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "${PID[$name]}" 2>/dev/null || break
-        sleep 0.01
-    done
-    echo "backend $name did not start on $ip:$BACKEND_PORT" >&2
-    cat "$work/$name.log" >&2
-    exit 1
-}
+# backend_start, set_mode, site_rules
+# shellcheck source=benches/failover-lib.sh
+source "$here/failover-lib.sh"
 
 backend_kill() {
     kill -9 "${PID[$1]}" 2>/dev/null || true
@@ -96,7 +82,6 @@ backend_kill() {
     unset "PID[$1]"
 }
 
-set_mode() { echo "$2" >"$work/$1.mode.tmp" && mv "$work/$1.mode.tmp" "$work/$1.mode"; }
 
 # ---------------------------------------------------------------------------
 # vigia
@@ -138,25 +123,7 @@ rise = $rise
 expect_status = "200-399"
 EOF
     done
-    cat >>"$cfg" <<EOF
-
-[[failover]]
-name = "$ZONE."
-type = "A"
-mode = "all-healthy"
-pool = [ { address = "192.168.0.108", check = "master" },
-         { address = "192.168.0.110", check = "webserver" } ]
-when_all_down = "serve-all"
-ttl = "30s"
-
-[[failover]]
-name = "www.$ZONE."
-type = "CNAME"
-mode = "first-healthy"
-pool = [ { target = "master.$ZONE.", check = "master" },
-         { target = "webserver.$ZONE.", check = "webserver" } ]
-ttl = "30s"
-EOF
+    site_rules >>"$cfg"
     "$repo/target/release/vigia" serve --config "$cfg" 2>"$work/vigia-$5.log" &
     PID[vigia]=$!
     local i
