@@ -311,25 +311,7 @@ pub fn canonical_key(name: &[u8]) -> Vec<u8> {
 /// buffer). For a valid name; a malformed one gives a meaningless key, no
 /// panic.
 pub fn canonical_key_into(name: &[u8], out: &mut Vec<u8>) {
-    let labels = label_offsets(name);
-    out.reserve(name.len() + labels.n);
-    for o in labels.iter().rev() {
-        let label = label_at(name, o);
-        if label.contains(&0) {
-            for &b in label {
-                match b {
-                    0 => out.extend_from_slice(&[0, 1]),
-                    b => out.push(b.to_ascii_lowercase()),
-                }
-            }
-        } else {
-            // The usual label: one copy, lower-cased in place.
-            let at = out.len();
-            out.extend_from_slice(label);
-            out[at..].make_ascii_lowercase();
-        }
-        out.extend_from_slice(&[0, 0]);
-    }
+    out.extend_from_slice(canonical_key_in(name, &mut [0; 512]));
 }
 
 /// [`canonical_key`] written into `buf`, for the query path (no

@@ -35,6 +35,20 @@ impl Nsec3Params {
         rd
     }
 
+    /// The parameters an NSEC3PARAM RDATA gives (what [`Self::param_rdata`]
+    /// writes); None for another hash algorithm, flags set (RFC 5155
+    /// 4.1.2: such a record is not for servers) or a malformed record.
+    pub fn from_param_rdata(rd: &[u8]) -> Option<Nsec3Params> {
+        let [alg, flags, i0, i1, salt_len, ..] = *rd else {
+            return None;
+        };
+        let salt = rd.get(5..5 + usize::from(salt_len))?.to_vec();
+        (alg == HASH_SHA1 && flags == 0).then(|| Nsec3Params {
+            iterations: u16::from_be_bytes([i0, i1]),
+            salt,
+        })
+    }
+
     /// Refuses what RFC 9276 forbids signers to use or validators accept.
     pub fn check(&self) -> Result<(), String> {
         if self.salt.len() > 255 {
@@ -235,5 +249,24 @@ mod tests {
         let ent_owner = hashed_owner(&nsec3_hash(&ents[0], &params), &origin);
         let ent = chain.iter().find(|r| r.owner == ent_owner).unwrap();
         assert_eq!(ent.rdata.len(), 26);
+    }
+
+    /// What param_rdata writes, from_param_rdata reads back; a record with
+    /// flags set, another algorithm or a short salt gives no parameters.
+    #[test]
+    fn nsec3param_rdata_round_trips() {
+        for p in [rfc5155_params(), Nsec3Params::default()] {
+            assert_eq!(Nsec3Params::from_param_rdata(&p.param_rdata()), Some(p));
+        }
+        let rd = rfc5155_params().param_rdata();
+        let with = |i: usize, v: u8| {
+            let mut r = rd.clone();
+            r[i] = v;
+            r
+        };
+        assert_eq!(Nsec3Params::from_param_rdata(&with(1, 1)), None);
+        assert_eq!(Nsec3Params::from_param_rdata(&with(0, 2)), None);
+        assert_eq!(Nsec3Params::from_param_rdata(&rd[..rd.len() - 1]), None);
+        assert_eq!(Nsec3Params::from_param_rdata(&rd[..3]), None);
     }
 }

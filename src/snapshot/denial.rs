@@ -36,7 +36,7 @@ impl DenialChain {
             .and_then(|set| {
                 set.rdatas
                     .iter()
-                    .find_map(|rd| nsec3_params(&rd.to_rdata(rtype::NSEC3PARAM).to_wire()))
+                    .find_map(|rd| Nsec3Params::from_param_rdata(&rd.to_rdata(rtype::NSEC3PARAM).to_wire()))
             });
         match params {
             Some(p) => ChainIndex::build(nodes, origin, rtype::NSEC3).map(|i| DenialChain::Nsec3(p, i)),
@@ -82,19 +82,6 @@ impl DenialChain {
     pub fn is_nsec3(&self) -> bool {
         matches!(self, DenialChain::Nsec3(..))
     }
-}
-
-/// NSEC3PARAM RDATA (algorithm, flags, iterations, salt) as parameters;
-/// None for an unknown algorithm, set flags (RFC 5155 4.1.2: such a
-/// record is not for servers) or a malformed record.
-fn nsec3_params(rd: &[u8]) -> Option<Nsec3Params> {
-    let (alg, flags) = (*rd.first()?, *rd.get(1)?);
-    let salt_len = usize::from(*rd.get(4)?);
-    let salt = rd.get(5..5 + salt_len)?.to_vec();
-    (alg == crate::dnssec::nsec3::HASH_SHA1 && flags == 0).then(|| Nsec3Params {
-        iterations: u16::from_be_bytes([rd[2], rd[3]]),
-        salt,
-    })
 }
 
 /// Owners per sample of [`ChainIndex::samples`]: 64 prefixes are eight
