@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::logs::{zone_label, Event, ZoneLine};
-use super::serials::{file_fingerprint, next_serial, served_fingerprint, Served};
+use super::serials::{above_reserved, file_fingerprint, next_serial, served_fingerprint, Served};
 use super::sign;
 use super::{App, BuildState, Loaded, ZoneState};
 use crate::config::{parse_cidr, parse_target, Config};
@@ -24,8 +24,15 @@ use crate::zone::Zone;
 impl App {
     /// Serves freshly loaded zones and rules (start-up and reload). `prev`:
     /// what was served before per zone origin (at start-up, from the state
-    /// directory; on reload, by this process), for the serial rule.
-    pub(super) fn install(&self, loaded: Loaded, prev: &BTreeMap<String, Served>) {
+    /// directory; on reload, by this process), for the serial rule;
+    /// `reserved`: at start-up, the serials a run that did not stop
+    /// cleanly may have served beyond `prev` (empty on reload).
+    pub(super) fn install(
+        &self,
+        loaded: Loaded,
+        prev: &BTreeMap<String, Served>,
+        reserved: &BTreeMap<String, u32>,
+    ) {
         let health = self.health.load();
         let mut st = self.lock();
         let Loaded {
@@ -66,7 +73,12 @@ impl App {
             let records = zone.records.len();
             let mut input = self.zone_input(&st, zi, zone);
             let data = served_fingerprint(&input);
-            let serial = next_serial(&origin, prev.get(&origin.to_string()), file_serial, file, data);
+            let key = origin.to_string();
+            let base = next_serial(&origin, prev.get(&key), file_serial, file, data);
+            let serial = above_reserved(base, reserved.get(&key).copied());
+            if serial != base {
+                tracing::warn!(zone = %origin, serial, "vigia did not stop cleanly last time and may have served serials it could not write down: serving above them");
+            }
             input.serial = serial;
             let prev_signed = match current.zone(origin.wire()).and_then(|z| z.dnssec.clone()) {
                 Some(p) => Some(p),
@@ -285,9 +297,11 @@ impl App {
                 served.data = served_fingerprint(&input);
                 input.serial = served.serial;
                 let signed = self.sign_input(&st, zi, &mut input, zone.dnssec.as_deref());
+                let started = std::time::Instant::now();
                 let mut data = ZoneData::build(zi, input, &self.reclaim);
                 data.dnssec = signed;
                 *zone = Arc::new(data);
+                tracing::debug!(zone = %st.zones[zi].origin, us = started.elapsed().as_micros() as u64, "snapshot built");
             }
         }
         self.publish_serials(&st);
@@ -303,14 +317,28 @@ impl App {
     /// the server stands, the new serials are written to the state
     /// directory before anyone can see them, and then announced.
     pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
+        let started = std::time::Instant::now();
         self.journal_changes(old, &new);
-        // The new serials are in state.json before anyone can see them, so
-        // a crash of vigia never forgets one; waiting for the disk (fsync)
-        // comes after the swap: on a busy disk it was most of a failover's
-        // time to its first answer, up to a quarter of a second. NOTIFY
-        // waits for it, and the signatures kept for a restart come last.
-        let written = self.write_state(st);
+        let journaled = started.elapsed();
+        // Serials reserved in state.json (the next one of each zone, a
+        // failover's) are served first and written after: a crash of
+        // vigia in between makes the next start go above them. Others (a
+        // reload's jump to a file serial) are written before anyone can
+        // see them. On a busy disk even the write without fsync (create,
+        // rename) took up to a third of a second. NOTIFY waits for the
+        // disk, and the signatures kept for a restart come last.
+        let reserved = self.serials_reserved(st);
+        let mut written = !reserved && self.write_state(st);
         self.snapshot.store(new.clone());
+        tracing::debug!(
+            journal_us = journaled.as_micros() as u64,
+            state_us = (started.elapsed() - journaled).as_micros() as u64,
+            reserved,
+            "snapshot served"
+        );
+        if reserved {
+            written = self.write_state(st);
+        }
         if written {
             self.sync_state();
         }

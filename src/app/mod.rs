@@ -174,7 +174,7 @@ impl App {
             querylog,
         });
         app.follow(&loaded.config);
-        app.install(loaded, &saved.zones);
+        app.install(loaded, &saved.zones, &saved.ahead);
         app
     }
 
@@ -202,14 +202,43 @@ impl App {
         }
     }
 
-    /// Puts serials and drains in the state directory (once live) without
-    /// waiting for the disk (see [`StateDir::write`]); true if something
-    /// was written, which [`Self::sync_state`] then makes durable. Takes
-    /// the build state to keep the lock order (build state, then store).
+    /// Puts serials and drains in the state directory (once live), with
+    /// each served primary zone's next serial reserved, without waiting
+    /// for the disk (see [`StateDir::write`]); true if something was
+    /// written, which [`Self::sync_state`] then makes durable. Takes the
+    /// build state to keep the lock order (build state, then store).
     fn write_state(&self, st: &BuildState) -> bool {
-        if !self.is_live() {
-            return false;
+        self.is_live() && self.write_saved(st, true)
+    }
+
+    /// Whether every primary zone's serial in `st` is reserved on disk, so
+    /// it may be served before the state is written.
+    fn serials_reserved(&self, st: &BuildState) -> bool {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        st.zones
+            .iter()
+            .filter(|z| !z.secondary)
+            .all(|z| store.reserves(&z.origin.to_string(), z.served.serial))
+    }
+
+    /// At a clean stop, once nothing answers any more: the state without
+    /// reservations, durably, so the next start keeps unchanged data's
+    /// serials. Nothing is written after it.
+    pub(super) fn stop_cleanly(&self) {
+        let st = self.lock();
+        if self.live.swap(false, Ordering::SeqCst) && self.write_saved(&st, false) {
+            self.sync_state();
         }
+    }
+
+    fn write_saved(&self, st: &BuildState, reserve: bool) -> bool {
+        let primaries = || st.zones.iter().filter(|z| !z.secondary);
+        let ahead = match reserve {
+            true => primaries()
+                .map(|z| (z.origin.to_string(), z.served.serial.wrapping_add(1)))
+                .collect(),
+            false => BTreeMap::new(),
+        };
         let saved = Saved {
             zones: st
                 .retired
@@ -229,6 +258,7 @@ impl App {
                 .iter()
                 .map(|(name, d)| (name.clone(), SavedDrain::from_drain(d)))
                 .collect(),
+            ahead,
         };
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         store.write(&saved).unwrap_or_else(|e| {
@@ -332,7 +362,7 @@ impl App {
             let current = st.zones.iter().map(|z| (z.origin.to_string(), z.served));
             st.retired.clone().into_iter().chain(current).collect()
         };
-        self.install(loaded, &prev);
+        self.install(loaded, &prev, &BTreeMap::new());
         self.metrics.reload(true);
         let msg = format!("reloaded {n} zones");
         tracing::info!("{msg}");

@@ -50,6 +50,16 @@ pub fn next_serial(origin: &Name, prev: Option<&Served>, file_serial: u32, file:
     }
 }
 
+/// `serial` lifted above `reserved`, the serial a run that did not stop
+/// cleanly may have served last for the zone (see `StateDir::reserves`):
+/// with what data is not known, so even unchanged data moves above it.
+pub fn above_reserved(serial: u32, reserved: Option<u32>) -> u32 {
+    match reserved {
+        Some(r) if !serial_gt(serial, r) => r.wrapping_add(1),
+        _ => serial,
+    }
+}
+
 /// An order-independent fingerprint of a zone file's records (its SOA
 /// serial left out), stable across vigia versions: it is kept on disk.
 pub fn file_fingerprint(z: &Zone) -> u64 {
@@ -127,6 +137,19 @@ mod tests {
     use crate::zone::check::check_zone;
     use crate::zone::parser::parse_str;
     use std::path::Path;
+
+    #[test]
+    fn a_reserved_serial_is_stepped_over_even_with_unchanged_data() {
+        assert_eq!(above_reserved(5, None), 5);
+        // The last run may have served 6 (reserved) with other data.
+        assert_eq!(above_reserved(5, Some(6)), 7);
+        assert_eq!(above_reserved(6, Some(6)), 7);
+        // A file serial already above the reservation stands.
+        assert_eq!(above_reserved(9, Some(6)), 9);
+        // RFC 1982 arithmetic across the wrap.
+        assert_eq!(above_reserved(u32::MAX, Some(u32::MAX)), 0);
+        assert_eq!(above_reserved(1, Some(u32::MAX - 1)), 1);
+    }
 
     fn zone(serial: u32, extra: &str) -> Zone {
         let origin = Name::parse("e.test.", None).unwrap();

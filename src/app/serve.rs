@@ -249,6 +249,12 @@ async fn run(
     for t in udp_threads {
         let _ = t.join();
     }
+    // Nothing answers any more: the serials reserved for failovers are
+    // given back, so the next start keeps unchanged data's serials.
+    let last = app.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || last.stop_cleanly()).await {
+        tracing::error!(error = %e, "cannot write the state directory at the stop");
+    }
     drop(socket_file);
     // The last queries' lines written before the process ends.
     app.querylog.flush(std::time::Duration::from_secs(2));

@@ -10,8 +10,13 @@
 //! Writes come only once the server stands (every listener bound), each
 //! one atomic: a temporary file renamed over `state.json`, then fsync of
 //! the file and of the directory, so a crash leaves the old state or the
-//! new, never half. After a failover the new serials are written before
-//! they are served and made durable right after (see `App::swap_in`).
+//! new, never half.
+//!
+//! While vigia runs, the file also reserves each primary zone's next
+//! serial (`ahead`), so that a failover can be served first and written
+//! after (see `App::swap_in`): a start that finds reservations (the last
+//! run did not stop cleanly) cannot know whether they were served, and
+//! serves above them. A clean stop writes the file without them.
 //! The IXFR history is not kept: after a restart, a secondary's IXFR is
 //! answered with the whole zone.
 
@@ -23,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::serials::Served;
+use crate::dns::serial::serial_gt;
 use crate::health::Drain;
 
 const FILE: &str = "state.json";
@@ -40,6 +46,10 @@ pub struct Saved {
     /// Per drained check.
     #[serde(default)]
     pub drains: BTreeMap<String, SavedDrain>,
+    /// Per primary zone, the serial vigia may serve next without writing
+    /// this file first; only while it runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ahead: BTreeMap<String, u32>,
 }
 
 /// A drain as kept on disk.
@@ -74,6 +84,8 @@ pub struct StateDir {
     dir: PathBuf,
     /// What is on disk now (a write of the same is skipped).
     written: Option<Vec<u8>>,
+    /// The serials reserved on disk now (`Saved::ahead`).
+    reserved: BTreeMap<String, u32>,
 }
 
 impl StateDir {
@@ -125,9 +137,18 @@ impl StateDir {
             StateDir {
                 dir: dir.to_path_buf(),
                 written,
+                reserved: saved.ahead.clone(),
             },
             saved,
         ))
+    }
+
+    /// Whether `zone` may serve `serial` before it is written: a start
+    /// after a crash would go above it (it is at most the reserved one).
+    pub fn reserves(&self, zone: &str, serial: u32) -> bool {
+        self.reserved
+            .get(zone)
+            .is_some_and(|&r| r == serial || serial_gt(r, serial))
     }
 
     pub fn path(&self) -> &Path {
@@ -161,6 +182,7 @@ impl StateDir {
         drop(f);
         std::fs::rename(&temp, self.dir.join(FILE))?;
         self.written = Some(text);
+        self.reserved = saved.ahead.clone();
         Ok(true)
     }
 
@@ -296,6 +318,27 @@ mod tests {
         let e = StateDir::open(&base).unwrap_err();
         assert!(e.contains("state.json") && e.contains("fix or remove it"), "{e}");
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn reservations_are_kept_until_a_write_without_them() {
+        let dir = temp("ahead");
+        let (mut sd, _) = StateDir::open(&dir).unwrap();
+        assert!(!sd.reserves("e.test.", 11), "nothing on disk yet");
+        let mut running = sample();
+        running.ahead.insert("e.test.".into(), 12);
+        sd.save(&running).unwrap();
+        assert!(sd.reserves("e.test.", 12) && sd.reserves("e.test.", 11));
+        assert!(!sd.reserves("e.test.", 13) && !sd.reserves("other.test.", 1));
+        let (reopened, saved) = StateDir::open(&dir).unwrap();
+        assert_eq!(saved.ahead["e.test."], 12, "what a crashed run left");
+        assert!(reopened.reserves("e.test.", 12));
+        // A clean stop writes none, and the file says nothing of them.
+        sd.save(&sample()).unwrap();
+        assert!(!sd.reserves("e.test.", 12));
+        let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
+        assert!(!text.contains("ahead"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
