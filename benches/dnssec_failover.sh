@@ -43,12 +43,16 @@
 #   RUNS=20 CONFIGS=site benches/dnssec_failover.sh
 #   OUT=/tmp/sigfo benches/dnssec_failover.sh      # keep configs, logs, probe files
 #   STATE_BASE=/dev/shm benches/dnssec_failover.sh # vigia's state_dir on tmpfs
+#   DISK_LOAD=1 benches/dnssec_failover.sh         # a busy disk meanwhile
 #
-# vigia writes the new serial to its state directory (state.json, fsync of
-# the file and the directory) before it serves the new snapshot, so the
-# figures include the fsyncs of the file system holding the state
-# directory: by default the temp dir's, as for /var/lib/vigia on the site;
-# STATE_BASE puts it elsewhere (tmpfs: no disk in the path).
+# vigia serves a failover's serial first (state.json reserves it) and
+# writes it to its state directory after (state.json renamed into place,
+# fsync of the file and the directory). The state directory is the temp
+# dir's file system by default, as /var/lib/vigia on the site; STATE_BASE
+# puts it elsewhere (tmpfs: no disk in the path). DISK_LOAD=1 writes 256
+# MiB files with fsync in a loop beside it for the whole run, the busy disk
+# of a machine shared with other work; vigia's debug line `snapshot
+# served` says how long writing the state took before the swap.
 #
 # Only loopback addresses are used. Needs python3, dig and delv
 # (bind9-dnsutils), dnssec-verify (bind9-utils) and cargo. Everything it
@@ -91,12 +95,22 @@ else
 fi
 
 declare -A PID=()
+if [ -n "${DISK_LOAD:-}" ]; then
+    # A session of its own (not a group leader here, so setsid does not
+    # fork: $! leads it), so that the loop and its dd are killed at once.
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid bash -c 'while :; do dd if=/dev/zero of="$1" bs=1M count=256 conv=fsync status=none; done' \
+        disk-load "$states/disk-load" &
+    LOAD=$!
+fi
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
+    [ -z "${LOAD:-}" ] || kill -9 -- "-$LOAD" 2>/dev/null || true
     for k in "${!PID[@]}"; do
         kill -9 "${PID[$k]}" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    rm -f "$states/disk-load"
     [ -n "${OUT:-}" ] || rm -rf "$work"
     [ -z "${STATE_BASE:-}" ] || rm -rf "$states"
 }
@@ -305,10 +319,18 @@ for line in open(log):
         last_probe = t
     elif rest.startswith("health transition") and "check=master" in rest:
         to = re.search(r"\bto=\"?(\w+)", rest).group(1)
-        events.append({"to": to, "probe": last_probe, "rebuild": t, "signed": None})
+        events.append({"to": to, "probe": last_probe, "rebuild": t, "signed": None,
+                       "built": None, "served": None, "state": None})
     elif rest.startswith("zone signed") and "zone=no-paladar.com.br." in rest and events:
         if events[-1]["signed"] is None:
             events[-1]["signed"] = t
+    elif rest.startswith("snapshot built") and "zone=no-paladar.com.br." in rest and events:
+        if events[-1]["built"] is None:
+            events[-1]["built"] = t
+    elif rest.startswith("snapshot served") and events and events[-1]["built"] is not None:
+        if events[-1]["served"] is None:
+            events[-1]["served"] = t
+            events[-1]["state"] = int(re.search(r"state_us=(\d+)", rest).group(1))
 
 changes, unsigned, failed, total = [], 0, 0, None
 for line in open(probe):
@@ -327,14 +349,17 @@ for line in open(probe):
 # seen (the snapshot built, the state directory written, the swap, and
 # up to one probe period); and the probe's resolution: from sending the
 # last query answered with the old target to the new answer.
-MEASURES = ("total", "queue", "sign", "serve", "resolution")
+# "serve" is cut in three by vigia's debug lines: the snapshot built, the
+# state directory written (its own figure), and the new answer seen after
+# the swap (the probe's period and the query path).
+MEASURES = ("total", "queue", "sign", "serve", "resolution", "build", "state", "visible")
 res = {k: {m: [] for m in MEASURES} for k in ("down", "back")}
 serials, missing = [], 0
 for i, e in enumerate(events):
     kind = "down" if e["to"] == "down" else "back"
     want = ("webserver." if kind == "down" else "master.") + "no-paladar.com.br"
     seen = next((c for c in changes if c[0] > e["rebuild"] and c[1] == want), None)
-    if seen is None or e["probe"] is None or e["signed"] is None:
+    if seen is None or None in (e["probe"], e["signed"], e["built"], e["served"]):
         missing += 1
         continue
     parts = {
@@ -343,11 +368,14 @@ for i, e in enumerate(events):
         "sign": e["signed"] - e["rebuild"],
         "serve": seen[0] - e["signed"],
         "resolution": seen[0] - seen[3],
+        "build": e["built"] - e["signed"],
+        "state": e["state"],
+        "visible": seen[0] - e["served"],
     }
     for m in MEASURES:
         res[kind][m].append(parts[m] / 1000)
     serials.append(seen[2])
-    print("  %s %2d %-4s: signed %-9s answer %6.2f ms after the transition (rebuild after %.2f, signed after %.2f more, seen %.2f later; probe resolution %.2f), serial %s"
+    print("  %s %2d %-4s: signed %-9s answer %6.2f ms after the transition (rebuild after %.2f, signed after %.2f more, seen %.2f later; probe resolution %.2f; of which built %.2f, state written %.2f, seen after swap %.2f), serial %s"
           % (label, i // 2 + 1, kind, want.split(".")[0], *(parts[m] / 1000 for m in MEASURES), seen[2]), file=sys.stderr)
 
 for kind in ("down", "back"):
@@ -415,7 +443,7 @@ listen = "$DNS_IP:$METRICS_PORT"
 
 [log]
 # The check's probe lines (debug) give the instant a check changes state.
-level = "info,vigia::health::registry=debug"
+level = "info,vigia::health::registry=debug,vigia::app::build=debug"
 EOF
     local name ip
     for name in master webserver; do
@@ -565,20 +593,28 @@ cell() { # LABEL KIND WHAT
 }
 
 echo
-echo "vigia $("$vigia" --version | cut -d' ' -f2), $(nproc) CPUs, $RUNS runs per configuration, probe every $PROBE_US us (UDP, DO=1); $((SECONDS - started)) s"
+echo "vigia $("$vigia" --version | cut -d' ' -f2), $(nproc) CPUs, $RUNS runs per configuration, probe every $PROBE_US us (UDP, DO=1)${DISK_LOAD:+, disk load beside the state directory}; $((SECONDS - started)) s"
 echo
 echo "ms, min / median / max:"
 echo
 echo "| zones | direction | transition to signed answer | transition to rebuild | rebuild to zone signed | zone signed to answer seen | probe resolution |"
 echo "|---|---|---|---|---|---|---|"
+rows=""
 for c in $CONFIGS; do
     grep -q "^$c " <<<"$RESULTS" || continue
     zones="site (2 zones)"
     [ "$c" = big ] && zones="site + bench.test (100k)"
     for k in down back; do
         echo "| $zones | $k | $(cell "$c" $k total) | $(cell "$c" $k queue) | $(cell "$c" $k sign) | $(cell "$c" $k serve) | $(cell "$c" $k resolution) |"
+        rows+="| $zones | $k | $(cell "$c" $k build) | $(cell "$c" $k state) | $(cell "$c" $k visible) |"$'\n'
     done
 done
+echo
+echo "zone signed to answer seen, in parts (ms):"
+echo
+echo "| zones | direction | snapshot built | state directory written | answer seen after the swap |"
+echo "|---|---|---|---|---|"
+printf "%s" "$rows"
 echo
 status=0
 for c in $CONFIGS; do
