@@ -314,8 +314,8 @@ impl App {
     /// swaps reach the IXFR journal in the order they are served; each
     /// difference is journaled before its serial can be seen, so an IXFR
     /// that asks right after never finds the history a step behind. Once
-    /// the server stands, the new serials are written to the state
-    /// directory before anyone can see them, and then announced.
+    /// the server stands, the new serials are in the state directory
+    /// (reserved, or written before the swap), and then announced.
     pub(super) fn swap_in(&self, st: &BuildState, old: &Snapshot, new: Arc<Snapshot>) {
         let started = std::time::Instant::now();
         self.journal_changes(old, &new);
