@@ -57,6 +57,101 @@ pub struct Writer<'a> {
     last_owner: Option<u16>,
 }
 
+/// Records rendered once and copied into many answers: a zone's SOA and
+/// its RRSIGs, which every negative answer carries (RFC 2308 3, RFC 4035
+/// 3.1.3). Their owner is `anchor` (the zone apex) and each name they
+/// compress ends with it: rendered as if the anchor were at offset 0,
+/// their pointers are aimed at wherever the answer has it. One copy and a
+/// few patches instead of field-by-field writing and name searches.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    anchor: Vec<u8>,
+    bytes: Vec<u8>,
+    records: u16,
+    /// Where in `bytes` a pointer to the anchor goes.
+    pointers: Vec<u16>,
+    /// Label runs in `bytes` (offset, length): compression targets once
+    /// copied, as [`Writer::name`] would have registered them.
+    labels: Vec<(u16, u16)>,
+}
+
+impl Rendered {
+    /// Nothing yet, for records owned by `anchor` (lower-cased wire).
+    pub fn new(anchor: &[u8]) -> Rendered {
+        Rendered {
+            anchor: anchor.to_vec(),
+            ..Rendered::default()
+        }
+    }
+
+    /// Adds a record owned by the anchor. False, with nothing added, when
+    /// a name to compress in its RDATA does not end with the anchor (the
+    /// writer would point it elsewhere: such records are not rendered).
+    pub fn push(&mut self, t: u16, ttl: u32, rd: impl WireRdata) -> bool {
+        let marks = (self.bytes.len(), self.pointers.len(), self.labels.len());
+        self.pointer();
+        self.bytes.extend_from_slice(&t.to_be_bytes());
+        self.bytes.extend_from_slice(&1u16.to_be_bytes());
+        self.bytes.extend_from_slice(&ttl.to_be_bytes());
+        let len_at = self.bytes.len();
+        self.bytes.extend_from_slice(&[0, 0]);
+        let mut ok = true;
+        rd.each_field(|f| match f {
+            FieldRef::Bytes(b) => self.bytes.extend_from_slice(b),
+            FieldRef::Name { wire, compress: true } => match below(wire, &self.anchor) {
+                Some(labels) => {
+                    if !labels.is_empty() {
+                        self.labels.push((self.bytes.len() as u16, labels.len() as u16));
+                        self.bytes.extend_from_slice(labels);
+                    }
+                    self.pointer();
+                }
+                None => ok = false,
+            },
+            FieldRef::Name {
+                wire,
+                compress: false,
+            } => self.bytes.extend_from_slice(wire),
+        });
+        let rdlen = self.bytes.len() - len_at - 2;
+        if !ok || rdlen > usize::from(u16::MAX) {
+            self.bytes.truncate(marks.0);
+            self.pointers.truncate(marks.1);
+            self.labels.truncate(marks.2);
+            return false;
+        }
+        self.bytes[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.records += 1;
+        true
+    }
+
+    fn pointer(&mut self) {
+        self.pointers.push(self.bytes.len() as u16);
+        self.bytes.extend_from_slice(&[0xC0, 0]);
+    }
+
+    /// Records added so far.
+    pub fn records(&self) -> u16 {
+        self.records
+    }
+}
+
+/// The labels of `wire` before `suffix`, if `wire` ends with it (whole
+/// labels, octet for octet).
+fn below<'w>(wire: &'w [u8], suffix: &[u8]) -> Option<&'w [u8]> {
+    let mut i = 0;
+    while i < wire.len() {
+        if wire[i..] == *suffix {
+            return Some(&wire[..i]);
+        }
+        if wire[i] == 0 {
+            return None;
+        }
+        i += wire[i] as usize + 1;
+    }
+    None
+}
+
 /// Sections a writer fills, in order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Section {
@@ -225,6 +320,30 @@ impl<'a> Writer<'a> {
         }
         self.counts[s as usize] += 1;
         true
+    }
+
+    /// Copies `r` into section `s`, its pointers aimed at `r`'s anchor where
+    /// the message has it. None when the message does not hold the anchor
+    /// as written (the caller writes the records itself); false, with
+    /// nothing written, when they do not fit.
+    pub fn rendered(&mut self, s: Section, r: &Rendered) -> Option<bool> {
+        let at = self.find(&r.anchor)?;
+        let base = self.buf.len();
+        if base + r.bytes.len() > self.limit {
+            return Some(false);
+        }
+        self.buf.extend_from_slice(&r.bytes);
+        let pointer = (0xC000 | at).to_be_bytes();
+        for &p in &r.pointers {
+            let p = base + usize::from(p);
+            self.buf[p..p + 2].copy_from_slice(&pointer);
+        }
+        for &(p, len) in &r.labels {
+            self.register_labels(base + usize::from(p), usize::from(len));
+        }
+        self.counts[s as usize] += r.records;
+        self.last_owner = Some(at);
+        Some(true)
     }
 
     /// Appends an OPT record with these options (RDATA: whole {code,
@@ -436,6 +555,82 @@ mod tests {
         read_name(&buf, rd_start, &mut out).unwrap();
         assert_eq!(out, target.wire());
         assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 2);
+    }
+
+    fn soa(mname: &str) -> Rdata {
+        let mut b = crate::dns::rdata::RdataBuilder::new(rtype::SOA);
+        b.name(Name::parse(mname, None).unwrap());
+        b.name(Name::parse("hostmaster.example.", None).unwrap());
+        b.bytes(&[0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]);
+        b.finish().unwrap()
+    }
+
+    /// What the writer makes of the SOA and an RRSIG at `apex`, written
+    /// record by record or from `rendered`, after `question`.
+    fn negative(question: &str, rendered: Option<&Rendered>) -> (Vec<u8>, Option<bool>) {
+        let q = query(question, 1, &[], 0);
+        let apex = Name::parse("example.", None).unwrap();
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 1, &q[12..], 512);
+        let got = match rendered {
+            Some(r) => w.rendered(Section::Authority, r),
+            None => {
+                let owner = Owner::Name(apex.wire());
+                let sig = Rdata::bytes(vec![0, 6, 13, 1, 9, 9]);
+                assert!(w.rrset(Section::Authority, owner, rtype::SOA, 60, &[soa("ns1.example.")]));
+                assert!(w.rrset(Section::Authority, owner, rtype::RRSIG, 60, &[sig]));
+                Some(true)
+            }
+        };
+        // A later name compresses against the SOA's labels, as before.
+        w.rrset(
+            Section::Authority,
+            Owner::Name(Name::parse("ns1.example.", None).unwrap().wire()),
+            rtype::A,
+            60,
+            &[Rdata::bytes(vec![192, 0, 2, 1])],
+        );
+        w.finish(Flags::default());
+        (buf, got)
+    }
+
+    #[test]
+    fn rendered_records_equal_the_records_written_one_by_one() {
+        let apex = Name::parse("example.", None).unwrap();
+        let mut r = Rendered::new(apex.wire());
+        assert!(r.push(rtype::SOA, 60, &soa("ns1.example.")));
+        assert!(r.push(rtype::RRSIG, 60, &Rdata::bytes(vec![0, 6, 13, 1, 9, 9])));
+        assert_eq!(r.records(), 2);
+        for question in ["www.example.", "example.", "a.b.c.example."] {
+            let (written, _) = negative(question, None);
+            let (copied, got) = negative(question, Some(&r));
+            assert_eq!(got, Some(true), "{question}");
+            assert_eq!(copied, written, "{question}");
+        }
+        // Not in the message as written (another zone, another case): the
+        // caller writes the records itself.
+        assert_eq!(negative("www.example.org.", Some(&r)).1, None);
+        assert_eq!(negative("www.EXAMPLE.", Some(&r)).1, None);
+        // Past the limit: nothing written.
+        let q = query("www.example.", 1, &[], 0);
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 1, &q[12..], q.len() + 20);
+        assert_eq!(w.rendered(Section::Authority, &r), Some(false));
+        assert_eq!((w.len(), w.count(Section::Authority)), (q.len(), 0));
+    }
+
+    #[test]
+    fn a_name_outside_the_anchor_is_not_rendered() {
+        let apex = Name::parse("example.", None).unwrap();
+        let mut r = Rendered::new(apex.wire());
+        assert!(!r.push(rtype::SOA, 60, &soa("ns1.example.org.")));
+        assert_eq!(r.records(), 0);
+        assert!(r.bytes.is_empty() && r.pointers.is_empty() && r.labels.is_empty());
+        // An uncompressed name (an RRSIG's signer) may be anything.
+        let mut b = crate::dns::rdata::RdataBuilder::new(rtype::RRSIG);
+        b.bytes(&[0, 6, 13, 1]);
+        b.name(Name::parse("elsewhere.test.", None).unwrap());
+        assert!(r.push(rtype::RRSIG, 60, &b.finish().unwrap()));
     }
 
     #[test]

@@ -489,6 +489,12 @@ fn negative(zone: &ZoneData, w: &mut Writer<'_>, out: &mut Outcome, dnssec: bool
 
 fn negative_ttl(zone: &ZoneData, ttl: u32, w: &mut Writer<'_>, out: &mut Outcome, dnssec: bool) {
     out.negative = true;
+    if let Some(soa) = zone.negative_soa.as_ref().filter(|_| ttl == zone.neg_ttl) {
+        let block = if dnssec { &soa.signed } else { &soa.plain };
+        if w.rendered(Section::Authority, block) == Some(true) {
+            return;
+        }
+    }
     let owner = Owner::Name(zone.origin.wire());
     if !w.rrset(Section::Authority, owner, rtype::SOA, ttl, &zone.soa.rdatas) {
         out.truncated = true;

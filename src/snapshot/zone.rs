@@ -10,6 +10,7 @@ use super::secondary::SecondaryState;
 use crate::dns::hash::FxMap;
 use crate::dns::name::label_offsets;
 use crate::dns::tsig::Key;
+use crate::dns::writer::Rendered;
 use crate::dns::{class, rtype, Name, Rdata, Record};
 use crate::dnssec::SignedZone;
 use crate::reclaim::Reclaimer;
@@ -20,6 +21,39 @@ use crate::zone::Zone;
 pub struct Soa {
     pub ttl: u32,
     pub rdatas: Vec<Rdata>,
+}
+
+/// The apex SOA at the negative TTL, rendered once (see [`Rendered`]):
+/// alone, and with its RRSIGs for DO=1 (the same in an unsigned zone).
+/// None when the SOA names something outside the zone.
+#[derive(Debug)]
+pub struct NegativeSoa {
+    pub plain: Rendered,
+    pub signed: Rendered,
+}
+
+impl NegativeSoa {
+    fn render(origin: &Name, soa: &Soa, ttl: u32, nodes: &Nodes) -> Option<NegativeSoa> {
+        let [rd] = soa.rdatas.as_slice() else { return None };
+        let mut plain = Rendered::new(origin.wire());
+        if !plain.push(rtype::SOA, ttl, rd) {
+            return None;
+        }
+        let mut signed = plain.clone();
+        let apex = nodes.get(origin.wire())?;
+        if let Some(rrsig) = apex.get(rtype::RRSIG) {
+            for sig in rrsig
+                .rdatas
+                .iter()
+                .filter(|sig| sig.first_u16() == Some(rtype::SOA))
+            {
+                if !signed.push(rtype::RRSIG, ttl, sig) {
+                    return None;
+                }
+            }
+        }
+        Some(NegativeSoa { plain, signed })
+    }
 }
 
 /// One zone, ready to answer from.
@@ -35,6 +69,8 @@ pub struct ZoneData {
     pub soa: Soa,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM), RFC 2308 5.
     pub neg_ttl: u32,
+    /// The SOA of negative answers, rendered once at `neg_ttl`.
+    pub negative_soa: Option<NegativeSoa>,
     pub serial: u32,
     /// Zone has delegations / DNAMEs below the apex: lookups must walk.
     pub has_cuts: bool,
@@ -266,11 +302,14 @@ fn build_zone(index: usize, input: ZoneInput, reclaim: &Reclaimer) -> ZoneData {
     let minimum = soa.rdatas.first().and_then(|r| r.soa_minimum()).unwrap_or(0);
     let (nodes, has_cuts, has_dname) = encode(&drafts, &chain, &origin);
     let denial = DenialChain::build(&nodes, origin.wire());
+    let neg_ttl = soa.ttl.min(minimum);
+    let negative_soa = NegativeSoa::render(&origin, &soa, neg_ttl, &nodes);
     // Freed beside serving: it was a third of the time to the first answer.
     reclaim.later((records, drafts));
     ZoneData {
         index,
-        neg_ttl: soa.ttl.min(minimum),
+        neg_ttl,
+        negative_soa,
         soa,
         serial,
         origin,
