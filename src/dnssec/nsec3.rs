@@ -76,7 +76,12 @@ pub fn nsec3_hash(name: &[u8], params: &Nsec3Params) -> [u8; 20] {
         out.copy_from_slice(ctx.finish().as_ref());
         out
     };
-    let mut h = sha1(&[&name.to_ascii_lowercase(), &params.salt]);
+    // Lower-cased on the stack: a wire name is at most 255 octets.
+    let mut lower = [0u8; 255];
+    let n = name.len().min(lower.len());
+    lower[..n].copy_from_slice(&name[..n]);
+    lower[..n].make_ascii_lowercase();
+    let mut h = sha1(&[&lower[..n], &params.salt]);
     for _ in 0..params.iterations {
         h = sha1(&[&h, &params.salt]);
     }

@@ -81,7 +81,16 @@ const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 /// Base32 with the extended hex alphabet, lower case, no padding
 /// (RFC 4648 7, as NSEC3 owner names use it, RFC 5155 3.3).
 pub fn base32hex(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
+    let mut out = vec![0u8; data.len().div_ceil(5) * 8];
+    let n = base32hex_into(data, &mut out);
+    out.truncate(n);
+    out.into_iter().map(char::from).collect()
+}
+
+/// [`base32hex`] into `out` (at least 8 octets per 5 of `data`), without
+/// allocating (the query path's NSEC3 proofs); returns the length.
+pub fn base32hex_into(data: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
     for chunk in data.chunks(5) {
         let mut buf = [0u8; 5];
         buf[..chunk.len()].copy_from_slice(chunk);
@@ -89,10 +98,11 @@ pub fn base32hex(data: &[u8]) -> String {
         let chars = (chunk.len() * 8).div_ceil(5);
         for i in 0..chars {
             let idx = (v >> (35 - 5 * i)) & 31;
-            out.push(BASE32HEX[idx as usize] as char);
+            out[n] = BASE32HEX[idx as usize];
+            n += 1;
         }
     }
-    out
+    n
 }
 
 /// Reads `YYYYMMDDHHMMSS` (UTC) into seconds since the epoch.

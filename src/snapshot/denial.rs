@@ -15,7 +15,7 @@ use super::nodes::{Node, NodeRef, Nodes};
 use crate::dns::name::{canonical_key, canonical_key_in};
 use crate::dns::rtype;
 use crate::dnssec::nsec3::{nsec3_hash, Nsec3Params};
-use crate::dnssec::text::base32hex;
+use crate::dnssec::text::base32hex_into;
 
 /// The denial-of-existence records a zone holds.
 #[derive(Debug)]
@@ -69,11 +69,10 @@ impl DenialChain {
         let DenialChain::Nsec3(params, index) = self else {
             return None;
         };
-        let label = base32hex(&nsec3_hash(name, params));
-        // The hashed owner's key below the apex: its one label, then 00 00.
-        let mut rel = [0u8; 64];
-        let n = label.len().min(62);
-        rel[..n].copy_from_slice(&label.as_bytes()[..n]);
+        // The hashed owner's key below the apex: its one label (32
+        // characters for SHA-1's 20 octets), then 00 00.
+        let mut rel = [0u8; 34];
+        let n = base32hex_into(&nsec3_hash(name, params), &mut rel);
         let rel = &rel[..n + 2];
         let i = index.at_or_before(rel)?;
         Some((nodes.at(index.nodes[i]), index.key(i) == rel))
