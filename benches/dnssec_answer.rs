@@ -121,11 +121,11 @@ fn snapshot(mut zone: Zone, denial: Option<Denial>) -> Snapshot {
         let signed = sign_zone(zone.origin.to_lowercase().wire(), &raw, &keys, &cfg, now(), None).unwrap();
         for r in signed.records() {
             zone.records.push(Record {
-                owner: Name::from_wire(&r.owner).unwrap(),
+                owner: Name::from_wire(r.owner).unwrap(),
                 rtype: r.rtype,
                 class: class::IN,
                 ttl: r.ttl,
-                rdata: Rdata::from_wire(r.rtype, &r.rdata).unwrap(),
+                rdata: Rdata::from_wire(r.rtype, r.rdata).unwrap(),
             });
         }
     }

@@ -95,7 +95,8 @@ const EDGE: (&str, &str) = ("tests/data/zones/db.edge.test", "edge.test.");
 
 /// The signed zone as a zone file, SOA first (dnssec-verify wants it so).
 fn zone_text(data: &[RawRecord], signed: &SignedZone) -> String {
-    let mut all: Vec<&RawRecord> = data.iter().chain(signed.records()).collect();
+    let mut all: Vec<RawRecord> = data.to_vec();
+    all.extend(signed.records().map(|r| r.to_raw()));
     all.sort_by_key(|r| {
         (
             r.rtype != rtype::SOA,

@@ -361,9 +361,14 @@ impl App {
             if before.is_some_and(|b| Arc::ptr_eq(&b, signed)) {
                 continue;
             }
-            if let Err(e) = sign::save_signed(&state, &zone.origin, signed) {
+            let bytes = signed.to_bytes();
+            if let Err(e) = sign::save_signed(&state, &zone.origin, &bytes) {
                 tracing::error!(zone = %zone.origin, dir = %state.display(), error = %e, "cannot keep the signatures: a restart will sign afresh");
             }
+            // As large as the signatures (tens of MB for 100k names), and
+            // often carved out of heap space given back before: freed by
+            // the reclaimer, which gives it back again.
+            self.reclaim.later(bytes);
         }
     }
 

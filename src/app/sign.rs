@@ -14,6 +14,7 @@ use crate::dns::message::RawRecord;
 use crate::dns::{class, rtype, Name, Rdata, Record};
 use crate::dnssec::keyfile::read_key_dir;
 use crate::dnssec::nsec3::Nsec3Params;
+use crate::dnssec::zone::RecordRef;
 use crate::dnssec::{sign_zone, Denial, DnssecKey, SignedZone, SignerConfig, Validity};
 use crate::failover::Rule;
 use crate::zone::Zone;
@@ -163,14 +164,14 @@ pub fn sign(
     let signed = sign_zone(origin.wire(), &raw, keys, cfg, now(), previous)
         .map_err(|e| format!("zone {origin}: cannot sign: {e}"))?;
     for r in signed.records() {
-        zone.records.push(to_record(r)?);
+        zone.records.push(to_record(&r)?);
     }
     Ok(Arc::new(signed))
 }
 
-fn to_record(r: &RawRecord) -> Result<Record, String> {
-    let owner = Name::from_wire(&r.owner).ok_or("signing made a malformed owner name")?;
-    let rdata = Rdata::from_wire(r.rtype, &r.rdata).map_err(|e| format!("signing made bad RDATA: {e}"))?;
+fn to_record(r: &RecordRef) -> Result<Record, String> {
+    let owner = Name::from_wire(r.owner).ok_or("signing made a malformed owner name")?;
+    let rdata = Rdata::from_wire(r.rtype, r.rdata).map_err(|e| format!("signing made bad RDATA: {e}"))?;
     Ok(Record {
         owner,
         rtype: r.rtype,
@@ -235,9 +236,10 @@ pub fn load_signed(state: &Path, origin: &Name) -> Option<SignedZone> {
     }
 }
 
-/// Keeps a zone's signatures in the state directory (written aside and
-/// renamed, so a crash leaves the old file or the new one).
-pub fn save_signed(state: &Path, origin: &Name, signed: &SignedZone) -> std::io::Result<()> {
+/// Keeps a zone's signatures (`bytes`: [`SignedZone::to_bytes`]) in the
+/// state directory (written aside and renamed, so a crash leaves the old
+/// file or the new one).
+pub fn save_signed(state: &Path, origin: &Name, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;
     let path = signed_path(state, origin);
     let dir = path.parent().unwrap_or(state);
@@ -246,7 +248,7 @@ pub fn save_signed(state: &Path, origin: &Name, signed: &SignedZone) -> std::io:
         .mode(0o700)
         .create(dir)?;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, signed.to_bytes())?;
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)
 }
 

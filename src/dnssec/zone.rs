@@ -32,10 +32,55 @@ use crate::dns::types::{type_name, BadRdata};
 use input::{Input, SetRec};
 use std::cmp::Ordering;
 use std::collections::HashSet;
-use std::sync::Arc;
-use store::{SetStore, SignedSet};
+use store::{digest, Digest, Records, SetRef, SetStore, SigRef, Sigs, TooLarge};
 
-pub use store::Signature;
+pub use store::RecordRef;
+
+/// One RRSIG and what the signer knows about it (an owned copy: the
+/// signed zone keeps its signatures packed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub rrsig: RawRecord,
+    pub algorithm: u8,
+    pub key_tag: u16,
+    /// Seconds since the epoch (not truncated to 32 bits).
+    pub inception: u64,
+    pub expiration: u64,
+}
+
+impl Signature {
+    fn of(owner: &[u8], s: SigRef) -> Signature {
+        Signature {
+            rrsig: RawRecord {
+                owner: owner.to_vec(),
+                rtype: rtype::RRSIG,
+                class: s.class,
+                ttl: s.ttl,
+                rdata: s.rdata.to_vec(),
+            },
+            algorithm: s.algorithm,
+            key_tag: s.key_tag,
+            inception: s.inception,
+            expiration: s.expiration,
+        }
+    }
+
+    fn as_sig_ref(&self) -> SigRef<'_> {
+        SigRef {
+            class: self.rrsig.class,
+            ttl: self.rrsig.ttl,
+            rdata: &self.rrsig.rdata,
+            algorithm: self.algorithm,
+            key_tag: self.key_tag,
+            inception: self.inception,
+            expiration: self.expiration,
+        }
+    }
+}
+
+fn too_large(_: TooLarge) -> SignError {
+    SignError::Zone("too large to sign: over 4 GiB of signatures or records".into())
+}
 
 /// Denial of existence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +151,7 @@ pub struct SignedZone {
     origin: Vec<u8>,
     /// DNSKEY, CDS, CDNSKEY, NSEC3PARAM (at the apex) and the NSEC/NSEC3
     /// chain, in that order; the chain in canonical or hash order.
-    generated: Vec<RawRecord>,
+    generated: Records,
     store: SetStore,
     stats: SignStats,
 }
@@ -118,25 +163,27 @@ impl SignedZone {
     }
 
     /// DNSKEY, CDS, CDNSKEY, NSEC3PARAM and NSEC/NSEC3 records (no RRSIGs).
-    pub fn generated(&self) -> &[RawRecord] {
-        &self.generated
+    pub fn generated(&self) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        self.generated.iter()
     }
 
     /// Every record signing adds: [`Self::generated`] and all RRSIGs.
-    pub fn records(&self) -> impl Iterator<Item = &RawRecord> {
-        let sigs = self.store.sets().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig));
+    pub fn records(&self) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        let sigs = self.store.sets().flat_map(|s| s.rrsigs());
         self.generated.iter().chain(sigs)
     }
 
     /// The RRSIGs covering `(owner, rtype)` (owner in any case); empty for
     /// unsigned RRsets (glue, delegation NS) and unknown ones.
-    pub fn rrsigs(&self, owner: &[u8], t: u16) -> &[Signature] {
-        self.store.get(&canonical_key(owner), t).map_or(&[], |s| &s.sigs)
+    pub fn rrsigs(&self, owner: &[u8], t: u16) -> Vec<Signature> {
+        self.store.get(owner, t).map_or_else(Vec::new, |set| {
+            set.sigs().map(|s| Signature::of(set.owner, s)).collect()
+        })
     }
 
     /// Number of RRSIG records.
     pub fn signature_count(&self) -> usize {
-        self.store.sets().map(|s| s.sigs.len()).sum()
+        self.store.signature_count()
     }
 
     pub fn stats(&self) -> SignStats {
@@ -146,14 +193,14 @@ impl SignedZone {
     /// The signature that expires first (for monitoring: vigia exports it
     /// as `vigia_dnssec_signature_expiry_timestamp_seconds`).
     pub fn earliest_expiration(&self) -> Option<Expiry> {
-        let sig = self
+        let (set, sig) = self
             .store
             .sets()
-            .flat_map(|s| s.sigs.iter())
-            .min_by_key(|s| s.expiration)?;
-        let (fields, _) = RrsigFields::parse(&sig.rrsig.rdata)?;
+            .flat_map(|set| set.sigs().map(move |s| (set, s)))
+            .min_by_key(|(_, s)| s.expiration)?;
+        let (fields, _) = RrsigFields::parse(sig.rdata)?;
         Some(Expiry {
-            owner: sig.rrsig.owner.clone(),
+            owner: set.owner.to_vec(),
             rtype: fields.type_covered,
             at: sig.expiration,
         })
@@ -170,11 +217,12 @@ impl SignedZone {
     /// The records to remove and to add to go from `old` to `self` (an
     /// IXFR difference, RFC 1995): changed generated records and the
     /// RRSIGs of every RRset that was re-signed, appeared or went away.
-    pub fn diff<'a>(&'a self, old: &'a SignedZone) -> (Vec<&'a RawRecord>, Vec<&'a RawRecord>) {
-        let (mut removed, mut added) = generated_changes(&self.generated, &old.generated);
+    pub fn diff<'a>(&'a self, old: &'a SignedZone) -> (Vec<RecordRef<'a>>, Vec<RecordRef<'a>>) {
+        let (new_gen, old_gen): (Vec<_>, Vec<_>) = (self.generated().collect(), old.generated().collect());
+        let (mut removed, mut added) = generated_changes(&new_gen, &old_gen);
         let (gone, new) = self.store.changes(&old.store);
-        removed.extend(gone.iter().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig)));
-        added.extend(new.iter().flat_map(|s| s.sigs.iter().map(|s| &s.rrsig)));
+        removed.extend(gone.iter().flat_map(|s| s.rrsigs()));
+        added.extend(new.iter().flat_map(|s| s.rrsigs()));
         (removed, added)
     }
 }
@@ -183,26 +231,33 @@ impl SignedZone {
 /// apex records by comparison, the chains (in canonical order of their
 /// owners, which is hash order for NSEC3) by a merge.
 fn generated_changes<'a>(
-    new: &'a [RawRecord],
-    old: &'a [RawRecord],
-) -> (Vec<&'a RawRecord>, Vec<&'a RawRecord>) {
-    let split = |g: &'a [RawRecord]| g.split_at(g.iter().position(is_chain).unwrap_or(g.len()));
-    let ((new_apex, new_chain), (old_apex, old_chain)) = (split(new), split(old));
-    let mut removed: Vec<&RawRecord> = old_apex.iter().filter(|r| !new_apex.contains(r)).collect();
-    let mut added: Vec<&RawRecord> = new_apex.iter().filter(|r| !old_apex.contains(r)).collect();
+    new: &[RecordRef<'a>],
+    old: &[RecordRef<'a>],
+) -> (Vec<RecordRef<'a>>, Vec<RecordRef<'a>>) {
+    let ((new_apex, new_chain), (old_apex, old_chain)) = (split_chain(new), split_chain(old));
+    let mut removed: Vec<RecordRef> = old_apex
+        .iter()
+        .filter(|r| !new_apex.contains(r))
+        .copied()
+        .collect();
+    let mut added: Vec<RecordRef> = new_apex
+        .iter()
+        .filter(|r| !old_apex.contains(r))
+        .copied()
+        .collect();
     let (mut i, mut j) = (0, 0);
     while i < new_chain.len() || j < old_chain.len() {
         let order = match (new_chain.get(i), old_chain.get(j)) {
-            (Some(n), Some(o)) => canonical_cmp(&n.owner, &o.owner).then(n.rtype.cmp(&o.rtype)),
+            (Some(n), Some(o)) => canonical_cmp(n.owner, o.owner).then(n.rtype.cmp(&o.rtype)),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
         match order {
-            Ordering::Less => added.push(&new_chain[i]),
-            Ordering::Greater => removed.push(&old_chain[j]),
+            Ordering::Less => added.push(new_chain[i]),
+            Ordering::Greater => removed.push(old_chain[j]),
             Ordering::Equal if new_chain[i] != old_chain[j] => {
-                added.push(&new_chain[i]);
-                removed.push(&old_chain[j]);
+                added.push(new_chain[i]);
+                removed.push(old_chain[j]);
             }
             Ordering::Equal => {}
         }
@@ -212,7 +267,12 @@ fn generated_changes<'a>(
     (removed, added)
 }
 
-fn is_chain(r: &RawRecord) -> bool {
+/// The apex records and the chain.
+fn split_chain<'g, 'a>(g: &'g [RecordRef<'a>]) -> (&'g [RecordRef<'a>], &'g [RecordRef<'a>]) {
+    g.split_at(g.iter().position(is_chain).unwrap_or(g.len()))
+}
+
+fn is_chain(r: &RecordRef) -> bool {
     matches!(r.rtype, rtype::NSEC | rtype::NSEC3)
 }
 
@@ -374,8 +434,7 @@ pub fn sign_zone(
         denial_records: chain.records.len(),
     };
     drop(units);
-    let mut generated = apex_extra;
-    generated.extend(chain.records);
+    let generated = pack(apex_extra.iter().chain(&chain.records)).map_err(too_large)?;
     Ok(SignedZone {
         origin,
         generated,
@@ -629,11 +688,29 @@ fn apex_unit<'a>(zone: &ZoneView<'a, 'a>, t: u16) -> Unit<'a> {
     }
 }
 
+/// Records packed into one arena, sized exactly.
+fn pack<'r>(records: impl Iterator<Item = &'r RawRecord> + Clone) -> Result<Records, TooLarge> {
+    let bytes = records.clone().map(|r| r.owner.len() + r.rdata.len()).sum();
+    let mut out = Records::with_capacity(records.clone().count(), bytes);
+    for r in records {
+        out.push(r.into())?;
+    }
+    Ok(out)
+}
+
 /// An RRset to sign in this run.
 struct Job<'a> {
     unit: &'a Unit<'a>,
     body: Vec<u8>,
     keys: &'a [&'a DnssecKey],
+}
+
+/// Where the signatures of a unit come from.
+enum Source<'p> {
+    /// The previous run's, still good.
+    Kept(SetRef<'p>),
+    /// The next job's, over data with this digest.
+    Made(Digest),
 }
 
 /// Signs every unit, or carries its previous signatures over. Returns the
@@ -647,7 +724,7 @@ fn sign_units(
     class: u16,
 ) -> Result<(SetStore, usize, usize), SignError> {
     let mut cursor = previous.map(|p| p.store.cursor());
-    let mut kept: Vec<Option<Arc<SignedSet>>> = Vec::with_capacity(units.len());
+    let mut sources: Vec<Source> = Vec::with_capacity(units.len());
     let mut jobs = Vec::new();
     let mut body = Vec::new();
     for unit in units {
@@ -660,13 +737,14 @@ fn sign_units(
                 type_name(unit.rtype)
             ))
         })?;
-        let old = cursor.as_mut().and_then(|c| c.seek(unit.key, unit.rtype));
+        let digest = digest(&body);
+        let old = cursor.as_mut().and_then(|c| c.seek(unit.owner, unit.rtype));
         match old {
-            Some(old) if reusable(old, &body, keys, now, config.validity.refresh) => {
-                kept.push(Some(Arc::clone(old)));
+            Some(old) if reusable(&old, &digest, keys, now, config.validity.refresh) => {
+                sources.push(Source::Kept(old));
             }
             _ => {
-                kept.push(None);
+                sources.push(Source::Made(digest));
                 jobs.push(Job {
                     unit,
                     body: std::mem::take(&mut body),
@@ -676,29 +754,38 @@ fn sign_units(
         }
     }
     let signed = jobs.len();
-    let mut made = run_jobs(jobs, config, now, class)?.into_iter();
-    let mut signatures = 0;
-    let mut store = SetStore::with_capacity(units.len());
-    for (unit, kept) in units.iter().zip(kept) {
-        let set = match kept {
-            Some(set) => set,
-            None => {
-                let set = made.next().expect("one signed set per job");
-                signatures += set.sigs.len();
-                Arc::new(set)
+    let made = run_jobs(jobs, config, now, class)?;
+    let signatures: usize = made.iter().map(|m| m.sigs.len()).sum();
+    // Sized exactly: this store lives as long as the zone is served.
+    let (mut sigs, mut sig_bytes) = (signatures, made.iter().map(|m| m.sigs.bytes()).sum::<usize>());
+    for src in &sources {
+        if let Source::Kept(set) = src {
+            sigs += set.sigs().len();
+            sig_bytes += set.sigs().map(|s| s.rdata.len()).sum::<usize>();
+        }
+    }
+    let owner_bytes = store::owner_bytes(units.iter().map(|u| u.owner));
+    let mut store = SetStore::with_capacity(units.len(), owner_bytes, sigs, sig_bytes);
+    let mut made_sets = made.iter().flat_map(Made::sets);
+    for (unit, src) in units.iter().zip(&sources) {
+        match src {
+            Source::Kept(set) => store.push_copy(set),
+            Source::Made(digest) => {
+                let sigs = made_sets.next().expect("one signed set per job");
+                store.push(unit.owner, unit.rtype, digest, sigs)
             }
-        };
-        store.push(unit.key, unit.rtype, set);
+        }
+        .map_err(too_large)?;
     }
     Ok((store, signed, signatures))
 }
 
-/// Previous signatures are kept if they sign the same bytes with the
-/// same keys and are not due for refresh.
-fn reusable(old: &SignedSet, body: &[u8], keys: &[&DnssecKey], now: u64, refresh: u64) -> bool {
-    *old.body == *body
-        && old.sigs.len() == keys.len()
-        && old.sigs.iter().zip(keys).all(|(s, k)| {
+/// Previous signatures are kept if they sign the same data (by digest)
+/// with the same keys and are not due for refresh.
+fn reusable(old: &SetRef, digest: &Digest, keys: &[&DnssecKey], now: u64, refresh: u64) -> bool {
+    old.digest == digest
+        && old.sigs().len() == keys.len()
+        && old.sigs().zip(keys).all(|(s, k)| {
             s.algorithm == k.algorithm().number()
                 && s.key_tag == k.key_tag()
                 && s.inception <= now
@@ -706,16 +793,26 @@ fn reusable(old: &SignedSet, body: &[u8], keys: &[&DnssecKey], now: u64, refresh
         })
 }
 
+/// The signatures made for a run of jobs: job `k`'s end at `ends[k]`.
+struct Made {
+    sigs: Sigs,
+    ends: Vec<usize>,
+}
+
+impl Made {
+    fn sets(&self) -> impl Iterator<Item = impl Iterator<Item = SigRef<'_>>> + '_ {
+        (0..self.ends.len()).map(|k| {
+            let start = if k == 0 { 0 } else { self.ends[k - 1] };
+            self.sigs.range(start..self.ends[k])
+        })
+    }
+}
+
 /// Signs the jobs, on `config.threads` threads; results in job order.
-fn run_jobs(
-    jobs: Vec<Job>,
-    config: &SignerConfig,
-    now: u64,
-    class: u16,
-) -> Result<Vec<SignedSet>, SignError> {
+fn run_jobs(jobs: Vec<Job>, config: &SignerConfig, now: u64, class: u16) -> Result<Vec<Made>, SignError> {
     let threads = config.threads.max(1);
     if threads == 1 || jobs.len() < 64 {
-        return jobs.into_iter().map(|j| run_job(j, config, now, class)).collect();
+        return Ok(vec![run_chunk(jobs, config, now, class)?]);
     }
     let per = jobs.len().div_ceil(threads);
     let mut chunks: Vec<Vec<Job>> = Vec::new();
@@ -726,51 +823,51 @@ fn run_jobs(
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let signed = chunk.into_iter().map(|j| run_job(j, config, now, class));
-                    signed.collect::<Result<Vec<_>, _>>()
-                })
-            })
+            .map(|chunk| scope.spawn(move || run_chunk(chunk, config, now, class)))
             .collect();
         let mut out = Vec::new();
         for h in handles {
-            let part = h
+            let made = h
                 .join()
                 .map_err(|_| SignError::Zone("a signing thread panicked".into()))??;
-            out.extend(part);
+            out.push(made);
         }
         Ok(out)
     })
 }
 
-fn run_job(job: Job, config: &SignerConfig, now: u64, class: u16) -> Result<SignedSet, SignError> {
-    let u = job.unit;
-    let (inception, expiration) = config.validity.window(now, u.owner, u.rtype);
-    let set = CanonicalRrset {
-        owner: u.owner,
-        rtype: u.rtype,
-        class,
-        ttl: u.ttl,
-        body: &job.body,
+fn run_chunk(jobs: Vec<Job>, config: &SignerConfig, now: u64, class: u16) -> Result<Made, SignError> {
+    let count: usize = jobs.iter().map(|j| j.keys.len()).sum();
+    let mut made = Made {
+        sigs: Sigs::with_capacity(count, count * 100),
+        ends: Vec::with_capacity(jobs.len()),
     };
-    let sigs = job
-        .keys
-        .iter()
-        .map(|k| {
-            Ok(Signature {
-                rrsig: sign_body(k, &set, inception, expiration)?,
+    for job in jobs {
+        let u = job.unit;
+        let (inception, expiration) = config.validity.window(now, u.owner, u.rtype);
+        let set = CanonicalRrset {
+            owner: u.owner,
+            rtype: u.rtype,
+            class,
+            ttl: u.ttl,
+            body: &job.body,
+        };
+        for k in job.keys {
+            let rrsig = sign_body(k, &set, inception, expiration)?;
+            let sig = SigRef {
+                class: rrsig.class,
+                ttl: rrsig.ttl,
+                rdata: &rrsig.rdata,
                 algorithm: k.algorithm().number(),
                 key_tag: k.key_tag(),
                 inception,
                 expiration,
-            })
-        })
-        .collect::<Result<Vec<_>, SignError>>()?;
-    Ok(SignedSet {
-        body: job.body.into_boxed_slice(),
-        sigs,
-    })
+            };
+            made.sigs.push(sig).map_err(too_large)?;
+        }
+        made.ends.push(made.sigs.len());
+    }
+    Ok(made)
 }
 
 /// A 32-bit RRSIG time as seconds since the epoch: the instant nearest
@@ -790,7 +887,8 @@ impl SignedZone {
     /// and a restart with unchanged data serves the same ones. With
     /// `verify`, each RRSIG is checked against its key and dropped if it
     /// fails; RRSIGs by keys not in `keys` are dropped either way, so the
-    /// next run makes them afresh.
+    /// next run makes them afresh. The RRSIGs kept have lower-cased owners,
+    /// as [`sign_zone`] makes them.
     pub fn restore(
         origin: &[u8],
         records: &[RawRecord],
@@ -821,7 +919,7 @@ impl SignedZone {
                 .or_default()
                 .push(r);
         }
-        let mut sets: FxMap<(Vec<u8>, u16), SignedSet> = FxMap::default();
+        let mut sets: FxMap<(Vec<u8>, u16), (Digest, Vec<Signature>)> = FxMap::default();
         for (rrsig, f) in rrsigs {
             let id = (rrsig.owner.to_ascii_lowercase(), f.type_covered);
             let Some(rrset) = data.get(&id) else { continue };
@@ -833,37 +931,34 @@ impl SignedZone {
             if rrset_wire(&id.0, id.1, rrsig.class, f.original_ttl, &rdatas, &mut body).is_err() {
                 continue;
             }
-            let entry = sets.entry(id).or_insert_with(|| SignedSet {
-                body: body.into_boxed_slice(),
-                sigs: Vec::new(),
-            });
-            entry.sigs.push(sig);
+            let entry = sets.entry(id).or_insert_with(|| (digest(&body), Vec::new()));
+            entry.1.push(sig);
         }
-        let mut sorted: Vec<(Vec<u8>, u16, SignedSet)> = sets
-            .into_iter()
-            .map(|((owner, t), mut set)| {
-                // Signatures in the order sign_zone makes them: by key.
-                set.sigs.sort_by_key(|s| (s.algorithm, s.key_tag));
-                (canonical_key(&owner), t, set)
-            })
-            .collect();
-        sorted.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        let mut store = SetStore::with_capacity(sorted.len());
-        for (key, t, set) in sorted {
-            store.push(&key, t, Arc::new(set));
+        let mut sorted: Vec<_> = sets.into_iter().collect();
+        sorted.sort_by(|((a, at), _), ((b, bt), _)| canonical_cmp(a, b).then(at.cmp(bt)));
+        let owner_bytes = store::owner_bytes(sorted.iter().map(|((owner, _), _)| owner.as_slice()));
+        let sigs = sorted.iter().flat_map(|(_, (_, sigs))| sigs);
+        let sig_bytes = sigs.clone().map(|s| s.rrsig.rdata.len()).sum();
+        let mut store = SetStore::with_capacity(sorted.len(), owner_bytes, sigs.count(), sig_bytes);
+        for ((owner, t), (digest, sigs)) in &mut sorted {
+            // Signatures in the order sign_zone makes them: by key.
+            sigs.sort_by_key(|s| (s.algorithm, s.key_tag));
+            // Past 4 GiB a set is left out: the next run signs it afresh.
+            let _ = store.push(owner, *t, digest, sigs.iter().map(Signature::as_sig_ref));
         }
         // The order sign_zone gives: apex records, then the chain in
         // canonical order of owners (what diff's merge expects).
         generated.sort_by(|a, b| {
-            let chain = is_chain(a).cmp(&is_chain(b));
-            chain.then_with(|| match is_chain(a) {
-                true => canonical_cmp(&a.owner, &b.owner).then(a.rtype.cmp(&b.rtype)),
+            let (a, b) = (RecordRef::from(a), RecordRef::from(b));
+            let chain = is_chain(&a).cmp(&is_chain(&b));
+            chain.then_with(|| match is_chain(&a) {
+                true => canonical_cmp(a.owner, b.owner).then(a.rtype.cmp(&b.rtype)),
                 false => Ordering::Equal,
             })
         });
         SignedZone {
             origin: origin.to_ascii_lowercase(),
-            generated,
+            generated: pack(generated.iter()).unwrap_or_default(),
             store,
             stats: SignStats::default(),
         }

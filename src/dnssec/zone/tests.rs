@@ -60,9 +60,10 @@ fn csk(alg: Algorithm) -> Vec<DnssecKey> {
 /// Every RRSIG verifies over the RRset it covers, with the key it names.
 fn verify_all(data: &[RawRecord], signed: &SignedZone, keys: &[DnssecKey]) -> usize {
     let mut all: Vec<RawRecord> = data.to_vec();
-    all.extend(signed.generated().iter().cloned());
+    all.extend(signed.generated().map(|r| r.to_raw()));
     let mut checked = 0;
     for rrsig in signed.records().filter(|r| r.rtype == rtype::RRSIG) {
+        let rrsig = &rrsig.to_raw();
         let (f, _) = RrsigFields::parse(&rrsig.rdata).unwrap();
         let set: Vec<RawRecord> = all
             .iter()
@@ -101,12 +102,8 @@ fn signs_authoritative_data_only_and_chains_the_right_names() {
     assert!(signed_types(&signed, "ns.sub.example.").is_empty()); // glue
     assert!(signed_types(&signed, "x.old.example.").is_empty()); // occluded
     assert_eq!(signed.rrsigs(&w("*.wild.example."), 16)[0].rrsig.rdata[3], 2); // labels
-    let nsec: Vec<&RawRecord> = signed
-        .generated()
-        .iter()
-        .filter(|r| r.rtype == rtype::NSEC)
-        .collect();
-    let owners: Vec<Vec<u8>> = nsec.iter().map(|r| r.owner.clone()).collect();
+    let nsec: Vec<RecordRef> = signed.generated().filter(|r| r.rtype == rtype::NSEC).collect();
+    let owners: Vec<Vec<u8>> = nsec.iter().map(|r| r.owner.to_vec()).collect();
     let want: Vec<Vec<u8>> = [
         "example.",
         "deep.ent.example.",
@@ -139,7 +136,6 @@ fn delegation_nsec_lists_rrsig_because_the_nsec_is_signed() {
     let signed = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
     let nsec = signed
         .generated()
-        .iter()
         .find(|r| r.rtype == rtype::NSEC && r.owner == w("nods.example."));
     let rdata = &nsec.unwrap().rdata;
     assert_eq!(
@@ -170,14 +166,7 @@ fn ksk_signs_the_key_set_and_zsk_the_rest() {
     assert_eq!(tags("example.", rtype::DNSKEY), [ksk]);
     assert_eq!(tags("example.", rtype::SOA), [zsk]);
     assert_eq!(tags("www.example.", rtype::A), [zsk]);
-    assert_eq!(
-        signed
-            .generated()
-            .iter()
-            .filter(|r| r.rtype == rtype::DNSKEY)
-            .count(),
-        2
-    );
+    assert_eq!(signed.generated().filter(|r| r.rtype == rtype::DNSKEY).count(), 2);
     verify_all(&data, &signed, &keys);
 }
 
@@ -268,7 +257,6 @@ fn ttl_caps_apply_to_the_denial_record_at_or_covering_a_name() {
         let signed = sign_zone(&w("example."), &data, &keys, &cfg, NOW, None).unwrap();
         let ttls: Vec<u32> = signed
             .generated()
-            .iter()
             .filter(|r| matches!(r.rtype, rtype::NSEC | rtype::NSEC3))
             .map(|r| r.ttl)
             .collect();
@@ -284,7 +272,7 @@ fn ttl_caps_apply_to_the_denial_record_at_or_covering_a_name() {
         );
         if denial == Denial::Nsec {
             // NSEC: "gone" sorts after "deep.ent", before "nods".
-            let at = |n: &str| signed.generated().iter().find(|r| r.owner == w(n)).unwrap().ttl;
+            let at = |n: &str| signed.generated().find(|r| r.owner == w(n)).unwrap().ttl;
             assert_eq!((at("www.example."), at("deep.ent.example.")), (30, 20));
         }
         verify_all(&data, &signed, &keys);
@@ -300,18 +288,10 @@ fn nsec3_covers_empty_non_terminals_and_publishes_its_parameters() {
         ..config(1)
     };
     let signed = sign_zone(&w("example."), &data, &keys, &cfg, NOW, None).unwrap();
-    let nsec3: Vec<&RawRecord> = signed
-        .generated()
-        .iter()
-        .filter(|r| r.rtype == rtype::NSEC3)
-        .collect();
+    let nsec3: Vec<RecordRef> = signed.generated().filter(|r| r.rtype == rtype::NSEC3).collect();
     // 8 authoritative names + ent.example + wild.example.
     assert_eq!(nsec3.len(), 10);
-    let param = signed
-        .generated()
-        .iter()
-        .find(|r| r.rtype == rtype::NSEC3PARAM)
-        .unwrap();
+    let param = signed.generated().find(|r| r.rtype == rtype::NSEC3PARAM).unwrap();
     assert_eq!(param.rdata, [1, 0, 0, 0, 0]);
     assert_eq!(signed.rrsigs(&w("example."), rtype::NSEC3PARAM).len(), 1);
     assert!(nsec3.iter().all(|r| r.rdata[..5] == [1, 0, 0, 0, 0]));
@@ -325,7 +305,7 @@ fn restored_signatures_are_reused_after_a_restart() {
     let cfg = config(1);
     let first = sign_zone(&w("example."), &data, &keys, &cfg, NOW, None).unwrap();
     let mut stored: Vec<RawRecord> = data.clone();
-    stored.extend(first.records().cloned());
+    stored.extend(first.records().map(|r| r.to_raw()));
     let restored = SignedZone::restore(&w("example."), &stored, &keys, true, NOW + 5);
     assert_eq!(restored.signature_count(), first.signature_count());
     let again = sign_zone(&w("example."), &data, &keys, &cfg, NOW + 10, Some(&restored)).unwrap();
@@ -362,7 +342,7 @@ fn parallel_and_serial_signing_cover_the_same_rrsets() {
     let four = sign_zone(&w("example."), &data, &keys, &config(4), NOW, None).unwrap();
     // Ed25519 is deterministic: the same inputs give the same signatures.
     let sorted = |z: &SignedZone| {
-        let mut v: Vec<RawRecord> = z.records().cloned().collect();
+        let mut v: Vec<RawRecord> = z.records().map(|r| r.to_raw()).collect();
         v.sort_by(|a, b| (&a.owner, a.rtype, &a.rdata).cmp(&(&b.owner, b.rtype, &b.rdata)));
         v
     };
@@ -405,11 +385,7 @@ fn a_prepublished_key_is_in_the_dnskey_set_but_does_not_sign() {
     keys.push(next.clone());
     let data = zone(1, [192, 0, 2, 1]);
     let signed = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
-    let dnskeys = signed
-        .generated()
-        .iter()
-        .filter(|r| r.rtype == rtype::DNSKEY)
-        .count();
+    let dnskeys = signed.generated().filter(|r| r.rtype == rtype::DNSKEY).count();
     assert_eq!(dnskeys, 2);
     let tags: Vec<u16> = signed
         .rrsigs(&w("example."), rtype::DNSKEY)
@@ -429,4 +405,158 @@ fn a_prepublished_key_is_in_the_dnskey_set_but_does_not_sign() {
     .unwrap();
     assert_eq!(later.rrsigs(&w("www.example."), rtype::A).len(), 2);
     assert_eq!(later.stats().reused, 0);
+}
+
+#[test]
+fn reuse_is_decided_by_the_digest_of_the_whole_rrset() {
+    let keys = csk(Algorithm::EcdsaP256Sha256);
+    let data = zone(1, [192, 0, 2, 1]);
+    let first = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
+    // Same serial, only the TTL of ns A differs: that set alone is signed.
+    let mut changed = data.clone();
+    changed[2].ttl = 3599;
+    let second = sign_zone(&w("example."), &changed, &keys, &config(1), NOW + 1, Some(&first)).unwrap();
+    assert_eq!(second.stats().signed, 1, "{:?}", second.stats());
+    let ns_a = second.rrsigs(&w("ns.example."), rtype::A);
+    assert_ne!(ns_a, first.rrsigs(&w("ns.example."), rtype::A));
+    assert_eq!(
+        RrsigFields::parse(&ns_a[0].rrsig.rdata).unwrap().0.original_ttl,
+        3599
+    );
+    verify_all(&changed, &second, &keys);
+    // And back: the first data again is signed anew too (its digest is not
+    // the second run's), everything else is kept.
+    let third = sign_zone(&w("example."), &data, &keys, &config(1), NOW + 2, Some(&second)).unwrap();
+    assert_eq!(third.stats().signed, 1);
+    let (removed, added) = third.diff(&second);
+    assert_eq!((removed.len(), added.len()), (1, 1));
+    assert_eq!(added[0].owner, w("ns.example."));
+    verify_all(&data, &third, &keys);
+}
+
+#[test]
+fn saved_signatures_read_back_whole_and_are_reused() {
+    let keys = csk(Algorithm::EcdsaP256Sha256);
+    let data = zone(1, [192, 0, 2, 1]);
+    let first = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
+    let bytes = first.to_bytes();
+    let read = SignedZone::from_bytes(&bytes).unwrap();
+    assert_eq!(read.to_bytes(), bytes);
+    assert_eq!(read.origin(), first.origin());
+    assert_eq!(read.signature_count(), first.signature_count());
+    assert!(read.records().eq(first.records()));
+    assert_eq!(read.earliest_expiration(), first.earliest_expiration());
+    let again = sign_zone(&w("example."), &data, &keys, &config(1), NOW + 10, Some(&read)).unwrap();
+    assert_eq!(again.stats().signed, 0, "{:?}", again.stats());
+    let (removed, added) = again.diff(&first);
+    assert!(removed.is_empty() && added.is_empty(), "{removed:?} {added:?}");
+    // A change after a restart re-signs what changed: www A and the SOA.
+    let changed = zone(2, [192, 0, 2, 3]);
+    let after = sign_zone(&w("example."), &changed, &keys, &config(1), NOW + 10, Some(&read)).unwrap();
+    assert_eq!(after.stats().signed, 2, "{:?}", after.stats());
+    verify_all(&changed, &after, &keys);
+}
+
+/// `zone` as version 1 of the state file kept it: per set its canonical
+/// key and bytes (rebuilt from `all`, the zone's records and the
+/// generated ones) and its RRSIGs as whole records.
+fn version_1_bytes(zone: &SignedZone, all: &[RawRecord]) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    }
+    fn put_record(out: &mut Vec<u8>, r: &RecordRef) {
+        put(out, r.owner);
+        out.extend_from_slice(&r.rtype.to_be_bytes());
+        out.extend_from_slice(&r.class.to_be_bytes());
+        out.extend_from_slice(&r.ttl.to_be_bytes());
+        put(out, r.rdata);
+    }
+    let mut out = b"vigia-signed-zone 1\n".to_vec();
+    put(&mut out, zone.origin());
+    out.extend_from_slice(&(zone.generated().count() as u32).to_be_bytes());
+    zone.generated().for_each(|r| put_record(&mut out, &r));
+    out.extend_from_slice(&(zone.store.len() as u32).to_be_bytes());
+    for set in zone.store.sets() {
+        put(&mut out, &canonical_key(set.owner));
+        out.extend_from_slice(&set.rtype.to_be_bytes());
+        let first = set.sigs().next().unwrap();
+        let ttl = RrsigFields::parse(first.rdata).unwrap().0.original_ttl;
+        let rdatas: Vec<&[u8]> = all
+            .iter()
+            .filter(|r| r.rtype == set.rtype && r.owner.eq_ignore_ascii_case(set.owner))
+            .map(|r| r.rdata.as_slice())
+            .collect();
+        let mut body = Vec::new();
+        rrset_wire(set.owner, set.rtype, first.class, ttl, &rdatas, &mut body).unwrap();
+        put(&mut out, &body);
+        out.extend_from_slice(&(set.sigs().len() as u32).to_be_bytes());
+        for (rrsig, s) in set.rrsigs().zip(set.sigs()) {
+            put_record(&mut out, &rrsig);
+            out.push(s.algorithm);
+            out.extend_from_slice(&s.key_tag.to_be_bytes());
+            out.extend_from_slice(&s.inception.to_be_bytes());
+            out.extend_from_slice(&s.expiration.to_be_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_version_1_state_file_is_still_read_and_reused() {
+    let keys = csk(Algorithm::EcdsaP256Sha256);
+    let data = zone(1, [192, 0, 2, 1]);
+    let first = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
+    let mut all = data.clone();
+    all.extend(first.generated().map(|r| r.to_raw()));
+    let v1 = version_1_bytes(&first, &all);
+    let read = SignedZone::from_bytes(&v1).unwrap();
+    assert!(read.records().eq(first.records()));
+    // What version 2 would have written: the digests are of the same bytes.
+    assert_eq!(read.to_bytes(), first.to_bytes());
+    let again = sign_zone(&w("example."), &data, &keys, &config(1), NOW + 10, Some(&read)).unwrap();
+    assert_eq!(again.stats().signed, 0, "{:?}", again.stats());
+    // A signature whose owner is not its set's name is refused.
+    let at = v1
+        .windows(w("ns.example.").len())
+        .rposition(|x| x == w("ns.example."))
+        .unwrap();
+    let mut wrong = v1.clone();
+    wrong[at + 1] = b'm';
+    assert!(SignedZone::from_bytes(&wrong).is_err());
+}
+
+#[test]
+fn a_damaged_state_file_is_refused() {
+    let keys = csk(Algorithm::Ed25519);
+    let data = zone(1, [192, 0, 2, 1]);
+    let signed = sign_zone(&w("example."), &data, &keys, &config(1), NOW, None).unwrap();
+    let bytes = signed.to_bytes();
+    for cut in (0..bytes.len()).step_by(7) {
+        assert!(SignedZone::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(SignedZone::from_bytes(&long).unwrap_err(), "trailing bytes");
+    let mut magic = bytes.clone();
+    magic[18] = b'3';
+    assert!(SignedZone::from_bytes(&magic).is_err());
+    // Sets out of order: the same file with the first two sets swapped.
+    let store = &signed.store;
+    let head = bytes.len() - store.sets().map(|s| persist::set_len(&s)).sum::<usize>();
+    let (a, b) = {
+        let mut sets = store.sets();
+        (
+            persist::set_len(&sets.next().unwrap()),
+            persist::set_len(&sets.next().unwrap()),
+        )
+    };
+    let mut swapped = bytes[..head].to_vec();
+    swapped.extend_from_slice(&bytes[head + a..head + a + b]);
+    swapped.extend_from_slice(&bytes[head..head + a]);
+    swapped.extend_from_slice(&bytes[head + a + b..]);
+    assert_eq!(
+        SignedZone::from_bytes(&swapped).unwrap_err(),
+        "signed sets out of order"
+    );
 }
