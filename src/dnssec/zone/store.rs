@@ -6,7 +6,7 @@
 //! a lookup is a binary search, and an IXFR difference is one more merge.
 //!
 //! Flat also for memory: a signed zone stays alive beside the snapshot
-//! that serves it (for the next re-signing, IXFR and the state directory),
+//! that serves it (for the next re-signing and the state directory),
 //! so each of its hundreds of thousands of RRsets costs one fixed-size
 //! entry, one per signature, and their bytes in shared arenas: no heap
 //! allocation per RRset or per record. An RRset is remembered by a digest
@@ -21,8 +21,8 @@ use std::cmp::Ordering;
 /// every RDATA, RFC 4034 6.3), which is what its RRSIGs sign.
 ///
 /// Reuse of a previous signature is decided by comparing these digests
-/// instead of the bytes themselves (which cost more memory than the
-/// signatures). A wrong match would serve a signature over other data
+/// instead of the bytes themselves (which would keep a second copy of the
+/// whole zone's data beside the snapshot's). A wrong match would serve a signature over other data
 /// (bogus answers), so the digest must make that practically impossible
 /// even for someone who chooses the zone data: a full SHA-256, for which
 /// no collision is known and a generic search costs 2^128 work. Only the
