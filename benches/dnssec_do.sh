@@ -4,8 +4,10 @@
 # and signed (dnssec = true, one ECDSA P-256 CSK per zone), each asked the
 # harness's queries (../shared/bench/queries/large.txt, misses included)
 # with DO=1 by dnsperf. Reports, per run: QPS, server CPU microseconds per
-# query (srv us/q, from /proc/PID/stat), and for the signed start the time
-# to sign bench.test and the RSS. Server on CPU 1, dnsperf on CPU 0, as the
+# query (srv us/q, from /proc/PID/stat, counted from when the server has
+# gone idle after its start-up, so that signing, the signatures kept and
+# load-time memory freed are not charged to queries), and for the signed
+# start the time to sign bench.test and the RSS. Server on CPU 1, dnsperf on CPU 0, as the
 # harness pins them. Loopback only (127.0.0.27); stops what it started.
 #
 # The reference, measured in the same run: Knot DNS (knotd from the knot
