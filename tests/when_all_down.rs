@@ -98,20 +98,25 @@ fn a_bind_secondary_never_answers_nxdomain_for_the_rules_names() {
     // Both web servers fail: www moves to webserver when master goes down,
     // then back to its first member (serve-all) once both are down. The
     // health state is in /status before the rebuilt zone is served, so wait
-    // for the serve-all answer under a new serial (the start's is 2;
-    // the two transitions may be built as one) before taking it.
+    // for the serve-all answers under a new serial (the start's is 2;
+    // the two transitions may be built as one) before taking it: www at
+    // its first member and both apex addresses. www alone is not enough:
+    // if webserver's check fails first, the serial after it still has www
+    // at master, with master's address alone at the apex.
     site.master.set(Mode::Stopped);
     site.webserver.set(Mode::Status500);
     let (serial, _) = wait::until_found(
         Duration::from_secs(5),
-        "both checks down and the serve-all answer served",
+        "both checks down and the serve-all answers served",
         || {
             let st = admin::status(site.vigia.metrics);
             let down = st["checks"].as_array()?.iter().all(|c| c["state"] == "down");
+            let serial = serial_at(v, FORWARD)?;
             let www = answer_at(v, "www.no-paladar.com.br", CNAME)?;
             let first = www.answer.first()?.rdata.to_lowercase() == MASTER;
-            let serial = serial_at(v, FORWARD)?;
-            (down && first && serial != 2).then_some(serial)
+            let apex = answer_at(v, FORWARD, A)?.answer.len();
+            let same = serial_at(v, FORWARD)? == serial;
+            (down && first && apex == 2 && same && serial != 2).then_some(serial)
         },
         || site.vigia.stderr(),
     );
