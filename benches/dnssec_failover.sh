@@ -475,15 +475,13 @@ vigia_start() {
     done
     "$vigia" serve --config "$cfg" 2>"$work/vigia-$1.log" &
     PID[vigia]=$!
-    local deadline=$((SECONDS + 300))
-    until dig +dnssec +time=1 +tries=1 -p "$DNS_PORT" @"$DNS_IP" "$last" SOA 2>/dev/null | grep -q 'RRSIG.*SOA'; do
-        if ! kill -0 "${PID[vigia]}" 2>/dev/null || ((SECONDS >= deadline)); then
-            echo "vigia did not start" >&2
-            cat "$work/vigia-$1.log" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
+    wait_started vigia "$work/vigia-$1.log" 300 soa_signed "$last"
+}
+
+# soa_signed ZONE: vigia answers ZONE's SOA with its RRSIG.
+# shellcheck disable=SC2317 # called through wait_started
+soa_signed() {
+    dig +dnssec +time=1 +tries=1 -p "$DNS_PORT" @"$DNS_IP" "$1" SOA 2>/dev/null | grep -q 'RRSIG.*SOA'
 }
 
 # wait_change FILE TARGET N: until the probe has seen www move to TARGET,

@@ -3,24 +3,33 @@
 # backends (benches/backend.py) and its failover rules. Expects $here,
 # $work, $BACKEND_PORT and $ZONE set, and an associative array PID.
 
+# wait_started NAME LOG SECONDS CMD...: polls CMD (every 10 ms) until it
+# succeeds; if process PID[NAME] exits or SECONDS pass first, prints LOG
+# and exits.
+wait_started() {
+    local name=$1 log=$2 deadline=$((SECONDS + $3))
+    shift 3
+    until "$@"; do
+        if ! kill -0 "${PID[$name]}" 2>/dev/null || ((SECONDS >= deadline)); then
+            echo "$name did not start" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+        sleep 0.01
+    done
+}
+
 # backend_start NAME IP: starts a backend whose mode file is
 # $work/NAME.mode and waits until it accepts connections.
 backend_start() {
     local name=$1 ip=$2
     python3 "$here/backend.py" "$ip" "$BACKEND_PORT" "$work/$name.mode" 2>>"$work/$name.log" &
     PID[$name]=$!
-    local _
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/$ip/$BACKEND_PORT") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "${PID[$name]}" 2>/dev/null || break
-        sleep 0.01
-    done
-    echo "backend $name did not start on $ip:$BACKEND_PORT" >&2
-    cat "$work/$name.log" >&2
-    exit 1
+    wait_started "$name" "$work/$name.log" 5 accepts "$ip" "$BACKEND_PORT"
 }
+
+# accepts IP PORT: a TCP connection to IP:PORT succeeds.
+accepts() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # set_mode NAME MODE: ok, 500, hang or stopped (see backend.py).
 set_mode() { echo "$2" >"$work/$1.mode.tmp" && mv "$work/$1.mode.tmp" "$work/$1.mode"; }

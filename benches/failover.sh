@@ -126,17 +126,12 @@ EOF
     site_rules >>"$cfg"
     "$repo/target/release/vigia" serve --config "$cfg" 2>"$work/vigia-$5.log" &
     PID[vigia]=$!
-    local i
-    for i in $(seq 200); do
-        if dig +short +time=1 +tries=1 -p "$DNS_PORT" @"$DNS_IP" "$ZONE" SOA 2>/dev/null | grep -q webmaster; then
-            return 0
-        fi
-        kill -0 "${PID[vigia]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "vigia did not start" >&2
-    cat "$work/vigia-$5.log" >&2
-    exit 1
+    wait_started vigia "$work/vigia-$5.log" 10 soa_answered
+}
+
+# soa_answered: vigia answers the zone's SOA.
+soa_answered() {
+    dig +short +time=1 +tries=1 -p "$DNS_PORT" @"$DNS_IP" "$ZONE" SOA 2>/dev/null | grep -q webmaster
 }
 
 # ---------------------------------------------------------------------------
