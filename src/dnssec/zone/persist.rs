@@ -16,12 +16,12 @@ use crate::dns::rtype;
 const MAGIC_V1: &[u8] = b"vigia-signed-zone 1\n";
 const MAGIC: &[u8] = b"vigia-signed-zone 2\n";
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_be_bytes());
     out.extend_from_slice(b);
 }
 
-fn put_record(out: &mut Vec<u8>, r: &RecordRef) {
+pub(super) fn put_record(out: &mut Vec<u8>, r: &RecordRef) {
     put_bytes(out, r.owner);
     out.extend_from_slice(&r.rtype.to_be_bytes());
     out.extend_from_slice(&r.class.to_be_bytes());

@@ -461,17 +461,8 @@ fn saved_signatures_read_back_whole_and_are_reused() {
 /// key and bytes (rebuilt from `all`, the zone's records and the
 /// generated ones) and its RRSIGs as whole records.
 fn version_1_bytes(zone: &SignedZone, all: &[RawRecord]) -> Vec<u8> {
-    fn put(out: &mut Vec<u8>, b: &[u8]) {
-        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-        out.extend_from_slice(b);
-    }
-    fn put_record(out: &mut Vec<u8>, r: &RecordRef) {
-        put(out, r.owner);
-        out.extend_from_slice(&r.rtype.to_be_bytes());
-        out.extend_from_slice(&r.class.to_be_bytes());
-        out.extend_from_slice(&r.ttl.to_be_bytes());
-        put(out, r.rdata);
-    }
+    // Lengths and records are written as in version 2.
+    use persist::{put_bytes as put, put_record};
     let mut out = b"vigia-signed-zone 1\n".to_vec();
     put(&mut out, zone.origin());
     out.extend_from_slice(&(zone.generated().count() as u32).to_be_bytes());
