@@ -232,13 +232,12 @@ impl App {
     }
 
     fn write_saved(&self, st: &BuildState, reserve: bool) -> bool {
-        let primaries = || st.zones.iter().filter(|z| !z.secondary);
-        let ahead = match reserve {
-            true => primaries()
-                .map(|z| (z.origin.to_string(), z.served.serial.wrapping_add(1)))
-                .collect(),
-            false => BTreeMap::new(),
-        };
+        let ahead = st
+            .zones
+            .iter()
+            .filter(|z| reserve && !z.secondary)
+            .map(|z| (z.origin.to_string(), z.served.serial.wrapping_add(1)))
+            .collect();
         let saved = Saved {
             zones: st
                 .retired
